@@ -1,0 +1,20 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gitops-gate",
+		Short:         "Check that every image a GitOps change would run is pinned and signed by a trusted pipeline",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCmd(),
+		newRenderCmd(),
+		newImagesCmd(),
+	)
+	return root
+}

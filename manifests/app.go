@@ -1,0 +1,115 @@
+package manifests
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is how an app's manifests are produced.
+type Kind string
+
+// The kinds of app. Jsonnet and plugin apps are recognised so that they can be
+// reported as not renderable, never silently skipped.
+const (
+	KindPlain     Kind = "plain"
+	KindKustomize Kind = "kustomize"
+	KindHelm      Kind = "helm"
+	KindJsonnet   Kind = "jsonnet"
+	KindPlugin    Kind = "plugin"
+)
+
+// App is one deployable unit of a repository: a directory and how to render it.
+type App struct {
+	// Name identifies the app in reports: the Argo CD Application name, the
+	// name given in .gitops-gate.yaml, or the directory path.
+	Name string `json:"name"`
+	// Path is the app's directory, slash-separated and relative to the
+	// repository root ("." for the root itself).
+	Path string `json:"path"`
+	Kind Kind   `json:"kind"`
+	// Namespace is the destination namespace (Helm's .Release.Namespace).
+	Namespace string `json:"namespace,omitempty"`
+	// DefinedIn says where the app was found: ".gitops-gate.yaml", the file of
+	// an Argo CD Application, or "layout" for directory discovery.
+	DefinedIn string `json:"definedIn,omitempty"`
+
+	Helm      HelmOptions      `json:"helm,omitzero"`
+	Kustomize KustomizeOptions `json:"kustomize,omitzero"`
+	Directory DirectoryOptions `json:"directory,omitzero"`
+
+	// Err is set when discovery already knows the app cannot be rendered
+	// faithfully (an unsupported Argo CD source option, a plugin source, a path
+	// outside the repository).
+	Err error `json:"-"`
+}
+
+// HelmOptions are the Helm settings an app renders with, in Argo CD's terms.
+type HelmOptions struct {
+	ReleaseName string `json:"releaseName,omitempty" yaml:"releaseName"`
+	// ValueFiles are relative to the app directory, applied in order after the
+	// chart's values.yaml.
+	ValueFiles []string `json:"valueFiles,omitempty" yaml:"valueFiles"`
+	// Values is a YAML document applied after the value files.
+	Values string `json:"values,omitempty" yaml:"values"`
+	// ValuesObject is applied like Values and takes precedence over it.
+	ValuesObject map[string]any `json:"valuesObject,omitempty" yaml:"valuesObject"`
+	// Parameters are --set style overrides, applied last.
+	Parameters              []HelmParameter `json:"parameters,omitempty" yaml:"parameters"`
+	IgnoreMissingValueFiles bool            `json:"ignoreMissingValueFiles,omitempty" yaml:"ignoreMissingValueFiles"`
+}
+
+// HelmParameter is one --set (or --set-string when ForceString) override.
+type HelmParameter struct {
+	Name        string `json:"name" yaml:"name"`
+	Value       string `json:"value" yaml:"value"`
+	ForceString bool   `json:"forceString,omitempty" yaml:"forceString"`
+}
+
+// KustomizeOptions are the Kustomize settings an app renders with.
+type KustomizeOptions struct {
+	// Images are Argo CD `kustomize.images` overrides, in the syntax of
+	// `kustomize edit set image` (e.g. "app=registry/app:1.2" or
+	// "registry/app@sha256:..."), applied to the app's kustomization.
+	Images []string `json:"images,omitempty" yaml:"images"`
+}
+
+// DirectoryOptions are the settings of a plain YAML app.
+type DirectoryOptions struct {
+	// Recurse reads subdirectories too. Apps found by layout or in
+	// .gitops-gate.yaml recurse by default; Argo CD Applications follow Argo
+	// CD and recurse only when spec.source.directory.recurse is true.
+	Recurse bool `json:"recurse,omitempty" yaml:"recurse"`
+	// Include and Exclude are Argo CD style globs on the path relative to the
+	// app directory; brace alternatives ({a,b}) are allowed.
+	Include string `json:"include,omitempty" yaml:"include"`
+	Exclude string `json:"exclude,omitempty" yaml:"exclude"`
+}
+
+// ErrUnsupported marks apps or inputs that gitops-gate recognises but cannot
+// render; they always end in an error, never in an empty image list.
+var ErrUnsupported = errors.New("not supported")
+
+// ErrInvalidConfig marks a .gitops-gate.yaml that cannot be used.
+var ErrInvalidConfig = errors.New("invalid " + ConfigFileName)
+
+// ErrOutsideRepo marks a path or symlink that leads out of the repository.
+var ErrOutsideRepo = errors.New("outside the repository")
+
+// ErrTooLarge marks a file or document over the configured bounds.
+var ErrTooLarge = errors.New("too large")
+
+// FileError locates an error in a repository file. Line is 0 when unknown.
+type FileError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }

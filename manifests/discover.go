@@ -1,0 +1,354 @@
+package manifests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Discover lists the apps of the repository, following the rules of
+// docs/apps.md: .gitops-gate.yaml when present; otherwise Argo CD
+// Applications that point into this repository, plus every directory the
+// layout says is an app (a top kustomization, a Helm chart, a directory of
+// plain manifests) that no Application already covers.
+//
+// An app that is known not to be renderable is returned with Err set; the
+// error return is for a repository that cannot be read at all, or a
+// .gitops-gate.yaml that is invalid.
+func (r *Repo) Discover(ctx context.Context) ([]App, error) {
+	cfg, err := r.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil && len(cfg.Apps) > 0 {
+		return cfg.apps(r)
+	}
+	lay, err := r.scanLayout(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fallback := lay.apps(r)
+
+	// Applications: in plain files, and in the output of apps (app-of-apps
+	// charts or kustomizations) whose files mention them.
+	var argoApps []*argoApp
+	var appErrs []App
+	collect := func(resources []Resource) {
+		for i := range resources {
+			res := &resources[i]
+			if res.Kind != "Application" || !strings.HasPrefix(res.APIVersion, "argoproj.io/") {
+				continue
+			}
+			a, err := parseArgoApplication(res)
+			if err != nil {
+				appErrs = append(appErrs, App{Name: res.Name, Path: ".", Kind: KindPlain,
+					DefinedIn: fmt.Sprintf("%s:%d", res.File, res.Line),
+					Err:       fmt.Errorf("Application %s in %s: %w", res.Name, res.File, err)})
+				continue
+			}
+			argoApps = append(argoApps, a)
+		}
+	}
+	for _, f := range lay.applicationFiles {
+		res, _ := r.readManifests(f) // parse errors are reported when the app renders
+		collect(res)
+	}
+	for _, app := range fallback {
+		if app.Kind != KindPlain && lay.mentionsApplication[app.Path] {
+			collect(r.Render(ctx, app).Resources)
+		}
+	}
+
+	exists := func(p string) bool {
+		abs, err := r.abs(p)
+		if err != nil {
+			return false
+		}
+		st, err := os.Stat(abs)
+		return err == nil && st.IsDir()
+	}
+	repoURL := normalizeRepoURL(r.opts.RepoURL)
+	if repoURL == "" {
+		repoURL = normalizeRepoURL(gitOriginURL(r.root))
+	}
+	if repoURL == "" {
+		repoURL = inferRepoURL(argoApps, exists)
+	}
+	covered := map[string]bool{}
+	var apps []App
+	for _, a := range argoApps {
+		refs := map[string]string{}
+		for _, s := range a.sources {
+			if s.Ref != "" && normalizeRepoURL(s.RepoURL) == repoURL {
+				refs[s.Ref] = cleanArgoPath(s.Path)
+			}
+		}
+		for i, s := range a.sources {
+			switch {
+			case s.Chart != "":
+				app := App{Name: a.name, Path: ".", Kind: KindHelm, DefinedIn: a.where()}
+				app.Err = fmt.Errorf("Application %s (%s): Helm chart %q from %s is not in this repository, so its images cannot be checked: %w",
+					a.name, app.DefinedIn, s.Chart, s.RepoURL, ErrUnsupported)
+				apps = append(apps, app)
+			case normalizeRepoURL(s.RepoURL) != repoURL:
+				r.opts.Logger.Debug("skipping Application source in another repository", "app", a.name, "repoURL", s.RepoURL)
+			case s.Ref != "" && s.Path == "":
+				// A values-only source ($ref): used by the others, not an app.
+			default:
+				app := a.toApp(i, s, refs)
+				if app.Err == nil {
+					if dir, err := r.abs(app.Path); err != nil {
+						app.Err = fmt.Errorf("Application %s (%s): spec.source.path: %w", a.name, app.DefinedIn, err)
+					} else if !exists(app.Path) {
+						app.Err = &FileError{File: app.Path, Err: fmt.Errorf("Application %s (%s) points at a path that does not exist in this repository", a.name, app.DefinedIn)}
+					} else if app.Kind == "" {
+						app.Kind = detectKind(dir)
+					}
+				}
+				if app.Kind == "" {
+					app.Kind = KindPlain
+				}
+				covered[app.Path] = true
+				apps = append(apps, app)
+			}
+		}
+	}
+	apps = append(apps, appErrs...)
+	for _, app := range fallback {
+		if !covered[app.Path] {
+			apps = append(apps, app)
+		}
+	}
+	sort.SliceStable(apps, func(i, j int) bool {
+		if apps[i].Path != apps[j].Path {
+			return apps[i].Path < apps[j].Path
+		}
+		return apps[i].Name < apps[j].Name
+	})
+	return uniqueNames(apps), nil
+}
+
+// uniqueNames suffixes repeated app names so that reports stay addressable.
+func uniqueNames(apps []App) []App {
+	seen := map[string]int{}
+	for i := range apps {
+		n := apps[i].Name
+		seen[n]++
+		if seen[n] > 1 {
+			apps[i].Name = fmt.Sprintf("%s#%d", n, seen[n])
+		}
+	}
+	return apps
+}
+
+// layout is what a walk of the tree found.
+type layout struct {
+	kustomizations      []string        // directories with a kustomization
+	charts              []string        // Helm chart directories
+	plainDirs           []string        // directories with Kubernetes-looking manifests
+	jsonnetDirs         []string        // directories with Jsonnet and no manifests
+	usedByKustomize     map[string]bool // directories a kustomization loads from
+	applicationFiles    []string        // plain files that may hold Applications
+	mentionsApplication map[string]bool // app path -> its files mention Applications
+}
+
+var (
+	looksKubernetes = regexp.MustCompile(`(?m)(^|[{,\s"])"?(apiVersion|kind)"?\s*:`)
+	mentionsApp     = regexp.MustCompile(`(?m)kind"?\s*:\s*"?Application\b`)
+)
+
+func (r *Repo) scanLayout(ctx context.Context) (*layout, error) {
+	lay := &layout{usedByKustomize: map[string]bool{}, mentionsApplication: map[string]bool{}}
+	if err := r.walkLayout(ctx, r.root, lay); err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", r.root, err)
+	}
+	return lay, nil
+}
+
+// walkLayout classifies dir from one listing of it (no stat per candidate
+// name) and reads the head of each manifest file once.
+func (r *Repo) walkLayout(ctx context.Context, dir string, lay *layout) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // unreadable directories surface when an app that needs them renders
+	}
+	names := make(map[string]fs.DirEntry, len(entries))
+	for _, e := range entries {
+		names[e.Name()] = e
+	}
+	if e, ok := names["Chart.yaml"]; ok && !e.IsDir() {
+		lay.charts = append(lay.charts, dir)
+		if r.dirMentions(dir, true) {
+			lay.mentionsApplication[r.rel(dir)] = true
+		}
+		return nil // templates are not plain manifests
+	}
+	isKust := false
+	for _, n := range kustomizationFileNames {
+		if e, ok := names[n]; ok && !e.IsDir() {
+			isKust = true
+			lay.kustomizations = append(lay.kustomizations, dir)
+			r.markKustomizeUses(filepath.Join(dir, n), lay.usedByKustomize)
+			break
+		}
+	}
+	plain, jsonnet := false, false
+	for _, e := range entries {
+		name := e.Name()
+		p := filepath.Join(dir, name)
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		if e.IsDir() {
+			if err := r.walkLayout(ctx, p, lay); err != nil {
+				return err
+			}
+			continue
+		}
+		switch {
+		case filepath.Ext(name) == ".jsonnet":
+			jsonnet = true
+		case isManifestFile(name):
+			head := r.head(p)
+			if mentionsApp.Match(head) {
+				if isKust {
+					lay.mentionsApplication[r.rel(dir)] = true
+				} else {
+					lay.applicationFiles = append(lay.applicationFiles, p)
+				}
+			}
+			plain = plain || (!isKust && looksKubernetes.Match(head))
+		}
+	}
+	if plain {
+		lay.plainDirs = append(lay.plainDirs, dir)
+	}
+	if jsonnet && !plain && !isKust {
+		lay.jsonnetDirs = append(lay.jsonnetDirs, dir)
+	}
+	return nil
+}
+
+// head returns the file's content for classification, or nil when it
+// cannot be read (the error surfaces when the app that holds it renders).
+// It reads through the cache, so rendering does not read the file again.
+func (r *Repo) head(p string) []byte {
+	data, err := r.readFile(p)
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+func (r *Repo) dirMentions(dir string, recursive bool) bool {
+	found := false
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found {
+			return fs.SkipAll
+		}
+		if d.IsDir() {
+			if p != dir && !recursive {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if isManifestFile(d.Name()) || strings.HasSuffix(d.Name(), ".tpl") {
+			found = mentionsApp.Match(r.head(p))
+		}
+		return nil
+	})
+	return found
+}
+
+// markKustomizeUses records the directories a kustomization loads from:
+// they are bases or parts of it, not apps of their own.
+func (r *Repo) markKustomizeUses(kfile string, used map[string]bool) {
+	data, err := r.readFile(kfile)
+	if err != nil {
+		return
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return
+	}
+	dir := filepath.Dir(kfile)
+	for _, f := range []string{"resources", "bases", "components", "crds"} {
+		seq := mapGet(doc.Content[0], f)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, n := range seq.Content {
+			s, ok := scalarString(n)
+			if !ok {
+				continue
+			}
+			p := filepath.Join(dir, filepath.FromSlash(s))
+			if st, err := os.Stat(p); err == nil {
+				if st.IsDir() {
+					used[p] = true
+				} else {
+					used[filepath.Dir(p)+string(filepath.Separator)+"*"] = true
+				}
+			}
+		}
+	}
+}
+
+func (lay *layout) apps(r *Repo) []App {
+	var apps []App
+	add := func(dir string, kind Kind) {
+		rel := r.rel(dir)
+		apps = append(apps, App{Name: rel, Path: rel, Kind: kind, DefinedIn: "layout",
+			Directory: DirectoryOptions{Recurse: false}})
+	}
+	for _, d := range lay.kustomizations {
+		if !lay.usedByKustomize[d] {
+			add(d, KindKustomize)
+		}
+	}
+	for _, d := range lay.charts {
+		add(d, KindHelm)
+	}
+	for _, d := range lay.plainDirs {
+		// A directory whose files a kustomization lists is part of that
+		// kustomization; the files are rendered through it.
+		if !lay.usedByKustomize[d] && !lay.usedByKustomize[d+string(filepath.Separator)+"*"] {
+			add(d, KindPlain)
+		}
+	}
+	for _, d := range lay.jsonnetDirs {
+		add(d, KindJsonnet)
+	}
+	return apps
+}
+
+// gitOriginURL reads the origin remote of a checkout without running git.
+func gitOriginURL(root string) string {
+	data, err := os.ReadFile(filepath.Join(root, ".git", "config"))
+	if err != nil {
+		return ""
+	}
+	inOrigin := false
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		l := strings.TrimSpace(string(line))
+		if strings.HasPrefix(l, "[") {
+			inOrigin = l == `[remote "origin"]`
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); inOrigin && ok && strings.TrimSpace(k) == "url" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,312 @@
+package manifests
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// ImageRef is one occurrence of an image reference in a rendered app.
+type ImageRef struct {
+	App string `json:"app"`
+	// Image is the value as written (after rendering), e.g. "nginx:1.25".
+	Image string `json:"image"`
+	// File and Line locate the value in the repository (see docs/output.md for
+	// how exact they are per app kind). Line is 0 when unknown.
+	File     string     `json:"file,omitempty"`
+	Line     int        `json:"line,omitempty"`
+	Resource ResourceID `json:"resource"`
+	// FieldPath is the value's path in the object,
+	// e.g. spec.template.spec.initContainers[0].image.
+	FieldPath string `json:"fieldPath"`
+	// Container is the container name (or an extractor's key), when known.
+	Container string `json:"container,omitempty"`
+	// Error is set when the field holds no usable image (empty, not a
+	// string); such a reference can never pass verification.
+	Error string `json:"error,omitempty"`
+}
+
+// ExtractorConfig names image fields of a custom resource, in the shape of a
+// Kyverno rule's imageExtractors entry: Path is slash-separated from the
+// object root with "*" matching every element of a list or map. When Value is
+// set, Path selects objects and Value is the field holding the image; Key
+// names the field that identifies each object (its name in reports).
+type ExtractorConfig struct {
+	Name     string `json:"name,omitempty" yaml:"name"`
+	Path     string `json:"path" yaml:"path"`
+	Value    string `json:"value,omitempty" yaml:"value"`
+	Key      string `json:"key,omitempty" yaml:"key"`
+	JMESPath string `json:"jmesPath,omitempty" yaml:"jmesPath"`
+}
+
+// Extractors maps a resource kind to its extractors.
+type Extractors map[string][]ExtractorConfig
+
+// Validate checks every extractor and names the first bad one.
+func (e Extractors) Validate() error {
+	for kind, list := range e {
+		for i, c := range list {
+			where := fmt.Sprintf("imageExtractors.%s[%d]", kind, i)
+			switch {
+			case kind == "":
+				return fmt.Errorf("imageExtractors: empty kind")
+			case !strings.HasPrefix(c.Path, "/") || len(c.Path) < 2:
+				return fmt.Errorf("%s.path %q: want a slash-separated path from the object root, e.g. /spec/steps/*/image", where, c.Path)
+			case c.JMESPath != "":
+				return fmt.Errorf("%s.jmesPath: %w (a transformed value could not be pinned back into the manifest)", where, ErrUnsupported)
+			case c.Key != "" && c.Value == "":
+				return fmt.Errorf("%s.key needs value: key names a field of the objects that value reads the image from", where)
+			}
+		}
+	}
+	return nil
+}
+
+// Merge returns the union of e and more; entries of more come after.
+func (e Extractors) Merge(more Extractors) Extractors {
+	if len(more) == 0 {
+		return e
+	}
+	out := Extractors{}
+	for k, v := range e {
+		out[k] = append(out[k], v...)
+	}
+	for k, v := range more {
+		out[k] = append(out[k], v...)
+	}
+	return out
+}
+
+// podSpecPaths are where the built-in workload kinds keep their pod spec.
+var podSpecPaths = map[string][]string{
+	"Pod":                   {"spec"},
+	"PodTemplate":           {"template", "spec"},
+	"Deployment":            {"spec", "template", "spec"},
+	"StatefulSet":           {"spec", "template", "spec"},
+	"DaemonSet":             {"spec", "template", "spec"},
+	"ReplicaSet":            {"spec", "template", "spec"},
+	"ReplicationController": {"spec", "template", "spec"},
+	"Job":                   {"spec", "template", "spec"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// containerLists are the pod spec fields whose entries run an image.
+var containerLists = []string{"initContainers", "containers", "ephemeralContainers"}
+
+// ExtractImages returns every image reference of a rendered resource, in
+// field order. ex adds custom extractors for its kind.
+func ExtractImages(res *Resource, ex Extractors) []ImageRef {
+	var refs []ImageRef
+	seen := map[string]bool{}
+	add := func(r ImageRef) {
+		if seen[r.FieldPath] {
+			return
+		}
+		seen[r.FieldPath] = true
+		r.Resource = res.ResourceID
+		refs = append(refs, r)
+	}
+	for _, r := range builtinImages(res) {
+		add(r)
+	}
+	for _, c := range ex[res.Kind] {
+		for _, r := range customImages(res.Node, c) {
+			add(r)
+		}
+	}
+	return refs
+}
+
+func builtinImages(res *Resource) []ImageRef {
+	p, known := podSpecPaths[res.Kind]
+	if !known {
+		// Any resource with a pod template at spec.template (Argo Rollouts'
+		// Rollout, OpenKruise's CloneSet, ...) runs its containers.
+		p = []string{"spec", "template", "spec"}
+		spec := walkKeys(res.Node, p)
+		if !hasContainerList(spec) {
+			return nil
+		}
+	}
+	spec := walkKeys(res.Node, p)
+	if spec == nil || spec.Kind != yaml.MappingNode {
+		return nil
+	}
+	prefix := strings.Join(p, ".")
+	var refs []ImageRef
+	for _, list := range containerLists {
+		seq := mapGet(spec, list)
+		if seq == nil || seq.Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, c := range seq.Content {
+			c = deref(c)
+			name, _ := scalarString(mapGet(c, "name"))
+			refs = append(refs, imageAt(c, "image", fmt.Sprintf("%s.%s[%d].image", prefix, list, i), name))
+		}
+	}
+	// Image volumes (Kubernetes 1.31+) mount an OCI image's content: it is
+	// pulled and its content reaches the pod, so it is verified like a container.
+	if vols := mapGet(spec, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
+		for i, v := range vols.Content {
+			img := mapGet(v, "image")
+			if img == nil || img.Kind != yaml.MappingNode {
+				continue
+			}
+			name, _ := scalarString(mapGet(v, "name"))
+			refs = append(refs, imageAt(img, "reference", fmt.Sprintf("%s.volumes[%d].image.reference", prefix, i), name))
+		}
+	}
+	return refs
+}
+
+func hasContainerList(spec *yaml.Node) bool {
+	for _, l := range containerLists {
+		if n := mapGet(spec, l); n != nil && n.Kind == yaml.SequenceNode {
+			return true
+		}
+	}
+	return false
+}
+
+func walkKeys(n *yaml.Node, keys []string) *yaml.Node {
+	for _, k := range keys {
+		n = mapGet(n, k)
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// imageAt reads the image held by field of obj. A missing, empty or
+// non-string value is returned as a reference with Error set: it is a
+// finding, not a crash, and it fails verification.
+func imageAt(obj *yaml.Node, field, fieldPath, name string) ImageRef {
+	r := ImageRef{FieldPath: fieldPath, Container: name}
+	obj = deref(obj)
+	val := mapGet(obj, field)
+	if val == nil {
+		r.Error = "no image: the field is missing"
+		if obj != nil {
+			r.Line = obj.Line
+		}
+		return r
+	}
+	r.Image, r.Error = imageValue(val)
+	r.Line = val.Line
+	return r
+}
+
+// imageValue checks that a node holds a usable image reference string.
+func imageValue(val *yaml.Node) (image, problem string) {
+	switch {
+	case val == nil || val.Kind != yaml.ScalarNode || val.ShortTag() == "!!null":
+		return "", fmt.Sprintf("image is %s, want a string", describeNode(val))
+	case val.ShortTag() != "!!str":
+		return val.Value, fmt.Sprintf("image is %s, want a string", describeNode(val))
+	case strings.TrimSpace(val.Value) == "":
+		return val.Value, "image is empty"
+	}
+	return val.Value, ""
+}
+
+// maxExtractorMatches bounds the nodes one wildcard path may visit, so a
+// custom extractor over an alias-heavy document stays cheap.
+const maxExtractorMatches = 10_000
+
+func customImages(root *yaml.Node, c ExtractorConfig) []ImageRef {
+	segs := strings.Split(strings.Trim(c.Path, "/"), "/")
+	type hit struct {
+		node   *yaml.Node
+		parent *yaml.Node // the object holding node, for its name
+		path   string
+		key    string
+	}
+	cur := []hit{{node: root}}
+	for _, s := range segs {
+		var next []hit
+		for _, h := range cur {
+			n := deref(h.node)
+			if n == nil {
+				continue
+			}
+			switch {
+			case s == "*" && n.Kind == yaml.SequenceNode:
+				for i, e := range n.Content {
+					next = append(next, hit{node: e, path: h.path + "[" + strconv.Itoa(i) + "]", key: strconv.Itoa(i)})
+				}
+			case s == "*" && n.Kind == yaml.MappingNode:
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					k := deref(n.Content[i])
+					if k == nil {
+						continue
+					}
+					next = append(next, hit{node: n.Content[i+1], path: joinField(h.path, k.Value), key: k.Value})
+				}
+			case n.Kind == yaml.MappingNode:
+				if v := mapGet(n, s); v != nil {
+					next = append(next, hit{node: v, parent: n, path: joinField(h.path, s), key: h.key})
+				}
+			case n.Kind == yaml.SequenceNode:
+				if i, err := strconv.Atoi(s); err == nil && i >= 0 && i < len(n.Content) {
+					next = append(next, hit{node: n.Content[i], path: h.path + "[" + s + "]", key: s})
+				}
+			}
+			if len(next) > maxExtractorMatches {
+				next = next[:maxExtractorMatches]
+				break
+			}
+		}
+		cur = next
+	}
+	var refs []ImageRef
+	for _, h := range cur {
+		if c.Value == "" {
+			n := deref(h.node)
+			r := ImageRef{FieldPath: h.path, Container: h.key}
+			if name, ok := scalarString(mapGet(h.parent, "name")); ok {
+				r.Container = name
+			}
+			r.Image, r.Error = imageValue(n)
+			if n != nil {
+				r.Line = n.Line
+			}
+			refs = append(refs, r)
+			continue
+		}
+		name := h.key
+		if c.Key != "" {
+			if k, ok := scalarString(mapGet(h.node, c.Key)); ok {
+				name = k
+			}
+		}
+		refs = append(refs, imageAt(h.node, c.Value, joinField(h.path, c.Value), name))
+	}
+	return refs
+}
+
+func joinField(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+// sortRefs orders references by file, line, then field path, which is the
+// order a reader scans a report in.
+func sortRefs(refs []ImageRef) {
+	sort.SliceStable(refs, func(i, j int) bool {
+		a, b := refs[i], refs[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.FieldPath < b.FieldPath
+	})
+}

@@ -1,0 +1,360 @@
+package manifests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+)
+
+// renderKustomize builds a kustomization in-process with krusty: load
+// restrictor root-only, plugins disabled, no remote bases, every read confined
+// to the repository. Origin annotations are switched on behind the app's back
+// so that each object can name the file it came from.
+func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
+	kfile := kustomizationFile(dir)
+	if kfile == "" {
+		out.Err = &FileError{File: out.App.Path, Err: errors.New("no kustomization.yaml")}
+		return
+	}
+	if err := r.checkLocalOnly(kfile, map[string]bool{}); err != nil {
+		out.Err = err
+		return
+	}
+	overrides, err := parseImageOverrides(out.App.Kustomize.Images)
+	if err != nil {
+		out.Err = fmt.Errorf("app %s: kustomize.images: %w", out.App.Name, err)
+		return
+	}
+	fsys := &confinedFS{FileSystem: filesys.MakeFsOnDisk(), repo: r, rootKust: kfile, overrides: overrides}
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
+	opts.PluginConfig = types.DisabledPluginConfig()
+	if err := ctx.Err(); err != nil {
+		out.Err = err
+		return
+	}
+	resMap, err := krusty.MakeKustomizer(opts).Run(fsys, dir)
+	if err != nil {
+		out.Err = fmt.Errorf("kustomize build %s: %w", out.App.Path, r.redactErr(err))
+		return
+	}
+	var errs []error
+	for _, res := range resMap.Resources() {
+		file := r.rel(kfile)
+		if o, err := res.GetOrigin(); err == nil && o != nil && o.Repo == "" {
+			switch {
+			case o.Path != "":
+				file = r.rel(filepath.Join(dir, filepath.FromSlash(o.Path)))
+			case o.ConfiguredIn != "":
+				file = r.rel(filepath.Join(dir, filepath.FromSlash(o.ConfiguredIn)))
+			}
+		}
+		if !fsys.userOrigins {
+			if err := removeOriginAnnotation(res); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		// The resource's own node is a go.yaml.in/yaml/v3 node: use it as is
+		// rather than encoding and parsing every object again.
+		node := res.YNode()
+		if node.Kind == yaml.DocumentNode && len(node.Content) > 0 {
+			node = node.Content[0]
+		}
+		if expandedSize(node, r.opts.MaxDocumentNodes) > r.opts.MaxDocumentNodes {
+			errs = append(errs, &FileError{File: file, Err: fmt.Errorf("%s expands to more than %d YAML nodes: %w", res.CurId(), r.opts.MaxDocumentNodes, ErrTooLarge)})
+			continue
+		}
+		objs, err := objectsOf(file, node)
+		errs = append(errs, err)
+		for i := range objs {
+			objs[i].Line = 0
+		}
+		out.Resources = append(out.Resources, objs...)
+	}
+	out.Err = errors.Join(errs...)
+	loc := &sourceLocator{repo: r, kustomization: kfile}
+	out.locate = loc.locate
+}
+
+func removeOriginAnnotation(res *resource.Resource) error {
+	ann := res.GetAnnotations()
+	if _, ok := ann["config.kubernetes.io/origin"]; !ok {
+		return nil
+	}
+	delete(ann, "config.kubernetes.io/origin")
+	return res.SetAnnotations(ann)
+}
+
+// redactErr shortens kustomize's absolute paths to repository paths so that
+// errors read the same on every machine.
+func (r *Repo) redactErr(err error) error {
+	msg := strings.ReplaceAll(err.Error(), r.root+string(filepath.Separator), "")
+	return errors.New(msg)
+}
+
+// confinedFS is the disk, seen through the repository's rules: nothing
+// outside the root is read, files are bounded in size, and the app's own
+// kustomization gets origin tracking and Argo CD image overrides.
+type confinedFS struct {
+	filesys.FileSystem
+	repo      *Repo
+	rootKust  string
+	overrides []types.Image
+
+	userOrigins bool // the kustomization itself asked for origin annotations
+}
+
+func (f *confinedFS) ReadFile(p string) ([]byte, error) {
+	data, err := f.repo.readFile(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAliases(f.repo.rel(p), data, f.repo.opts.MaxDocumentNodes); err != nil {
+		return nil, err
+	}
+	if filepath.Clean(p) != f.rootKust {
+		return data, nil
+	}
+	return f.patchRoot(data)
+}
+
+func (f *confinedFS) Open(p string) (filesys.File, error) {
+	if _, err := f.repo.confine(p); err != nil {
+		return nil, err
+	}
+	return f.FileSystem.Open(p)
+}
+
+func (f *confinedFS) ReadDir(p string) ([]string, error) {
+	if _, err := f.repo.confine(p); err != nil {
+		return nil, err
+	}
+	return f.FileSystem.ReadDir(p)
+}
+
+// patchRoot adds buildMetadata: [originAnnotations] and applies image
+// overrides the way `kustomize edit set image` does (which is how Argo CD
+// applies spec.source.kustomize.images): an override replaces the entry of
+// the same name, and the list is sorted by name.
+func (f *confinedFS) patchRoot(data []byte) ([]byte, error) {
+	var k map[string]any
+	if err := yaml.Unmarshal(data, &k); err != nil || k == nil {
+		return data, nil // let kustomize report the syntax error with its context
+	}
+	meta, _ := k["buildMetadata"].([]any)
+	for _, m := range meta {
+		if m == types.OriginAnnotations {
+			f.userOrigins = true
+		}
+	}
+	if !f.userOrigins {
+		k["buildMetadata"] = append(meta, types.OriginAnnotations)
+	}
+	if len(f.overrides) > 0 {
+		byName := map[string]any{}
+		var order []string
+		if imgs, ok := k["images"].([]any); ok {
+			for _, im := range imgs {
+				if m, ok := im.(map[string]any); ok {
+					n, _ := m["name"].(string)
+					if _, dup := byName[n]; !dup {
+						order = append(order, n)
+					}
+					byName[n] = m
+				}
+			}
+		}
+		for _, o := range f.overrides {
+			if _, dup := byName[o.Name]; !dup {
+				order = append(order, o.Name)
+			}
+			m := map[string]any{"name": o.Name}
+			if o.NewName != "" {
+				m["newName"] = o.NewName
+			}
+			if o.NewTag != "" {
+				m["newTag"] = o.NewTag
+			}
+			if o.Digest != "" {
+				m["digest"] = o.Digest
+			}
+			byName[o.Name] = m
+		}
+		sort.Strings(order)
+		imgs := make([]any, 0, len(order))
+		for _, n := range order {
+			imgs = append(imgs, byName[n])
+		}
+		k["images"] = imgs
+	}
+	return yaml.Marshal(k)
+}
+
+var setImageTag = regexp.MustCompile(`^(.*):([a-zA-Z0-9._-]*)$`)
+
+// parseImageOverrides parses Argo CD kustomize.images entries, which use the
+// syntax of `kustomize edit set image`:
+//
+//	<image>=<newimage>[:<newtag>][@<digest>] | <image>:<newtag> | <image>@<digest>
+func parseImageOverrides(args []string) ([]types.Image, error) {
+	var out []types.Image
+	for _, arg := range args {
+		name, rest, renamed := strings.Cut(arg, "=")
+		var img types.Image
+		ref := arg
+		if renamed {
+			ref = rest
+		}
+		repo, digest, hasDigest := strings.Cut(ref, "@")
+		tag := ""
+		if m := setImageTag.FindStringSubmatch(repo); m != nil && !strings.Contains(m[2], "/") {
+			repo, tag = m[1], m[2]
+		}
+		if hasDigest {
+			img.Digest = digest
+		}
+		img.NewTag = tag
+		if renamed {
+			img.Name, img.NewName = name, repo
+		} else {
+			img.Name = repo
+		}
+		if img.Name == "" || (!renamed && tag == "" && !hasDigest) {
+			return nil, fmt.Errorf("%q: want <image>=<newimage>[:<newtag>][@<digest>], <image>:<newtag> or <image>@<digest>", arg)
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+// pathFields are the kustomization fields that name files or directories
+// to load. Any of them may hold a URL, which kustomize would fetch.
+var pathFields = []string{"resources", "bases", "components", "crds", "configurations",
+	"transformers", "generators", "validators", "patchesStrategicMerge"}
+
+// checkLocalOnly refuses, before kustomize runs, any kustomization (the app's
+// or one of its local bases) that would fetch a remote base or file: the gate
+// renders what is in the repository and contacts nothing but registries.
+func (r *Repo) checkLocalOnly(kfile string, seen map[string]bool) error {
+	if seen[kfile] {
+		return nil
+	}
+	seen[kfile] = true
+	data, err := r.readFile(kfile)
+	if err != nil {
+		return err
+	}
+	rel := r.rel(kfile)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		fe := &FileError{File: rel, Err: fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))}
+		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+			fmt.Sscan(m[1], &fe.Line)
+		}
+		return fe
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	dir := filepath.Dir(kfile)
+	if n := mapKey(root, "helmCharts"); n != nil {
+		return &FileError{File: rel, Line: n.Line, Err: fmt.Errorf("helmCharts: Kustomize's Helm inflator is %w (it runs the helm binary and downloads charts); make the chart a Helm app instead", ErrUnsupported)}
+	}
+	var paths []*yaml.Node
+	var generatorFiles []*yaml.Node // "key=path" entries
+	for _, f := range pathFields {
+		if seq := mapGet(root, f); seq != nil && seq.Kind == yaml.SequenceNode {
+			paths = append(paths, seq.Content...)
+		}
+	}
+	for _, f := range []string{"patches", "patchesJson6902", "replacements"} {
+		if seq := mapGet(root, f); seq != nil && seq.Kind == yaml.SequenceNode {
+			for _, e := range seq.Content {
+				if p := mapGet(e, "path"); p != nil {
+					paths = append(paths, p)
+				}
+			}
+		}
+	}
+	for _, f := range []string{"configMapGenerator", "secretGenerator"} {
+		if seq := mapGet(root, f); seq != nil && seq.Kind == yaml.SequenceNode {
+			for _, e := range seq.Content {
+				if l := mapGet(e, "files"); l != nil && l.Kind == yaml.SequenceNode {
+					generatorFiles = append(generatorFiles, l.Content...)
+				}
+				if l := mapGet(e, "envs"); l != nil && l.Kind == yaml.SequenceNode {
+					paths = append(paths, l.Content...)
+				}
+				if p := mapGet(e, "env"); p != nil {
+					paths = append(paths, p)
+				}
+			}
+		}
+	}
+	if p := mapGet(mapGet(root, "openapi"), "path"); p != nil {
+		paths = append(paths, p)
+	}
+	for _, n := range generatorFiles {
+		if s, ok := scalarString(n); ok {
+			if _, file, ok := strings.Cut(s, "="); ok {
+				n = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: file, Line: n.Line}
+			}
+			paths = append(paths, n)
+		}
+	}
+	for _, n := range paths {
+		s, ok := scalarString(n)
+		if !ok || strings.Contains(s, "\n") {
+			continue // an inline object or patch, not a path
+		}
+		local := filepath.Join(dir, filepath.FromSlash(s))
+		st, statErr := os.Stat(local)
+		if statErr != nil {
+			if looksRemote(s) {
+				return &FileError{File: rel, Line: n.Line, Err: fmt.Errorf("remote base or file %q: remote Kustomize bases are %w; vendor it into the repository", s, ErrUnsupported)}
+			}
+			continue // missing: kustomize reports it with its own context
+		}
+		if !within(r.root, filepath.Clean(local)) {
+			return &FileError{File: rel, Line: n.Line, Err: fmt.Errorf("%q is %w", s, ErrOutsideRepo)}
+		}
+		if _, err := r.confine(local); err != nil {
+			return &FileError{File: rel, Line: n.Line, Err: fmt.Errorf("%q: %w", s, err)}
+		}
+		if st.IsDir() {
+			if k := kustomizationFile(local); k != "" {
+				if _, err := r.confine(k); err != nil {
+					return err
+				}
+				if err := r.checkLocalOnly(k, seen); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// looksRemote recognises what kustomize would fetch: URLs, scp-like git
+// addresses and host/org/repo paths (github.com/org/repo//dir?ref=v1).
+func looksRemote(s string) bool {
+	switch {
+	case strings.Contains(s, "://"), strings.HasPrefix(s, "git@"), strings.HasPrefix(s, "git::"),
+		strings.Contains(s, "?ref="), strings.Contains(s, "?version="), strings.Contains(s, ".git//"):
+		return true
+	}
+	first, _, _ := strings.Cut(s, "/")
+	return strings.Contains(first, ".") && first != "." && first != ".." && strings.Count(s, "/") >= 2
+}

@@ -1,0 +1,126 @@
+package manifests
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// sourceLocator finds where a rendered value is written when rendering moved
+// it away from its file (Kustomize): it re-reads the origin file, finds the
+// same object (same kind, the name before any prefix or suffix) and the same
+// field path. When the value there differs from the rendered one and the
+// app's kustomization has an images: entry for it, that entry is where the
+// value is written.
+type sourceLocator struct {
+	repo          *Repo
+	kustomization string // absolute path of the app's kustomization
+
+	mu    sync.Mutex
+	files map[string][]Resource
+}
+
+func (l *sourceLocator) objects(rel string) []Resource {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.files == nil {
+		l.files = map[string][]Resource{}
+	}
+	if res, ok := l.files[rel]; ok {
+		return res
+	}
+	var res []Resource
+	if abs, err := l.repo.abs(rel); err == nil {
+		res, _ = l.repo.readManifests(abs)
+	}
+	l.files[rel] = res
+	return res
+}
+
+func (l *sourceLocator) locate(res *Resource, ref *ImageRef) {
+	ref.File = res.File
+	var best *Resource
+	for _, cand := range l.objects(res.File) {
+		if cand.Kind != res.Kind || !strings.Contains(res.Name, cand.Name) {
+			continue
+		}
+		if best == nil || cand.Name == res.Name || len(cand.Name) > len(best.Name) {
+			c := cand
+			best = &c
+		}
+	}
+	if best == nil {
+		return
+	}
+	ref.Line = best.Line
+	n := lookupField(best.Node, ref.FieldPath)
+	if n == nil {
+		return
+	}
+	ref.Line = n.Line
+	if written, ok := scalarString(n); ok && written != ref.Image {
+		if f, line := l.imagesEntry(written); line > 0 {
+			ref.File, ref.Line = f, line
+		}
+	}
+}
+
+// imagesEntry finds the images: entry of the app's kustomization that
+// matches the image name of written, as kustomize's image transformer would.
+func (l *sourceLocator) imagesEntry(written string) (string, int) {
+	rel := l.repo.rel(l.kustomization)
+	data, err := l.repo.readFile(l.kustomization)
+	if err != nil {
+		return "", 0
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return "", 0
+	}
+	name := imageName(written)
+	imgs := mapGet(doc.Content[0], "images")
+	if imgs == nil || imgs.Kind != yaml.SequenceNode {
+		return "", 0
+	}
+	for _, e := range imgs.Content {
+		if n, ok := scalarString(mapGet(e, "name")); ok && n == name {
+			return rel, deref(e).Line
+		}
+	}
+	return "", 0
+}
+
+// imageName strips the tag and digest of an image reference.
+func imageName(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// lookupField follows a field path such as spec.template.spec.containers[0].image.
+func lookupField(n *yaml.Node, fieldPath string) *yaml.Node {
+	for _, seg := range strings.Split(fieldPath, ".") {
+		key, rest, _ := strings.Cut(seg, "[")
+		if key != "" {
+			n = mapGet(n, key)
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			i, err := strconv.Atoi(idx)
+			n = deref(n)
+			if err != nil || n == nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return nil
+			}
+			n = deref(n.Content[i])
+			rest = strings.TrimPrefix(after, "[")
+		}
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}

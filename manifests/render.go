@@ -1,0 +1,151 @@
+package manifests
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Rendered is the output of one app: its objects and everything that went
+// wrong. Resources may be non-empty even when Err is set (a plain app with one
+// bad file still reports the others).
+type Rendered struct {
+	App       App
+	Resources []Resource
+	Err       error
+
+	// locate refines an image reference's file and line; nil means the
+	// resource's node lines are lines of its file.
+	locate func(res *Resource, ref *ImageRef)
+}
+
+// Render renders one app. It never returns nil; errors are in Rendered.Err.
+func (r *Repo) Render(ctx context.Context, app App) *Rendered {
+	out := &Rendered{App: app}
+	if app.Err != nil {
+		out.Err = app.Err
+		return out
+	}
+	if err := ctx.Err(); err != nil {
+		out.Err = err
+		return out
+	}
+	dir, err := r.abs(app.Path)
+	if err == nil {
+		_, err = r.confine(dir)
+	}
+	if err != nil {
+		out.Err = fmt.Errorf("app path %s: %w", app.Path, err)
+		return out
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		out.Err = &FileError{File: app.Path, Err: errors.New("app directory does not exist in the repository")}
+		return out
+	}
+	switch app.Kind {
+	case KindPlain:
+		r.renderPlain(ctx, dir, out)
+	case KindKustomize:
+		r.renderKustomize(ctx, dir, out)
+	case KindHelm:
+		r.renderHelm(ctx, dir, out)
+	case KindJsonnet:
+		out.Err = fmt.Errorf("app %s is a Jsonnet app: Jsonnet is %w; commit the rendered YAML and point the app at it", app.Path, ErrUnsupported)
+	case KindPlugin:
+		out.Err = fmt.Errorf("app %s uses an Argo CD Config Management Plugin: plugins are %w, so its images cannot be seen", app.Path, ErrUnsupported)
+	default:
+		out.Err = fmt.Errorf("app %s: unknown kind %q (want plain, kustomize or helm)", app.Path, app.Kind)
+	}
+	return out
+}
+
+// Images extracts every image reference of the rendered app with its
+// location, sorted by file and line.
+func (rd *Rendered) Images(ex Extractors) []ImageRef {
+	var refs []ImageRef
+	for i := range rd.Resources {
+		res := &rd.Resources[i]
+		for _, ref := range ExtractImages(res, ex) {
+			ref.App = rd.App.Name
+			if rd.locate != nil {
+				rd.locate(res, &ref)
+			} else if res.exactLines {
+				ref.File = res.File
+			} else {
+				ref.File, ref.Line = res.File, res.Line
+			}
+			refs = append(refs, ref)
+		}
+	}
+	sortRefs(refs)
+	return refs
+}
+
+// Stream writes the rendered objects as one multi-document YAML stream.
+func (rd *Rendered) Stream() ([]byte, error) {
+	var buf bytes.Buffer
+	for i, res := range rd.Resources {
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(res.Node); err != nil {
+			return nil, fmt.Errorf("encoding %s from %s: %w", res.ResourceID, res.File, err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// detectKind classifies a directory the way Argo CD does: a Helm chart if it
+// has Chart.yaml, a Kustomize app if it has a kustomization file, Jsonnet if
+// it has .jsonnet files and no manifests, else plain YAML.
+func detectKind(dir string) Kind {
+	if fileExists(filepath.Join(dir, "Chart.yaml")) {
+		return KindHelm
+	}
+	if kustomizationFile(dir) != "" {
+		return KindKustomize
+	}
+	entries, _ := os.ReadDir(dir)
+	jsonnet, manifests := false, false
+	for _, e := range entries {
+		switch {
+		case e.IsDir():
+		case filepath.Ext(e.Name()) == ".jsonnet":
+			jsonnet = true
+		case isManifestFile(e.Name()):
+			manifests = true
+		}
+	}
+	if jsonnet && !manifests {
+		return KindJsonnet
+	}
+	return KindPlain
+}
+
+// kustomizationFileNames are the names kustomize accepts, in its order.
+var kustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+func kustomizationFile(dir string) string {
+	for _, n := range kustomizationFileNames {
+		p := filepath.Join(dir, n)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}

@@ -1,0 +1,93 @@
+package manifests
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// InventoryAPIVersion versions the JSON shape of Inventory (docs/output.md).
+const InventoryAPIVersion = "gitops-gate.dev/v1alpha1"
+
+// Inventory is every app of a repository with its image references.
+type Inventory struct {
+	APIVersion string      `json:"apiVersion"`
+	Apps       []AppImages `json:"apps"`
+}
+
+// AppImages is one app's entry in an Inventory.
+type AppImages struct {
+	Name   string     `json:"name"`
+	Path   string     `json:"path"`
+	Kind   Kind       `json:"kind"`
+	Error  string     `json:"error,omitempty"`
+	Images []ImageRef `json:"images"`
+}
+
+// ScanOptions select what Scan renders.
+type ScanOptions struct {
+	// App limits the scan to the app of that name (or path); empty means all.
+	App string
+}
+
+// Scan discovers, renders and extracts every app, rendering in parallel.
+// The result lists every app, with its error if it could not be rendered.
+func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rendered, error) {
+	apps, err := r.Discover(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ex := r.opts.Extractors
+	if cfg, err := r.loadConfig(); err == nil && cfg != nil {
+		ex = ex.Merge(cfg.ImageExtractors)
+	}
+	if opts.App != "" {
+		var sel []App
+		for _, a := range apps {
+			if a.Name == opts.App || a.Path == opts.App {
+				sel = append(sel, a)
+			}
+		}
+		if len(sel) == 0 {
+			return nil, nil, fmt.Errorf("no app named %q in %s (see `gitops-gate images` for the list)", opts.App, r.root)
+		}
+		apps = sel
+	}
+	rendered := r.RenderAll(ctx, apps)
+	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(rendered))}
+	for i, rd := range rendered {
+		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, Images: rd.Images(ex)}
+		if ai.Images == nil {
+			ai.Images = []ImageRef{}
+		}
+		if rd.Err != nil {
+			ai.Error = rd.Err.Error()
+		}
+		inv.Apps[i] = ai
+	}
+	return inv, rendered, nil
+}
+
+// RenderAll renders apps with bounded parallelism, keeping their order.
+func (r *Repo) RenderAll(ctx context.Context, apps []App) []*Rendered {
+	out := make([]*Rendered, len(apps))
+	sem := make(chan struct{}, r.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, app := range apps {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				// A renderer bug on hostile input must cost one app, not the process.
+				if p := recover(); p != nil {
+					out[i] = &Rendered{App: app, Err: fmt.Errorf("app %s: rendering panicked: %v", app.Name, p)}
+				}
+			}()
+			out[i] = r.Render(ctx, app)
+		}()
+	}
+	wg.Wait()
+	return out
+}
