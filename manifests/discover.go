@@ -63,7 +63,9 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	}
 	for _, app := range fallback {
 		if app.Kind != KindPlain && lay.mentionsApplication[app.Path] {
-			collect(r.Render(ctx, app).Resources)
+			rd := r.Render(ctx, app)
+			collect(rd.Resources)
+			r.prerendered.Store(app.Path, rd)
 		}
 	}
 
@@ -135,6 +137,9 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	})
 	return uniqueNames(apps), nil
 }
+
+// definedByLayout is the DefinedIn of apps found by the layout rules.
+const definedByLayout = "layout"
 
 // uniqueNames suffixes repeated app names so that reports stay addressable.
 func uniqueNames(apps []App) []App {
@@ -309,7 +314,7 @@ func (lay *layout) apps(r *Repo) []App {
 	var apps []App
 	add := func(dir string, kind Kind) {
 		rel := r.rel(dir)
-		apps = append(apps, App{Name: rel, Path: rel, Kind: kind, DefinedIn: "layout",
+		apps = append(apps, App{Name: rel, Path: rel, Kind: kind, DefinedIn: definedByLayout,
 			Directory: DirectoryOptions{Recurse: false}})
 	}
 	for _, d := range lay.kustomizations {

@@ -236,3 +236,41 @@ func TestNormalizeRepoURL(t *testing.T) {
 		}
 	}
 }
+
+func TestHelmVendoredDependencyRenders(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"chart/Chart.yaml":                        "apiVersion: v2\nname: web\nversion: 0.1.0\ndependencies:\n- name: cache\n  version: 1.0.0\n  repository: https://charts.example.com\n",
+		"chart/values.yaml":                       "cache:\n  tag: \"7\"\n",
+		"chart/templates/p.yaml":                  "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: web, image: registry.example/web:1}]\n",
+		"chart/charts/cache/Chart.yaml":           "apiVersion: v2\nname: cache\nversion: 1.0.0\n",
+		"chart/charts/cache/values.yaml":          "tag: \"6\"\n",
+		"chart/charts/cache/templates/cache.yaml": "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: cache}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: \"registry.example/cache:{{ .Values.tag }}\"}]\n",
+	})
+	a := appByName(t, scan(t, dir, Options{}), "chart")
+	if a.Error != "" || len(a.Images) != 2 {
+		t.Fatalf("%+v", a)
+	}
+	if im := a.Images[0]; im.Image != "registry.example/cache:7" || im.File != "chart/charts/cache/templates/cache.yaml" {
+		t.Errorf("subchart image %+v: want the parent's values applied and the subchart's template named", im)
+	}
+}
+
+func TestAppOfAppsIsRenderedOnce(t *testing.T) {
+	repo, err := Open(corpusDir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := repo.prerendered.Load("apps"); !ok {
+		t.Fatal("discovery did not keep the app-of-apps render")
+	}
+	rd := repo.Render(context.Background(), App{Name: "apps", Path: "apps", Kind: KindHelm, DefinedIn: definedByLayout})
+	if rd.Err != nil || len(rd.Resources) == 0 {
+		t.Fatalf("reused render: %v", rd.Err)
+	}
+	if _, ok := repo.prerendered.Load("apps"); ok {
+		t.Error("a kept render must be used once")
+	}
+}

@@ -26,6 +26,13 @@ type Rendered struct {
 
 // Render renders one app. It never returns nil; errors are in Rendered.Err.
 func (r *Repo) Render(ctx context.Context, app App) *Rendered {
+	if app.DefinedIn == definedByLayout {
+		if v, ok := r.prerendered.LoadAndDelete(app.Path); ok && v.(*Rendered).App.Kind == app.Kind {
+			rd := *v.(*Rendered)
+			rd.App = app
+			return &rd
+		}
+	}
 	out := &Rendered{App: app}
 	if app.Err != nil {
 		out.Err = app.Err

@@ -74,6 +74,11 @@ type Repo struct {
 	// Repo is in use. Cached data is shared and must not be modified.
 	reads       sync.Map // string -> cachedRead
 	cachedBytes atomic.Int64
+
+	// prerendered holds layout apps that discovery already rendered to find
+	// Applications (app-of-apps), by path, so that a scan does not render them
+	// twice. Each entry is used once.
+	prerendered sync.Map // string -> *Rendered
 }
 
 type cachedRead struct {
