@@ -274,3 +274,29 @@ func TestAppOfAppsIsRenderedOnce(t *testing.T) {
 		t.Error("a kept render must be used once")
 	}
 }
+
+func TestKustomizeAmbiguousOriginsUseExactTracking(t *testing.T) {
+	dep := func(img string) string {
+		return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: " + img + "\n"
+	}
+	dir := writeTree(t, map[string]string{
+		"a/kustomization.yaml":   "namePrefix: a-\nresources: [web.yaml]\n",
+		"a/web.yaml":             dep("registry.example/a:1"),
+		"b/kustomization.yaml":   "namePrefix: b-\nresources: [web.yaml]\n",
+		"b/web.yaml":             dep("registry.example/b:1"),
+		"app/kustomization.yaml": "resources: [../a, ../b]\n",
+	})
+	a := appByName(t, scan(t, dir, Options{}), "app")
+	if a.Error != "" || len(a.Images) != 2 {
+		t.Fatalf("%+v", a)
+	}
+	for _, im := range a.Images {
+		want := "a/web.yaml"
+		if im.Image == "registry.example/b:1" {
+			want = "b/web.yaml"
+		}
+		if im.File != want || im.Line != 9 {
+			t.Errorf("%s (%s) located at %s:%d, want %s:9", im.Image, im.Resource.Name, im.File, im.Line, want)
+		}
+	}
+}

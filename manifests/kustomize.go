@@ -19,15 +19,19 @@ import (
 
 // renderKustomize builds a kustomization in-process with krusty: load
 // restrictor root-only, plugins disabled, no remote bases, every read confined
-// to the repository. Origin annotations are switched on behind the app's back
-// so that each object can name the file it came from.
+// to the repository.
+//
+// Objects are attributed to their source file without kustomize's origin
+// tracking when that is unambiguous (see kustomizeLocator); tracking costs a
+// fifth of the build, so it is paid only for the apps that need it.
 func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
 	kfile := kustomizationFile(dir)
 	if kfile == "" {
 		out.Err = &FileError{File: out.App.Path, Err: errors.New("no kustomization.yaml")}
 		return
 	}
-	if err := r.checkLocalOnly(kfile, map[string]bool{}); err != nil {
+	var sources []string
+	if err := r.checkLocalOnly(kfile, map[string]bool{}, &sources); err != nil {
 		out.Err = err
 		return
 	}
@@ -36,31 +40,56 @@ func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
 		out.Err = fmt.Errorf("app %s: kustomize.images: %w", out.App.Name, err)
 		return
 	}
-	fsys := &confinedFS{FileSystem: filesys.MakeFsOnDisk(), repo: r, rootKust: kfile, overrides: overrides}
-	opts := krusty.MakeDefaultOptions()
-	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
-	opts.PluginConfig = types.DisabledPluginConfig()
 	if err := ctx.Err(); err != nil {
 		out.Err = err
 		return
 	}
-	resMap, err := krusty.MakeKustomizer(opts).Run(fsys, dir)
+	b := &kustomizeBuild{repo: r, dir: dir, kfile: kfile, overrides: overrides}
+	objs, _, err := b.run(false)
 	if err != nil {
 		out.Err = fmt.Errorf("kustomize build %s: %w", out.App.Path, r.redactErr(err))
 		return
 	}
+	out.Resources = objs
+	loc := &kustomizeLocator{sourceLocator: sourceLocator{repo: r, kustomization: kfile}, build: b, sources: sources}
+	out.locate = loc.locate
+}
+
+// kustomizeBuild is one app's build, repeatable with origin tracking.
+type kustomizeBuild struct {
+	repo      *Repo
+	dir       string
+	kfile     string
+	overrides []types.Image
+}
+
+// run builds the app. With origins, it also returns the source file of
+// every object, from kustomize's own origin annotations.
+func (b *kustomizeBuild) run(origins bool) ([]Resource, map[ResourceID]string, error) {
+	r := b.repo
+	fsys := &confinedFS{FileSystem: filesys.MakeFsOnDisk(), repo: r, rootKust: b.kfile, overrides: b.overrides, trackOrigins: origins}
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
+	opts.PluginConfig = types.DisabledPluginConfig()
+	resMap, err := krusty.MakeKustomizer(opts).Run(fsys, b.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	kfileRel := r.rel(b.kfile)
+	files := map[ResourceID]string{}
+	var out []Resource
 	var errs []error
 	for _, res := range resMap.Resources() {
-		file := r.rel(kfile)
-		if o, err := res.GetOrigin(); err == nil && o != nil && o.Repo == "" {
+		file := kfileRel
+		if o, err := res.GetOrigin(); origins && err == nil && o != nil && o.Repo == "" {
 			switch {
 			case o.Path != "":
-				file = r.rel(filepath.Join(dir, filepath.FromSlash(o.Path)))
+				file = r.rel(filepath.Join(b.dir, filepath.FromSlash(o.Path)))
 			case o.ConfiguredIn != "":
-				file = r.rel(filepath.Join(dir, filepath.FromSlash(o.ConfiguredIn)))
+				file = r.rel(filepath.Join(b.dir, filepath.FromSlash(o.ConfiguredIn)))
 			}
 		}
-		if !fsys.userOrigins {
+		if origins && !fsys.userOrigins {
 			if err := removeOriginAnnotation(res); err != nil {
 				errs = append(errs, err)
 			}
@@ -79,12 +108,11 @@ func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
 		errs = append(errs, err)
 		for i := range objs {
 			objs[i].Line = 0
+			files[objs[i].ResourceID] = file
 		}
-		out.Resources = append(out.Resources, objs...)
+		out = append(out, objs...)
 	}
-	out.Err = errors.Join(errs...)
-	loc := &sourceLocator{repo: r, kustomization: kfile}
-	out.locate = loc.locate
+	return out, files, errors.Join(errs...)
 }
 
 func removeOriginAnnotation(res *resource.Resource) error {
@@ -112,7 +140,8 @@ type confinedFS struct {
 	rootKust  string
 	overrides []types.Image
 
-	userOrigins bool // the kustomization itself asked for origin annotations
+	trackOrigins bool // add buildMetadata: [originAnnotations]
+	userOrigins  bool // the kustomization itself asked for origin annotations
 }
 
 func (f *confinedFS) ReadFile(p string) ([]byte, error) {
@@ -143,7 +172,7 @@ func (f *confinedFS) ReadDir(p string) ([]string, error) {
 	return f.FileSystem.ReadDir(p)
 }
 
-// patchRoot adds buildMetadata: [originAnnotations] and applies image
+// patchRoot adds buildMetadata: [originAnnotations] when tracking origins, and applies image
 // overrides the way `kustomize edit set image` does (which is how Argo CD
 // applies spec.source.kustomize.images): an override replaces the entry of
 // the same name, and the list is sorted by name.
@@ -158,7 +187,7 @@ func (f *confinedFS) patchRoot(data []byte) ([]byte, error) {
 			f.userOrigins = true
 		}
 	}
-	if !f.userOrigins {
+	if f.trackOrigins && !f.userOrigins {
 		k["buildMetadata"] = append(meta, types.OriginAnnotations)
 	}
 	if len(f.overrides) > 0 {
@@ -246,7 +275,10 @@ var pathFields = []string{"resources", "bases", "components", "crds", "configura
 // checkLocalOnly refuses, before kustomize runs, any kustomization (the app's
 // or one of its local bases) that would fetch a remote base or file: the gate
 // renders what is in the repository and contacts nothing but registries.
-func (r *Repo) checkLocalOnly(kfile string, seen map[string]bool) error {
+//
+// It also collects in sources the resource files the build can load objects
+// from, for attributing objects to files.
+func (r *Repo) checkLocalOnly(kfile string, seen map[string]bool, sources *[]string) error {
 	if seen[kfile] {
 		return nil
 	}
@@ -274,9 +306,15 @@ func (r *Repo) checkLocalOnly(kfile string, seen map[string]bool) error {
 	}
 	var paths []*yaml.Node
 	var generatorFiles []*yaml.Node // "key=path" entries
+	resourceEntries := map[*yaml.Node]bool{}
 	for _, f := range pathFields {
 		if seq := mapGet(root, f); seq != nil && seq.Kind == yaml.SequenceNode {
 			paths = append(paths, seq.Content...)
+			if f == "resources" || f == "bases" || f == "components" {
+				for _, n := range seq.Content {
+					resourceEntries[n] = true
+				}
+			}
 		}
 	}
 	for _, f := range []string{"patches", "patchesJson6902", "replacements"} {
@@ -338,10 +376,12 @@ func (r *Repo) checkLocalOnly(kfile string, seen map[string]bool) error {
 				if _, err := r.confine(k); err != nil {
 					return err
 				}
-				if err := r.checkLocalOnly(k, seen); err != nil {
+				if err := r.checkLocalOnly(k, seen, sources); err != nil {
 					return err
 				}
 			}
+		} else if resourceEntries[n] {
+			*sources = append(*sources, filepath.Clean(local))
 		}
 	}
 	return nil

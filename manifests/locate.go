@@ -67,6 +67,47 @@ func (l *sourceLocator) locate(res *Resource, ref *ImageRef) {
 	}
 }
 
+// kustomizeLocator attributes a Kustomize object to the resource file it
+// comes from. When exactly one object of the build's resource files can be
+// it (same kind, its name within the rendered name, as name prefixes and
+// suffixes leave it), that file is the origin. Otherwise (generated objects,
+// renames, look-alikes) the app is built once more with kustomize's own
+// origin tracking, which is exact.
+type kustomizeLocator struct {
+	sourceLocator
+	build   *kustomizeBuild
+	sources []string // absolute paths of resource files
+
+	once    sync.Once
+	origins map[ResourceID]string
+}
+
+func (l *kustomizeLocator) locate(res *Resource, ref *ImageRef) {
+	var match string
+	n := 0
+	for _, src := range l.sources {
+		rel := l.repo.rel(src)
+		for _, cand := range l.objects(rel) {
+			if cand.Kind == res.Kind && cand.Name != "" && strings.Contains(res.Name, cand.Name) {
+				if match != rel {
+					n++
+				}
+				match = rel
+			}
+		}
+	}
+	if n != 1 {
+		l.once.Do(func() { _, l.origins, _ = l.build.run(true) })
+		match = l.origins[res.ResourceID]
+	}
+	if match == "" {
+		match = res.File // the kustomization
+	}
+	located := *res
+	located.File = match
+	l.sourceLocator.locate(&located, ref)
+}
+
 // imagesEntry finds the images: entry of the app's kustomization that
 // matches the image name of written, as kustomize's image transformer would.
 func (l *sourceLocator) imagesEntry(written string) (string, int) {
