@@ -1,6 +1,7 @@
 package gitopsgate_test
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -15,11 +16,11 @@ func TestDependencyDirection(t *testing.T) {
 		"./gate/...":      {"github.com/gitops-gate/gitops-gate/web", "github.com/spf13/cobra", "github.com/labstack/echo"},
 	}
 	for pkgs, forbidden := range rules {
+		if _, err := os.Stat(strings.TrimSuffix(pkgs, "/...")); err != nil {
+			continue // not created yet on this checkout
+		}
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", pkgs).CombinedOutput()
 		if err != nil {
-			if strings.Contains(string(out), "matched no packages") {
-				continue
-			}
 			t.Fatalf("go list %s: %v\n%s", pkgs, err, out)
 		}
 		for _, dep := range strings.Fields(string(out)) {
