@@ -1,0 +1,476 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// The raw shapes of the fields the gate implements. Checking a document's
+// keys against these tags (see checkFields) is what makes an unimplemented
+// field a load error.
+type rawPolicy struct {
+	APIVersion string    `yaml:"apiVersion"`
+	Kind       string    `yaml:"kind"`
+	Metadata   rawMeta   `yaml:"metadata"`
+	Spec       rawSpec   `yaml:"spec"`
+	Status     yaml.Node `yaml:"status" gate:"any"`
+}
+
+type rawMeta struct {
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace"`
+	Annotations map[string]string `yaml:"annotations"`
+	Labels      yaml.Node         `yaml:"labels" gate:"any"`
+	Other       yaml.Node         `yaml:",inline" gate:"any"`
+}
+
+type rawSpec struct {
+	Rules                   []yaml.Node `yaml:"rules" gate:"any"` // checked per rule
+	ValidationFailureAction string      `yaml:"validationFailureAction"`
+	ApplyRules              string      `yaml:"applyRules"`
+	// Admission-controller settings that do not change a verdict.
+	Background                     yaml.Node `yaml:"background" gate:"any"`
+	FailurePolicy                  yaml.Node `yaml:"failurePolicy" gate:"any"`
+	WebhookTimeoutSeconds          yaml.Node `yaml:"webhookTimeoutSeconds" gate:"any"`
+	WebhookConfiguration           yaml.Node `yaml:"webhookConfiguration" gate:"any"`
+	Admission                      yaml.Node `yaml:"admission" gate:"any"`
+	EmitWarning                    yaml.Node `yaml:"emitWarning" gate:"any"`
+	SchemaValidation               yaml.Node `yaml:"schemaValidation" gate:"any"`
+	UseServerSideApply             yaml.Node `yaml:"useServerSideApply" gate:"any"`
+	MutateExistingOnPolicyUpdate   yaml.Node `yaml:"mutateExistingOnPolicyUpdate" gate:"any"`
+	GenerateExisting               yaml.Node `yaml:"generateExisting" gate:"any"`
+	GenerateExistingOnPolicyUpdate yaml.Node `yaml:"generateExistingOnPolicyUpdate" gate:"any"`
+}
+
+type rawRule struct {
+	Name                   string               `yaml:"name"`
+	Match                  rawMatch             `yaml:"match"`
+	Exclude                rawMatch             `yaml:"exclude"`
+	VerifyImages           []rawVerify          `yaml:"verifyImages"`
+	ImageExtractors        manifests.Extractors `yaml:"imageExtractors" gate:"any"` // validated by manifests
+	SkipBackgroundRequests yaml.Node            `yaml:"skipBackgroundRequests" gate:"any"`
+}
+
+type rawMatch struct {
+	Any       []rawFilter `yaml:"any"`
+	All       []rawFilter `yaml:"all"`
+	Resources *rawResDesc `yaml:"resources"`
+}
+
+type rawFilter struct {
+	Resources rawResDesc `yaml:"resources"`
+}
+
+type rawResDesc struct {
+	Kinds      []string  `yaml:"kinds"`
+	Namespaces []string  `yaml:"namespaces"`
+	Operations yaml.Node `yaml:"operations" gate:"any"` // CREATE/UPDATE: a PR check sees every operation
+}
+
+type rawVerify struct {
+	Type                     string        `yaml:"type"`
+	ImageReferences          []string      `yaml:"imageReferences"`
+	SkipImageReferences      []string      `yaml:"skipImageReferences"`
+	Attestors                []rawAttSet   `yaml:"attestors"`
+	Repository               string        `yaml:"repository"`
+	CosignOCI11              bool          `yaml:"cosignOCI11"`
+	Required                 *bool         `yaml:"required"`
+	VerifyDigest             *bool         `yaml:"verifyDigest"`
+	MutateDigest             *bool         `yaml:"mutateDigest"`
+	UseCache                 yaml.Node     `yaml:"useCache" gate:"any"`
+	FailureAction            string        `yaml:"failureAction"`
+	ImageRegistryCredentials yaml.Node     `yaml:"imageRegistryCredentials" gate:"any"` // the gate authenticates with its own credentials
+}
+
+type rawAttSet struct {
+	Count   *int          `yaml:"count"`
+	Entries []rawAttestor `yaml:"entries"`
+}
+
+type rawAttestor struct {
+	Keyless            *rawKeyless       `yaml:"keyless"`
+	Keys               *rawKeys          `yaml:"keys"`
+	Certificates       *rawCerts         `yaml:"certificates"`
+	Annotations        map[string]string `yaml:"annotations"`
+	Repository         string            `yaml:"repository"`
+	SignatureAlgorithm string            `yaml:"signatureAlgorithm"`
+}
+
+type rawKeyless struct {
+	Issuer               string            `yaml:"issuer"`
+	IssuerRegExp         string            `yaml:"issuerRegExp"`
+	Subject              string            `yaml:"subject"`
+	SubjectRegExp        string            `yaml:"subjectRegExp"`
+	Roots                string            `yaml:"roots"`
+	AdditionalExtensions map[string]string `yaml:"additionalExtensions"`
+	Rekor                *rawRekor         `yaml:"rekor"`
+	CTLog                *rawCTLog         `yaml:"ctlog"`
+}
+
+type rawKeys struct {
+	PublicKeys         string    `yaml:"publicKeys"`
+	SignatureAlgorithm string    `yaml:"signatureAlgorithm"`
+	Rekor              *rawRekor `yaml:"rekor"`
+	CTLog              *rawCTLog `yaml:"ctlog"`
+}
+
+type rawCerts struct {
+	Cert      string    `yaml:"cert"`
+	CertChain string    `yaml:"certChain"`
+	Rekor     *rawRekor `yaml:"rekor"`
+	CTLog     *rawCTLog `yaml:"ctlog"`
+}
+
+type rawRekor struct {
+	URL        string `yaml:"url"`
+	PubKey     string `yaml:"pubkey"`
+	IgnoreTlog bool   `yaml:"ignoreTlog"`
+}
+
+type rawCTLog struct {
+	IgnoreSCT    bool   `yaml:"ignoreSCT"`
+	PubKey       string `yaml:"pubkey"`
+	TSACertChain string `yaml:"tsaCertChain"`
+}
+
+// Set is every loaded policy.
+type Set struct {
+	Policies []*Policy
+	// Extractors are the rules' imageExtractors; they add image fields to
+	// extraction (finding more images is never weaker).
+	Extractors manifests.Extractors
+}
+
+// Rules lists the rules of every policy.
+func (s *Set) Rules() []*Rule {
+	var out []*Rule
+	for _, p := range s.Policies {
+		out = append(out, p.Rules...)
+	}
+	return out
+}
+
+// LoadError is a problem in a policy file.
+type LoadError struct {
+	File  string
+	Line  int
+	Field string // path of the field, e.g. spec.rules[0].verifyImages[0].attestors
+	Err   error
+}
+
+func (e *LoadError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %v", loc, e.Field, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", loc, e.Err)
+}
+
+func (e *LoadError) Unwrap() error { return e.Err }
+
+// ErrUnsupported marks a policy feature the gate does not implement.
+var ErrUnsupported = errors.New("not supported by gitops-gate")
+
+// Load reads policies from files and directories (recursively, *.yaml and
+// *.yml). Every problem is returned, joined; a file with no ClusterPolicy or
+// Policy is an error.
+func Load(paths ...string) (*Set, error) {
+	set := &Set{}
+	var errs []error
+	for _, p := range paths {
+		files, err := policyFiles(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			pols, err := Parse(f, data)
+			errs = append(errs, err)
+			set.Policies = append(set.Policies, pols...)
+			for _, pol := range pols {
+				set.Extractors = set.Extractors.Merge(pol.extractors)
+			}
+			if err == nil && len(pols) == 0 && !isDir(p) {
+				errs = append(errs, &LoadError{File: f, Err: errors.New("no kyverno.io ClusterPolicy or Policy in this file")})
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(set.Policies) == 0 {
+		return nil, fmt.Errorf("no policies found in %s", strings.Join(paths, ", "))
+	}
+	return set, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func policyFiles(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && (strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")) {
+			files = append(files, f)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// Parse reads the policies of one file. Documents of other kinds are
+// skipped; rules without verifyImages are not the gate's and are skipped.
+func Parse(file string, data []byte) ([]*Policy, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []*Policy
+	var errs []error
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			le := &LoadError{File: file, Err: fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))}
+			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+				fmt.Sscan(m[1], &le.Line)
+			}
+			errs = append(errs, le)
+			break
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		var head struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string `yaml:"kind"`
+		}
+		_ = root.Decode(&head)
+		if head.Kind != "ClusterPolicy" && head.Kind != "Policy" || !strings.HasPrefix(head.APIVersion, "kyverno.io/") {
+			continue
+		}
+		p, err := parsePolicy(file, root)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, errors.Join(errs...)
+}
+
+func parsePolicy(file string, root *yaml.Node) (*Policy, error) {
+	if err := checkFields(file, root, reflect.TypeOf(rawPolicy{}), ""); err != nil {
+		return nil, err
+	}
+	var raw rawPolicy
+	if err := root.Decode(&raw); err != nil {
+		return nil, &LoadError{File: file, Line: root.Line, Err: err}
+	}
+	if raw.APIVersion != "kyverno.io/v1" && raw.APIVersion != "kyverno.io/v2beta1" {
+		return nil, &LoadError{File: file, Line: root.Line, Field: "apiVersion", Err: fmt.Errorf("%q: want kyverno.io/v1 (or v2beta1)", raw.APIVersion)}
+	}
+	p := &Policy{Kind: raw.Kind, Name: raw.Metadata.Name, File: file}
+	if raw.Kind == "Policy" {
+		p.Namespace = raw.Metadata.Namespace
+		if p.Namespace == "" {
+			p.Namespace = "default"
+		}
+	}
+	specNode := mapValue(root, "spec")
+	if raw.Spec.ApplyRules != "" && raw.Spec.ApplyRules != "All" {
+		return nil, &LoadError{File: file, Line: keyLine(specNode, "applyRules"), Field: "spec.applyRules", Err: fmt.Errorf("%q: only All is %w", raw.Spec.ApplyRules, ErrUnsupported)}
+	}
+	var policyAudit bool
+	switch raw.Spec.ValidationFailureAction {
+	case "", "Audit", "audit":
+		policyAudit = raw.Spec.ValidationFailureAction != ""
+	case "Enforce", "enforce":
+	default:
+		return nil, &LoadError{File: file, Line: keyLine(specNode, "validationFailureAction"), Field: "spec.validationFailureAction", Err: fmt.Errorf("%q: want Enforce or Audit", raw.Spec.ValidationFailureAction)}
+	}
+	var errs []error
+	for i, rn := range raw.Spec.Rules {
+		if mapValue(&rn, "verifyImages") == nil {
+			continue // a validate/mutate/generate rule: Kyverno's business, not the gate's
+		}
+		field := fmt.Sprintf("spec.rules[%d]", i)
+		if err := checkFields(file, &rn, reflect.TypeOf(rawRule{}), field); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var rr rawRule
+		if err := rn.Decode(&rr); err != nil {
+			errs = append(errs, &LoadError{File: file, Line: rn.Line, Field: field, Err: err})
+			continue
+		}
+		r, err := buildRule(p, file, field, &rn, rr, policyAudit)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.Rules = append(p.Rules, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	applyAutogen(p, raw.Metadata.Annotations)
+	return p, nil
+}
+
+// checkFields walks node against the yaml tags of t and refuses any key t
+// does not declare. Fields tagged gate:"any" are accepted without looking
+// inside (settings that cannot change a verdict, or checked elsewhere).
+func checkFields(file string, node *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if node == nil {
+		return nil
+	}
+	if node.Kind == yaml.AliasNode {
+		node = node.Alias
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == reflect.TypeOf(yaml.Node{}) {
+			return nil
+		}
+		if node.Kind != yaml.MappingNode {
+			if node.Tag == "!!null" {
+				return nil
+			}
+			return &LoadError{File: file, Line: node.Line, Field: path, Err: fmt.Errorf("want a mapping, got %s", node.ShortTag())}
+		}
+		fields := map[string]reflect.StructField{}
+		inlineAny := false
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")
+			if len(tag) > 1 && tag[1] == "inline" {
+				inlineAny = true
+				continue
+			}
+			fields[tag[0]] = f
+		}
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			k := node.Content[i].Value
+			f, ok := fields[k]
+			sub := joinPath(path, k)
+			if !ok {
+				if inlineAny {
+					continue
+				}
+				return &LoadError{File: file, Line: node.Content[i].Line, Field: sub, Err: fmt.Errorf("field is %w (known here: %s)", ErrUnsupported, strings.Join(knownKeys(fields), ", "))}
+			}
+			if f.Tag.Get("gate") == "any" {
+				continue
+			}
+			if err := checkFields(file, node.Content[i+1], f.Type, sub); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if node.Kind != yaml.SequenceNode {
+			if node.Tag == "!!null" {
+				return nil
+			}
+			return &LoadError{File: file, Line: node.Line, Field: path, Err: fmt.Errorf("want a list, got %s", node.ShortTag())}
+		}
+		for i, e := range node.Content {
+			if err := checkFields(file, e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func knownKeys(fields map[string]reflect.StructField) []string {
+	var ks []string
+	for k := range fields {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func joinPath(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func keyLine(n *yaml.Node, key string) int {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return 0
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
+	}
+	if n != nil {
+		return n.Line
+	}
+	return 0
+}
+
+func sortedKeys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

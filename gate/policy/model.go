@@ -1,0 +1,180 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// Policy is one loaded ClusterPolicy or Policy.
+type Policy struct {
+	Kind      string // ClusterPolicy or Policy
+	Name      string
+	Namespace string // for Policy: the only namespace it applies to
+	File      string
+	Rules     []*Rule
+	// Controllers are the pod controllers Kyverno auto-generates Pod rules
+	// for (empty when auto-generation does not apply).
+	Controllers []string
+
+	extractors manifests.Extractors
+}
+
+// Rule is a Kyverno rule with verifyImages.
+type Rule struct {
+	Policy *Policy
+	Name   string
+	// Kinds the rule applies to after auto-generation (Pod rules also cover
+	// the pod controllers unless the policy's annotation says otherwise).
+	match   []resourceFilter // any of
+	exclude []resourceFilter // any of
+	Verify  []*Verification
+}
+
+// resourceFilter is one Kyverno ResourceDescription: kinds and namespaces.
+type resourceFilter struct {
+	Kinds      []string
+	Namespaces []string
+}
+
+// ID names the rule for reports: policy/rule.
+func (r *Rule) ID() string { return r.Policy.Name + "/" + r.Name }
+
+// Verification is one entry of a rule's verifyImages.
+type Verification struct {
+	Rule                *Rule
+	Index               int
+	Type                string // Cosign or SigstoreBundle
+	ImageReferences     []string
+	SkipImageReferences []string
+	Attestors           []AttestorSet
+	Repository          string
+	CosignOCI11         bool
+	Required            bool
+	VerifyDigest        bool
+	MutateDigest        bool
+	// Audit means failures are reported, not enforced (failureAction Audit).
+	Audit bool
+}
+
+// Path is where the verification is written, for messages.
+func (v *Verification) Path() string {
+	return fmt.Sprintf("%s: rule %s verifyImages[%d]", v.Rule.Policy.File, v.Rule.Name, v.Index)
+}
+
+// AttestorSet passes when Count of its entries verify (Count 0: all).
+type AttestorSet struct {
+	Count   int
+	Entries []*Attestor
+}
+
+// Required is how many entries must verify.
+func (s AttestorSet) Required() int {
+	if s.Count == 0 {
+		return len(s.Entries)
+	}
+	return s.Count
+}
+
+// Attestor is one way a signature can be trusted: exactly one of Keyless,
+// Key or Certificate is set.
+type Attestor struct {
+	// Path is the attestor's place in its rule, e.g. attestors[0].entries[1].
+	Path               string
+	Keyless            *Keyless
+	Key                *Key
+	Certificate        *Certificate
+	Annotations        map[string]string
+	Repository         string
+	SignatureAlgorithm string
+}
+
+// Describe says in a few words what the attestor requires.
+func (a *Attestor) Describe() string {
+	switch {
+	case a.Keyless != nil:
+		return a.Keyless.Describe()
+	case a.Key != nil:
+		return "signed with public key " + shortPEM(a.Key.PublicKey)
+	case a.Certificate != nil:
+		return "signed with the given certificate"
+	}
+	return "nothing"
+}
+
+// Keyless is a Fulcio certificate identity.
+type Keyless struct {
+	Issuer               string // Kyverno wildcard
+	IssuerRegExp         string
+	Subject              string // Kyverno wildcard
+	SubjectRegExp        string
+	Roots                string // PEM; empty: the gate's trust root
+	AdditionalExtensions map[string]string
+	Rekor                Rekor
+	CTLog                CTLog
+}
+
+// Describe is e.g. `issuer "https://token.actions.githubusercontent.com",
+// subject "https://github.com/acme/*"`.
+func (k *Keyless) Describe() string {
+	var parts []string
+	switch {
+	case k.IssuerRegExp != "":
+		parts = append(parts, fmt.Sprintf("issuer matching /%s/", k.IssuerRegExp))
+	case k.Issuer != "":
+		parts = append(parts, fmt.Sprintf("issuer %q", k.Issuer))
+	}
+	switch {
+	case k.SubjectRegExp != "":
+		parts = append(parts, fmt.Sprintf("subject matching /%s/", k.SubjectRegExp))
+	case k.Subject != "":
+		parts = append(parts, fmt.Sprintf("subject %q", k.Subject))
+	}
+	for _, key := range sortedKeys(k.AdditionalExtensions) {
+		parts = append(parts, fmt.Sprintf("%s %q", key, k.AdditionalExtensions[key]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Key is a public key (one PEM; Kyverno's multi-PEM publicKeys are expanded
+// into one attestor each).
+type Key struct {
+	PublicKey string
+	Rekor     Rekor
+	CTLog     CTLog
+}
+
+// Certificate is a signing certificate and/or its chain.
+type Certificate struct {
+	Cert      string
+	CertChain string
+	Rekor     Rekor
+	CTLog     CTLog
+}
+
+// Rekor says how the transparency log is checked.
+type Rekor struct {
+	URL        string
+	PubKey     string
+	IgnoreTlog bool
+}
+
+// CTLog says how certificate transparency is checked.
+type CTLog struct {
+	IgnoreSCT    bool
+	PubKey       string
+	TSACertChain string
+}
+
+func shortPEM(p string) string {
+	lines := strings.Split(strings.TrimSpace(p), "\n")
+	if len(lines) > 2 {
+		body := lines[1]
+		if len(body) > 16 {
+			body = body[len(body)-16:]
+		}
+		return "…" + body
+	}
+	return "(inline)"
+}

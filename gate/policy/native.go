@@ -1,0 +1,72 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Native builds a policy from the CLI's exact-match forms: every image must
+// be signed by one of the identities ("ISSUER=SUBJECT_REGEXP"; the issuer is
+// compared exactly and the regexp is anchored at both ends) or one of the
+// public key files. It applies to every kind and namespace.
+func Native(identities, keyFiles []string) (*Set, error) {
+	if len(identities) == 0 && len(keyFiles) == 0 {
+		return nil, errors.New("no identities or keys")
+	}
+	p := &Policy{Kind: "ClusterPolicy", Name: "cli", File: "command line"}
+	r := &Rule{Policy: p, Name: "identities", match: []resourceFilter{{Kinds: []string{"*"}}}}
+	v := &Verification{Rule: r, Type: "Cosign", ImageReferences: []string{"*"}, Required: true, VerifyDigest: false, MutateDigest: true}
+	set := AttestorSet{Count: 1}
+	for i, id := range identities {
+		issuer, subject, ok := strings.Cut(id, "=")
+		if !ok || issuer == "" || subject == "" {
+			return nil, fmt.Errorf("--identity %q: want ISSUER=SUBJECT_REGEXP, e.g. https://token.actions.githubusercontent.com=^https://github\\.com/acme/app/", id)
+		}
+		if !strings.HasPrefix(subject, "^") {
+			subject = "^" + subject
+		}
+		if !strings.HasSuffix(subject, "$") {
+			subject += "$"
+		}
+		if _, err := regexp.Compile(subject); err != nil {
+			return nil, fmt.Errorf("--identity %q: subject: %w", id, err)
+		}
+		set.Entries = append(set.Entries, &Attestor{
+			Path:    fmt.Sprintf("--identity[%d]", i),
+			Keyless: &Keyless{IssuerRegExp: "^" + regexp.QuoteMeta(issuer) + "$", SubjectRegExp: subject},
+		})
+	}
+	for i, f := range keyFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("--key: %w", err)
+		}
+		pems, err := splitPEM(string(data), "PUBLIC KEY")
+		if err != nil {
+			return nil, fmt.Errorf("--key %s: %w", f, err)
+		}
+		for _, pk := range pems {
+			set.Entries = append(set.Entries, &Attestor{Path: fmt.Sprintf("--key[%d] %s", i, f), Key: &Key{PublicKey: pk}})
+		}
+	}
+	v.Attestors = []AttestorSet{set}
+	r.Verify = []*Verification{v}
+	p.Rules = []*Rule{r}
+	return &Set{Policies: []*Policy{p}}, nil
+}
+
+// Merge returns the union of sets: every rule of each applies.
+func Merge(sets ...*Set) *Set {
+	out := &Set{}
+	for _, s := range sets {
+		if s == nil {
+			continue
+		}
+		out.Policies = append(out.Policies, s.Policies...)
+		out.Extractors = out.Extractors.Merge(s.Extractors)
+	}
+	return out
+}
