@@ -81,18 +81,18 @@ type rawResDesc struct {
 }
 
 type rawVerify struct {
-	Type                     string        `yaml:"type"`
-	ImageReferences          []string      `yaml:"imageReferences"`
-	SkipImageReferences      []string      `yaml:"skipImageReferences"`
-	Attestors                []rawAttSet   `yaml:"attestors"`
-	Repository               string        `yaml:"repository"`
-	CosignOCI11              bool          `yaml:"cosignOCI11"`
-	Required                 *bool         `yaml:"required"`
-	VerifyDigest             *bool         `yaml:"verifyDigest"`
-	MutateDigest             *bool         `yaml:"mutateDigest"`
-	UseCache                 yaml.Node     `yaml:"useCache" gate:"any"`
-	FailureAction            string        `yaml:"failureAction"`
-	ImageRegistryCredentials yaml.Node     `yaml:"imageRegistryCredentials" gate:"any"` // the gate authenticates with its own credentials
+	Type                     string      `yaml:"type"`
+	ImageReferences          []string    `yaml:"imageReferences"`
+	SkipImageReferences      []string    `yaml:"skipImageReferences"`
+	Attestors                []rawAttSet `yaml:"attestors"`
+	Repository               string      `yaml:"repository"`
+	CosignOCI11              bool        `yaml:"cosignOCI11"`
+	Required                 *bool       `yaml:"required"`
+	VerifyDigest             *bool       `yaml:"verifyDigest"`
+	MutateDigest             *bool       `yaml:"mutateDigest"`
+	UseCache                 yaml.Node   `yaml:"useCache" gate:"any"`
+	FailureAction            string      `yaml:"failureAction"`
+	ImageRegistryCredentials yaml.Node   `yaml:"imageRegistryCredentials" gate:"any"` // the gate authenticates with its own credentials
 }
 
 type rawAttSet struct {
