@@ -1,0 +1,379 @@
+package gate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/gitops-gate/gitops-gate/gate/cache"
+	"github.com/gitops-gate/gitops-gate/gate/imageref"
+	"github.com/gitops-gate/gitops-gate/gate/policy"
+	"github.com/gitops-gate/gitops-gate/gate/registry"
+	"github.com/gitops-gate/gitops-gate/gate/verify"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// Options configure an Evaluator.
+type Options struct {
+	Policies *policy.Set
+	Verifier *verify.Verifier
+	Resolver *registry.Resolver
+	// Cache keeps verification outcomes across evaluations (optional).
+	Cache cache.Cache[verify.Outcome]
+	// TrustID names the trust material, so that cached outcomes are never
+	// reused under another trust root.
+	TrustID string
+	// PositiveTTL (default 1h) and NegativeTTL (default 30s) bound cached
+	// outcomes.
+	PositiveTTL, NegativeTTL time.Duration
+	// RequireMatch fails images that no rule matches.
+	RequireMatch bool
+	// Concurrency bounds images judged at once (default 64); the registry
+	// transport bounds requests per registry on its own.
+	Concurrency int
+}
+
+// Evaluator judges inventories. It is safe for concurrent use.
+type Evaluator struct{ o Options }
+
+// New checks the options and builds an Evaluator.
+func New(o Options) (*Evaluator, error) {
+	if o.Policies == nil || o.Verifier == nil || o.Resolver == nil {
+		return nil, errors.New("gate: policies, verifier and resolver are required")
+	}
+	if o.PositiveTTL <= 0 {
+		o.PositiveTTL = time.Hour
+	}
+	if o.NegativeTTL <= 0 {
+		o.NegativeTTL = 30 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	return &Evaluator{o: o}, nil
+}
+
+// Evaluate judges every image of the inventory. It never returns nil; an
+// app that could not be rendered is carried into the report as an error.
+func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Report {
+	r := &run{e: e}
+	rep := &Report{APIVersion: APIVersion, Apps: make([]AppVerdict, len(inv.Apps))}
+	sem := make(chan struct{}, e.o.Concurrency)
+	var wg sync.WaitGroup
+	for i, app := range inv.Apps {
+		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, Error: app.Error, Images: make([]ImageVerdict, len(app.Images))}
+		for j, ref := range app.Images {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				rep.Apps[i].Images[j] = r.judge(ctx, ref)
+			}()
+		}
+	}
+	wg.Wait()
+	for i := range rep.Apps {
+		sortVerdicts(rep.Apps[i].Images)
+	}
+	rep.finish()
+	return rep
+}
+
+// sortVerdicts puts what needs attention first: failed and errored images,
+// then the rest, each in file order.
+func sortVerdicts(v []ImageVerdict) {
+	rank := map[Status]int{StatusFail: 0, StatusError: 1, StatusAudit: 2}
+	sort.SliceStable(v, func(i, j int) bool {
+		ri, ok := rank[v[i].Status]
+		if !ok {
+			ri = 3
+		}
+		rj, ok := rank[v[j].Status]
+		if !ok {
+			rj = 3
+		}
+		return ri < rj
+	})
+}
+
+// run is one evaluation: each unique reference is resolved once, each
+// digest's signatures fetched once, each attestor checked once per digest.
+type run struct {
+	e         *Evaluator
+	resolves  memo[*registry.Resolved]
+	materials memo[*verify.Material]
+	checks    memo[verify.Outcome]
+}
+
+func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
+	v := ImageVerdict{ImageRef: ref}
+	if ref.Error != "" {
+		v.Status, v.Reason = StatusError, ref.Error
+		return v
+	}
+	info, err := imageref.Parse(ref.Image)
+	if err != nil {
+		v.Status, v.Reason = StatusError, err.Error()
+		return v
+	}
+	v.Normalized = info.String()
+	var applicable []*policy.Verification
+	skippedBy := ""
+	for _, rule := range r.e.o.Policies.Rules() {
+		if !rule.Applies(ref.Resource.Kind, ref.Resource.Namespace) {
+			continue
+		}
+		for _, vf := range rule.Verify {
+			switch m, s := vf.Match(v.Normalized); {
+			case m && s:
+				skippedBy = rule.ID()
+			case m:
+				applicable = append(applicable, vf)
+			}
+		}
+	}
+	if len(applicable) == 0 {
+		switch {
+		case skippedBy != "":
+			v.Status, v.Rule, v.Reason = StatusSkipped, skippedBy, "skipped by skipImageReferences of "+skippedBy
+		case r.e.o.RequireMatch:
+			v.Status, v.Reason = StatusFail, "no policy rule matches this image, and every image must be covered (--require-match)"
+		default:
+			v.Status = StatusUnmatched
+		}
+		return v
+	}
+	gref, err := name.ParseReference(ref.Image)
+	if err != nil {
+		v.Status, v.Reason = StatusError, fmt.Sprintf("cannot parse image reference %q: %v", ref.Image, err)
+		return v
+	}
+	res, err := r.resolves.do(ref.Image, func() (*registry.Resolved, error) { return r.e.o.Resolver.Resolve(ctx, gref) })
+	if err != nil {
+		v.Status, v.Reason = resolveFailure(gref, err)
+		return v
+	}
+	v.Digest, v.Platforms = res.Digest.DigestStr(), res.Platforms
+	_, pinned := gref.(name.Digest)
+
+	worst := -1
+	for _, vf := range applicable {
+		o := r.verifyOne(ctx, res.Digest, vf)
+		if o.status == StatusPass && vf.VerifyDigest && !vf.MutateDigest && !pinned {
+			// Kyverno admits a tag only when its mutateDigest pins it first.
+			o.status, o.reason = failStatus(vf), fmt.Sprintf("missing digest for %s: the rule requires image@sha256:… (verifyDigest, mutateDigest false); it resolves to %s", ref.Image, v.Digest)
+		}
+		if sev := severity(o.status); sev > worst {
+			worst = sev
+			v.Status, v.Reason, v.Rule = o.status, o.reason, vf.Rule.ID()
+			v.Attestor = o.attestor
+		}
+		if o.signed != nil && v.Signer == nil {
+			v.Signer, v.Tlog, v.SignatureFormat = o.signed.Signer, o.signed.Tlog, o.signed.Format
+		}
+		v.MutateDigest = v.MutateDigest || vf.MutateDigest
+	}
+	return v
+}
+
+func severity(s Status) int {
+	switch s {
+	case StatusError:
+		return 3
+	case StatusFail:
+		return 2
+	case StatusAudit:
+		return 1
+	}
+	return 0
+}
+
+func failStatus(vf *policy.Verification) Status {
+	if vf.Audit {
+		return StatusAudit
+	}
+	return StatusFail
+}
+
+type verification struct {
+	status   Status
+	reason   string
+	attestor string
+	signed   *verify.Outcome // a verified outcome, for the signer
+}
+
+// verifyOne applies one verifyImages entry: every attestor set must have
+// `count` entries verified (all, without count).
+func (r *run) verifyOne(ctx context.Context, digest name.Digest, vf *policy.Verification) verification {
+	var out verification
+	var failures []string
+	errored := false
+	for i, set := range vf.Attestors {
+		verified := 0
+		var reasons []string
+		var errs []string
+		for _, a := range set.Entries {
+			o := r.check(ctx, digest, vf, a)
+			switch {
+			case o.Err != nil:
+				errs = append(errs, o.Err.Error())
+			case o.Verified:
+				verified++
+				if out.signed == nil {
+					oc := o
+					out.signed, out.attestor = &oc, a.Path
+				}
+			default:
+				reasons = append(reasons, o.Reason)
+			}
+		}
+		if verified >= set.Required() {
+			continue
+		}
+		attestor := set.Entries[0]
+		want := attestor.Describe()
+		if len(set.Entries) > 1 {
+			want = fmt.Sprintf("%d of %d attestors of attestors[%d]", set.Required(), len(set.Entries), i)
+		}
+		out.attestor = fmt.Sprintf("attestors[%d]", i)
+		if len(set.Entries) == 1 {
+			out.attestor = attestor.Path
+		}
+		// An error only matters when the set could still have passed.
+		if len(errs) > 0 && verified+len(errs) >= set.Required() {
+			errored = true
+			failures = append(failures, strings.Join(dedupe(errs), "; "))
+			continue
+		}
+		detail := strings.Join(dedupe(reasons), "; ")
+		if len(set.Entries) > 1 {
+			detail = fmt.Sprintf("%d verified, %d required: %s", verified, set.Required(), detail)
+		}
+		failures = append(failures, fmt.Sprintf("want %s: %s", want, detail))
+	}
+	switch {
+	case errored:
+		out.status, out.reason = StatusError, strings.Join(failures, "; ")
+	case len(failures) > 0:
+		out.status, out.reason = failStatus(vf), strings.Join(failures, "; ")
+	default:
+		out.status = StatusPass
+	}
+	return out
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range s {
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// check verifies one attestor against a digest, once per evaluation, using
+// the cross-evaluation cache when one is configured.
+func (r *run) check(ctx context.Context, digest name.Digest, vf *policy.Verification, a *policy.Attestor) verify.Outcome {
+	repo := a.Repository
+	if repo == "" {
+		repo = vf.Repository
+	}
+	key := digest.String() + "|" + attestorKey(a, vf, repo, r.e.o.TrustID)
+	o, _ := r.checks.do(key, func() (verify.Outcome, error) {
+		if c := r.e.o.Cache; c != nil {
+			if o, ok := c.Get(key); ok {
+				return o, nil
+			}
+		}
+		referrers := vf.CosignOCI11 || vf.Type == "SigstoreBundle"
+		m, err := r.materials.do(fmt.Sprintf("%s|%s|%v", digest, repo, referrers), func() (*verify.Material, error) {
+			return r.e.o.Verifier.Fetch(ctx, digest, repo, referrers)
+		})
+		if err != nil {
+			_, reason := resolveFailure(digest, err)
+			return verify.Outcome{Err: errors.New(reason)}, nil
+		}
+		o := r.e.o.Verifier.Check(ctx, m, a, vf)
+		if c := r.e.o.Cache; c != nil && o.Err == nil {
+			ttl := r.e.o.NegativeTTL
+			if o.Verified {
+				ttl = r.e.o.PositiveTTL
+			}
+			c.Put(key, o, ttl)
+		}
+		return o, nil
+	})
+	return o
+}
+
+func attestorKey(a *policy.Attestor, vf *policy.Verification, repo, trust string) string {
+	b, _ := json.Marshal(struct {
+		K                   *policy.Keyless
+		Key                 *policy.Key
+		C                   *policy.Certificate
+		Ann                 map[string]string
+		Alg, Type, Repo, ID string
+		OCI11               bool
+	}{a.Keyless, a.Key, a.Certificate, a.Annotations, a.SignatureAlgorithm, vf.Type, repo, trust, vf.CosignOCI11})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:16])
+}
+
+// resolveFailure turns a registry error into a status and a reason that
+// names the registry: a missing image is a failure, anything else an error.
+func resolveFailure(ref name.Reference, err error) (Status, string) {
+	host := ref.Context().RegistryStr()
+	var te *transport.Error
+	if errors.As(err, &te) {
+		if te.StatusCode == 404 {
+			return StatusFail, fmt.Sprintf("%s does not exist in registry %s", ref, host)
+		}
+		return StatusError, fmt.Sprintf("registry %s: HTTP %d %s", host, te.StatusCode, strings.TrimSpace(shortErr(te)))
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return StatusError, fmt.Sprintf("registry %s: timed out: %v", host, shortErr(err))
+	}
+	return StatusError, fmt.Sprintf("registry %s: %v", host, shortErr(err))
+}
+
+func shortErr(err error) string {
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return msg
+}
+
+// memo runs a function once per key and shares the result.
+type memo[V any] struct {
+	m sync.Map
+}
+
+type memoCall[V any] struct {
+	once sync.Once
+	v    V
+	err  error
+}
+
+func (m *memo[V]) do(key string, f func() (V, error)) (V, error) {
+	c, _ := m.m.LoadOrStore(key, &memoCall[V]{})
+	call := c.(*memoCall[V])
+	call.once.Do(func() { call.v, call.err = f() })
+	return call.v, call.err
+}

@@ -1,0 +1,116 @@
+package gate
+
+import (
+	"github.com/gitops-gate/gitops-gate/gate/registry"
+	"github.com/gitops-gate/gitops-gate/gate/verify"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// APIVersion versions the JSON shape of Report (docs/output.md).
+const APIVersion = "gitops-gate.dev/v1alpha1"
+
+// Status is the verdict on one image occurrence, or on a whole evaluation.
+type Status string
+
+const (
+	StatusPass      Status = "pass"      // verified by the rules that apply
+	StatusFail      Status = "fail"      // a rule that applies is not satisfied
+	StatusError     Status = "error"     // the gate could not decide (registry, trust, input)
+	StatusAudit     Status = "audit"     // an Audit rule is not satisfied: reported, not enforced
+	StatusSkipped   Status = "skipped"   // skipImageReferences says so
+	StatusUnmatched Status = "unmatched" // no rule applies: passes unverified
+)
+
+// Passing reports whether the status lets a change through.
+func (s Status) Passing() bool {
+	return s == StatusPass || s == StatusAudit || s == StatusSkipped || s == StatusUnmatched
+}
+
+// ImageVerdict is the verdict on one image occurrence.
+type ImageVerdict struct {
+	manifests.ImageRef
+	// Normalized is the reference as Kyverno matches it.
+	Normalized string `json:"normalized,omitempty"`
+	// Digest is the digest that was verified (pin this, not the tag).
+	Digest    string              `json:"digest,omitempty"`
+	Platforms []registry.Platform `json:"platforms,omitempty"`
+	Status    Status              `json:"status"`
+	// Reason says why the image did not pass, in one line.
+	Reason string `json:"reason,omitempty"`
+	// Rule is policy/rule of the rule that decided; Attestor its attestor.
+	Rule            string         `json:"rule,omitempty"`
+	Attestor        string         `json:"attestor,omitempty"`
+	Signer          *verify.Signer `json:"signer,omitempty"`
+	SignatureFormat verify.Format  `json:"signatureFormat,omitempty"`
+	Tlog            *verify.Tlog   `json:"tlog,omitempty"`
+	// MutateDigest says the rule wants the digest pinned (Kyverno's
+	// mutateDigest), for `render --pin`.
+	MutateDigest bool `json:"-"`
+}
+
+// AppVerdict is one app's verdicts.
+type AppVerdict struct {
+	Name   string         `json:"name"`
+	Path   string         `json:"path"`
+	Kind   manifests.Kind `json:"kind"`
+	Error  string         `json:"error,omitempty"`
+	Images []ImageVerdict `json:"images"`
+}
+
+// Summary counts verdicts.
+type Summary struct {
+	Apps      int `json:"apps"`
+	AppErrors int `json:"appErrors"`
+	Images    int `json:"images"`
+	Passed    int `json:"passed"`
+	Failed    int `json:"failed"`
+	Errors    int `json:"errors"`
+	Audit     int `json:"audit"`
+	Skipped   int `json:"skipped"`
+	Unmatched int `json:"unmatched"`
+}
+
+// Report is the result of an evaluation.
+type Report struct {
+	APIVersion string       `json:"apiVersion"`
+	Result     Status       `json:"result"` // pass, fail or error
+	Apps       []AppVerdict `json:"apps"`
+	Summary    Summary      `json:"summary"`
+}
+
+func (r *Report) finish() {
+	s := Summary{Apps: len(r.Apps)}
+	for _, a := range r.Apps {
+		if a.Error != "" {
+			s.AppErrors++
+		}
+		for _, im := range a.Images {
+			s.Images++
+			switch im.Status {
+			case StatusPass:
+				s.Passed++
+			case StatusFail:
+				s.Failed++
+			case StatusError:
+				s.Errors++
+			case StatusAudit:
+				s.Audit++
+			case StatusSkipped:
+				s.Skipped++
+			case StatusUnmatched:
+				s.Unmatched++
+			}
+		}
+	}
+	r.Summary = s
+	// A definitive failure denies the change whatever else happened; an
+	// error means the gate could not see everything, which is never a pass.
+	switch {
+	case s.Failed > 0:
+		r.Result = StatusFail
+	case s.Errors > 0 || s.AppErrors > 0:
+		r.Result = StatusError
+	default:
+		r.Result = StatusPass
+	}
+}
