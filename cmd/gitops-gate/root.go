@@ -15,6 +15,8 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newRenderCmd(),
 		newImagesCmd(),
+		newCheckCmd(),
+		newPolicyCmd(),
 	)
 	return root
 }

@@ -27,20 +27,9 @@ func (f *repoFlags) register(cmd *cobra.Command) {
 }
 
 func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
-	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize}
-	if f.extractors != "" {
-		data, err := os.ReadFile(f.extractors)
-		if err != nil {
-			return nil, &exitError{exitUsage, fmt.Errorf("--extractors: %w", err)}
-		}
-		var ex manifests.Extractors
-		if err := yaml.Unmarshal(data, &ex); err != nil {
-			return nil, &exitError{exitUsage, fmt.Errorf("--extractors %s: %w", f.extractors, err)}
-		}
-		if err := ex.Validate(); err != nil {
-			return nil, &exitError{exitUsage, fmt.Errorf("--extractors %s: %w", f.extractors, err)}
-		}
-		opts.Extractors = ex
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
 	}
 	repo, err := manifests.Open(dir, opts)
 	if err != nil {
@@ -49,10 +38,29 @@ func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
 	return repo, nil
 }
 
+func (f *repoFlags) options() (manifests.Options, error) {
+	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize}
+	if f.extractors != "" {
+		data, err := os.ReadFile(f.extractors)
+		if err != nil {
+			return opts, &exitError{exitUsage, fmt.Errorf("--extractors: %w", err)}
+		}
+		var ex manifests.Extractors
+		if err := yaml.Unmarshal(data, &ex); err != nil {
+			return opts, &exitError{exitUsage, fmt.Errorf("--extractors %s: %w", f.extractors, err)}
+		}
+		if err := ex.Validate(); err != nil {
+			return opts, &exitError{exitUsage, fmt.Errorf("--extractors %s: %w", f.extractors, err)}
+		}
+		opts.Extractors = ex
+	}
+	return opts, nil
+}
+
 // scanError turns a failed scan into the operational exit code; a bad
 // .gitops-gate.yaml is a configuration error.
 func scanError(err error) error {
-	if errors.Is(err, manifests.ErrInvalidConfig) {
+	if errors.Is(err, manifests.ErrInvalidConfig) || errors.Is(err, os.ErrNotExist) {
 		return &exitError{exitUsage, err}
 	}
 	return &exitError{exitOperational, err}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/registry"
+	"github.com/gitops-gate/gitops-gate/gate/report"
+	"github.com/gitops-gate/gitops-gate/gate/trust"
+)
+
+// engineFlags configure the verification engine (shared by every command
+// that verifies).
+type engineFlags struct {
+	policies     []string
+	identities   []string
+	keys         []string
+	trustedRoot  string
+	tuf          bool
+	tufCache     string
+	requireMatch bool
+	timeout      time.Duration
+	retries      int
+}
+
+func (f *engineFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.policies, "policy", nil, "Kyverno ClusterPolicy/Policy files or directories (repeatable)")
+	fl.StringArrayVar(&f.identities, "identity", nil, "trusted keyless identity ISSUER=SUBJECT_REGEXP, exact issuer and anchored regexp (repeatable)")
+	fl.StringArrayVar(&f.keys, "key", nil, "trusted cosign public key file (repeatable)")
+	fl.StringVar(&f.trustedRoot, "trusted-root", os.Getenv("GITOPS_GATE_TRUSTED_ROOT"), "Sigstore trusted_root.json (private or air-gapped Sigstore)")
+	fl.BoolVar(&f.tuf, "tuf", false, "use public-good Sigstore's trust root through TUF (needs network on first use)")
+	fl.StringVar(&f.tufCache, "tuf-cache", "", "directory caching TUF metadata (default ~/.sigstore/root)")
+	fl.BoolVar(&f.requireMatch, "require-match", false, "fail images that no policy rule matches")
+	fl.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "timeout of each registry request")
+	fl.IntVar(&f.retries, "registry-retries", 3, "retries of a registry request on 429, 5xx or a dropped connection")
+}
+
+func (f *engineFlags) engine() (*gate.Engine, error) {
+	e, err := gate.NewEngine(gate.Config{
+		PolicyPaths: f.policies, Identities: f.identities, KeyFiles: f.keys,
+		Trust:        trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
+		Registry:     registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
+		RequireMatch: f.requireMatch,
+	})
+	if err != nil {
+		return nil, &exitError{exitUsage, err}
+	}
+	return e, nil
+}
+
+func newCheckCmd() *cobra.Command {
+	var rf repoFlags
+	var ef engineFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "check DIR",
+		Short: "Verify that every image of the repository in DIR is signed by a trusted identity",
+		Long: `Check renders every app of the repository in DIR, resolves each image to a digest and
+verifies its cosign signatures against the policies (Kyverno verifyImages, or the native
+--identity/--key forms), offline against the trust root.
+
+Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
+3 operational error (an image or app could not be checked).`,
+		Example: `  gitops-gate check . --policy policies/ --trusted-root trusted_root.json
+  gitops-gate check . --identity 'https://token.actions.githubusercontent.com=^https://github\.com/acme/' --tuf
+  gitops-gate check . --policy policies/ --trusted-root trusted_root.json -o sarif > gitops-gate.sarif`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" && output != "sarif" {
+				return &exitError{exitUsage, fmt.Errorf("-o %q: want table, json or sarif", output)}
+			}
+			eng, err := ef.engine()
+			if err != nil {
+				return err
+			}
+			if eng.TrustErr != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; images that need it will be errors\n", eng.TrustErr)
+			}
+			mopts, err := rf.options()
+			if err != nil {
+				return err
+			}
+			rep, err := eng.Check(cmd.Context(), args[0], gate.CheckOptions{Manifests: mopts, App: rf.app})
+			if err != nil {
+				return scanError(err)
+			}
+			out := cmd.OutOrStdout()
+			switch output {
+			case "json":
+				err = report.WriteJSON(out, rep)
+			case "sarif":
+				err = report.WriteSARIF(out, rep, buildVersion())
+			default:
+				err = report.WriteTable(out, rep)
+			}
+			if err != nil {
+				return &exitError{exitOperational, err}
+			}
+			switch rep.Result {
+			case gate.StatusFail:
+				return &exitError{exitDenied, errors.New(report.Summary(rep))}
+			case gate.StatusError:
+				return &exitError{exitOperational, errors.New(report.Summary(rep))}
+			}
+			return nil
+		},
+	}
+	rf.register(cmd)
+	ef.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or sarif")
+	return cmd
+}

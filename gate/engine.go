@@ -1,0 +1,115 @@
+package gate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/gitops-gate/gitops-gate/gate/cache"
+	"github.com/gitops-gate/gitops-gate/gate/policy"
+	"github.com/gitops-gate/gitops-gate/gate/registry"
+	"github.com/gitops-gate/gitops-gate/gate/trust"
+	"github.com/gitops-gate/gitops-gate/gate/verify"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// Config is everything the engine needs, from the gate's own configuration:
+// never from the repository under review.
+type Config struct {
+	// PolicyPaths are Kyverno policy files or directories.
+	PolicyPaths []string
+	// Identities ("ISSUER=SUBJECT_REGEXP") and KeyFiles are the CLI's
+	// native exact-match policy; any of them may sign.
+	Identities []string
+	KeyFiles   []string
+	Trust      trust.Source
+	Registry   registry.Options
+	// Cache keeps verification outcomes across evaluations (optional).
+	Cache        cache.Cache[verify.Outcome]
+	RequireMatch bool
+}
+
+// Engine is a configured gate: policies, trust, registry access. It is safe
+// for concurrent use and meant to be built once.
+type Engine struct {
+	Policies  *policy.Set
+	Trust     *root.TrustedRoot // nil when TrustErr says why
+	TrustErr  error
+	Resolver  *registry.Resolver
+	evaluator *Evaluator
+}
+
+// ErrNoPolicy is returned when the configuration names no policy at all.
+var ErrNoPolicy = errors.New("no policy: give Kyverno policies (--policy) or identities (--identity, --key)")
+
+// NewEngine loads policies and trust. Invalid policies are an error; missing
+// or unreadable trust material is not: every image that needs it then ends
+// in an error verdict that says so.
+func NewEngine(cfg Config) (*Engine, error) {
+	var sets []*policy.Set
+	if len(cfg.PolicyPaths) > 0 {
+		s, err := policy.Load(cfg.PolicyPaths...)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, s)
+	}
+	if len(cfg.Identities) > 0 || len(cfg.KeyFiles) > 0 {
+		s, err := policy.Native(cfg.Identities, cfg.KeyFiles)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, s)
+	}
+	if len(sets) == 0 {
+		return nil, ErrNoPolicy
+	}
+	e := &Engine{Policies: policy.Merge(sets...)}
+	e.Trust, e.TrustErr = trust.Load(cfg.Trust)
+	var err error
+	if e.Resolver, err = registry.New(cfg.Registry); err != nil {
+		return nil, err
+	}
+	vo := verify.Options{Registry: e.Resolver, TrustErr: e.TrustErr}
+	if e.Trust != nil {
+		vo.Trusted = e.Trust
+	}
+	v, err := verify.New(vo)
+	if err != nil {
+		return nil, err
+	}
+	e.evaluator, err = New(Options{Policies: e.Policies, Verifier: v, Resolver: e.Resolver,
+		Cache: cfg.Cache, TrustID: trust.ID(e.Trust), RequireMatch: cfg.RequireMatch})
+	return e, err
+}
+
+// Extractors are the image extractors the policies ask for.
+func (e *Engine) Extractors() manifests.Extractors { return e.Policies.Extractors }
+
+// Evaluate judges an inventory.
+func (e *Engine) Evaluate(ctx context.Context, inv *manifests.Inventory) *Report {
+	return e.evaluator.Evaluate(ctx, inv)
+}
+
+// CheckOptions select what Check scans.
+type CheckOptions struct {
+	Manifests manifests.Options
+	App       string
+}
+
+// Check renders the repository in dir and judges every image. The
+// policies' image extractors are added to the repository's.
+func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report, error) {
+	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
+	repo, err := manifests.Open(dir, o.Manifests)
+	if err != nil {
+		return nil, err
+	}
+	inv, _, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App})
+	if err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", dir, err)
+	}
+	return e.Evaluate(ctx, inv), nil
+}

@@ -1,0 +1,133 @@
+// Package trust loads the Sigstore trust material the gate verifies
+// against: a trusted_root.json (a private or air-gapped Sigstore, or a
+// vendored snapshot of the public-good one), or the public-good root through
+// TUF with an on-disk cache for connected deployments. It also describes the
+// material for people (CA subjects, validity, log IDs), so that a reader
+// knows what "verified" means.
+//
+// Trust comes from the gate's configuration only, never from the repository
+// under review.
+package trust
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
+)
+
+// Source says where trust material comes from. Exactly one of the fields is
+// used: TrustedRootPath, else TUF (public-good Sigstore).
+type Source struct {
+	TrustedRootPath string
+	// TUFCacheDir caches public-good TUF metadata; TUFMirror overrides the
+	// repository URL (empty: sigstore's CDN).
+	TUFCacheDir string
+	TUFMirror   string
+	// UseTUF must be set to reach for the public-good root: a deployment
+	// never silently depends on the network for trust.
+	UseTUF bool
+}
+
+// Load returns the trust material, or an error that says what was tried.
+func Load(s Source) (*root.TrustedRoot, error) {
+	switch {
+	case s.TrustedRootPath != "":
+		if _, err := os.Stat(s.TrustedRootPath); err != nil {
+			return nil, fmt.Errorf("trusted root %s: %w", s.TrustedRootPath, err)
+		}
+		tr, err := root.NewTrustedRootFromPath(s.TrustedRootPath)
+		if err != nil {
+			return nil, fmt.Errorf("trusted root %s: %w", s.TrustedRootPath, err)
+		}
+		return tr, nil
+	case s.UseTUF:
+		opts := tuf.DefaultOptions()
+		if s.TUFCacheDir != "" {
+			opts = opts.WithCachePath(s.TUFCacheDir)
+		}
+		if s.TUFMirror != "" {
+			opts = opts.WithRepositoryBaseURL(s.TUFMirror)
+		}
+		tr, err := root.FetchTrustedRootWithOptions(opts)
+		if err != nil {
+			return nil, fmt.Errorf("public-good trust root through TUF: %w", err)
+		}
+		return tr, nil
+	}
+	return nil, fmt.Errorf("no trust root configured: give --trusted-root (a Sigstore trusted_root.json) or --tuf for public-good Sigstore")
+}
+
+// ID fingerprints trust material, so that results verified under one trust
+// root are never reused under another.
+func ID(tr *root.TrustedRoot) string {
+	if tr == nil {
+		return "none"
+	}
+	b, err := tr.MarshalJSON()
+	if err != nil {
+		return "unknown"
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+// Description is trust material as a person reads it.
+type Description struct {
+	ID          string      `json:"id"`
+	Fulcio      []Authority `json:"fulcio"`
+	Rekor       []Log       `json:"rekor"`
+	CTLogs      []Log       `json:"ctLogs"`
+	Timestamper []Authority `json:"timestampAuthorities"`
+}
+
+// Authority is a certificate authority.
+type Authority struct {
+	URI       string    `json:"uri,omitempty"`
+	Subject   string    `json:"subject"`
+	NotBefore time.Time `json:"notBefore"`
+	NotAfter  time.Time `json:"notAfter"`
+}
+
+// Log is a transparency log.
+type Log struct {
+	ID         string    `json:"id"`
+	BaseURL    string    `json:"baseUrl,omitempty"`
+	ValidFrom  time.Time `json:"validFrom"`
+	ValidUntil time.Time `json:"validUntil,omitzero"`
+}
+
+// Describe summarises trust material.
+func Describe(tr *root.TrustedRoot) Description {
+	d := Description{ID: ID(tr)}
+	if tr == nil {
+		return d
+	}
+	for _, ca := range tr.FulcioCertificateAuthorities() {
+		if f, ok := ca.(*root.FulcioCertificateAuthority); ok && f.Root != nil {
+			d.Fulcio = append(d.Fulcio, Authority{URI: f.URI, Subject: f.Root.Subject.String(), NotBefore: f.Root.NotBefore, NotAfter: f.Root.NotAfter})
+		}
+	}
+	for _, ta := range tr.TimestampingAuthorities() {
+		if s, ok := ta.(*root.SigstoreTimestampingAuthority); ok && s.Root != nil {
+			d.Timestamper = append(d.Timestamper, Authority{URI: s.URI, Subject: s.Root.Subject.String(), NotBefore: s.Root.NotBefore, NotAfter: s.Root.NotAfter})
+		}
+	}
+	d.Rekor = logs(tr.RekorLogs())
+	d.CTLogs = logs(tr.CTLogs())
+	return d
+}
+
+func logs(m map[string]*root.TransparencyLog) []Log {
+	var out []Log
+	for id, l := range m {
+		out = append(out, Log{ID: id, BaseURL: l.BaseURL, ValidFrom: l.ValidityPeriodStart, ValidUntil: l.ValidityPeriodEnd})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
