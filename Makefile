@@ -4,9 +4,6 @@ BIN       := bin/gitops-gate
 PKG       := ./cmd/gitops-gate
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
-DATA_DIR  ?= .data
-# A directory the service and the CLI read; `make run` points at the demo repo.
-RUN_DIR   ?= testdata/repos/demo
 
 .PHONY: all build run test test-go lint vet fmt-check bench tidy-check clean
 
@@ -15,10 +12,10 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) $(PKG)
 
-# make run: build, then show what the gate sees in the demo repository.
+# make run: build, then check the demo repository against an in-process
+# registry and test Sigstore (signed, wrongly signed and unsigned images).
 run: build
-	@mkdir -p $(DATA_DIR)
-	./$(BIN) images $(RUN_DIR)
+	./$(BIN) demo
 
 # make test: everything CI runs. Vet and formatting first, then the whole suite.
 test: fmt-check vet test-go

@@ -17,6 +17,7 @@ func newRootCmd() *cobra.Command {
 		newImagesCmd(),
 		newCheckCmd(),
 		newPolicyCmd(),
+		newDemoCmd(),
 	)
 	return root
 }
