@@ -69,19 +69,33 @@ func New(o Options) (*Evaluator, error) {
 func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Report {
 	r := &run{e: e}
 	rep := &Report{APIVersion: APIVersion, Apps: make([]AppVerdict, len(inv.Apps))}
-	sem := make(chan struct{}, e.o.Concurrency)
-	var wg sync.WaitGroup
+	// The first occurrence of each unique image is judged before any
+	// repeat: repeats wait on the shared results, and letting them hold
+	// workers first would starve the pool of distinct work.
+	type job struct{ app, img int }
+	var firsts, repeats []job
+	seen := map[string]bool{}
 	for i, app := range inv.Apps {
 		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, Error: app.Error, Images: make([]ImageVerdict, len(app.Images))}
 		for j, ref := range app.Images {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				rep.Apps[i].Images[j] = r.judge(ctx, ref)
-			}()
+			if seen[ref.Image] {
+				repeats = append(repeats, job{i, j})
+			} else {
+				seen[ref.Image] = true
+				firsts = append(firsts, job{i, j})
+			}
 		}
+	}
+	sem := make(chan struct{}, e.o.Concurrency)
+	var wg sync.WaitGroup
+	for _, jb := range append(firsts, repeats...) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			rep.Apps[jb.app].Images[jb.img] = r.judge(ctx, inv.Apps[jb.app].Images[jb.img])
+		}()
 	}
 	wg.Wait()
 	for i := range rep.Apps {

@@ -37,6 +37,9 @@ type Registry struct {
 	// Host is host:port, the registry part of image references.
 	Host string
 
+	// Log, when set, receives every /v2/ request as "METHOD path".
+	Log func(string)
+
 	mu       sync.Mutex
 	faults   Faults
 	failed   int
@@ -76,6 +79,9 @@ func (r *Registry) serve(backend http.Handler, w http.ResponseWriter, req *http.
 		return
 	}
 	r.requests.Add(1)
+	if r.Log != nil {
+		r.Log(req.Method + " " + req.URL.Path)
+	}
 	r.mu.Lock()
 	f := r.faults
 	fail := f.Status != 0 && (f.FailNext == 0 || r.failed < f.FailNext)

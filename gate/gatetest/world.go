@@ -120,3 +120,22 @@ func (w *World) write(ctx context.Context, repoTag string, img v1.Image) (name.D
 	}
 	return tag.Context().Digest(h.String()), nil
 }
+
+// PushSigned pushes n random images spread over repos repositories
+// (bench/svc-00:v0, bench/svc-01:v0, ...), signs each with the default
+// identity, and returns their tag references.
+func (w *World) PushSigned(ctx context.Context, n, repos int) ([]string, error) {
+	refs := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		repoTag := fmt.Sprintf("bench/svc-%02d:v%d", i%repos, i/repos)
+		d, err := w.PushImage(ctx, repoTag)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.Sigstore.SignImage(ctx, d, SignOptions{}); err != nil {
+			return nil, err
+		}
+		refs = append(refs, w.Ref(repoTag))
+	}
+	return refs, nil
+}

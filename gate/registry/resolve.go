@@ -32,7 +32,7 @@ type Options struct {
 	// MaxBackoff caps it and any Retry-After (default 5s).
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
-	// PerRegistry bounds concurrent requests to one registry (default 16).
+	// PerRegistry bounds concurrent requests to one registry (default 32).
 	PerRegistry int
 	// Observe, when set, is called after every HTTP request (for metrics).
 	Observe func(registry string, status int, err error)
@@ -64,7 +64,7 @@ func New(o Options) (*Resolver, error) {
 		o.MaxBackoff = 5 * time.Second
 	}
 	if o.PerRegistry <= 0 {
-		o.PerRegistry = 16
+		o.PerRegistry = 32
 	}
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport

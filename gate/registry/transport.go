@@ -2,12 +2,15 @@ package registry
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,6 +65,24 @@ func (t *limitedTransport) snapshot() map[string]Stats {
 	return out
 }
 
+// transientErr reports failures another try may cure: resets, refusals,
+// timeouts, cut bodies. A TLS or protocol mismatch is an answer: go-
+// containerregistry probes https before http for local registries, and
+// retrying that probe would only add delay.
+func transientErr(err error) bool {
+	var rh tls.RecordHeaderError
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	switch {
+	case errors.As(err, &rh), errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &hn):
+		return false
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return false
+	}
+	return true
+}
+
 // retryable reports responses worth another try: rate limits and server
 // errors. 501 Not Implemented is an answer, not a fault.
 func retryable(status int) bool {
@@ -93,7 +114,7 @@ func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 			return resp, nil
 		}
 		st.errors.Add(1)
-		if !idempotent || attempt >= t.retries || req.Context().Err() != nil {
+		if !idempotent || attempt >= t.retries || req.Context().Err() != nil || (err != nil && !transientErr(err)) {
 			if err != nil {
 				return nil, err
 			}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -138,6 +139,7 @@ func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository str
 	sigs, err := ociremote.Signatures(st, opts...)
 	if err == nil {
 		m.Classic, err = sigs.Get()
+		m.Classic = memoize(m.Classic)
 	}
 	if err != nil && !notFound(err) {
 		return nil, fmt.Errorf("fetching signatures of %s: %w", digest.DigestStr(), err)
@@ -168,12 +170,39 @@ func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository str
 		if s, err := ociremote.Signatures(ref, opts...); err == nil {
 			if list, err := s.Get(); err == nil && len(list) > 0 && list[0] != nil {
 				if mt, _ := list[0].MediaType(); strings.Contains(string(mt), "simplesigning") {
-					m.Classic, m.Referrer = list, true
+					m.Classic, m.Referrer = memoize(list), true
 				}
 			}
 		}
 	}
 	return m, nil
+}
+
+// memoize keeps each signature's payload once fetched: cosign reads it
+// several times per check (signature, claims), and every read of a remote
+// layer is another registry request.
+func memoize(sigs []oci.Signature) []oci.Signature {
+	out := make([]oci.Signature, len(sigs))
+	for i, s := range sigs {
+		out[i] = &payloadOnce{ociSignature: s}
+	}
+	return out
+}
+
+// ociSignature names the embedded interface so that its field does not
+// shadow the interface's own Signature method.
+type ociSignature = oci.Signature
+
+type payloadOnce struct {
+	ociSignature
+	once    sync.Once
+	payload []byte
+	err     error
+}
+
+func (p *payloadOnce) Payload() ([]byte, error) {
+	p.once.Do(func() { p.payload, p.err = p.ociSignature.Payload() })
+	return p.payload, p.err
 }
 
 func notFound(err error) bool {
