@@ -35,14 +35,19 @@ lint: fmt-check vet
 # Tools the benchmarks compare against are installed from the Go module proxy
 # into .cache/bin (ignored by git), never committed.
 KUSTOMIZE_CLI := .cache/bin/kustomize
+COSIGN_CLI    := .cache/bin/cosign
 
 $(KUSTOMIZE_CLI):
 	GOBIN=$(CURDIR)/.cache/bin $(GO) install sigs.k8s.io/kustomize/kustomize/v5@v5.8.0
 
-bench: build $(KUSTOMIZE_CLI)
+$(COSIGN_CLI):
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+
+bench: build $(KUSTOMIZE_CLI) $(COSIGN_CLI)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 5x ./manifests/
 	$(GO) run ./manifests/internal/benchrepo -bin $(BIN) -dir testdata/corpus/argocd-example-apps
 	$(GO) run ./manifests/internal/benchrepo -bin $(BIN) -apps 500 -kustomize $(KUSTOMIZE_CLI)
+	$(GO) run ./gate/internal/benchverify -digests 300 -refs 1000 -apps 200 -latency 20ms -cosign $(COSIGN_CLI)
 
 clean:
 	rm -rf bin

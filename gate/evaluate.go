@@ -195,7 +195,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 			v.Attestor = o.attestor
 		}
 		if o.signed != nil && v.Signer == nil {
-			v.Signer, v.Tlog, v.SignatureFormat = o.signed.Signer, o.signed.Tlog, o.signed.Format
+			v.Signer, v.Tlog, v.SignatureFormat, v.RFC3161Time = o.signed.Signer, o.signed.Tlog, o.signed.Format, o.signed.Timestamp
 		}
 		v.MutateDigest = v.MutateDigest || vf.MutateDigest
 	}

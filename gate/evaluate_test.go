@@ -232,7 +232,20 @@ func TestHostileTimestampDoesNotCrash(t *testing.T) {
 	e.sign(d, gatetest.SignOptions{NoTlog: true, TSA: true, TSASigner: evil, CertNotBefore: time.Now().Add(-time.Hour)})
 	// The untrusted timestamp is never used as a signing time: the expired
 	// certificate then has none, and the verdict is a failure, not a crash.
-	expect(t, e.judge(e.w.Ref("acme/hostile-tsa:v1"), noTlog), gate.StatusFail, "expected a signed timestamp")
+	expect(t, e.judge(e.w.Ref("acme/hostile-tsa:v1"), noTlog), gate.StatusFail, "its RFC 3161 timestamp was not used")
+}
+
+func TestRFC3161TimestampAsSigningTime(t *testing.T) {
+	e := newEnv(t)
+	noTlog := e.policy(strings.Replace(acmePolicy, `            additionalExtensions:`, "            rekor: {ignoreTlog: true}\n            additionalExtensions:", 1), true)
+	d := e.push("acme/timestamped:v1")
+	notBefore := time.Now().Add(-time.Hour).Truncate(time.Second)
+	e.sign(d, gatetest.SignOptions{NoTlog: true, TSA: true, CertNotBefore: notBefore, TSATime: notBefore.Add(time.Minute)})
+	v := e.judge(e.w.Ref("acme/timestamped:v1"), noTlog)
+	expect(t, v, gate.StatusPass, "")
+	if v.RFC3161Time == nil || !v.RFC3161Time.Equal(notBefore.Add(time.Minute)) || v.Tlog != nil {
+		t.Errorf("signing time %v, tlog %v: want the trusted timestamp", v.RFC3161Time, v.Tlog)
+	}
 }
 
 func TestKeySigned(t *testing.T) {

@@ -1,6 +1,8 @@
 package gate
 
 import (
+	"time"
+
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
 	"github.com/gitops-gate/gitops-gate/manifests"
@@ -43,6 +45,9 @@ type ImageVerdict struct {
 	Signer          *verify.Signer `json:"signer,omitempty"`
 	SignatureFormat verify.Format  `json:"signatureFormat,omitempty"`
 	Tlog            *verify.Tlog   `json:"tlog,omitempty"`
+	// RFC3161Time is the signing time proven by a trusted timestamp
+	// authority, when the rule ignores the transparency log.
+	RFC3161Time *time.Time `json:"rfc3161Time,omitempty"`
 	// MutateDigest says the rule wants the digest pinned (Kyverno's
 	// mutateDigest), for `render --pin`.
 	MutateDigest bool `json:"-"`

@@ -220,6 +220,9 @@ type Outcome struct {
 	Signer   *Signer
 	Tlog     *Tlog
 	Format   Format
+	// Timestamp is the signing time proven by a trusted RFC 3161 timestamp,
+	// used when the policy ignores the transparency log.
+	Timestamp *time.Time
 	// Reason says, in one line, why the attestor is not satisfied.
 	Reason string
 	// Err is set when the check could not be made (trust root missing,
@@ -250,8 +253,13 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 	var reasons []string
 	if vf.Type != "SigstoreBundle" {
 		for _, sig := range m.Classic {
-			if _, err := cosign.VerifyImageSignature(ctx, sig, h, co); err != nil {
-				reasons = append(reasons, cleanReason(err))
+			sco, tsTime, tsProblem := timestampOpts(sig, co)
+			if _, err := cosign.VerifyImageSignature(ctx, sig, h, sco); err != nil {
+				reason := cleanReason(err)
+				if tsProblem != "" {
+					reason += " (" + tsProblem + ")"
+				}
+				reasons = append(reasons, reason)
 				continue
 			}
 			signer, err := signerOf(sig, a)
@@ -263,7 +271,7 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 				reasons = append(reasons, why)
 				continue
 			}
-			o := Outcome{Verified: true, Signer: signer, Format: FormatClassic}
+			o := Outcome{Verified: true, Signer: signer, Format: FormatClassic, Timestamp: tsTime}
 			if m.Referrer {
 				o.Format = FormatReferrer
 			}
@@ -289,6 +297,40 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 		}
 	}
 	return Outcome{Reason: summarize(reasons)}
+}
+
+// timestampOpts decides whether a signature's RFC 3161 timestamp may serve
+// as its signing time: only when the policy ignores the transparency log,
+// and only once the timestamp verified against the trust root's timestamp
+// authorities. cosign v2.6.5 indexes an empty slice when none verifies; the
+// check runs here, in the caller's goroutine, where that panic is recovered
+// and the timestamp simply not used.
+func timestampOpts(sig oci.Signature, co *cosign.CheckOpts) (*cosign.CheckOpts, *time.Time, string) {
+	if !co.IgnoreTlog || co.TrustedMaterial == nil {
+		return co, nil, ""
+	}
+	if ts, err := sig.RFC3161Timestamp(); err != nil || ts == nil {
+		return co, nil, ""
+	}
+	t, err := func() (t *time.Time, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = errors.New("no trusted timestamp authority signed it")
+			}
+		}()
+		ts, err := cosign.VerifyRFC3161Timestamp(sig, co)
+		if err != nil || ts == nil {
+			return nil, err
+		}
+		tt := ts.Time.UTC()
+		return &tt, nil
+	}()
+	if err != nil || t == nil {
+		return co, nil, fmt.Sprintf("its RFC 3161 timestamp was not used: %v", err)
+	}
+	c := *co
+	c.UseSignedTimestamps = true
+	return &c, t, ""
 }
 
 func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor) (*Outcome, []string) {
