@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
@@ -81,8 +82,21 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.evaluator, err = New(Options{Policies: e.Policies, Verifier: v, Resolver: e.Resolver,
-		Cache: cfg.Cache, TrustID: trust.ID(e.Trust), RequireMatch: cfg.RequireMatch})
+		Cache: cfg.Cache, TrustID: trust.ID(e.Trust), RequireMatch: cfg.RequireMatch,
+		PositiveTTL: positiveTTL(e.Trust, time.Now())})
 	return e, err
+}
+
+// positiveTTL keeps a verified outcome at most an hour, and never past the
+// end of the trust material it was verified with.
+func positiveTTL(tr *root.TrustedRoot, now time.Time) time.Duration {
+	ttl := time.Hour
+	if end := trust.ValidUntil(tr); !end.IsZero() {
+		if d := end.Sub(now); d < ttl {
+			ttl = max(d, time.Second)
+		}
+	}
+	return ttl
 }
 
 // Extractors are the image extractors the policies ask for.

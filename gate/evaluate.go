@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -176,11 +177,12 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 	}
 	res, err := r.resolves.do(ref.Image, func() (*registry.Resolved, error) { return r.e.o.Resolver.Resolve(ctx, gref) })
 	if err != nil {
-		v.Status, v.Reason = resolveFailure(gref, err)
+		v.Status, v.Reason = resolveFailure(gref, err, r.e.o.Resolver.Attempts())
 		return v
 	}
 	v.Digest, v.Platforms = res.Digest.DigestStr(), res.Platforms
 	_, pinned := gref.(name.Digest)
+	moved := r.tagMoved(ctx, ref.Image, v.Digest)
 
 	worst := -1
 	for _, vf := range applicable {
@@ -188,6 +190,9 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		if o.status == StatusPass && vf.VerifyDigest && !vf.MutateDigest && !pinned {
 			// Kyverno admits a tag only when its mutateDigest pins it first.
 			o.status, o.reason = failStatus(vf), fmt.Sprintf("missing digest for %s: the rule requires image@sha256:… (verifyDigest, mutateDigest false); it resolves to %s", ref.Image, v.Digest)
+		}
+		if moved != "" && o.status != StatusPass {
+			o.reason = moved + "; " + o.reason
 		}
 		if sev := severity(o.status); sev > worst {
 			worst = sev
@@ -319,7 +324,7 @@ func (r *run) check(ctx context.Context, digest name.Digest, vf *policy.Verifica
 			return r.e.o.Verifier.Fetch(ctx, digest, repo, referrers)
 		})
 		if err != nil {
-			_, reason := resolveFailure(digest, err)
+			_, reason := resolveFailure(digest, err, r.e.o.Resolver.Attempts())
 			return verify.Outcome{Err: errors.New(reason)}, nil
 		}
 		o := r.e.o.Verifier.Check(ctx, m, a, vf)
@@ -350,20 +355,53 @@ func attestorKey(a *policy.Attestor, vf *policy.Verification, repo, trust string
 
 // resolveFailure turns a registry error into a status and a reason that
 // names the registry: a missing image is a failure, anything else an error.
-func resolveFailure(ref name.Reference, err error) (Status, string) {
+func resolveFailure(ref name.Reference, err error, attempts int) (Status, string) {
 	host := ref.Context().RegistryStr()
+	tries := ""
+	if attempts > 1 {
+		tries = fmt.Sprintf(" after %d tries", attempts)
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
-		if te.StatusCode == 404 {
+		switch {
+		case te.StatusCode == 404:
 			return StatusFail, fmt.Sprintf("%s does not exist in registry %s", ref, host)
+		case te.StatusCode == 429 || te.StatusCode >= 500:
+			return StatusError, fmt.Sprintf("registry %s: %d %s%s", host, te.StatusCode, http.StatusText(te.StatusCode), tries)
 		}
-		return StatusError, fmt.Sprintf("registry %s: HTTP %d %s", host, te.StatusCode, strings.TrimSpace(shortErr(te)))
+		return StatusError, fmt.Sprintf("registry %s: HTTP %d: %s", host, te.StatusCode, shortErr(te))
+	}
+	if errors.Is(err, context.Canceled) {
+		return StatusError, fmt.Sprintf("registry %s: evaluation cancelled", host)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		return StatusError, fmt.Sprintf("registry %s: timed out: %v", host, shortErr(err))
+		return StatusError, fmt.Sprintf("registry %s: no answer in time%s: %v", host, tries, shortErr(err))
 	}
-	return StatusError, fmt.Sprintf("registry %s: %v", host, shortErr(err))
+	return StatusError, fmt.Sprintf("registry %s: %v%s", host, shortErr(err), tries)
+}
+
+// tagMoved reports, for a reference that carries both a tag and a digest,
+// that the tag now points elsewhere: the pinned digest is still what is
+// verified (as Kyverno does), but the reader should know.
+func (r *run) tagMoved(ctx context.Context, image, pinned string) string {
+	at := strings.LastIndexByte(image, '@')
+	if at < 0 {
+		return ""
+	}
+	repoTag := image[:at]
+	if i := strings.LastIndexByte(repoTag, ':'); i < 0 || i < strings.LastIndexByte(repoTag, '/') {
+		return "" // no tag
+	}
+	tag, err := name.NewTag(repoTag)
+	if err != nil {
+		return ""
+	}
+	res, err := r.resolves.do(repoTag, func() (*registry.Resolved, error) { return r.e.o.Resolver.Resolve(ctx, tag) })
+	if err != nil || res.Digest.DigestStr() == pinned {
+		return ""
+	}
+	return fmt.Sprintf("tag %s moved: %s → %s (the pinned digest is what is verified)", tag.TagStr(), pinned, res.Digest.DigestStr())
 }
 
 func shortErr(err error) string {

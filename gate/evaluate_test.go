@@ -378,6 +378,17 @@ func TestMultiArch(t *testing.T) {
 	expect(t, e.judge(platforms2[1].String(), pols), gate.StatusPass, "")
 }
 
+func TestTagMovedIsNamed(t *testing.T) {
+	e := newEnv(t)
+	pinned := e.push("acme/pinned:v1")
+	moved := e.push("acme/pinned:v1") // the tag now points at new, unsigned content
+	v := e.judge(e.w.Ref("acme/pinned:v1@")+pinned.DigestStr(), e.policy(acmePolicy, true))
+	expect(t, v, gate.StatusFail, "tag v1 moved: "+pinned.DigestStr()+" → "+moved.DigestStr())
+	if v.Digest != pinned.DigestStr() {
+		t.Errorf("digest %s: the pinned digest is what is verified", v.Digest)
+	}
+}
+
 func TestVerifyDigestAuditSkipUnmatched(t *testing.T) {
 	e := newEnv(t)
 	d := e.push("acme/tagonly:v1")
@@ -414,7 +425,12 @@ func TestRegistryFaults(t *testing.T) {
 
 	e.w.Registry.SetFaults(gatetest.Faults{Status: 500})
 	v := e.judge(ref, pols)
-	expect(t, v, gate.StatusError, "registry "+e.w.Registry.Host+": HTTP 500")
+	expect(t, v, gate.StatusError, "registry "+e.w.Registry.Host+": 500 Internal Server Error after 4 tries")
+
+	e.w.Registry.SetFaults(gatetest.Faults{DropConnection: true})
+	if v := e.judge(ref, pols); v.Status != gate.StatusError {
+		t.Errorf("connections dropped mid-body: %s %q, want error", v.Status, v.Reason)
+	}
 
 	e.w.Registry.SetFaults(gatetest.Faults{Latency: 300 * time.Millisecond})
 	e.ropts.Timeout = 50 * time.Millisecond

@@ -100,6 +100,9 @@ func (r *Resolver) RemoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{remote.Reuse(r.puller), remote.WithContext(ctx)}
 }
 
+// Attempts is how many times a request is tried before the gate gives up.
+func (r *Resolver) Attempts() int { return r.t.retries + 1 }
+
 // Stats returns the requests sent so far, by registry.
 func (r *Resolver) Stats() map[string]Stats { return r.t.snapshot() }
 

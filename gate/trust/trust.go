@@ -131,3 +131,32 @@ func logs(m map[string]*root.TransparencyLog) []Log {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// ValidUntil is the earliest end of validity of the trust material's CAs and
+// logs (zero when none ends): nothing verified with it stays verified past it.
+func ValidUntil(tr *root.TrustedRoot) time.Time {
+	var end time.Time
+	earlier := func(t time.Time) {
+		if !t.IsZero() && (end.IsZero() || t.Before(end)) {
+			end = t
+		}
+	}
+	if tr == nil {
+		return end
+	}
+	for _, ca := range tr.FulcioCertificateAuthorities() {
+		if f, ok := ca.(*root.FulcioCertificateAuthority); ok {
+			earlier(f.ValidityPeriodEnd)
+			if f.Root != nil {
+				earlier(f.Root.NotAfter)
+			}
+		}
+	}
+	for _, l := range tr.RekorLogs() {
+		earlier(l.ValidityPeriodEnd)
+	}
+	for _, l := range tr.CTLogs() {
+		earlier(l.ValidityPeriodEnd)
+	}
+	return end
+}
