@@ -1,0 +1,208 @@
+// Package store is the gate's durable state: webhook deliveries
+// (deduplicated by their delivery ID), evaluations with their reports, and
+// the job queue that workers lease.
+//
+// Intake is one transaction: a delivery, its evaluation, the evaluation job
+// and the "pending" commit status are written together or not at all, so an
+// accepted delivery is never lost and never processed twice. Jobs are leased
+// with a deadline; a worker that dies leaves its job to be leased again when
+// the deadline passes, and a worker whose lease was taken over cannot
+// complete it. Commit statuses go through the same queue (an outbox), one
+// commit at a time in order, so that a late "pending" never overwrites a
+// final state. A newer commit of a pull request supersedes its queued older
+// evaluation.
+//
+// SQLite (modernc.org/sqlite, pure Go, WAL) is the embedded default.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Evaluation states.
+const (
+	StateQueued     = "queued"
+	StateRunning    = "running"
+	StateDone       = "done"
+	StateSuperseded = "superseded"
+	StateFailed     = "failed"
+)
+
+// Job kinds.
+const (
+	JobEvaluate = "evaluate"
+	JobStatus   = "status"
+)
+
+// Spec says what to evaluate.
+type Spec struct {
+	Repo           string   `json:"repo"`               // owner/name
+	CloneURL       string   `json:"cloneUrl,omitempty"` // where to fetch from
+	PR             int      `json:"pr,omitempty"`
+	PRTitle        string   `json:"prTitle,omitempty"`
+	SHA            string   `json:"sha"`
+	Ref            string   `json:"ref,omitempty"` // refs/pull/N/head, refs/heads/main
+	Trigger        string   `json:"trigger"`       // pull_request, push, api, argocd, demo
+	InstallationID int64    `json:"installationId,omitempty"`
+	Apps           []string `json:"apps,omitempty"` // limit to these app paths
+	DeliveryID     string   `json:"deliveryId,omitempty"`
+	// Local is a directory to evaluate instead of fetching (demo mode).
+	Local string `json:"local,omitempty"`
+}
+
+// Evaluation is one evaluation as stored.
+type Evaluation struct {
+	ID         string          `json:"id"`
+	Spec       Spec            `json:"source"`
+	State      string          `json:"state"`
+	Result     string          `json:"result,omitempty"` // pass, fail, error
+	Summary    json.RawMessage `json:"summary,omitempty"`
+	Report     json.RawMessage `json:"report,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	StartedAt  *time.Time      `json:"startedAt,omitempty"`
+	FinishedAt *time.Time      `json:"finishedAt,omitempty"`
+	// SupersededBy is the evaluation that replaced this one.
+	SupersededBy string `json:"supersededBy,omitempty"`
+}
+
+// Done reports whether the evaluation will not change any more.
+func (e *Evaluation) Done() bool {
+	return e.State == StateDone || e.State == StateSuperseded || e.State == StateFailed
+}
+
+// Status is a commit status to post (the outbox).
+type Status struct {
+	Repo           string `json:"repo"`
+	SHA            string `json:"sha"`
+	State          string `json:"state"` // pending, success, failure, error
+	Description    string `json:"description"`
+	Context        string `json:"context"`
+	TargetURL      string `json:"targetUrl"`
+	InstallationID int64  `json:"installationId,omitempty"`
+}
+
+func (s Status) key() string { return s.Repo + "@" + s.SHA + "@" + s.Context }
+
+// Job is a leased unit of work.
+type Job struct {
+	ID           int64
+	Kind         string
+	EvaluationID string
+	Status       *Status // for JobStatus
+	Attempts     int
+}
+
+// ImageRow is one image occurrence of an evaluation, for history queries.
+type ImageRow struct {
+	App        string `json:"app"`
+	Image      string `json:"image"`
+	Normalized string `json:"normalized,omitempty"`
+	Digest     string `json:"digest,omitempty"`
+	Status     string `json:"status"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// ImageHistory is an image occurrence with its evaluation.
+type ImageHistory struct {
+	ImageRow
+	EvaluationID string    `json:"evaluationId"`
+	Repo         string    `json:"repo"`
+	SHA          string    `json:"sha"`
+	PR           int       `json:"pr,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// Filter selects evaluations to list.
+type Filter struct {
+	Repo   string
+	Result string
+	PR     int
+	Image  string // substring of an image reference
+	Limit  int
+	Offset int
+}
+
+// Intake is what arrives: a webhook delivery, an API request, or both.
+type Intake struct {
+	DeliveryID string // empty for API requests: no deduplication
+	Event      string
+	Payload    []byte
+	Spec       *Spec // nil: record the delivery only (ping, ignored events)
+	// Statuses are queued with the new evaluation (the "pending" status).
+	Statuses func(evalID string) []Status
+	// Superseded gives the statuses to post for an older queued evaluation
+	// of the same pull request that this one replaces.
+	Superseded func(old *Evaluation, newID string) []Status
+}
+
+// Finish is the outcome of an evaluation job, recorded with the statuses it
+// produces in one transaction.
+type Finish struct {
+	Result   string
+	Summary  json.RawMessage
+	Report   json.RawMessage
+	Error    string
+	Images   []ImageRow
+	Statuses []Status
+}
+
+// Store is the gate's durable state. Implementations are safe for
+// concurrent use by many workers and processes.
+type Store interface {
+	// Accept records a delivery (when it has an ID) and, when it has a
+	// spec, creates its evaluation, its job and its statuses, and supersedes
+	// the queued evaluations of older commits of the same pull request, all
+	// atomically. A delivery seen before returns duplicate=true and changes
+	// nothing.
+	Accept(ctx context.Context, in Intake) (evalID string, duplicate bool, err error)
+	// Lease hands out the next runnable job, or nil.
+	Lease(ctx context.Context, owner string, lease time.Duration) (*Job, error)
+	// Extend keeps a lease alive during long work.
+	Extend(ctx context.Context, job *Job, owner string, lease time.Duration) error
+	// Start marks the job's evaluation running.
+	Start(ctx context.Context, job *Job, owner string) error
+	// FinishEvaluation stores the outcome, queues its statuses and completes
+	// the job, atomically; it fails if the lease was lost.
+	FinishEvaluation(ctx context.Context, job *Job, owner string, f Finish) error
+	// Complete marks a job done (status jobs).
+	Complete(ctx context.Context, job *Job, owner string) error
+	// Retry gives the job back to the queue, to run again after notBefore.
+	Retry(ctx context.Context, job *Job, owner string, notBefore time.Time, lastErr string) error
+	// Fail gives up on a job after too many attempts.
+	Fail(ctx context.Context, job *Job, owner string, lastErr string) error
+
+	Get(ctx context.Context, id string) (*Evaluation, error)
+	List(ctx context.Context, f Filter) ([]*Evaluation, int, error)
+	ImageHistory(ctx context.Context, image string, limit int) ([]ImageHistory, error)
+	// QueueDepth counts runnable and leased jobs by kind.
+	QueueDepth(ctx context.Context) (map[string]int, error)
+	// Prune deletes evaluations (and their deliveries' payloads) finished
+	// before t.
+	Prune(ctx context.Context, before time.Time) (int, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ErrNotFound is returned for an unknown evaluation.
+var ErrNotFound = errors.New("not found")
+
+// ErrLeaseLost is returned when another worker has taken over the job.
+var ErrLeaseLost = errors.New("lease lost")
+
+// NewID returns a time-ordered random identifier.
+func NewID() string {
+	var b [12]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,314 @@
+// Package storetest is the conformance suite every Store implementation
+// passes: deduplication, atomic intake, supersession, leases and their
+// expiry, status ordering, retries, queries and retention.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitops-gate/gitops-gate/gate/store"
+)
+
+// Run runs the suite against stores made by open (a fresh, empty store each).
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("DeduplicatesDeliveries", func(t *testing.T) { dedup(t, open(t)) })
+	t.Run("Supersedes", func(t *testing.T) { supersede(t, open(t)) })
+	t.Run("LeaseExpiryAndLostLease", func(t *testing.T) { leases(t, open(t)) })
+	t.Run("StatusesInOrder", func(t *testing.T) { statusOrder(t, open(t)) })
+	t.Run("RetryAndFail", func(t *testing.T) { retry(t, open(t)) })
+	t.Run("FinishAndQuery", func(t *testing.T) { finish(t, open(t)) })
+	t.Run("ConcurrentLeasesAreExclusive", func(t *testing.T) { concurrent(t, open(t)) })
+	t.Run("Prune", func(t *testing.T) { prune(t, open(t)) })
+}
+
+var ctx = context.Background()
+
+func spec(pr int, sha string) *store.Spec {
+	return &store.Spec{Repo: "acme/gitops", PR: pr, SHA: sha, Ref: fmt.Sprintf("refs/pull/%d/head", pr), Trigger: "pull_request"}
+}
+
+func pending(repo, sha string) func(string) []store.Status {
+	return func(id string) []store.Status {
+		return []store.Status{{Repo: repo, SHA: sha, State: "pending", Context: "gitops-gate", Description: "queued", TargetURL: "http://gate/evaluations/" + id}}
+	}
+}
+
+func mustLease(t *testing.T, s store.Store, owner string) *store.Job {
+	t.Helper()
+	j, err := s.Lease(ctx, owner, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j == nil {
+		t.Fatal("no job to lease")
+	}
+	return j
+}
+
+func dedup(t *testing.T, s store.Store) {
+	id1, dup, err := s.Accept(ctx, store.Intake{DeliveryID: "d-1", Event: "pull_request", Payload: []byte(`{}`), Spec: spec(1, "aaa"), Statuses: pending("acme/gitops", "aaa")})
+	if err != nil || dup || id1 == "" {
+		t.Fatalf("first: %q %v %v", id1, dup, err)
+	}
+	id2, dup, err := s.Accept(ctx, store.Intake{DeliveryID: "d-1", Event: "pull_request", Payload: []byte(`{}`), Spec: spec(1, "aaa"), Statuses: pending("acme/gitops", "aaa")})
+	if err != nil || !dup || id2 != id1 {
+		t.Fatalf("redelivery: %q %v %v, want duplicate of %q", id2, dup, err, id1)
+	}
+	_, total, err := s.List(ctx, store.Filter{})
+	if err != nil || total != 1 {
+		t.Fatalf("%d evaluations, want 1 (%v)", total, err)
+	}
+	depth, _ := s.QueueDepth(ctx)
+	if depth[store.JobEvaluate] != 1 || depth[store.JobStatus] != 1 {
+		t.Errorf("queue %v: want one evaluation and one pending status", depth)
+	}
+	// A delivery without a spec (ping) is recorded once too.
+	if _, dup, err := s.Accept(ctx, store.Intake{DeliveryID: "ping-1", Event: "ping"}); err != nil || dup {
+		t.Fatal(err)
+	}
+	if _, dup, _ := s.Accept(ctx, store.Intake{DeliveryID: "ping-1", Event: "ping"}); !dup {
+		t.Error("ping redelivery not deduplicated")
+	}
+}
+
+func supersede(t *testing.T, s store.Store) {
+	superseded := func(old *store.Evaluation, newID string) []store.Status {
+		return []store.Status{{Repo: old.Spec.Repo, SHA: old.Spec.SHA, State: "error", Context: "gitops-gate", Description: "superseded by " + newID}}
+	}
+	old, _, err := s.Accept(ctx, store.Intake{DeliveryID: "a", Spec: spec(7, "old"), Statuses: pending("acme/gitops", "old"), Superseded: superseded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "b", Spec: spec(8, "other"), Superseded: superseded})
+	nw, _, err := s.Accept(ctx, store.Intake{DeliveryID: "c", Spec: spec(7, "new"), Statuses: pending("acme/gitops", "new"), Superseded: superseded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Get(ctx, old)
+	if err != nil || e.State != store.StateSuperseded || e.SupersededBy != nw {
+		t.Fatalf("old evaluation %+v %v", e, err)
+	}
+	if e, _ := s.Get(ctx, other); e.State != store.StateQueued {
+		t.Errorf("another PR's evaluation is untouched: %s", e.State)
+	}
+	var evals []string
+	var states []string
+	for {
+		j, err := s.Lease(ctx, "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j == nil {
+			break
+		}
+		if j.Kind == store.JobEvaluate {
+			evals = append(evals, j.EvaluationID)
+		} else {
+			states = append(states, j.Status.SHA+":"+j.Status.State)
+		}
+		if err := s.Complete(ctx, j, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(evals) != fmt.Sprint([]string{other, nw}) {
+		t.Errorf("evaluated %v, want %v (the superseded one skipped)", evals, []string{other, nw})
+	}
+	if fmt.Sprint(states) != "[old:pending old:error new:pending]" {
+		t.Errorf("statuses %v", states)
+	}
+}
+
+func leases(t *testing.T, s store.Store) {
+	id, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "x", Spec: spec(1, "s")})
+	j, err := s.Lease(ctx, "crashed-worker", 50*time.Millisecond)
+	if err != nil || j == nil || j.EvaluationID != id || j.Attempts != 1 {
+		t.Fatalf("lease %+v %v", j, err)
+	}
+	if j2, _ := s.Lease(ctx, "other", time.Minute); j2 != nil {
+		t.Fatalf("a leased job was handed out twice: %+v", j2)
+	}
+	time.Sleep(80 * time.Millisecond)
+	j2, err := s.Lease(ctx, "rescuer", time.Minute)
+	if err != nil || j2 == nil || j2.ID != j.ID || j2.Attempts != 2 {
+		t.Fatalf("expired lease not taken over: %+v %v", j2, err)
+	}
+	if err := s.FinishEvaluation(ctx, j, "crashed-worker", store.Finish{Result: "pass"}); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("the old owner finished a job it lost: %v", err)
+	}
+	if err := s.Extend(ctx, j, "crashed-worker", time.Minute); !errors.Is(err, store.ErrLeaseLost) {
+		t.Errorf("the old owner extended a lease it lost: %v", err)
+	}
+	if err := s.Extend(ctx, j2, "rescuer", time.Minute); err != nil {
+		t.Error(err)
+	}
+	if err := s.Start(ctx, j2, "rescuer"); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.Get(ctx, id); e.State != store.StateRunning || e.StartedAt == nil {
+		t.Errorf("started evaluation %+v", e)
+	}
+	if err := s.FinishEvaluation(ctx, j2, "rescuer", store.Finish{Result: "pass"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func statusOrder(t *testing.T, s store.Store) {
+	id, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "d", Spec: spec(1, "sha1"), Statuses: pending("acme/gitops", "sha1")})
+	ev := mustLease(t, s, "w1")
+	if ev.Kind != store.JobEvaluate || ev.EvaluationID != id {
+		t.Fatalf("first job %+v", ev)
+	}
+	pend := mustLease(t, s, "w2")
+	if pend.Kind != store.JobStatus || pend.Status.State != "pending" {
+		t.Fatalf("second job %+v", pend)
+	}
+	// The evaluation finishes while the pending status is still being posted.
+	final := []store.Status{{Repo: "acme/gitops", SHA: "sha1", State: "failure", Context: "gitops-gate"}}
+	if err := s.FinishEvaluation(ctx, ev, "w1", store.Finish{Result: "fail", Statuses: final}); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := s.Lease(ctx, "w3", time.Minute); j != nil {
+		t.Fatalf("the final status was leased before the pending one was done: %+v", j)
+	}
+	if err := s.Complete(ctx, pend, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	j := mustLease(t, s, "w3")
+	if j.Status == nil || j.Status.State != "failure" {
+		t.Fatalf("then the final status: %+v", j)
+	}
+}
+
+func retry(t *testing.T, s store.Store) {
+	s.Accept(ctx, store.Intake{Spec: spec(0, "r")})
+	j := mustLease(t, s, "w")
+	if err := s.Retry(ctx, j, "w", time.Now().Add(150*time.Millisecond), "registry down"); err != nil {
+		t.Fatal(err)
+	}
+	if j2, _ := s.Lease(ctx, "w", time.Minute); j2 != nil {
+		t.Fatal("a job was leased before its retry time")
+	}
+	time.Sleep(200 * time.Millisecond)
+	j = mustLease(t, s, "w")
+	if j.Attempts != 2 {
+		t.Errorf("attempts %d", j.Attempts)
+	}
+	if err := s.Fail(ctx, j, "w", "gave up: registry down"); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.Get(ctx, j.EvaluationID); e.State != store.StateFailed || e.Error != "gave up: registry down" {
+		t.Errorf("failed evaluation %+v", e)
+	}
+}
+
+func finish(t *testing.T, s store.Store) {
+	id, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "f", Spec: &store.Spec{Repo: "acme/gitops", PR: 3, PRTitle: "Bump api", SHA: "abc", Trigger: "pull_request"}})
+	s.Accept(ctx, store.Intake{DeliveryID: "g", Spec: &store.Spec{Repo: "acme/other", SHA: "def", Trigger: "push"}})
+	j := mustLease(t, s, "w")
+	report := json.RawMessage(`{"result":"fail","apps":[]}`)
+	err := s.FinishEvaluation(ctx, j, "w", store.Finish{Result: "fail", Summary: json.RawMessage(`{"images":2,"failed":1}`), Report: report,
+		Images: []store.ImageRow{{App: "api", Image: "ghcr.io/acme/api:v1", Digest: "sha256:1", Status: "fail", Reason: "no signatures found"},
+			{App: "web", Image: "ghcr.io/acme/web:v2", Digest: "sha256:2", Status: "pass"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Get(ctx, id)
+	if err != nil || e.State != store.StateDone || e.Result != "fail" || string(e.Report) != string(report) || e.Spec.PRTitle != "Bump api" || e.FinishedAt == nil {
+		t.Fatalf("get: %+v %v", e, err)
+	}
+	if _, err := s.Get(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+	for _, c := range []struct {
+		f    store.Filter
+		want int
+	}{
+		{store.Filter{}, 2}, {store.Filter{Repo: "acme/gitops"}, 1}, {store.Filter{Result: "fail"}, 1},
+		{store.Filter{PR: 3}, 1}, {store.Filter{Image: "acme/api"}, 1}, {store.Filter{Image: "nothing"}, 0},
+		{store.Filter{Result: store.StateQueued}, 1}, {store.Filter{Image: "%"}, 0},
+	} {
+		list, total, err := s.List(ctx, c.f)
+		if err != nil || total != c.want || len(list) != c.want {
+			t.Errorf("filter %+v: %d (%d listed), want %d: %v", c.f, total, len(list), c.want, err)
+		}
+	}
+	list, _, _ := s.List(ctx, store.Filter{})
+	if list[0].Spec.Repo != "acme/other" {
+		t.Errorf("newest first: %s", list[0].Spec.Repo)
+	}
+	h, err := s.ImageHistory(ctx, "ghcr.io/acme/api:v1", 10)
+	if err != nil || len(h) != 1 || h[0].EvaluationID != id || h[0].Status != "fail" {
+		t.Errorf("history %+v %v", h, err)
+	}
+	if h, _ := s.ImageHistory(ctx, "sha256:2", 10); len(h) != 1 || h[0].App != "web" {
+		t.Errorf("history by digest %+v", h)
+	}
+}
+
+func concurrent(t *testing.T, s store.Store) {
+	const n = 40
+	for i := 0; i < n; i++ {
+		if _, _, err := s.Accept(ctx, store.Intake{DeliveryID: fmt.Sprintf("c-%d", i), Spec: spec(0, fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("w%d", w)
+			for {
+				j, err := s.Lease(ctx, owner, time.Minute)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if j == nil {
+					return
+				}
+				mu.Lock()
+				seen[j.ID]++
+				mu.Unlock()
+				if err := s.FinishEvaluation(ctx, j, owner, store.Finish{Result: "pass"}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Errorf("%d jobs leased, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("job %d leased %d times", id, c)
+		}
+	}
+}
+
+func prune(t *testing.T, s store.Store) {
+	id, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "p", Payload: []byte("x"), Spec: spec(0, "p")})
+	j := mustLease(t, s, "w")
+	s.FinishEvaluation(ctx, j, "w", store.Finish{Result: "pass", Images: []store.ImageRow{{App: "a", Image: "i", Status: "pass"}}})
+	if n, err := s.Prune(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("pruned %d recent evaluations: %v", n, err)
+	}
+	if n, err := s.Prune(ctx, time.Now().Add(time.Second)); err != nil || n != 1 {
+		t.Errorf("pruned %d, want 1: %v", n, err)
+	}
+	if _, err := s.Get(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("pruned evaluation still there: %v", err)
+	}
+	if _, dup, _ := s.Accept(ctx, store.Intake{DeliveryID: "p", Spec: spec(0, "p")}); !dup {
+		t.Error("a pruned evaluation's delivery must still deduplicate")
+	}
+}
