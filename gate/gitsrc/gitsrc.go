@@ -1,0 +1,277 @@
+// Package gitsrc fetches the commit under review into a local directory.
+//
+// Each repository has a bare cache repository that is reused across
+// evaluations, so fetches are incremental; exactly the pull request's head
+// ref (refs/pull/N/head) or branch is fetched, and the commit's tree is
+// written into a fresh temporary directory that the caller removes. Files
+// are written from the object database directly, without a worktree, so
+// that concurrent checkouts of one repository share no state. Fetches are
+// bounded in time (the context) and in bytes received; checkouts in bytes
+// written. Authentication is a token (a GitHub App installation token or a
+// configured one) sent as HTTP basic auth.
+package gitsrc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+)
+
+// Options configure a Fetcher.
+type Options struct {
+	// CacheDir holds the bare cache repositories.
+	CacheDir string
+	// Timeout bounds one fetch (default 2m).
+	Timeout time.Duration
+	// MaxFetchBytes bounds what one fetch may download (default 1 GiB);
+	// MaxCheckoutBytes what one checkout may write (default 512 MiB).
+	MaxFetchBytes    int64
+	MaxCheckoutBytes int64
+}
+
+// Fetcher fetches and checks out commits. It is safe for concurrent use.
+type Fetcher struct {
+	o     Options
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+var installOnce sync.Once
+
+// New builds a Fetcher.
+func New(o Options) (*Fetcher, error) {
+	if o.CacheDir == "" {
+		return nil, errors.New("gitsrc: a cache directory is required")
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.MaxFetchBytes <= 0 {
+		o.MaxFetchBytes = 1 << 30
+	}
+	if o.MaxCheckoutBytes <= 0 {
+		o.MaxCheckoutBytes = 512 << 20
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	installOnce.Do(func() {
+		// go-git's HTTP client is process-wide: every response it reads is
+		// bounded by the first fetcher's limit.
+		c := &http.Client{Transport: &limitedBody{next: http.DefaultTransport, max: o.MaxFetchBytes}}
+		client.InstallProtocol("https", githttp.NewClient(c))
+		client.InstallProtocol("http", githttp.NewClient(c))
+	})
+	return &Fetcher{o: o, locks: map[string]*sync.Mutex{}}, nil
+}
+
+// Request names a commit to check out.
+type Request struct {
+	CloneURL string
+	// Ref is fetched (refs/pull/7/head, refs/heads/main); empty fetches SHA
+	// directly (the server must allow it).
+	Ref string
+	SHA string
+	// Token authenticates (GitHub: an installation or personal token).
+	Token string
+}
+
+// ErrTooLarge marks a fetch or checkout over its byte limit.
+var ErrTooLarge = errors.New("repository too large")
+
+// Checkout fetches the request's commit and writes its tree into a new
+// temporary directory under tmpRoot ("" for the system's). The caller must
+// call cleanup.
+func (f *Fetcher) Checkout(ctx context.Context, req Request, tmpRoot string) (dir string, cleanup func(), err error) {
+	if req.SHA == "" || len(req.SHA) < 7 {
+		return "", nil, fmt.Errorf("gitsrc: a commit SHA is required, got %q", req.SHA)
+	}
+	repo, err := f.fetch(ctx, req)
+	if err != nil {
+		return "", nil, err
+	}
+	commit, err := repo.CommitObject(plumbing.NewHash(req.SHA))
+	if err != nil {
+		return "", nil, fmt.Errorf("commit %s not found in %s after fetching %s: %w", req.SHA, redact(req.CloneURL), req.Ref, err)
+	}
+	dir, err = os.MkdirTemp(tmpRoot, "gitops-gate-checkout-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	if err := writeTree(ctx, commit, dir, f.o.MaxCheckoutBytes); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("checking out %s: %w", req.SHA, err)
+	}
+	return dir, cleanup, nil
+}
+
+func (f *Fetcher) lock(url string) *sync.Mutex {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.locks[url]
+	if !ok {
+		l = &sync.Mutex{}
+		f.locks[url] = l
+	}
+	return l
+}
+
+func (f *Fetcher) fetch(ctx context.Context, req Request) (*git.Repository, error) {
+	l := f.lock(req.CloneURL)
+	l.Lock()
+	defer l.Unlock()
+	h := sha256.Sum256([]byte(req.CloneURL))
+	path := filepath.Join(f.o.CacheDir, hex.EncodeToString(h[:12])+".git")
+	repo, err := git.PlainOpen(path)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		repo, err = git.PlainInit(path, true)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cache repository for %s: %w", redact(req.CloneURL), err)
+	}
+	if _, err := repo.Remote("origin"); errors.Is(err, git.ErrRemoteNotFound) {
+		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{req.CloneURL}}); err != nil {
+			return nil, err
+		}
+	}
+	// Already there (a re-evaluation, or an older commit of the branch).
+	if _, err := repo.CommitObject(plumbing.NewHash(req.SHA)); err == nil {
+		return repo, nil
+	}
+	src := req.Ref
+	if src == "" {
+		src = req.SHA
+	}
+	spec := config.RefSpec(fmt.Sprintf("+%s:refs/gitops-gate/%s", src, strings.TrimPrefix(strings.TrimPrefix(src, "refs/"), "/")))
+	var auth *githttp.BasicAuth
+	if req.Token != "" {
+		auth = &githttp.BasicAuth{Username: "x-access-token", Password: req.Token}
+	}
+	fctx, cancel := context.WithTimeout(ctx, f.o.Timeout)
+	defer cancel()
+	opts := &git.FetchOptions{RemoteName: "origin", RemoteURL: req.CloneURL, RefSpecs: []config.RefSpec{spec}, Tags: git.NoTags, Force: true}
+	if auth != nil {
+		opts.Auth = auth
+	}
+	err = repo.FetchContext(fctx, opts)
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+		return repo, nil
+	case fctx.Err() != nil && ctx.Err() == nil:
+		return nil, fmt.Errorf("fetching %s from %s: no result within %v", src, redact(req.CloneURL), f.o.Timeout)
+	case errors.Is(err, ErrTooLarge):
+		return nil, fmt.Errorf("fetching %s from %s: %w (limit %d bytes)", src, redact(req.CloneURL), ErrTooLarge, f.o.MaxFetchBytes)
+	}
+	return nil, fmt.Errorf("fetching %s from %s: %w", src, redact(req.CloneURL), err)
+}
+
+// writeTree writes the commit's files under dir, bounded in bytes.
+func writeTree(ctx context.Context, c *object.Commit, dir string, max int64) error {
+	tree, err := c.Tree()
+	if err != nil {
+		return err
+	}
+	var written int64
+	return tree.Files().ForEach(func(f *object.File) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if !strings.HasPrefix(target, dir+string(filepath.Separator)) {
+			return fmt.Errorf("tree entry %q leads outside the checkout", f.Name)
+		}
+		written += f.Size
+		if written > max {
+			return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		r, err := f.Reader()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		if f.Mode == filemode.Symlink {
+			link, err := io.ReadAll(io.LimitReader(r, 4096))
+			if err != nil {
+				return err
+			}
+			// Written as is: the renderer refuses links that leave the checkout.
+			return os.Symlink(string(link), target)
+		}
+		mode := os.FileMode(0o644)
+		if f.Mode == filemode.Executable {
+			mode = 0o755
+		}
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(out, r)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// redact drops credentials from a URL for messages.
+func redact(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + u[i+1:]
+		}
+	}
+	return u
+}
+
+// limitedBody fails a response whose body passes max bytes.
+type limitedBody struct {
+	next http.RoundTripper
+	max  int64
+}
+
+func (l *limitedBody) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &capped{ReadCloser: resp.Body, left: l.max}
+	return resp, nil
+}
+
+type capped struct {
+	io.ReadCloser
+	left int64
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, ErrTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.ReadCloser.Read(p)
+	c.left -= int64(n)
+	return n, err
+}

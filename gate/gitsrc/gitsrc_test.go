@@ -1,0 +1,125 @@
+package gitsrc
+
+import (
+	"context"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// gitServer serves repositories under root with git's own http-backend on
+// loopback, the way GitHub serves them over HTTPS.
+func gitServer(t *testing.T, root string) *httptest.Server {
+	t.Helper()
+	execPath, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		t.Fatalf("git is needed for the git server test: %v", err)
+	}
+	h := &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func runGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// makeRepo builds acme/gitops.git with a main commit and a pull request
+// (refs/pull/1/head) that changes a manifest and adds a symlink.
+func makeRepo(t *testing.T) (root, mainSHA, prSHA string) {
+	root = t.TempDir()
+	work := t.TempDir()
+	runGit(t, work, "init", "-q", "-b", "main")
+	os.MkdirAll(filepath.Join(work, "apps/web"), 0o755)
+	os.WriteFile(filepath.Join(work, "apps/web/deploy.yaml"), []byte("image: web:v1\n"), 0o644)
+	runGit(t, work, "add", ".")
+	runGit(t, work, "commit", "-q", "-m", "main")
+	mainSHA = runGit(t, work, "rev-parse", "HEAD")
+	runGit(t, work, "checkout", "-q", "-b", "feature")
+	os.WriteFile(filepath.Join(work, "apps/web/deploy.yaml"), []byte("image: web:v2\n"), 0o644)
+	os.Symlink("deploy.yaml", filepath.Join(work, "apps/web/link.yaml"))
+	runGit(t, work, "add", ".")
+	runGit(t, work, "commit", "-q", "-m", "bump")
+	prSHA = runGit(t, work, "rev-parse", "HEAD")
+	bare := filepath.Join(root, "acme", "gitops.git")
+	os.MkdirAll(filepath.Dir(bare), 0o755)
+	runGit(t, root, "clone", "-q", "--bare", work, bare)
+	runGit(t, bare, "update-ref", "refs/pull/1/head", prSHA)
+	runGit(t, bare, "update-ref", "-d", "refs/heads/feature")
+	return root, mainSHA, prSHA
+}
+
+func TestCheckoutPullRequestHeadAndReuseCache(t *testing.T) {
+	root, mainSHA, prSHA := makeRepo(t)
+	srv := gitServer(t, root)
+	f, err := New(Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	url := srv.URL + "/acme/gitops.git"
+	dir, cleanup, err := f.Checkout(ctx, Request{CloneURL: url, Ref: "refs/pull/1/head", SHA: prSHA}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "apps/web/deploy.yaml")); string(b) != "image: web:v2\n" {
+		t.Errorf("checked-out file %q", b)
+	}
+	if l, err := os.Readlink(filepath.Join(dir, "apps/web/link.yaml")); err != nil || l != "deploy.yaml" {
+		t.Errorf("symlink %q %v", l, err)
+	}
+	cleanup()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Error("cleanup left the checkout")
+	}
+	// main is an ancestor of the PR head: already in the cache, no fetch needed.
+	dir, cleanup, err = f.Checkout(ctx, Request{CloneURL: "http://127.0.0.1:1/unreachable.git", Ref: "refs/heads/main", SHA: mainSHA}, "")
+	if err == nil {
+		cleanup()
+		t.Error("a different URL must not reuse another repository's cache")
+	}
+	dir, cleanup, err = f.Checkout(ctx, Request{CloneURL: url, Ref: "refs/heads/main", SHA: mainSHA}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if b, _ := os.ReadFile(filepath.Join(dir, "apps/web/deploy.yaml")); string(b) != "image: web:v1\n" {
+		t.Errorf("main file %q", b)
+	}
+}
+
+func TestCheckoutErrors(t *testing.T) {
+	root, _, prSHA := makeRepo(t)
+	srv := gitServer(t, root)
+	ctx := context.Background()
+	f, _ := New(Options{CacheDir: t.TempDir()})
+	if _, _, err := f.Checkout(ctx, Request{CloneURL: srv.URL + "/acme/gitops.git", Ref: "refs/pull/1/head", SHA: strings.Repeat("a", 40)}, ""); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("unknown SHA: %v", err)
+	}
+	if _, _, err := f.Checkout(ctx, Request{CloneURL: srv.URL + "/acme/missing.git", Ref: "refs/pull/1/head", SHA: prSHA}, ""); err == nil {
+		t.Error("missing repository: want an error")
+	}
+	small, _ := New(Options{CacheDir: t.TempDir(), MaxCheckoutBytes: 5})
+	if _, _, err := small.Checkout(ctx, Request{CloneURL: srv.URL + "/acme/gitops.git", Ref: "refs/pull/1/head", SHA: prSHA}, ""); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Errorf("checkout limit: %v", err)
+	}
+	if got := redact("https://x-access-token:secret@github.com/acme/gitops.git"); strings.Contains(got, "secret") {
+		t.Errorf("redact: %s", got)
+	}
+}
