@@ -1,0 +1,179 @@
+// Package github is the gate's side of GitHub: it authenticates and parses
+// webhook deliveries (HMAC-SHA256, compared in constant time by go-github),
+// turns the events the gate acts on into evaluation requests, and posts
+// commit statuses as a GitHub App installation or with a token, on
+// github.com or GitHub Enterprise Server.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	gh "github.com/google/go-github/v60/github"
+
+	"github.com/gitops-gate/gitops-gate/gate/store"
+)
+
+// Auth is how the gate authenticates to GitHub: a GitHub App (AppID and
+// PrivateKey, installation tokens per repository) or a token.
+type Auth struct {
+	AppID      int64
+	PrivateKey []byte // PEM
+	Token      string
+	// BaseURL is the REST API of GitHub Enterprise Server
+	// (https://ghe.example.com/api/v3/); empty for github.com.
+	BaseURL string
+}
+
+// Configured reports whether any credentials are set.
+func (a Auth) Configured() bool { return a.Token != "" || (a.AppID != 0 && len(a.PrivateKey) > 0) }
+
+// Client posts statuses and hands out tokens. It is safe for concurrent use.
+type Client struct {
+	auth Auth
+	base http.RoundTripper
+	apps *ghinstallation.AppsTransport
+
+	mu            sync.Mutex
+	installations map[int64]*ghinstallation.Transport
+}
+
+// NewClient checks the credentials and builds a client. transport may be
+// nil (http.DefaultTransport).
+func NewClient(a Auth, transport http.RoundTripper) (*Client, error) {
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	c := &Client{auth: a, base: transport, installations: map[int64]*ghinstallation.Transport{}}
+	if a.AppID != 0 {
+		atr, err := ghinstallation.NewAppsTransport(transport, a.AppID, a.PrivateKey)
+		if err != nil {
+			return nil, fmt.Errorf("GitHub App %d private key: %w", a.AppID, err)
+		}
+		if a.BaseURL != "" {
+			atr.BaseURL = strings.TrimRight(a.BaseURL, "/")
+		}
+		c.apps = atr
+	} else if a.Token == "" {
+		return nil, errors.New("GitHub credentials: set an App ID and private key, or a token")
+	}
+	return c, nil
+}
+
+func (c *Client) installation(id int64) (*ghinstallation.Transport, error) {
+	if c.apps == nil {
+		return nil, nil
+	}
+	if id == 0 {
+		return nil, errors.New("a GitHub App needs the installation of the repository (the webhook's installation.id)")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.installations[id]
+	if !ok {
+		// ghinstallation refreshes the installation token before it expires.
+		t = ghinstallation.NewFromAppsTransport(c.apps, id)
+		c.installations[id] = t
+	}
+	return t, nil
+}
+
+func (c *Client) api(installationID int64) (*gh.Client, error) {
+	var hc *http.Client
+	itr, err := c.installation(installationID)
+	if err != nil {
+		return nil, err
+	}
+	if itr != nil {
+		hc = &http.Client{Transport: itr}
+	} else {
+		hc = &http.Client{Transport: c.base}
+	}
+	client := gh.NewClient(hc)
+	if itr == nil {
+		client = client.WithAuthToken(c.auth.Token)
+	}
+	if c.auth.BaseURL != "" {
+		return client.WithEnterpriseURLs(c.auth.BaseURL, c.auth.BaseURL)
+	}
+	return client, nil
+}
+
+// Token is a token to fetch the repository with.
+func (c *Client) Token(ctx context.Context, installationID int64) (string, error) {
+	itr, err := c.installation(installationID)
+	if err != nil {
+		return "", err
+	}
+	if itr == nil {
+		return c.auth.Token, nil
+	}
+	return itr.Token(ctx)
+}
+
+// RetryError says a status could not be posted now and when to try again.
+type RetryError struct {
+	After time.Time
+	Err   error
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// PostStatus posts a commit status. A rate limit or server error returns a
+// *RetryError; anything else is permanent.
+func (c *Client) PostStatus(ctx context.Context, st store.Status) error {
+	owner, repo, ok := strings.Cut(st.Repo, "/")
+	if !ok {
+		return fmt.Errorf("repository %q: want owner/name", st.Repo)
+	}
+	client, err := c.api(st.InstallationID)
+	if err != nil {
+		return err
+	}
+	_, _, err = client.Repositories.CreateStatus(ctx, owner, repo, st.SHA, &gh.RepoStatus{
+		State:       gh.String(st.State),
+		Description: gh.String(Truncate(st.Description, 140)),
+		Context:     gh.String(st.Context),
+		TargetURL:   gh.String(st.TargetURL),
+	})
+	return classify(err)
+}
+
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *gh.RateLimitError
+	if errors.As(err, &rl) {
+		return &RetryError{After: rl.Rate.Reset.Time, Err: err}
+	}
+	var ab *gh.AbuseRateLimitError
+	if errors.As(err, &ab) {
+		after := time.Now().Add(time.Minute)
+		if ab.RetryAfter != nil {
+			after = time.Now().Add(*ab.RetryAfter)
+		}
+		return &RetryError{After: after, Err: err}
+	}
+	var er *gh.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode < 500 && er.Response.StatusCode != http.StatusTooManyRequests {
+		return err
+	}
+	return &RetryError{Err: err} // 5xx, 429, network: back off and retry
+}
+
+// Truncate shortens s to n runes, marking the cut.
+func Truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
