@@ -83,6 +83,10 @@ type Report struct {
 	Summary    Summary      `json:"summary"`
 }
 
+// Recount recomputes the summary and result from the apps (after a
+// report was narrowed to some of its apps).
+func (r *Report) Recount() { r.finish() }
+
 func (r *Report) finish() {
 	s := Summary{Apps: len(r.Apps)}
 	for _, a := range r.Apps {

@@ -18,6 +18,7 @@ func newRootCmd() *cobra.Command {
 		newCheckCmd(),
 		newPolicyCmd(),
 		newDemoCmd(),
+		newServeCmd(),
 	)
 	return root
 }

@@ -111,6 +111,11 @@ func (f *Fetcher) Checkout(ctx context.Context, req Request, tmpRoot string) (di
 	if err != nil {
 		return "", nil, fmt.Errorf("commit %s not found in %s after fetching %s: %w", req.SHA, redact(req.CloneURL), req.Ref, err)
 	}
+	if tmpRoot != "" {
+		if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+			return "", nil, err
+		}
+	}
 	dir, err = os.MkdirTemp(tmpRoot, "gitops-gate-checkout-")
 	if err != nil {
 		return "", nil, err

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/gitops-gate/gitops-gate/gate/github"
+	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
+	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/store"
+	"github.com/gitops-gate/gitops-gate/web"
+)
+
+func newServeCmd() *cobra.Command {
+	var configPath, listen string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gate as a GitHub status check, with its API and verdict pages",
+		Long: `Serve listens for GitHub webhooks (pull requests and pushes to configured branches),
+evaluates each commit against the gate's policies and posts a commit status; the JSON
+API and the verdict pages show every evaluation. With no GitHub credentials and no
+repositories configured it runs the demo: an in-process registry and Sigstore, and an
+evaluation of testdata/repos/demo.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := service.LoadConfig(configPath)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			if listen != "" {
+				cfg.SetListen(listen)
+			}
+			return serve(cmd.Context(), cfg)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", os.Getenv("GITOPS_GATE_CONFIG"), "configuration file (docs/configuration.md)")
+	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default :8080, or the config's)")
+	return cmd
+}
+
+func newLogger(cfg *service.Config) *slog.Logger {
+	level := slog.LevelInfo
+	if strings.EqualFold(cfg.Log.Level, "debug") {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.Log.Format
+	if format == "" {
+		format = "json"
+		if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+func serve(ctx context.Context, cfg *service.Config) error {
+	log := newLogger(cfg)
+	st, err := store.OpenSQLite(ctx, storePath(cfg))
+	if err != nil {
+		return &exitError{exitOperational, err}
+	}
+	defer st.Close()
+
+	var gh *github.Client
+	auth := github.Auth{AppID: cfg.GitHub.AppID, Token: cfg.GitHub.Token, BaseURL: cfg.GitHub.BaseURL}
+	if pk := os.Getenv("GITOPS_GATE_GITHUB_PRIVATE_KEY"); pk != "" {
+		auth.PrivateKey = []byte(pk)
+	} else if cfg.GitHub.PrivateKeyFile != "" {
+		if auth.PrivateKey, err = os.ReadFile(cfg.GitHub.PrivateKeyFile); err != nil {
+			return &exitError{exitUsage, fmt.Errorf("github.privateKeyFile: %w", err)}
+		}
+	}
+	if auth.Configured() {
+		if gh, err = github.NewClient(auth, nil); err != nil {
+			return &exitError{exitUsage, err}
+		}
+	}
+	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git")})
+	if err != nil {
+		return &exitError{exitOperational, err}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := service.NewMetrics(reg, st)
+	svc, err := service.New(service.Options{Config: cfg, Store: st, GitHub: gh, Fetcher: fetcher, Metrics: metrics, Logger: log})
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	defer svc.Close()
+	demo := cfg.DemoMode()
+	if demo {
+		id, err := svc.StartDemo(ctx)
+		if err != nil {
+			return &exitError{exitOperational, err}
+		}
+		log.Info("demo mode: no GitHub configured; evaluating the demo repository", "evaluation", cfg.ExternalURL+"/evaluations/"+id)
+	} else if gh == nil {
+		log.Warn("no GitHub credentials: webhooks are evaluated but no commit status is posted")
+	}
+	if cfg.GitHub.WebhookSecret == "" {
+		log.Warn("no webhook secret (github.webhookSecret or GITOPS_GATE_WEBHOOK_SECRET): every webhook is refused")
+	}
+	e := web.New(web.Options{Service: svc, WebhookSecret: []byte(cfg.GitHub.WebhookSecret), APITokens: cfg.APITokens,
+		Demo: demo, Gatherer: reg, Metrics: metrics, Logger: log})
+	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		svc.Run(ctx)
+		close(done)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("gitops-gate listening", "addr", cfg.Listen, "ui", cfg.ExternalURL, "version", buildVersion())
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelShutdown()
+	srv.Shutdown(shutdown)
+	cancel()
+	<-done
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return &exitError{exitOperational, err}
+	}
+	return nil
+}
+
+func storePath(cfg *service.Config) string {
+	if cfg.Store.DSN != "" {
+		return cfg.Store.DSN
+	}
+	return filepath.Join(cfg.DataDir, "gitops-gate.db")
+}

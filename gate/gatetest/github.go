@@ -1,0 +1,103 @@
+package gatetest
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// PostedStatus is a commit status the fake GitHub received.
+type PostedStatus struct {
+	Repo, SHA                               string
+	State, Description, Context, TargetURL string
+	Authorization                           string
+	At                                      time.Time
+}
+
+// FakeGitHub answers GitHub's REST API for commit statuses and App
+// installation tokens, and records what it received. FailNext answers that
+// many status posts with 502 first.
+type FakeGitHub struct {
+	Server *httptest.Server
+
+	mu       sync.Mutex
+	statuses []PostedStatus
+	failNext int
+	bad      []string // requests that did not look like GitHub's API
+}
+
+// NewFakeGitHub starts the fake for one test.
+func NewFakeGitHub(t testing.TB) *FakeGitHub {
+	f := &FakeGitHub{}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.Server.Close)
+	return f
+}
+
+// FailNext makes the next n status posts fail with 502.
+func (f *FakeGitHub) FailNext(n int) {
+	f.mu.Lock()
+	f.failNext = n
+	f.mu.Unlock()
+}
+
+// Statuses returns the statuses received so far, in order.
+func (f *FakeGitHub) Statuses() []PostedStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]PostedStatus(nil), f.statuses...)
+}
+
+// Bad lists requests that did not match GitHub's documented API.
+func (f *FakeGitHub) Bad() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.bad...)
+}
+
+func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path := strings.TrimPrefix(r.URL.Path, "/api/v3")
+	switch {
+	case r.Method == http.MethodPost && strings.HasPrefix(path, "/app/installations/") && strings.HasSuffix(path, "/access_tokens"):
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]any{"token": "ghs_fake_installation_token", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	case r.Method == http.MethodPost && strings.HasPrefix(path, "/repos/"):
+		// POST /repos/{owner}/{repo}/statuses/{sha}
+		parts := strings.Split(strings.TrimPrefix(path, "/repos/"), "/")
+		if len(parts) != 4 || parts[2] != "statuses" || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Authorization") == "" {
+			f.bad = append(f.bad, r.Method+" "+r.URL.Path)
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		if f.failNext > 0 {
+			f.failNext--
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		var body struct {
+			State       string `json:"state"`
+			TargetURL   string `json:"target_url"`
+			Description string `json:"description"`
+			Context     string `json:"context"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len([]rune(body.Description)) > 140 ||
+			(body.State != "pending" && body.State != "success" && body.State != "failure" && body.State != "error") {
+			f.bad = append(f.bad, "invalid status body")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			return
+		}
+		f.statuses = append(f.statuses, PostedStatus{Repo: parts[0] + "/" + parts[1], SHA: parts[3], State: body.State, Description: body.Description,
+			Context: body.Context, TargetURL: body.TargetURL, Authorization: r.Header.Get("Authorization"), At: time.Now()})
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(body)
+	default:
+		f.bad = append(f.bad, r.Method+" "+r.URL.Path)
+		w.WriteHeader(http.StatusNotFound)
+	}
+}

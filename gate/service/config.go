@@ -1,0 +1,206 @@
+package service
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Config is the service's configuration file (docs/configuration.md).
+// Secrets may come from the environment instead: GITOPS_GATE_WEBHOOK_SECRET,
+// GITOPS_GATE_GITHUB_TOKEN, GITOPS_GATE_GITHUB_PRIVATE_KEY (PEM) and
+// GITOPS_GATE_API_TOKENS (comma-separated).
+type Config struct {
+	Listen      string `yaml:"listen"`
+	ExternalURL string `yaml:"externalURL"`
+	DataDir     string `yaml:"dataDir"`
+	Store       struct {
+		// Driver is sqlite (default); DSN its file (default dataDir/gitops-gate.db).
+		Driver string `yaml:"driver"`
+		DSN    string `yaml:"dsn"`
+	} `yaml:"store"`
+	GitHub struct {
+		BaseURL        string `yaml:"baseURL"`
+		AppID          int64  `yaml:"appID"`
+		PrivateKeyFile string `yaml:"privateKeyFile"`
+		Token          string `yaml:"token"`
+		WebhookSecret  string `yaml:"webhookSecret"`
+		StatusContext  string `yaml:"statusContext"`
+		// PerAppStatuses posts one status per app (context/app) besides
+		// the overall one.
+		PerAppStatuses bool `yaml:"perAppStatuses"`
+	} `yaml:"github"`
+	// Defaults apply to every repository that does not set its own.
+	Defaults RepoSettings `yaml:"defaults"`
+	// Repos are the repositories the gate watches; webhooks of any other
+	// repository are recorded and ignored.
+	Repos     []RepoSettings `yaml:"repos"`
+	Workers   int            `yaml:"workers"`
+	Lease     time.Duration  `yaml:"leaseTimeout"`
+	Retention time.Duration  `yaml:"retention"`
+	// EvaluationTimeout bounds one evaluation (fetch, render, verify).
+	EvaluationTimeout time.Duration `yaml:"evaluationTimeout"`
+	APITokens         []string      `yaml:"apiTokens"`
+	Registry          struct {
+		Timeout time.Duration `yaml:"timeout"`
+		Retries int           `yaml:"retries"`
+	} `yaml:"registry"`
+	Log struct {
+		Format string `yaml:"format"` // json or text (default: text on a terminal)
+		Level  string `yaml:"level"`
+	} `yaml:"log"`
+	// Demo evaluates the demo repository against an in-process registry
+	// and Sigstore; it is on when no GitHub credentials are configured and
+	// no repository is watched, unless set to false.
+	Demo *bool `yaml:"demo"`
+
+	externalDerived bool
+}
+
+// SetListen changes the listen address, and the external URL with it when
+// the URL was derived from the address.
+func (c *Config) SetListen(addr string) {
+	c.Listen = addr
+	if c.externalDerived {
+		c.ExternalURL = ""
+		c.defaults()
+	}
+}
+
+// RepoSettings say how one repository is judged. Trust comes from here,
+// never from the repository: it may only say where its apps are.
+type RepoSettings struct {
+	Name         string   `yaml:"name"`     // owner/name
+	CloneURL     string   `yaml:"cloneURL"` // default: the webhook's
+	Policies     []string `yaml:"policies"`
+	TrustedRoot  string   `yaml:"trustedRoot"`
+	TUF          bool     `yaml:"tuf"`
+	TUFCache     string   `yaml:"tufCache"`
+	Identities   []string `yaml:"identities"`
+	Keys         []string `yaml:"keys"`
+	RequireMatch *bool    `yaml:"requireMatch"`
+	// Branches whose pushes are evaluated (default: none).
+	Branches []string `yaml:"branches"`
+}
+
+// LoadConfig reads a configuration file ("" for defaults) strictly and
+// applies environment overrides and defaults.
+func LoadConfig(path string) (*Config, error) {
+	var c Config
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if v := os.Getenv("GITOPS_GATE_WEBHOOK_SECRET"); v != "" {
+		c.GitHub.WebhookSecret = v
+	}
+	if v := os.Getenv("GITOPS_GATE_GITHUB_TOKEN"); v != "" {
+		c.GitHub.Token = v
+	}
+	if v := os.Getenv("GITOPS_GATE_API_TOKENS"); v != "" {
+		c.APITokens = append(c.APITokens, strings.Split(v, ",")...)
+	}
+	c.defaults()
+	return &c, c.validate()
+}
+
+func (c *Config) defaults() {
+	if c.Listen == "" {
+		c.Listen = ":8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = ".data"
+	}
+	if c.ExternalURL == "" {
+		c.externalDerived = true
+		port := c.Listen
+		if i := strings.LastIndexByte(port, ':'); i >= 0 {
+			port = port[i+1:]
+		}
+		c.ExternalURL = "http://localhost:" + port
+	}
+	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
+	if c.Store.Driver == "" {
+		c.Store.Driver = "sqlite"
+	}
+	if c.GitHub.StatusContext == "" {
+		c.GitHub.StatusContext = "gitops-gate"
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.Lease <= 0 {
+		c.Lease = 2 * time.Minute
+	}
+	if c.Retention <= 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
+	if c.EvaluationTimeout <= 0 {
+		c.EvaluationTimeout = 10 * time.Minute
+	}
+}
+
+func (c *Config) validate() error {
+	if c.Store.Driver != "sqlite" {
+		return fmt.Errorf("config: store.driver %q: want sqlite", c.Store.Driver)
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Repos {
+		if !strings.Contains(r.Name, "/") {
+			return fmt.Errorf("config: repos[%d].name %q: want owner/name", i, r.Name)
+		}
+		if seen[strings.ToLower(r.Name)] {
+			return fmt.Errorf("config: repos[%d]: %s is listed twice", i, r.Name)
+		}
+		seen[strings.ToLower(r.Name)] = true
+	}
+	return nil
+}
+
+// DemoMode reports whether the service runs the demo.
+func (c *Config) DemoMode() bool {
+	if c.Demo != nil {
+		return *c.Demo
+	}
+	return c.GitHub.Token == "" && c.GitHub.AppID == 0 && len(c.Repos) == 0
+}
+
+// settings returns the effective settings of a repository (its own merged
+// over the defaults), and whether the gate watches it.
+func (c *Config) settings(repo string) (RepoSettings, bool) {
+	for _, r := range c.Repos {
+		if strings.EqualFold(r.Name, repo) {
+			return merge(c.Defaults, r), true
+		}
+	}
+	return RepoSettings{}, false
+}
+
+func merge(d, r RepoSettings) RepoSettings {
+	if len(r.Policies) == 0 && len(r.Identities) == 0 && len(r.Keys) == 0 {
+		r.Policies, r.Identities, r.Keys = d.Policies, d.Identities, d.Keys
+	}
+	if r.TrustedRoot == "" && !r.TUF {
+		r.TrustedRoot, r.TUF, r.TUFCache = d.TrustedRoot, d.TUF, d.TUFCache
+	}
+	if r.RequireMatch == nil {
+		r.RequireMatch = d.RequireMatch
+	}
+	if len(r.Branches) == 0 {
+		r.Branches = d.Branches
+	}
+	return r
+}

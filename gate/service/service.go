@@ -1,0 +1,609 @@
+// Package service runs the gate as a GitHub status check: it turns webhook
+// deliveries and API requests into queued evaluations, runs workers that
+// fetch the commit, render and verify it, stores the verdicts, and posts
+// commit statuses through a retried outbox. Every decision is made by the
+// engine in package gate; the HTTP layer (package web) only translates.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/cache"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/github"
+	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
+	"github.com/gitops-gate/gitops-gate/gate/registry"
+	"github.com/gitops-gate/gitops-gate/gate/store"
+	"github.com/gitops-gate/gitops-gate/gate/trust"
+	"github.com/gitops-gate/gitops-gate/gate/verify"
+)
+
+// Options wire a Service.
+type Options struct {
+	Config  *Config
+	Store   store.Store
+	GitHub  *github.Client // nil: no statuses are posted
+	Fetcher *gitsrc.Fetcher
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// DemoRepo and DemoPolicy locate the demo (defaults: testdata/...).
+	DemoRepo, DemoPolicy string
+}
+
+// Service is the running gate.
+type Service struct {
+	o       Options
+	cfg     *Config
+	st      store.Store
+	log     *slog.Logger
+	owner   string
+	wake    chan struct{}
+	cache   *cache.Memory[verify.Outcome]
+	mu      sync.Mutex
+	engines map[string]*gate.Engine // by settings key
+	demo    *gatetest.Demo
+}
+
+// New checks the configuration (every configured repository's policies
+// must load) and builds the service.
+func New(o Options) (*Service, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	host, _ := os.Hostname()
+	s := &Service{o: o, cfg: o.Config, st: o.Store, log: o.Logger, wake: make(chan struct{}, 1),
+		owner:   fmt.Sprintf("%s/%d/%04x", host, os.Getpid(), rand.IntN(1<<16)),
+		cache:   cache.NewMemory[verify.Outcome](50_000),
+		engines: map[string]*gate.Engine{}}
+	for _, r := range s.cfg.Repos {
+		if _, err := s.engineFor(r.Name); err != nil {
+			return nil, fmt.Errorf("repository %s: %w", r.Name, err)
+		}
+	}
+	return s, nil
+}
+
+func settingsKey(r RepoSettings) string {
+	b, _ := json.Marshal(struct {
+		P, I, K []string
+		T, C    string
+		U, M    bool
+	}{r.Policies, r.Identities, r.Keys, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch})
+	return string(b)
+}
+
+// engineFor builds (once) the engine that judges a repository. Repositories
+// that are not configured use the defaults when they name a policy.
+func (s *Service) engineFor(repo string) (*gate.Engine, error) {
+	set, ok := s.cfg.settings(repo)
+	if !ok {
+		if s.demo != nil && repo == demoRepo {
+			set = RepoSettings{Policies: []string{s.demo.PolicyPath}, TrustedRoot: s.demo.World.TrustedRootPath}
+		} else {
+			set = s.cfg.Defaults
+		}
+	}
+	key := settingsKey(set)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.engines[key]; ok {
+		return e, nil
+	}
+	var observe func(string, int, error)
+	if s.o.Metrics != nil {
+		observe = s.o.Metrics.observeRegistry
+	}
+	e, err := gate.NewEngine(gate.Config{
+		PolicyPaths: set.Policies, Identities: set.Identities, KeyFiles: set.Keys,
+		Trust: trust.Source{TrustedRootPath: set.TrustedRoot, UseTUF: set.TUF, TUFCacheDir: set.TUFCache},
+		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
+			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log},
+		Cache:        s.cache,
+		RequireMatch: set.RequireMatch != nil && *set.RequireMatch,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if e.TrustErr != nil {
+		s.log.Warn("trust material unavailable: images that need it will be errors", "repo", repo, "err", e.TrustErr)
+	}
+	s.engines[key] = e
+	return e, nil
+}
+
+// Engines are the engines built so far (for the policy page and readiness).
+func (s *Service) Engines() []*gate.Engine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*gate.Engine
+	for _, e := range s.engines {
+		out = append(out, e)
+	}
+	return out
+}
+
+func (s *Service) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// IntakeResult is what a webhook delivery led to.
+type IntakeResult struct {
+	EvaluationID string
+	Duplicate    bool
+	Ignored      string // why nothing was queued
+}
+
+// Intake records an authenticated delivery and queues its evaluation.
+func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult, error) {
+	ev, err := github.Interpret(d)
+	if err != nil {
+		return nil, err
+	}
+	res := &IntakeResult{Ignored: ev.Ignore}
+	var spec *store.Spec
+	if res.Ignored == "" {
+		set, watched := s.cfg.settings(ev.Repo)
+		switch {
+		case !watched:
+			res.Ignored = "repository " + ev.Repo + " is not watched"
+		case ev.Kind == "push" && !contains(set.Branches, ev.Branch):
+			res.Ignored = "pushes to " + ev.Branch + " are not evaluated (not in the repository's branches)"
+		default:
+			cloneURL := ev.CloneURL
+			if set.CloneURL != "" {
+				cloneURL = set.CloneURL
+			}
+			spec = &store.Spec{Repo: ev.Repo, CloneURL: cloneURL, PR: ev.PR, PRTitle: ev.PRTitle, SHA: ev.SHA, Ref: ev.Ref,
+				Trigger: ev.Kind, InstallationID: ev.InstallationID, DeliveryID: d.ID}
+		}
+	}
+	in := store.Intake{DeliveryID: d.ID, Event: d.Event, Payload: d.Payload, Spec: spec}
+	if spec != nil {
+		in.Statuses, in.Superseded = s.pendingStatuses(spec), s.supersededStatuses()
+	}
+	id, dup, err := s.st.Accept(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	res.EvaluationID, res.Duplicate = id, dup
+	if spec != nil && !dup {
+		s.notify()
+	}
+	return res, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Request is an evaluation asked for through the API.
+type Request struct {
+	Repo     string   `json:"repo"`     // owner/name of a configured repository
+	CloneURL string   `json:"cloneUrl"` // default: the configured one, else https://github.com/<repo>.git
+	Revision string   `json:"revision"` // a commit SHA
+	Ref      string   `json:"ref"`      // what to fetch (default refs/heads/main... or the SHA itself)
+	PR       int      `json:"pr"`
+	Apps     []string `json:"apps"` // app paths to limit the evaluation to
+	Trigger  string   `json:"trigger"`
+}
+
+// ErrBadRequest marks an API request the gate cannot act on.
+var ErrBadRequest = errors.New("bad request")
+
+// Submit queues an evaluation requested through the API.
+func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
+	if r.Repo == "" || !strings.Contains(r.Repo, "/") {
+		return "", fmt.Errorf("%w: repo: want owner/name", ErrBadRequest)
+	}
+	if len(r.Revision) < 7 {
+		return "", fmt.Errorf("%w: revision: want a commit SHA", ErrBadRequest)
+	}
+	set, watched := s.cfg.settings(r.Repo)
+	if !watched && r.Repo != demoRepo && len(s.cfg.Defaults.Policies)+len(s.cfg.Defaults.Identities)+len(s.cfg.Defaults.Keys) == 0 {
+		return "", fmt.Errorf("%w: repository %s is not configured", ErrBadRequest, r.Repo)
+	}
+	if r.Trigger == "" {
+		r.Trigger = "api"
+	}
+	switch r.Trigger {
+	case "api", "argocd":
+	case "demo":
+		if r.Repo != demoRepo {
+			return "", fmt.Errorf("%w: trigger demo is for the demo repository", ErrBadRequest)
+		}
+	default:
+		return "", fmt.Errorf("%w: trigger %q: want api or argocd", ErrBadRequest, r.Trigger)
+	}
+	spec := &store.Spec{Repo: r.Repo, CloneURL: r.CloneURL, SHA: r.Revision, Ref: r.Ref, PR: r.PR, Apps: r.Apps, Trigger: r.Trigger}
+	if spec.CloneURL == "" {
+		spec.CloneURL = set.CloneURL
+	}
+	if spec.CloneURL == "" && r.Repo != demoRepo {
+		spec.CloneURL = "https://github.com/" + r.Repo + ".git"
+	}
+	if r.Repo == demoRepo && s.demo != nil {
+		spec.Local = s.demo.RepoDir
+	}
+	id, _, err := s.st.Accept(ctx, store.Intake{Spec: spec})
+	if err == nil {
+		s.notify()
+	}
+	return id, err
+}
+
+// Get returns an evaluation.
+func (s *Service) Get(ctx context.Context, id string) (*store.Evaluation, error) {
+	return s.st.Get(ctx, id)
+}
+
+// List lists evaluations, newest first.
+func (s *Service) List(ctx context.Context, f store.Filter) ([]*store.Evaluation, int, error) {
+	return s.st.List(ctx, f)
+}
+
+// Wait polls an evaluation until it is done or max passes.
+func (s *Service) Wait(ctx context.Context, id string, max time.Duration) (*store.Evaluation, error) {
+	deadline := time.Now().Add(max)
+	for {
+		e, err := s.st.Get(ctx, id)
+		if err != nil || e.Done() || time.Now().After(deadline) {
+			return e, err
+		}
+		select {
+		case <-ctx.Done():
+			return e, nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Ready reports whether the service can do its job: the store answers and
+// every engine has its trust material.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.st.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for _, e := range s.Engines() {
+		if e.TrustErr != nil {
+			return fmt.Errorf("trust material: %w", e.TrustErr)
+		}
+	}
+	return nil
+}
+
+func (s *Service) target(id string) string { return s.cfg.ExternalURL + "/evaluations/" + id }
+
+func (s *Service) pendingStatuses(spec *store.Spec) func(string) []store.Status {
+	if s.o.GitHub == nil || spec.Trigger != "pull_request" && spec.Trigger != "push" {
+		return nil
+	}
+	return func(id string) []store.Status {
+		return []store.Status{{Repo: spec.Repo, SHA: spec.SHA, State: "pending", Context: s.cfg.GitHub.StatusContext,
+			Description: "Checking that every image is signed by a trusted pipeline…", TargetURL: s.target(id), InstallationID: spec.InstallationID}}
+	}
+}
+
+func (s *Service) supersededStatuses() func(*store.Evaluation, string) []store.Status {
+	if s.o.GitHub == nil {
+		return nil
+	}
+	return func(old *store.Evaluation, newID string) []store.Status {
+		return []store.Status{{Repo: old.Spec.Repo, SHA: old.Spec.SHA, State: "error", Context: s.cfg.GitHub.StatusContext,
+			Description: "Superseded by a newer commit of the pull request: not evaluated", TargetURL: s.target(newID),
+			InstallationID: old.Spec.InstallationID}}
+	}
+}
+
+// Run works the queue until ctx ends: workers, and a retention sweep.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := 0; i < s.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.worker(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.retention(ctx)
+	}()
+	wg.Wait()
+	return nil
+}
+
+func (s *Service) retention(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.st.Prune(ctx, time.Now().Add(-s.cfg.Retention)); err != nil && ctx.Err() == nil {
+			s.log.Error("retention sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("retention sweep", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) worker(ctx context.Context) {
+	for ctx.Err() == nil {
+		job, err := s.st.Lease(ctx, s.owner, s.cfg.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("leasing a job", "err", err)
+			}
+			sleep(ctx, time.Second)
+			continue
+		}
+		if job == nil {
+			select {
+			case <-ctx.Done():
+			case <-s.wake:
+			case <-time.After(500*time.Millisecond + time.Duration(rand.IntN(250))*time.Millisecond):
+			}
+			continue
+		}
+		switch job.Kind {
+		case store.JobEvaluate:
+			s.evaluate(ctx, job)
+		case store.JobStatus:
+			s.post(ctx, job)
+		default:
+			s.st.Fail(ctx, job, s.owner, "unknown job kind "+job.Kind)
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// maxEvaluateAttempts bounds retries of evaluations that could not even
+// start (the commit could not be fetched).
+const maxEvaluateAttempts = 3
+
+func (s *Service) evaluate(ctx context.Context, job *store.Job) {
+	start := time.Now()
+	ev, err := s.st.Get(ctx, job.EvaluationID)
+	if err != nil {
+		s.log.Error("evaluation of a job", "job", job.ID, "err", err)
+		s.st.Fail(ctx, job, s.owner, err.Error())
+		return
+	}
+	if err := s.st.Start(ctx, job, s.owner); err != nil {
+		s.log.Warn("starting evaluation", "id", ev.ID, "err", err)
+		return
+	}
+	// Keep the lease while working; losing it stops the work.
+	ectx, cancel := context.WithTimeout(ctx, s.cfg.EvaluationTimeout)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(s.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ectx.Done():
+				return
+			case <-t.C:
+				if err := s.st.Extend(ctx, job, s.owner, s.cfg.Lease); err != nil {
+					s.log.Warn("lease lost: stopping evaluation", "id", ev.ID, "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	rep, err := s.check(ectx, ev)
+	finish := store.Finish{}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return // shutting down: the lease expires and another worker takes over
+	case err != nil && job.Attempts < maxEvaluateAttempts && ectx.Err() == nil:
+		s.log.Warn("evaluation could not start; will retry", "id", ev.ID, "attempt", job.Attempts, "err", err)
+		s.st.Retry(ctx, job, s.owner, time.Now().Add(time.Duration(job.Attempts)*5*time.Second), err.Error())
+		return
+	case err != nil:
+		finish.Result, finish.Error = string(gate.StatusError), err.Error()
+		rep = &gate.Report{APIVersion: gate.APIVersion, Result: gate.StatusError}
+		finish.Statuses = s.finalStatuses(ev, stateOf(gate.StatusError), github.Truncate("Could not check: "+err.Error(), 140), nil)
+	default:
+		finish.Result = string(rep.Result)
+		finish.Statuses = s.finalStatuses(ev, stateOf(rep.Result), Describe(rep), rep)
+	}
+	finish.Report, _ = json.Marshal(rep)
+	finish.Summary, _ = json.Marshal(rep.Summary)
+	for _, a := range rep.Apps {
+		for _, im := range a.Images {
+			finish.Images = append(finish.Images, store.ImageRow{App: a.Name, Image: im.Image, Normalized: im.Normalized, Digest: im.Digest, Status: string(im.Status), Reason: im.Reason})
+		}
+	}
+	if err := s.st.FinishEvaluation(ctx, job, s.owner, finish); err != nil {
+		s.log.Warn("recording the evaluation", "id", ev.ID, "err", err)
+		return
+	}
+	s.notify()
+	d := time.Since(start)
+	s.log.Info("evaluation", "id", ev.ID, "repo", ev.Spec.Repo, "sha", ev.Spec.SHA, "pr", ev.Spec.PR, "trigger", ev.Spec.Trigger,
+		"result", finish.Result, "images", rep.Summary.Images, "failed", rep.Summary.Failed, "errors", rep.Summary.Errors,
+		"duration", d.Round(time.Millisecond).String(), "err", finish.Error)
+	if m := s.o.Metrics; m != nil {
+		m.Evaluations.WithLabelValues(finish.Result).Inc()
+		m.Duration.WithLabelValues(finish.Result).Observe(d.Seconds())
+		m.IntakeToFinal.Observe(time.Since(ev.CreatedAt).Seconds())
+		for _, a := range rep.Apps {
+			for _, im := range a.Images {
+				m.Images.WithLabelValues(string(im.Status)).Inc()
+			}
+		}
+	}
+}
+
+// check fetches the evaluation's commit (or uses its local directory) and
+// runs the engine on it.
+func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report, error) {
+	eng, err := s.engineFor(ev.Spec.Repo)
+	if err != nil {
+		return nil, err
+	}
+	dir := ev.Spec.Local
+	if dir == "" {
+		if s.o.Fetcher == nil {
+			return nil, errors.New("no git fetcher configured")
+		}
+		token := ""
+		if s.o.GitHub != nil {
+			if token, err = s.o.GitHub.Token(ctx, ev.Spec.InstallationID); err != nil {
+				return nil, fmt.Errorf("GitHub token: %w", err)
+			}
+		}
+		var cleanup func()
+		dir, cleanup, err = s.o.Fetcher.Checkout(ctx, gitsrc.Request{CloneURL: ev.Spec.CloneURL, Ref: ev.Spec.Ref, SHA: ev.Spec.SHA, Token: token},
+			filepath.Join(s.cfg.DataDir, "checkouts"))
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+	}
+	rep, err := eng.Check(ctx, dir, gate.CheckOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if len(ev.Spec.Apps) > 0 {
+		var apps []gate.AppVerdict
+		for _, a := range rep.Apps {
+			if contains(ev.Spec.Apps, a.Path) || contains(ev.Spec.Apps, a.Name) {
+				apps = append(apps, a)
+			}
+		}
+		if len(apps) == 0 {
+			return nil, fmt.Errorf("none of the apps %v is in the repository", ev.Spec.Apps)
+		}
+		filtered := &gate.Report{APIVersion: rep.APIVersion, Apps: apps}
+		filtered.Recount()
+		rep = filtered
+	}
+	return rep, nil
+}
+
+func (s *Service) finalStatuses(ev *store.Evaluation, state, description string, rep *gate.Report) []store.Status {
+	if s.o.GitHub == nil || ev.Spec.Trigger != "pull_request" && ev.Spec.Trigger != "push" {
+		return nil
+	}
+	base := store.Status{Repo: ev.Spec.Repo, SHA: ev.Spec.SHA, Context: s.cfg.GitHub.StatusContext, TargetURL: s.target(ev.ID), InstallationID: ev.Spec.InstallationID}
+	out := []store.Status{withState(base, state, description)}
+	if s.cfg.GitHub.PerAppStatuses && rep != nil {
+		for _, a := range rep.Apps {
+			one := &gate.Report{Apps: []gate.AppVerdict{a}}
+			one.Recount()
+			st := withState(base, stateOf(one.Result), Describe(one))
+			st.Context = s.cfg.GitHub.StatusContext + "/" + a.Name
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func withState(s store.Status, state, description string) store.Status {
+	s.State, s.Description = state, description
+	return s
+}
+
+// maxStatusAttempts bounds how long a status is retried (with back-off up
+// to ten minutes, about two hours).
+const maxStatusAttempts = 20
+
+func (s *Service) post(ctx context.Context, job *store.Job) {
+	if s.o.GitHub == nil {
+		s.st.Complete(ctx, job, s.owner)
+		return
+	}
+	err := s.o.GitHub.PostStatus(ctx, *job.Status)
+	m := s.o.Metrics
+	var re *github.RetryError
+	switch {
+	case err == nil:
+		s.st.Complete(ctx, job, s.owner)
+		s.log.Info("status posted", "repo", job.Status.Repo, "sha", job.Status.SHA, "state", job.Status.State, "context", job.Status.Context)
+		if m != nil {
+			m.StatusPosts.WithLabelValues("posted").Inc()
+		}
+	case errors.As(err, &re) && job.Attempts < maxStatusAttempts:
+		wait := time.Duration(1<<min(job.Attempts, 10)) * time.Second
+		wait = min(wait, 10*time.Minute)
+		next := time.Now().Add(wait)
+		if re.After.After(next) {
+			next = re.After
+		}
+		s.log.Warn("status not posted; will retry", "repo", job.Status.Repo, "sha", job.Status.SHA, "attempt", job.Attempts, "at", next, "err", err)
+		s.st.Retry(ctx, job, s.owner, next, err.Error())
+		if m != nil {
+			m.StatusPosts.WithLabelValues("retry").Inc()
+		}
+	default:
+		s.log.Error("status not posted; giving up", "repo", job.Status.Repo, "sha", job.Status.SHA, "err", err)
+		s.st.Fail(ctx, job, s.owner, err.Error())
+		if m != nil {
+			m.StatusPosts.WithLabelValues("failed").Inc()
+		}
+	}
+}
+
+// demoRepo names the demo's evaluations.
+const demoRepo = "demo/gitops"
+
+// StartDemo starts the in-process registry and Sigstore, pushes and signs
+// the demo images, and queues an evaluation of the demo repository.
+func (s *Service) StartDemo(ctx context.Context) (string, error) {
+	dir := filepath.Join(s.cfg.DataDir, "demo")
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	repo, pol := s.o.DemoRepo, s.o.DemoPolicy
+	if repo == "" {
+		repo, pol = "testdata/repos/demo", "testdata/policies/demo.yaml"
+	}
+	d, err := gatetest.NewDemo(ctx, dir, repo, pol)
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	s.demo = d
+	if _, err := s.engineFor(demoRepo); err != nil {
+		return "", err
+	}
+	return s.Submit(ctx, Request{Repo: demoRepo, Revision: "demo0000", Trigger: "demo"})
+}
+
+// Close releases the demo.
+func (s *Service) Close() {
+	if s.demo != nil {
+		s.demo.World.Close()
+	}
+}

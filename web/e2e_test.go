@@ -1,0 +1,279 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/github"
+	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
+	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/store"
+	"github.com/gitops-gate/gitops-gate/web"
+)
+
+const secret = "webhook-s3cret"
+
+const e2ePolicy = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: acme-signed}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: release-workflow
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["REGISTRY/*"]
+      attestors:
+      - entries:
+        - keyless:
+            issuer: https://token.actions.githubusercontent.com
+            subject: "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/*"
+`
+
+// gate is a running service on the real HTTP stack, with a registry and
+// Sigstore, a git server, and a fake GitHub.
+type gateEnv struct {
+	t      *testing.T
+	world  *gatetest.World
+	git    *gatetest.GitServer
+	repo   *gatetest.Repo
+	gh     *gatetest.FakeGitHub
+	srv    *httptest.Server
+	store  store.Store
+	cfg    *service.Config
+	cancel context.CancelFunc
+}
+
+func newGate(t *testing.T) *gateEnv {
+	t.Helper()
+	g := &gateEnv{t: t, world: gatetest.NewWorld(t), git: gatetest.NewGitServer(t), gh: gatetest.NewFakeGitHub(t)}
+	g.repo = g.git.NewRepo("acme/gitops")
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(pol, []byte(strings.ReplaceAll(e2ePolicy, "REGISTRY", g.world.Registry.Host)), 0o644)
+	cfgFile := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`dataDir: %s
+externalURL: https://gate.example.com
+github:
+  baseURL: %s/
+  token: ghp_test
+  webhookSecret: %s
+repos:
+  - name: acme/gitops
+    policies: [%s]
+    trustedRoot: %s
+    branches: [main]
+workers: 2
+`, filepath.Join(dir, "data"), g.gh.Server.URL, secret, pol, g.world.TrustedRootPath)), 0o644)
+	cfg, err := service.LoadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.cfg = cfg
+	ctx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "gate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.store = st
+	ghc, err := github.NewClient(github.Auth{Token: cfg.GitHub.Token, BaseURL: cfg.GitHub.BaseURL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetcher, _ := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(dir, "git")})
+	reg := prometheus.NewRegistry()
+	metrics := service.NewMetrics(reg, st)
+	svc, err := service.New(service.Options{Config: cfg, Store: st, GitHub: ghc, Fetcher: fetcher, Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	g.srv = httptest.NewServer(web.New(web.Options{Service: svc, WebhookSecret: []byte(secret), Gatherer: reg, Metrics: metrics}))
+	t.Cleanup(func() {
+		g.srv.Close()
+		cancel()
+		<-done
+		st.Close()
+	})
+	return g
+}
+
+func (g *gateEnv) image(repoTag string, signed bool) string {
+	g.t.Helper()
+	d, err := g.world.PushImage(context.Background(), repoTag)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if signed {
+		if err := g.world.Sigstore.SignImage(context.Background(), d, gatetest.SignOptions{}); err != nil {
+			g.t.Fatal(err)
+		}
+	}
+	return d.String()
+}
+
+func deployment(name, image string) string {
+	return fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: %s\nspec:\n  template:\n    spec:\n      containers:\n        - name: %s\n          image: %s\n", name, name, image)
+}
+
+// payload is the corpus pull_request payload rewritten to point at the
+// test repository.
+func (g *gateEnv) payload(action string, pr int, sha string) []byte {
+	g.t.Helper()
+	raw, err := os.ReadFile("../testdata/github-webhooks/pull_request.opened.payload.json")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var p map[string]any
+	json.Unmarshal(raw, &p)
+	p["action"] = action
+	p["number"] = pr
+	prm := p["pull_request"].(map[string]any)
+	prm["number"] = pr
+	prm["title"] = "Bump the worker"
+	prm["head"].(map[string]any)["sha"] = sha
+	repo := p["repository"].(map[string]any)
+	repo["full_name"] = "acme/gitops"
+	repo["clone_url"] = g.repo.CloneURL()
+	out, _ := json.Marshal(p)
+	return out
+}
+
+func (g *gateEnv) send(event, delivery string, payload []byte, key string) *http.Response {
+	g.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/webhooks/github", bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write(payload)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// waitStatuses waits for the statuses of sha to reach a final state.
+func (g *gateEnv) waitFinal(sha string) []gatetest.PostedStatus {
+	g.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var mine []gatetest.PostedStatus
+		for _, s := range g.gh.Statuses() {
+			if s.SHA == sha {
+				mine = append(mine, s)
+			}
+		}
+		if n := len(mine); n > 0 && mine[n-1].State != "pending" {
+			return mine
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	g.t.Fatalf("no final status for %s; got %+v", sha, g.gh.Statuses())
+	return nil
+}
+
+func TestPullRequestEndToEnd(t *testing.T) {
+	g := newGate(t)
+	api := g.image("acme/api:v1", true)
+	unsigned := g.image("acme/worker:v1", false)
+	signedWorker := g.image("acme/worker:v2", true)
+	g.repo.SetRef("refs/heads/main", g.repo.Commit("base", map[string]string{"README.md": "gitops\n"}))
+	sha1 := g.repo.Commit("use the worker", map[string]string{
+		"apps/api/deploy.yaml":    deployment("api", api),
+		"apps/worker/deploy.yaml": deployment("worker", unsigned),
+	})
+	g.repo.SetRef("refs/pull/1/head", sha1)
+
+	// A forged delivery is refused and leaves nothing behind.
+	if resp := g.send("pull_request", "forged-1", g.payload("opened", 1, sha1), "wrong-secret"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged webhook: %d, want 401", resp.StatusCode)
+	}
+	if _, total, _ := g.store.List(context.Background(), store.Filter{}); total != 0 {
+		t.Fatalf("a forged delivery created %d evaluations", total)
+	}
+
+	start := time.Now()
+	resp := g.send("pull_request", "delivery-1", g.payload("opened", 1, sha1), secret)
+	if resp.StatusCode != http.StatusAccepted || time.Since(start) > time.Second {
+		t.Fatalf("webhook: %d after %v, want 202 within a second", resp.StatusCode, time.Since(start))
+	}
+	// GitHub redelivers: the same delivery is one evaluation.
+	if resp := g.send("pull_request", "delivery-1", g.payload("opened", 1, sha1), secret); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("redelivery: %d", resp.StatusCode)
+	}
+	statuses := g.waitFinal(sha1)
+	if len(statuses) != 2 || statuses[0].State != "pending" || statuses[1].State != "failure" {
+		t.Fatalf("statuses for %s: %+v, want pending then failure", sha1, statuses)
+	}
+	final := statuses[1]
+	if final.Context != "gitops-gate" || final.Description != "2 images: 1 verified, 1 failed (apps/worker)" || final.Authorization != "Bearer ghp_test" {
+		t.Errorf("final status %+v", final)
+	}
+	evs, total, _ := g.store.List(context.Background(), store.Filter{})
+	if total != 1 {
+		t.Fatalf("%d evaluations, want 1 (the redelivery is deduplicated)", total)
+	}
+	if final.TargetURL != "https://gate.example.com/evaluations/"+evs[0].ID || statuses[0].TargetURL != final.TargetURL {
+		t.Errorf("target URL %q, evaluation %s", final.TargetURL, evs[0].ID)
+	}
+
+	// The verdict page names the failing image, its reason and its file.
+	page := get(t, g.srv.URL+"/evaluations/"+evs[0].ID)
+	for _, want := range []string{"Failed", unsigned, "no signatures found", "apps/worker/deploy.yaml:10", "/blob/" + sha1 + "/apps/worker/deploy.yaml#L10"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("evaluation page lacks %q", want)
+		}
+	}
+
+	// The author replaces the unsigned image with a signed digest.
+	sha2 := g.repo.Commit("pin a signed worker", map[string]string{"apps/worker/deploy.yaml": deployment("worker", signedWorker)})
+	g.repo.SetRef("refs/pull/1/head", sha2)
+	g.send("pull_request", "delivery-2", g.payload("synchronize", 1, sha2), secret)
+	statuses = g.waitFinal(sha2)
+	if statuses[len(statuses)-1].State != "success" || statuses[len(statuses)-1].Description != "2 images: 2 verified" {
+		t.Errorf("statuses for %s: %+v, want success", sha2, statuses)
+	}
+	if bad := g.gh.Bad(); len(bad) > 0 {
+		t.Errorf("requests GitHub would not accept: %v", bad)
+	}
+	metrics := get(t, g.srv.URL+"/metrics")
+	for _, want := range []string{`gitops_gate_evaluations_total{result="fail"} 1`, `gitops_gate_webhooks_total{event="pull_request",outcome="duplicate"} 1`,
+		`gitops_gate_status_posts_total{outcome="posted"} 4`, "gitops_gate_queue_depth", "gitops_gate_registry_requests_total"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return b.String()
+}

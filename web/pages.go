@@ -1,0 +1,167 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/store"
+)
+
+var funcs = template.FuncMap{
+	"short": func(d string) string {
+		if _, h, ok := strings.Cut(d, ":"); ok && len(h) >= 12 {
+			return h[:12]
+		}
+		if len(d) > 12 {
+			return d[:12]
+		}
+		return d
+	},
+	"ago": func(t time.Time) string {
+		d := time.Since(t)
+		switch {
+		case d < time.Minute:
+			return fmt.Sprintf("%ds ago", int(d.Seconds()))
+		case d < time.Hour:
+			return fmt.Sprintf("%dm ago", int(d.Minutes()))
+		case d < 48*time.Hour:
+			return fmt.Sprintf("%dh ago", int(d.Hours()))
+		}
+		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+	},
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"list": func(s ...string) []string { return s },
+	"appNeedsAttention": func(a gate.AppVerdict) bool {
+		for _, im := range a.Images {
+			if !im.Status.Passing() {
+				return true
+			}
+		}
+		return false
+	},
+	"duration": func(e *store.Evaluation) string {
+		if e.StartedAt == nil || e.FinishedAt == nil {
+			return ""
+		}
+		return e.FinishedAt.Sub(*e.StartedAt).Round(10 * time.Millisecond).String()
+	},
+	"label": func(s string) string {
+		switch s {
+		case "pass":
+			return "Passed"
+		case "fail":
+			return "Failed"
+		case "error":
+			return "Error"
+		case "audit":
+			return "Audit"
+		case "skipped":
+			return "Skipped"
+		case "unmatched":
+			return "Unmatched"
+		case "queued":
+			return "Queued"
+		case "running":
+			return "Running"
+		case "superseded":
+			return "Superseded"
+		}
+		return s
+	},
+}
+
+// evaluationView is an evaluation with its report decoded for the page.
+type evaluationView struct {
+	*store.Evaluation
+	Report  *gate.Report
+	Status  string // the badge: result when done, else state
+	Pending bool
+}
+
+func view(e *store.Evaluation) evaluationView {
+	v := evaluationView{Evaluation: e, Status: e.State}
+	if e.State == store.StateDone || e.State == store.StateFailed {
+		v.Status = e.Result
+	}
+	if len(e.Report) > 0 {
+		var r gate.Report
+		if json.Unmarshal(e.Report, &r) == nil {
+			v.Report = &r
+		}
+	}
+	if len(e.Summary) > 0 && v.Report == nil {
+		v.Report = &gate.Report{}
+		json.Unmarshal(e.Summary, &v.Report.Summary)
+	}
+	v.Pending = !e.Done()
+	return v
+}
+
+// FileURL links a file at the evaluated commit on GitHub, when the source
+// is a GitHub repository.
+func (v evaluationView) FileURL(file string, line int) string {
+	u, err := url.Parse(v.Spec.CloneURL)
+	if err != nil || u.Host == "" || v.Spec.SHA == "" || file == "" {
+		return ""
+	}
+	repo := strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	link := fmt.Sprintf("%s://%s/%s/blob/%s/%s", u.Scheme, u.Host, repo, v.Spec.SHA, file)
+	if line > 0 {
+		link += fmt.Sprintf("#L%d", line)
+	}
+	return link
+}
+
+// CommitURL links the commit on GitHub.
+func (v evaluationView) CommitURL() string {
+	u, err := url.Parse(v.Spec.CloneURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s://%s/%s/commit/%s", u.Scheme, u.Host, strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git"), v.Spec.SHA)
+}
+
+func (h *handlers) listPage(c echo.Context) error {
+	f := filterOf(c)
+	evs, total, err := h.o.Service.List(c.Request().Context(), f)
+	if err != nil {
+		return c.String(http.StatusInternalServerError, err.Error())
+	}
+	views := make([]evaluationView, len(evs))
+	for i, e := range evs {
+		views[i] = view(e)
+	}
+	next := ""
+	if f.Offset+f.Limit < total {
+		q := c.QueryParams()
+		q.Set("offset", fmt.Sprint(f.Offset+f.Limit))
+		next = "/?" + q.Encode()
+	}
+	prev := ""
+	if f.Offset > 0 {
+		q := c.QueryParams()
+		q.Set("offset", fmt.Sprint(max(0, f.Offset-f.Limit)))
+		prev = "/?" + q.Encode()
+	}
+	return c.Render(http.StatusOK, "list.html", map[string]any{"Evaluations": views, "Total": total, "Filter": f, "Next": next, "Prev": prev})
+}
+
+func (h *handlers) evaluationPage(c echo.Context) error {
+	e, err := h.o.Service.Get(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return c.Render(http.StatusNotFound, "notfound.html", c.Param("id"))
+	}
+	if err != nil {
+		return c.String(http.StatusInternalServerError, err.Error())
+	}
+	return c.Render(http.StatusOK, "evaluation.html", view(e))
+}
