@@ -12,10 +12,10 @@ import (
 
 // PostedStatus is a commit status the fake GitHub received.
 type PostedStatus struct {
-	Repo, SHA                               string
+	Repo, SHA                              string
 	State, Description, Context, TargetURL string
-	Authorization                           string
-	At                                      time.Time
+	Authorization                          string
+	At                                     time.Time
 }
 
 // FakeGitHub answers GitHub's REST API for commit statuses and App
