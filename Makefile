@@ -12,10 +12,13 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) $(PKG)
 
-# make run: build, then check the demo repository against an in-process
-# registry and test Sigstore (signed, wrongly signed and unsigned images).
+# make run: build, then start the service on http://localhost:8080 with
+# SQLite in .data/. With no GitHub configured it runs in demo mode: an
+# in-process registry and test Sigstore, and an evaluation of the demo
+# repository (signed, wrongly signed and unsigned images). Ctrl-C stops it.
+CONFIG ?=
 run: build
-	./$(BIN) demo
+	./$(BIN) serve $(if $(CONFIG),--config $(CONFIG))
 
 # make test: everything CI runs. Vet and formatting first, then the whole suite.
 test: fmt-check vet test-go
