@@ -62,7 +62,7 @@ func New(o Options) (*Service, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	host, _ := os.Hostname()
-	s := &Service{o: o, cfg: o.Config, st: o.Store, log: o.Logger, wake: make(chan struct{}, 1),
+	s := &Service{o: o, cfg: o.Config, st: o.Store, log: o.Logger, wake: make(chan struct{}, max(o.Config.Workers, 1)),
 		owner:   fmt.Sprintf("%s/%d/%04x", host, os.Getpid(), rand.IntN(1<<16)),
 		cache:   cache.NewMemory[verify.Outcome](50_000),
 		engines: map[string]*gate.Engine{}}
@@ -133,10 +133,15 @@ func (s *Service) Engines() []*gate.Engine {
 	return out
 }
 
+// notify wakes the idle workers: new work usually means two jobs (the
+// evaluation and its pending status), and each should start at once.
 func (s *Service) notify() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	for i := 0; i < cap(s.wake); i++ {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+			return
+		}
 	}
 }
 
