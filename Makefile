@@ -5,7 +5,7 @@ PKG       := ./cmd/gitops-gate
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run test test-go lint vet fmt-check bench tidy-check clean
+.PHONY: all build run test test-deps test-go screenshots lint vet fmt-check bench clean
 
 all: build
 
@@ -20,11 +20,24 @@ CONFIG ?=
 run: build
 	./$(BIN) serve $(if $(CONFIG),--config $(CONFIG))
 
-# make test: everything CI runs. Vet and formatting first, then the whole suite.
-test: fmt-check vet test-go
+# make test: everything CI runs. Vet and formatting first, then what the
+# tests need (installed from Debian's packages when missing), then the whole
+# suite; the browser tests must run, not skip.
+test: fmt-check vet test-deps test-go
+
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+test-deps:
+	@command -v git >/dev/null 2>&1 || { echo "installing git"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) git; }
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium for the browser tests"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) chromium; }
 
 test-go:
-	$(GO) test -count=1 -timeout 15m ./...
+	GITOPS_GATE_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 15m ./...
+
+# Screenshots of the main pages for the README (docs/screenshots/).
+screenshots: test-deps
+	GITOPS_GATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestBrowser ./web/
 
 vet:
 	$(GO) vet ./...

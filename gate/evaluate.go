@@ -280,7 +280,7 @@ func (r *run) verifyOne(ctx context.Context, digest name.Digest, vf *policy.Veri
 		if len(set.Entries) > 1 {
 			detail = fmt.Sprintf("%d verified, %d required: %s", verified, set.Required(), detail)
 		}
-		failures = append(failures, fmt.Sprintf("want %s: %s", want, detail))
+		failures = append(failures, fmt.Sprintf("%s (want %s)", detail, want))
 	}
 	switch {
 	case errored:

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -40,14 +41,22 @@ var funcs = template.FuncMap{
 	},
 	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"list": func(s ...string) []string { return s },
-	"appNeedsAttention": func(a gate.AppVerdict) bool {
-		for _, im := range a.Images {
-			if !im.Status.Passing() {
-				return true
-			}
+	// symbol doubles the badge's colour with a shape: colour is never the
+	// only signal.
+	"symbol": func(s string) string {
+		switch s {
+		case "pass":
+			return "✓"
+		case "fail":
+			return "✗"
+		case "error":
+			return "!"
+		case "queued", "running":
+			return "…"
 		}
-		return false
+		return "–"
 	},
+	"appNeedsAttention": needsAttention,
 	"duration": func(e *store.Evaluation) string {
 		if e.StartedAt == nil || e.FinishedAt == nil {
 			return ""
@@ -95,6 +104,9 @@ func view(e *store.Evaluation) evaluationView {
 	if len(e.Report) > 0 {
 		var r gate.Report
 		if json.Unmarshal(e.Report, &r) == nil {
+			// Apps that need attention first; images within an app are
+			// already ordered that way by the engine.
+			sort.SliceStable(r.Apps, func(i, j int) bool { return needsAttention(r.Apps[i]) && !needsAttention(r.Apps[j]) })
 			v.Report = &r
 		}
 	}
@@ -164,4 +176,41 @@ func (h *handlers) evaluationPage(c echo.Context) error {
 		return c.String(http.StatusInternalServerError, err.Error())
 	}
 	return c.Render(http.StatusOK, "evaluation.html", view(e))
+}
+
+func (h *handlers) imagePage(c echo.Context) error {
+	ref := c.QueryParam("ref")
+	var hist []store.ImageHistory
+	if ref != "" {
+		var err error
+		if hist, err = h.o.Service.ImageHistory(c.Request().Context(), ref); err != nil {
+			return c.String(http.StatusInternalServerError, err.Error())
+		}
+	}
+	// The newest first; the first failure after a run of passes is when the
+	// image started failing.
+	startedFailing := ""
+	for i := 0; i+1 < len(hist); i++ {
+		if hist[i].Status != "pass" && hist[i+1].Status == "pass" {
+			startedFailing = hist[i].EvaluationID
+			break
+		}
+	}
+	return c.Render(http.StatusOK, "image.html", map[string]any{"Ref": ref, "History": hist, "StartedFailing": startedFailing})
+}
+
+func (h *handlers) policyPage(c echo.Context) error {
+	return c.Render(http.StatusOK, "policies.html", h.o.Service.Policies())
+}
+
+func needsAttention(a gate.AppVerdict) bool {
+	if a.Error != "" {
+		return true
+	}
+	for _, im := range a.Images {
+		if !im.Status.Passing() {
+			return true
+		}
+	}
+	return false
 }

@@ -38,9 +38,14 @@ type Options struct {
 	// With none, reads are open and writes only in demo mode.
 	APITokens []string
 	Demo      bool
-	Gatherer  prometheus.Gatherer
-	Metrics   *service.Metrics
-	Logger    *slog.Logger
+	// UI access control (optional): HTTP basic auth, and/or a header set
+	// by a trusted authenticating proxy (e.g. X-Forwarded-User). The JSON
+	// API keeps its bearer tokens.
+	BasicUser, BasicPassword string
+	TrustedUserHeader        string
+	Gatherer                 prometheus.Gatherer
+	Metrics                  *service.Metrics
+	Logger                   *slog.Logger
 }
 
 // New builds the echo server.
@@ -64,8 +69,13 @@ func New(o Options) *echo.Echo {
 	api.POST("/evaluations", h.create, middleware.BodyLimit("1M"))
 	api.GET("/evaluations", h.list)
 	api.GET("/evaluations/:id", h.get)
-	e.GET("/", h.listPage)
-	e.GET("/evaluations/:id", h.evaluationPage)
+	api.GET("/images", h.images)
+	api.GET("/policies", h.policies)
+	ui := e.Group("", h.uiAuth)
+	ui.GET("/", h.listPage)
+	ui.GET("/evaluations/:id", h.evaluationPage)
+	ui.GET("/images", h.imagePage)
+	ui.GET("/policies", h.policyPage)
 	e.GET("/static/*", echo.WrapHandler(http.FileServer(http.FS(assets))))
 	return e
 }
@@ -143,6 +153,46 @@ func (h *handlers) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gitops-gate"`)
 		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "a valid bearer token is required"})
 	}
+}
+
+// uiAuth guards the pages when access control is configured.
+func (h *handlers) uiAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if h.o.BasicUser == "" && h.o.TrustedUserHeader == "" {
+			return next(c)
+		}
+		if h.o.TrustedUserHeader != "" && c.Request().Header.Get(h.o.TrustedUserHeader) != "" {
+			return next(c)
+		}
+		if h.o.BasicUser != "" {
+			u, p, ok := c.Request().BasicAuth()
+			if ok && subtle.ConstantTimeCompare([]byte(u), []byte(h.o.BasicUser)) == 1 &&
+				subtle.ConstantTimeCompare([]byte(p), []byte(h.o.BasicPassword)) == 1 {
+				return next(c)
+			}
+			c.Response().Header().Set("WWW-Authenticate", `Basic realm="gitops-gate", charset="UTF-8"`)
+		}
+		return c.String(http.StatusUnauthorized, "authentication required\n")
+	}
+}
+
+func (h *handlers) images(c echo.Context) error {
+	ref := c.QueryParam("ref")
+	if ref == "" {
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": "ref: an image reference or digest is required"})
+	}
+	hist, err := h.o.Service.ImageHistory(c.Request().Context(), ref)
+	if err != nil {
+		return c.JSON(http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	}
+	if hist == nil {
+		hist = []store.ImageHistory{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ref": ref, "history": hist})
+}
+
+func (h *handlers) policies(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{"engines": h.o.Service.Policies()})
 }
 
 // create queues an evaluation; with ?wait=30s it answers when it is done

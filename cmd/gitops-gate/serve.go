@@ -116,7 +116,8 @@ func serve(ctx context.Context, cfg *service.Config) error {
 		log.Warn("no webhook secret (github.webhookSecret or GITOPS_GATE_WEBHOOK_SECRET): every webhook is refused")
 	}
 	e := web.New(web.Options{Service: svc, WebhookSecret: []byte(cfg.GitHub.WebhookSecret), APITokens: cfg.APITokens,
-		Demo: demo, Gatherer: reg, Metrics: metrics, Logger: log})
+		Demo: demo, Gatherer: reg, Metrics: metrics, Logger: log,
+		BasicUser: cfg.UI.BasicAuth.Username, BasicPassword: cfg.UI.BasicAuth.Password, TrustedUserHeader: cfg.UI.TrustedUserHeader})
 	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -47,7 +47,16 @@ type Config struct {
 	// EvaluationTimeout bounds one evaluation (fetch, render, verify).
 	EvaluationTimeout time.Duration `yaml:"evaluationTimeout"`
 	APITokens         []string      `yaml:"apiTokens"`
-	Registry          struct {
+	// UI protects the pages (optional): basic auth, or a header set by a
+	// trusted authenticating proxy. Password: GITOPS_GATE_UI_PASSWORD.
+	UI struct {
+		BasicAuth struct {
+			Username string `yaml:"username"`
+			Password string `yaml:"password"`
+		} `yaml:"basicAuth"`
+		TrustedUserHeader string `yaml:"trustedUserHeader"`
+	} `yaml:"ui"`
+	Registry struct {
 		Timeout time.Duration `yaml:"timeout"`
 		Retries int           `yaml:"retries"`
 	} `yaml:"registry"`
@@ -109,6 +118,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if v := os.Getenv("GITOPS_GATE_GITHUB_TOKEN"); v != "" {
 		c.GitHub.Token = v
+	}
+	if v := os.Getenv("GITOPS_GATE_UI_PASSWORD"); v != "" {
+		c.UI.BasicAuth.Password = v
 	}
 	if v := os.Getenv("GITOPS_GATE_API_TOKENS"); v != "" {
 		c.APITokens = append(c.APITokens, strings.Split(v, ",")...)

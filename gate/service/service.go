@@ -23,6 +23,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
+	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
@@ -279,6 +280,55 @@ func (s *Service) Wait(ctx context.Context, id string, max time.Duration) (*stor
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// PolicyInfo is what one engine enforces, for the policy page.
+type PolicyInfo struct {
+	Repos      []string          `json:"repos"`
+	Policies   []policy.Summary  `json:"policies"`
+	Trust      trust.Description `json:"trust"`
+	TrustError string            `json:"trustError,omitempty"`
+}
+
+// Policies lists the engines the service judges with: their repositories,
+// policies and trust material.
+func (s *Service) Policies() []PolicyInfo {
+	byEngine := map[*gate.Engine][]string{}
+	var order []*gate.Engine
+	names := []string{}
+	for _, r := range s.cfg.Repos {
+		names = append(names, r.Name)
+	}
+	if s.demo != nil {
+		names = append(names, demoRepo)
+	}
+	for _, n := range names {
+		e, err := s.engineFor(n)
+		if err != nil {
+			continue
+		}
+		if _, ok := byEngine[e]; !ok {
+			order = append(order, e)
+		}
+		byEngine[e] = append(byEngine[e], n)
+	}
+	var out []PolicyInfo
+	for _, e := range order {
+		pi := PolicyInfo{Repos: byEngine[e], Trust: trust.Describe(e.Trust)}
+		if e.TrustErr != nil {
+			pi.TrustError = e.TrustErr.Error()
+		}
+		for _, p := range e.Policies.Policies {
+			pi.Policies = append(pi.Policies, p.Summarize())
+		}
+		out = append(out, pi)
+	}
+	return out
+}
+
+// ImageHistory lists the evaluations that saw an image reference or digest.
+func (s *Service) ImageHistory(ctx context.Context, ref string) ([]store.ImageHistory, error) {
+	return s.st.ImageHistory(ctx, ref, 200)
 }
 
 // Ready reports whether the service can do its job: the store answers and

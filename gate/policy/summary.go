@@ -1,0 +1,75 @@
+package policy
+
+// Summary is a policy as a reader (and the JSON API) sees it: what each
+// rule applies to and what it requires.
+type Summary struct {
+	Name        string        `json:"name"`
+	Kind        string        `json:"kind"`
+	Namespace   string        `json:"namespace,omitempty"`
+	File        string        `json:"file"`
+	Controllers []string      `json:"autogenControllers,omitempty"`
+	Rules       []RuleSummary `json:"rules"`
+}
+
+// RuleSummary is one rule.
+type RuleSummary struct {
+	Name    string          `json:"name"`
+	Match   []FilterSummary `json:"match"`
+	Exclude []FilterSummary `json:"exclude,omitempty"`
+	Verify  []VerifySummary `json:"verifyImages"`
+}
+
+// FilterSummary is one match or exclude filter, after auto-generation.
+type FilterSummary struct {
+	Kinds      []string `json:"kinds,omitempty"`
+	Namespaces []string `json:"namespaces,omitempty"`
+}
+
+// VerifySummary is one verifyImages entry.
+type VerifySummary struct {
+	Type                string            `json:"type"`
+	ImageReferences     []string          `json:"imageReferences"`
+	SkipImageReferences []string          `json:"skipImageReferences,omitempty"`
+	Audit               bool              `json:"audit"`
+	Required            bool              `json:"required"`
+	VerifyDigest        bool              `json:"verifyDigest"`
+	MutateDigest        bool              `json:"mutateDigest"`
+	Repository          string            `json:"repository,omitempty"`
+	Attestors           []AttestorSummary `json:"attestors"`
+}
+
+// AttestorSummary is one attestor set: Required of its entries must verify.
+type AttestorSummary struct {
+	Required int      `json:"required"`
+	Entries  []string `json:"entries"`
+}
+
+// Summarize describes a policy.
+func (p *Policy) Summarize() Summary {
+	s := Summary{Name: p.Name, Kind: p.Kind, Namespace: p.Namespace, File: p.File, Controllers: p.Controllers, Rules: []RuleSummary{}}
+	for _, r := range p.Rules {
+		rs := RuleSummary{Name: r.Name, Match: filterSummaries(r.match), Exclude: filterSummaries(r.exclude)}
+		for _, v := range r.Verify {
+			vs := VerifySummary{Type: v.Type, ImageReferences: v.ImageReferences, SkipImageReferences: v.SkipImageReferences, Audit: v.Audit,
+				Required: v.Required, VerifyDigest: v.VerifyDigest, MutateDigest: v.MutateDigest, Repository: v.Repository}
+			for _, set := range v.Attestors {
+				as := AttestorSummary{Required: set.Required()}
+				for _, a := range set.Entries {
+					as.Entries = append(as.Entries, a.Describe())
+				}
+				vs.Attestors = append(vs.Attestors, as)
+			}
+			rs.Verify = append(rs.Verify, vs)
+		}
+		s.Rules = append(s.Rules, rs)
+	}
+	return s
+}
+
+func filterSummaries(fs []resourceFilter) []FilterSummary {
+	var out []FilterSummary
+	for _, f := range fs {
+		out = append(out, FilterSummary{Kinds: f.Kinds, Namespaces: f.Namespaces})
+	}
+	return out
+}

@@ -1,0 +1,251 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+)
+
+// browser starts headless Chromium (Debian's package; make test installs
+// it). Without it the test is skipped, unless GITOPS_GATE_REQUIRE_BROWSER
+// is set, as make test sets it.
+func browser(t *testing.T) (context.Context, *consoleLog) {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("GITOPS_GATE_REQUIRE_BROWSER") != "" {
+			t.Fatal("chromium is required (make test installs it)")
+		}
+		t.Skip("no chromium: run make test, which installs it")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.Flag("headless", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
+	log := &consoleLog{}
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	chromedp.Listen(ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			log.add("exception: " + e.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				log.add("console.error")
+			}
+		case *page.EventJavascriptDialogOpening:
+			log.add("dialog: " + e.Message) // a script ran: the test fails
+		}
+	})
+	return ctx, log
+}
+
+type consoleLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (c *consoleLog) add(s string) { c.mu.Lock(); c.events = append(c.events, s); c.mu.Unlock() }
+func (c *consoleLog) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.events...)
+}
+
+// page drives one tab; each helper fails the test on error.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func (p tab) do(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	must(p.t, chromedp.Do(p.ctx, actions...))
+}
+
+func (p tab) open(url, waitFor string) {
+	p.t.Helper()
+	p.do(chromedp.Navigate(url), chromedp.WaitVisible(waitFor))
+}
+
+func (p tab) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(sel))
+	must(p.t, err)
+	return s
+}
+
+func (p tab) attr(sel, name string) string {
+	p.t.Helper()
+	r, err := chromedp.Run(p.ctx, chromedp.AttributeValue(sel, name))
+	must(p.t, err)
+	return r.Value
+}
+
+func TestBrowser(t *testing.T) {
+	ctx, console := browser(t)
+	p := tab{t: t, ctx: ctx}
+	g := newGate(t)
+	api := g.image("acme/api:v1", true)
+	unsigned := g.image("acme/worker:v1", false)
+	g.repo.SetRef("refs/heads/main", g.repo.Commit("base", map[string]string{"README.md": "x\n"}))
+	failing := g.repo.Commit("worker", map[string]string{
+		"apps/api/deploy.yaml":    deployment("api", api),
+		"apps/worker/deploy.yaml": deployment("worker", unsigned),
+	})
+	g.repo.SetRef("refs/pull/1/head", failing)
+	g.send("pull_request", "b-1", g.payload("opened", 1, failing), secret)
+	// A manifest value that is markup must be shown as text.
+	hostile := g.repo.Commit("hostile", map[string]string{"apps/evil/deploy.yaml": deployment("evil", "\"<script>alert('gate')</script>\"")})
+	g.repo.SetRef("refs/pull/2/head", hostile)
+	g.send("pull_request", "b-2", g.payload("opened", 2, hostile), secret)
+	g.waitFinal(failing)
+	g.waitFinal(hostile)
+	passing := g.repo.Commit("fixed", map[string]string{"apps/worker/deploy.yaml": "", "apps/evil/deploy.yaml": ""})
+	g.repo.SetRef("refs/pull/3/head", passing)
+	g.send("pull_request", "b-3", g.payload("opened", 3, passing), secret)
+	g.waitFinal(passing)
+
+	p.open(g.srv.URL+"/", "table.evaluations")
+	body := p.text("main")
+	for _, want := range []string{"3 evaluations", "✗ Failed", "✓ Passed", "#1 Bump the worker", "acme/gitops", "pull_request"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("list page lacks %q:\n%s", want, body)
+		}
+	}
+	screenshot(t, ctx, "evaluations-desktop.png")
+
+	// The filter narrows the list.
+	p.do(chromedp.SetValue(`select[name="result"]`, "pass"), chromedp.Submit(`form.filters`), chromedp.WaitVisible(`caption`))
+	if c := p.text("caption"); !strings.Contains(c, "1 evaluations") {
+		t.Errorf("filter by result: %q", c)
+	}
+
+	// The failing evaluation: what failed, why, where.
+	p.open(g.srv.URL+"/?result=fail&pr=1", "table.evaluations")
+	evalURL := p.attr(`table.evaluations tbody tr a[href^="/evaluations/"]`, "href")
+	p.open(g.srv.URL+evalURL, "table.images")
+	// Apps whose images all pass are collapsed; the failing one is open.
+	if open, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("details.app[open]").length`)); err != nil || open != 1 {
+		t.Errorf("%d app sections open, want only the failing one (%v)", open, err)
+	}
+	screenshot(t, ctx, "evaluation-desktop.png")
+	p.do(chromedp.EmulateViewport(390, 844))
+	screenshot(t, ctx, "evaluation-phone.png")
+	p.do(chromedp.EmulateViewport(1280, 900))
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.querySelectorAll("details").forEach(function (d) { d.open = true })`))
+	must(t, err)
+	body = p.text("main")
+	for _, want := range []string{"✗ Failed", unsigned, "no signatures found at sha256:", "apps/worker/deploy.yaml:10", "Deployment/worker",
+		"spec.template.spec.containers[0].image", "✓ Passed", "acme/app @ refs/tags/v1.0.0", "Rekor #"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("evaluation page lacks %q", want)
+		}
+	}
+	if link := p.attr(`a[href*="apps/worker/deploy.yaml#L10"]`, "href"); !strings.HasSuffix(link, "/blob/"+failing+"/apps/worker/deploy.yaml#L10") {
+		t.Errorf("file link %q", link)
+	}
+	if i, j := strings.Index(body, unsigned), strings.Index(body, api); i < 0 || j < 0 || i > j {
+		t.Error("the failing image must come before the passing one")
+	}
+	p.do(chromedp.EmulateViewport(390, 844))
+	p.open(g.srv.URL+"/", "table.evaluations")
+	screenshot(t, ctx, "evaluations-phone.png")
+	p.do(chromedp.EmulateViewport(1280, 900))
+
+	// Markup in a manifest is text.
+	p.open(g.srv.URL+"/?pr=2", "table.evaluations")
+	p.open(g.srv.URL+p.attr(`table.evaluations tbody tr a[href^="/evaluations/"]`, "href"), "main h1")
+	body = p.text("main")
+	var scripts int
+	scripts, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("main script").length`))
+	must(t, err)
+	if !strings.Contains(body, "<script>alert('gate')</script>") || scripts != 0 {
+		t.Errorf("the hostile value is not shown as text (scripts in main: %d):\n%s", scripts, body)
+	}
+
+	// Image history and policies.
+	p.open(g.srv.URL+"/images?ref="+unsigned, "main table")
+	if body = p.text("main"); !strings.Contains(body, "✗ Failed") || !strings.Contains(body, "no signatures found") {
+		t.Errorf("image page: %s", body)
+	}
+	p.open(g.srv.URL+"/policies", "main h2")
+	body = p.text("main")
+	for _, want := range []string{"acme/gitops", "ClusterPolicy acme-signed", `subject "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/*"`,
+		"DaemonSet", "Fulcio CA", "CN=sigstore", "Rekor"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("policy page lacks %q", want)
+		}
+	}
+	screenshot(t, ctx, "policies-desktop.png")
+
+	// A pending evaluation refreshes itself until it is done.
+	g.world.Registry.SetFaults(gatetest.Faults{Latency: 400 * time.Millisecond})
+	slow := g.repo.Commit("slow", map[string]string{"apps/api/deploy.yaml": deployment("api", api) + "# touched\n"})
+	g.repo.SetRef("refs/pull/4/head", slow)
+	g.send("pull_request", "b-4", g.payload("opened", 4, slow), secret)
+	var pendingURL string
+	for deadline := time.Now().Add(10 * time.Second); pendingURL == "" && time.Now().Before(deadline); {
+		p.open(g.srv.URL+"/?pr=4", "main")
+		if strings.Contains(p.text("main"), "#4") {
+			pendingURL = p.attr(`table.evaluations tbody tr a[href^="/evaluations/"]`, "href")
+		}
+	}
+	p.open(g.srv.URL+pendingURL, "main h1")
+	if h := p.text("main h1"); !strings.Contains(h, "Queued") && !strings.Contains(h, "Running") {
+		t.Logf("the evaluation was done before the page opened (%q): the refresh was not observed", h)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	must(t, chromedp.Do(wctx, chromedp.WaitVisible(`h1 .badge-pass`)))
+
+	if ev := console.all(); len(ev) > 0 {
+		t.Errorf("console errors or dialogs: %v", ev)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// screenshot saves a full-page PNG under docs/screenshots when
+// GITOPS_GATE_SCREENSHOTS is set (they are committed, not rewritten by
+// every test run).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	must(t, err)
+	if len(buf) == 0 {
+		t.Errorf("empty screenshot %s", name)
+	}
+	if os.Getenv("GITOPS_GATE_SCREENSHOTS") == "" {
+		return
+	}
+	dir := filepath.Join("..", "docs", "screenshots")
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, name), buf, 0o644); err != nil {
+		t.Error(err)
+	}
+	fmt.Println("wrote", filepath.Join(dir, name))
+}
