@@ -99,28 +99,44 @@ var containerLists = []string{"initContainers", "containers", "ephemeralContaine
 // ExtractImages returns every image reference of a rendered resource, in
 // field order. ex adds custom extractors for its kind.
 func ExtractImages(res *Resource, ex Extractors) []ImageRef {
-	var refs []ImageRef
-	seen := map[string]bool{}
-	add := func(r ImageRef) {
-		if seen[r.FieldPath] {
-			return
-		}
-		seen[r.FieldPath] = true
-		r.Resource = res.ResourceID
-		refs = append(refs, r)
-	}
-	for _, r := range builtinImages(res) {
-		add(r)
-	}
-	for _, c := range ex[res.Kind] {
-		for _, r := range customImages(res.Node, c) {
-			add(r)
-		}
+	found := extract(res, ex)
+	refs := make([]ImageRef, len(found))
+	for i, f := range found {
+		refs[i] = f.ref
 	}
 	return refs
 }
 
-func builtinImages(res *Resource) []ImageRef {
+// extracted is an image reference and the node holding its value (nil when
+// the field is missing).
+type extracted struct {
+	ref  ImageRef
+	node *yaml.Node
+}
+
+func extract(res *Resource, ex Extractors) []extracted {
+	var out []extracted
+	seen := map[string]bool{}
+	add := func(e extracted) {
+		if seen[e.ref.FieldPath] {
+			return
+		}
+		seen[e.ref.FieldPath] = true
+		e.ref.Resource = res.ResourceID
+		out = append(out, e)
+	}
+	for _, e := range builtinImages(res) {
+		add(e)
+	}
+	for _, c := range ex[res.Kind] {
+		for _, e := range customImages(res.Node, c) {
+			add(e)
+		}
+	}
+	return out
+}
+
+func builtinImages(res *Resource) []extracted {
 	p, known := podSpecPaths[res.Kind]
 	if !known {
 		// Any resource with a pod template at spec.template (Argo Rollouts'
@@ -136,7 +152,7 @@ func builtinImages(res *Resource) []ImageRef {
 		return nil
 	}
 	prefix := strings.Join(p, ".")
-	var refs []ImageRef
+	var refs []extracted
 	for _, list := range containerLists {
 		seq := mapGet(spec, list)
 		if seq == nil || seq.Kind != yaml.SequenceNode {
@@ -185,7 +201,7 @@ func walkKeys(n *yaml.Node, keys []string) *yaml.Node {
 // imageAt reads the image held by field of obj. A missing, empty or
 // non-string value is returned as a reference with Error set: it is a
 // finding, not a crash, and it fails verification.
-func imageAt(obj *yaml.Node, field, fieldPath, name string) ImageRef {
+func imageAt(obj *yaml.Node, field, fieldPath, name string) extracted {
 	r := ImageRef{FieldPath: fieldPath, Container: name}
 	obj = deref(obj)
 	val := mapGet(obj, field)
@@ -194,11 +210,11 @@ func imageAt(obj *yaml.Node, field, fieldPath, name string) ImageRef {
 		if obj != nil {
 			r.Line = obj.Line
 		}
-		return r
+		return extracted{ref: r}
 	}
 	r.Image, r.Error = imageValue(val)
 	r.Line = val.Line
-	return r
+	return extracted{ref: r, node: val}
 }
 
 // imageValue checks that a node holds a usable image reference string.
@@ -218,7 +234,7 @@ func imageValue(val *yaml.Node) (image, problem string) {
 // custom extractor over an alias-heavy document stays cheap.
 const maxExtractorMatches = 10_000
 
-func customImages(root *yaml.Node, c ExtractorConfig) []ImageRef {
+func customImages(root *yaml.Node, c ExtractorConfig) []extracted {
 	segs := strings.Split(strings.Trim(c.Path, "/"), "/")
 	type hit struct {
 		node   *yaml.Node
@@ -263,7 +279,7 @@ func customImages(root *yaml.Node, c ExtractorConfig) []ImageRef {
 		}
 		cur = next
 	}
-	var refs []ImageRef
+	var refs []extracted
 	for _, h := range cur {
 		if c.Value == "" {
 			n := deref(h.node)
@@ -275,7 +291,7 @@ func customImages(root *yaml.Node, c ExtractorConfig) []ImageRef {
 			if n != nil {
 				r.Line = n.Line
 			}
-			refs = append(refs, r)
+			refs = append(refs, extracted{ref: r, node: n})
 			continue
 		}
 		name := h.key

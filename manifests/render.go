@@ -93,6 +93,30 @@ func (rd *Rendered) Images(ex Extractors) []ImageRef {
 	return refs
 }
 
+// Pin rewrites image values in the rendered objects: pin receives each
+// image reference (with the app's name) and returns the value to write, or
+// false to leave it. It returns how many values it changed. The source
+// files are not touched.
+func (rd *Rendered) Pin(ex Extractors, pin func(ImageRef) (string, bool)) int {
+	n := 0
+	for i := range rd.Resources {
+		res := &rd.Resources[i]
+		for _, e := range extract(res, ex) {
+			if e.node == nil || e.ref.Error != "" {
+				continue
+			}
+			e.ref.App = rd.App.Name
+			if v, ok := pin(e.ref); ok && v != e.node.Value {
+				// An alias would pin every use of the anchor; the value is
+				// this field's own from now on.
+				e.node.Value, e.node.Style, e.node.Tag = v, 0, "!!str"
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Stream writes the rendered objects as one multi-document YAML stream.
 func (rd *Rendered) Stream() ([]byte, error) {
 	var buf bytes.Buffer

@@ -1,15 +1,23 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/report"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
 func newRenderCmd() *cobra.Command {
 	var rf repoFlags
+	var ef engineFlags
+	var pin bool
 	cmd := &cobra.Command{
 		Use:   "render DIR",
 		Short: "Print the rendered manifests of every app (or one with --app)",
@@ -17,9 +25,16 @@ func newRenderCmd() *cobra.Command {
 one in-process (plain YAML, Kustomize, Helm) and prints them as one YAML stream,
 each app preceded by a comment naming it. Errors go to stderr; the exit code is 1
 when any app could not be rendered.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			repo, err := rf.open(args[0])
+			dir := "."
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			if pin {
+				return renderPinned(cmd, dir, &rf, &ef)
+			}
+			repo, err := rf.open(dir)
 			if err != nil {
 				return err
 			}
@@ -47,5 +62,65 @@ when any app could not be rendered.`,
 		},
 	}
 	rf.register(cmd)
+	ef.register(cmd)
+	cmd.Flags().BoolVar(&pin, "pin", false, "verify every image and print the manifests pinned to the verified digests; print nothing on any failure (Argo CD plugin mode)")
 	return cmd
+}
+
+// renderPinned is the Argo CD Config Management Plugin mode: the manifests
+// with every image pinned to its verified digest on stdout, or nothing on
+// stdout and the reasons on stderr (an empty output with prune on would
+// delete the app's resources, so failing is the only safe answer).
+func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags) error {
+	root, app := argoSource(dir)
+	if rf.app != "" {
+		app = rf.app
+	}
+	eng, err := ef.engine()
+	if err != nil {
+		return err
+	}
+	mopts, err := rf.options()
+	if err != nil {
+		return err
+	}
+	stream, rep, err := eng.CheckAndPin(cmd.Context(), root, gate.PinOptions{Manifests: mopts, App: app})
+	if err != nil {
+		return scanError(err)
+	}
+	stderr := cmd.ErrOrStderr()
+	if rep.Result != gate.StatusPass {
+		fmt.Fprintf(stderr, "gitops-gate: refusing to render %s at %s:\n", os.Getenv("ARGOCD_APP_NAME"), os.Getenv("ARGOCD_APP_REVISION"))
+		for _, a := range rep.Apps {
+			if a.Error != "" {
+				fmt.Fprintf(stderr, "  app %s: %s\n", a.Name, a.Error)
+			}
+			for _, im := range a.Images {
+				if !im.Status.Passing() {
+					fmt.Fprintf(stderr, "  %s %s (%s:%d %s/%s): %s\n", strings.ToUpper(string(im.Status)), im.Image, im.File, im.Line, im.Resource.Kind, im.Resource.Name, im.Reason)
+				}
+			}
+		}
+		code := exitDenied
+		if rep.Result == gate.StatusError {
+			code = exitOperational
+		}
+		return &exitError{code, errors.New(report.Summary(rep))}
+	}
+	_, err = cmd.OutOrStdout().Write(stream)
+	return err
+}
+
+// argoSource finds the repository root and the app in Argo CD's plugin
+// environment: the plugin runs in <checkout>/<ARGOCD_APP_SOURCE_PATH>.
+func argoSource(dir string) (root, app string) {
+	src := strings.Trim(os.Getenv("ARGOCD_APP_SOURCE_PATH"), "/")
+	abs, err := filepath.Abs(dir)
+	if src == "" || src == "." || err != nil {
+		return dir, ""
+	}
+	if strings.HasSuffix(filepath.ToSlash(abs), "/"+src) {
+		return strings.TrimSuffix(abs, string(filepath.Separator)+filepath.FromSlash(src)), src
+	}
+	return dir, ""
 }

@@ -29,6 +29,9 @@ type Info struct {
 	Path     string // library/nginx, acme/app
 	Tag      string // set unless the reference has only a digest
 	Digest   string // sha256:...
+	// pathAsWritten is the path before "library/" is added: Kyverno's
+	// mutateDigest writes it that way (docker.io/nginx:1.25@sha256:...).
+	pathAsWritten string
 }
 
 // Parse normalises image the way Kyverno does.
@@ -54,6 +57,7 @@ func Parse(image string) (Info, error) {
 	if info.Tag == "" && info.Digest == "" {
 		info.Tag = "latest"
 	}
+	info.pathAsWritten = info.Path
 	if !strings.Contains(info.Path, "/") {
 		info.Path = "library/" + info.Path
 	}
@@ -85,6 +89,16 @@ func (i Info) WithTag() string {
 		return i.Repository()
 	}
 	return i.Repository() + ":" + i.Tag
+}
+
+// PinnedWithTag is what Kyverno's mutateDigest writes for this reference:
+// registry/path:tag@digest, the default registry added, "library/" not.
+func (i Info) PinnedWithTag(digest string) string {
+	s := i.Registry + "/" + i.pathAsWritten
+	if i.Tag != "" {
+		s += ":" + i.Tag
+	}
+	return s + "@" + digest
 }
 
 // Match reports whether s matches the Kyverno wildcard pattern.

@@ -1,0 +1,84 @@
+package gate
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gitops-gate/gitops-gate/gate/imageref"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// PinnedValue is what a verified image becomes in pinned manifests: the
+// digest that was verified (never resolved again), written as Kyverno's
+// mutateDigest would (registry/path:tag@digest) when the rule asks for it,
+// else registry/path@digest. An image that already carries a digest, or
+// that did not pass, is left as written.
+func PinnedValue(v ImageVerdict) (string, bool) {
+	if v.Status != StatusPass || v.Digest == "" || strings.Contains(v.Image, "@") {
+		return "", false
+	}
+	info, err := imageref.Parse(v.Image)
+	if err != nil {
+		return "", false
+	}
+	if v.MutateDigest {
+		return info.PinnedWithTag(v.Digest), true
+	}
+	info.Tag = ""
+	return info.PinnedWithTag(v.Digest), true
+}
+
+// PinOptions select what CheckAndPin renders.
+type PinOptions struct {
+	Manifests manifests.Options
+	App       string
+}
+
+// CheckAndPin renders the repository in dir, verifies every image, and, only
+// when the result is a pass, returns the rendered manifests with each
+// verified image pinned to the digest that was verified. On anything else
+// the stream is nil and the report says why.
+func (e *Engine) CheckAndPin(ctx context.Context, dir string, o PinOptions) ([]byte, *Report, error) {
+	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
+	repo, err := manifests.Open(dir, o.Manifests)
+	if err != nil {
+		return nil, nil, err
+	}
+	inv, rendered, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App})
+	if err != nil {
+		return nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
+	}
+	rep := e.Evaluate(ctx, inv)
+	if rep.Result != StatusPass {
+		return nil, rep, nil
+	}
+	verdicts := map[string]ImageVerdict{}
+	for _, a := range rep.Apps {
+		for _, v := range a.Images {
+			verdicts[a.Name+"\x00"+v.Resource.String()+"\x00"+v.FieldPath] = v
+		}
+	}
+	var out bytes.Buffer
+	for _, rd := range rendered {
+		rd.Pin(o.Manifests.Extractors, func(ref manifests.ImageRef) (string, bool) {
+			v, ok := verdicts[ref.App+"\x00"+ref.Resource.String()+"\x00"+ref.FieldPath]
+			if !ok || v.Image != ref.Image {
+				return "", false
+			}
+			return PinnedValue(v)
+		})
+		stream, err := rd.Stream()
+		if err != nil {
+			return nil, rep, err
+		}
+		if len(stream) > 0 {
+			if out.Len() > 0 {
+				out.WriteString("---\n")
+			}
+			out.Write(stream)
+		}
+	}
+	return out.Bytes(), rep, nil
+}
