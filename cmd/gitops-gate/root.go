@@ -19,6 +19,7 @@ func newRootCmd() *cobra.Command {
 		newPolicyCmd(),
 		newDemoCmd(),
 		newServeCmd(),
+		newPresyncCmd(),
 	)
 	return root
 }
