@@ -1,0 +1,185 @@
+// Package deploy holds the Kubernetes manifests; its test renders them with
+// the project's own Kustomize code and checks what a cluster would get.
+package deploy
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-gate/gitops-gate/gate/policy"
+	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+type object map[string]any
+
+func (o object) get(path ...string) any {
+	var cur any = map[string]any(o)
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	return cur
+}
+
+func (o object) str(path ...string) string { s, _ := o.get(path...).(string); return s }
+
+func render(t *testing.T, root, path string) map[string]object {
+	t.Helper()
+	repo, err := manifests.Open(root, manifests.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := repo.Render(context.Background(), manifests.App{Name: path, Path: path, Kind: manifests.KindKustomize})
+	if rd.Err != nil {
+		t.Fatalf("rendering %s: %v", path, rd.Err)
+	}
+	out := map[string]object{}
+	for _, r := range rd.Resources {
+		var m map[string]any
+		if err := r.Node.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		out[r.Kind+"/"+r.Name] = m
+	}
+	return out
+}
+
+func container(t *testing.T, o object, name string) object {
+	t.Helper()
+	for _, c := range o.get("spec", "template", "spec", "containers").([]any) {
+		if m := c.(map[string]any); m["name"] == name {
+			return m
+		}
+	}
+	t.Fatalf("no container %s", name)
+	return nil
+}
+
+func TestBase(t *testing.T) {
+	objs := render(t, "..", "deploy/base")
+	for _, k := range []string{"Namespace/gitops-gate", "ServiceAccount/gitops-gate", "ConfigMap/gitops-gate-config", "Secret/gitops-gate",
+		"PersistentVolumeClaim/gitops-gate-data", "Deployment/gitops-gate", "Service/gitops-gate", "PodDisruptionBudget/gitops-gate"} {
+		o, ok := objs[k]
+		if !ok {
+			t.Errorf("missing %s", k)
+			continue
+		}
+		if k != "Namespace/gitops-gate" && o.str("metadata", "namespace") != "gitops-gate" {
+			t.Errorf("%s in namespace %q", k, o.str("metadata", "namespace"))
+		}
+	}
+	d := objs["Deployment/gitops-gate"]
+	pod := object(d.get("spec", "template", "spec").(map[string]any))
+	if pod.get("securityContext", "runAsNonRoot") != true || pod.str("securityContext", "seccompProfile", "type") != "RuntimeDefault" {
+		t.Errorf("pod security context %v", pod.get("securityContext"))
+	}
+	c := container(t, d, "gitops-gate")
+	if c.get("securityContext", "readOnlyRootFilesystem") != true || c.get("securityContext", "allowPrivilegeEscalation") != false ||
+		c.get("resources", "limits", "memory") == nil || c.str("readinessProbe", "httpGet", "path") != "/readyz" || c.str("livenessProbe", "httpGet", "path") != "/healthz" {
+		t.Errorf("container %v", c)
+	}
+	if sel := d.get("spec", "selector", "matchLabels", "app.kubernetes.io/name"); sel != "gitops-gate" {
+		t.Errorf("selector %v", sel)
+	}
+	if objs["PodDisruptionBudget/gitops-gate"].get("spec", "selector", "matchLabels", "app.kubernetes.io/name") != "gitops-gate" {
+		t.Error("the PodDisruptionBudget selects nothing")
+	}
+	// The example configuration and policy load as the service loads them.
+	cm := objs["ConfigMap/gitops-gate-config"]
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(cm.str("data", "config.yaml")), 0o644)
+	if _, err := service.LoadConfig(cfg); err != nil {
+		t.Errorf("example config: %v", err)
+	}
+	if pols, err := policy.Parse("verify-images.yaml", []byte(cm.str("data", "verify-images.yaml"))); err != nil || len(pols) != 1 {
+		t.Errorf("example policy: %v", err)
+	}
+}
+
+func TestPresyncHook(t *testing.T) {
+	objs := render(t, "..", "deploy/presync")
+	var job object
+	for k, o := range objs {
+		if strings.HasPrefix(k, "Job/") {
+			job = o
+		}
+	}
+	if job == nil {
+		t.Fatal("no Job")
+	}
+	if job.str("metadata", "annotations", "argocd.argoproj.io/hook") != "PreSync" || !strings.Contains(job.str("metadata", "annotations", "argocd.argoproj.io/hook-delete-policy"), "BeforeHookCreation") {
+		t.Errorf("hook annotations %v", job.get("metadata", "annotations"))
+	}
+	c := container(t, job, "presync")
+	if args := c.get("args").([]any); args[0] != "presync" {
+		t.Errorf("args %v", args)
+	}
+	role := objs["ClusterRole/gitops-gate-presync"]
+	rules := role.get("rules").([]any)
+	r := object(rules[0].(map[string]any))
+	if len(rules) != 1 || r.get("resources").([]any)[0] != "applications" || len(r.get("verbs").([]any)) != 1 || r.get("verbs").([]any)[0] != "get" {
+		t.Errorf("the hook must only read Applications: %v", rules)
+	}
+	if objs["ClusterRoleBinding/gitops-gate-presync"] == nil || objs["ServiceAccount/gitops-gate-presync"] == nil {
+		t.Error("missing binding or service account")
+	}
+}
+
+func TestArgoCDPlugin(t *testing.T) {
+	objs := render(t, "..", "deploy/argocd-cmp")
+	cm := objs["ConfigMap/gitops-gate-cmp"]
+	var plugin map[string]any
+	if err := decodeYAML(cm.str("data", "plugin.yaml"), &plugin); err != nil {
+		t.Fatal(err)
+	}
+	p := object(plugin)
+	if p.str("kind") != "ConfigManagementPlugin" || p.str("metadata", "name") != "gitops-gate" {
+		t.Errorf("plugin %v", p)
+	}
+	if args := p.get("spec", "generate", "args").([]any); !strings.Contains(args[0].(string), "render --pin") || !strings.Contains(args[0].(string), "pipefail") {
+		t.Errorf("generate %v", args)
+	}
+	// The repo-server patch applies to Argo CD's repo-server.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "repo-server.yaml"), []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: argocd-repo-server}
+spec:
+  template:
+    spec:
+      containers: [{name: argocd-repo-server, image: quay.io/argoproj/argocd:v3.1.0}]
+      volumes: [{name: var-files, emptyDir: {}}, {name: plugins, emptyDir: {}}]
+`), 0o644)
+	patch, err := os.ReadFile("argocd-cmp/repo-server-patch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "patch.yaml"), patch, 0o644)
+	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [repo-server.yaml]\npatches: [{path: patch.yaml}]\n"), 0o644)
+	objs = render(t, dir, ".")
+	side := container(t, objs["Deployment/argocd-repo-server"], "gitops-gate")
+	if cmd := side.get("command").([]any); cmd[0] != "/var/run/argocd/argocd-cmp-server" || side.get("securityContext", "runAsNonRoot") != true {
+		t.Errorf("sidecar %v", side)
+	}
+	container(t, objs["Deployment/argocd-repo-server"], "argocd-repo-server")
+}
+
+func TestContainerImageBuild(t *testing.T) {
+	b, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"FROM golang:1.26 AS build", "CGO_ENABLED=0", "distroless/static", "USER 65532"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+}
