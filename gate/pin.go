@@ -82,3 +82,33 @@ func (e *Engine) CheckAndPin(ctx context.Context, dir string, o PinOptions) ([]b
 	}
 	return out.Bytes(), rep, nil
 }
+
+// PlanSourcePins verifies the repository in dir and plans the source edits
+// that pin every verified image to the digest that was verified. Images
+// that did not pass are not pinned; the report says why.
+func (e *Engine) PlanSourcePins(ctx context.Context, dir string, o PinOptions) (*manifests.Repo, *manifests.PinPlan, *Report, error) {
+	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
+	repo, err := manifests.Open(dir, o.Manifests)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inv, rendered, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
+	}
+	rep := e.Evaluate(ctx, inv)
+	verdicts := map[string]ImageVerdict{}
+	for _, a := range rep.Apps {
+		for _, v := range a.Images {
+			verdicts[a.Name+"\x00"+v.Resource.String()+"\x00"+v.FieldPath] = v
+		}
+	}
+	plan, err := repo.PlanPins(ctx, rendered, o.Manifests.Extractors, func(ref manifests.ImageRef) (string, bool) {
+		v, ok := verdicts[ref.App+"\x00"+ref.Resource.String()+"\x00"+ref.FieldPath]
+		if !ok || v.Image != ref.Image {
+			return "", false
+		}
+		return PinnedValue(v)
+	})
+	return repo, plan, rep, err
+}

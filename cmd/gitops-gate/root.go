@@ -20,6 +20,7 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(),
 		newServeCmd(),
 		newPresyncCmd(),
+		newPinCmd(),
 	)
 	return root
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	yaml "go.yaml.in/yaml/v3"
@@ -65,3 +66,9 @@ func scanError(err error) error {
 	}
 	return &exitError{exitOperational, err}
 }
+
+func readRepoFile(root, rel string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
+}
+
+func manifestsDiff(name string, old, new []byte) string { return manifests.UnifiedDiff(name, old, new) }

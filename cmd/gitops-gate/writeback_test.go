@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+)
+
+func TestPinWriteBackIsByteExact(t *testing.T) {
+	w := gatetest.NewWorld(t)
+	ctx := context.Background()
+	repl := []string{"REGISTRY", w.Registry.Host}
+	for _, im := range []struct{ repoTag, name string }{
+		{"acme/web:1.0", "WEB"}, {"acme/quoted:2.0", "QUOTED"}, {"acme/single:3.0", "SINGLE"}, {"acme/flow:4.0", "FLOW"},
+		{"acme/anchor:5.0", "ANCHOR"}, {"acme/crlf:6.0", "CRLF"}, {"acme/kust:1.1", "KUST"}, {"acme/kust:1.0", "KUSTBASE"},
+	} {
+		d, err := w.PushImage(ctx, im.repoTag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Sigstore.SignImage(ctx, d, gatetest.SignOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		repl = append(repl, "@DIGEST_"+im.name, "@"+d.DigestStr(), "DIGEST_"+im.name, d.DigestStr())
+	}
+	r := strings.NewReplacer(repl...)
+	repo := t.TempDir()
+	copyDir(t, "../../testdata/pin/input", repo, r)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(pol, []byte(strings.ReplaceAll(checkPolicy, "REGISTRY", w.Registry.Host)), 0o644)
+	flags := []string{"--policy", pol, "--trusted-root", w.TrustedRootPath}
+
+	// --dry-run shows a diff and writes nothing.
+	before := snapshot(t, repo)
+	out, stderr, code := run(t, append([]string{"pin", repo, "--dry-run"}, flags...)...)
+	if code != 0 {
+		t.Fatalf("dry run: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"--- a/plain/web.yaml", "-          image: " + w.Registry.Host + "/acme/web:1.0", "+          image: " + w.Registry.Host + "/acme/web:1.0@sha256:",
+		"+    digest: sha256:", "would pin 7 image values in 3 files"} {
+		if !strings.Contains(out+stderr, want) {
+			t.Errorf("dry run lacks %q:\n%s\n%s", want, out, stderr)
+		}
+	}
+	if after := snapshot(t, repo); after != before {
+		t.Fatal("--dry-run changed files")
+	}
+
+	if _, stderr, code := run(t, append([]string{"pin", repo}, flags...)...); code != 0 {
+		t.Fatalf("pin: exit %d\n%s", code, stderr)
+	}
+	err := filepath.Walk("../../testdata/pin/expected", func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel("../../testdata/pin/expected", p)
+		want, _ := os.ReadFile(p)
+		got, err := os.ReadFile(filepath.Join(repo, rel))
+		if err != nil {
+			return err
+		}
+		if string(got) != r.Replace(string(want)) {
+			t.Errorf("%s differs from the golden file:\n%s", rel, manifestsDiff(rel, []byte(r.Replace(string(want))), got))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pinned twice is pinned once: the second run changes nothing.
+	mid := snapshot(t, repo)
+	if _, stderr, code := run(t, append([]string{"pin", repo}, flags...)...); code != 0 || snapshot(t, repo) != mid {
+		t.Errorf("a second pin changed files (exit %d): %s", code, stderr)
+	}
+}
+
+func copyDir(t *testing.T, src, dst string, r *strings.Replacer) {
+	t.Helper()
+	filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, _ := os.ReadFile(p)
+		return os.WriteFile(filepath.Join(dst, rel), []byte(r.Replace(string(b))), 0o644)
+	})
+}
+
+func snapshot(t *testing.T, dir string) string {
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			c, _ := os.ReadFile(p)
+			b.WriteString(p + "\n" + string(c))
+		}
+		return nil
+	})
+	return b.String()
+}

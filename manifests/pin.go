@@ -1,0 +1,311 @@
+package manifests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Edit is one change of a source file: the scalar at Line:Column (1-based)
+// becomes New, or, with Insert, a new line is added after Line.
+type Edit struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	Old    string `json:"old"`
+	New    string `json:"new"`
+	Insert bool   `json:"insert,omitempty"`
+	// Image and Resource say what the edit pins.
+	Image string `json:"image"`
+}
+
+// Skipped is an image that could not be pinned in its source, and why.
+type Skipped struct {
+	Image  string `json:"image"`
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// PinPlan lists the source edits that pin images to digests.
+type PinPlan struct {
+	Edits   []Edit    `json:"edits"`
+	Skipped []Skipped `json:"skipped,omitempty"`
+}
+
+// PlanPins finds, for every image of the rendered apps that pin maps to a
+// pinned value, where that value is written in the repository and how to
+// change it there: the image field of a plain manifest or of a Kustomize
+// resource file, or the `images:` entry of the app's kustomization that set
+// it (a digest: key). Values computed by Helm are reported as skipped.
+func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors, pin func(ImageRef) (string, bool)) (*PinPlan, error) {
+	plan := &PinPlan{}
+	seen := map[string]bool{}
+	files := map[string][]Resource{}
+	objects := func(rel string) []Resource {
+		if res, ok := files[rel]; ok {
+			return res
+		}
+		var res []Resource
+		if abs, err := r.abs(rel); err == nil {
+			res, _ = r.readManifests(abs)
+		}
+		files[rel] = res
+		return res
+	}
+	for _, rd := range rendered {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		refs := rd.Images(ex)
+		for _, ref := range refs {
+			if ref.Error != "" {
+				continue
+			}
+			pinned, ok := pin(ref)
+			if !ok || pinned == ref.Image {
+				continue
+			}
+			switch rd.App.Kind {
+			case KindHelm:
+				plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: ref.File, Reason: "computed by a Helm template: set the chart's image digest value (see docs/pinning.md)"})
+				continue
+			}
+			// Where is the value written? In the located file, at the field.
+			var node *yaml.Node
+			for _, cand := range objects(ref.File) {
+				if cand.Kind != ref.Resource.Kind || !strings.Contains(ref.Resource.Name, cand.Name) {
+					continue
+				}
+				if n := lookupField(cand.Node, ref.FieldPath); n != nil && n.Line == ref.Line {
+					node = n
+					break
+				}
+			}
+			key := fmt.Sprintf("%s:%d:%s", ref.File, ref.Line, pinned)
+			switch {
+			case seen[key]:
+			case node != nil && node.Value == ref.Image:
+				seen[key] = true
+				plan.Edits = append(plan.Edits, Edit{File: ref.File, Line: node.Line, Column: node.Column, Old: node.Value, New: pinned, Image: ref.Image})
+			case node == nil && (strings.HasSuffix(ref.File, "kustomization.yaml") || strings.HasSuffix(ref.File, "kustomization.yml")):
+				e, err := r.planImagesEntry(ref, pinned)
+				if err != nil {
+					plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: ref.File, Reason: err.Error()})
+					continue
+				}
+				seen[key] = true
+				plan.Edits = append(plan.Edits, e)
+			default:
+				plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: ref.File, Reason: "the rendered value is not written as such in the file"})
+			}
+		}
+	}
+	return plan, nil
+}
+
+// planImagesEntry pins through a kustomization's images: entry: it sets
+// (or replaces) the entry's digest, which kustomize combines with newTag
+// into name:tag@digest.
+func (r *Repo) planImagesEntry(ref ImageRef, pinned string) (Edit, error) {
+	_, digest, ok := strings.Cut(pinned, "@")
+	if !ok {
+		return Edit{}, fmt.Errorf("no digest in %s", pinned)
+	}
+	abs, err := r.abs(ref.File)
+	if err != nil {
+		return Edit{}, err
+	}
+	data, err := r.readFile(abs)
+	if err != nil {
+		return Edit{}, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
+		return Edit{}, fmt.Errorf("reading %s: %v", ref.File, err)
+	}
+	imgs := mapGet(doc.Content[0], "images")
+	if imgs == nil || imgs.Kind != yaml.SequenceNode {
+		return Edit{}, fmt.Errorf("%s has no images: entry for %s", ref.File, ref.Image)
+	}
+	for _, e := range imgs.Content {
+		if e.Line != ref.Line {
+			continue
+		}
+		if d := mapGet(e, "digest"); d != nil {
+			return Edit{File: ref.File, Line: d.Line, Column: d.Column, Old: d.Value, New: digest, Image: ref.Image}, nil
+		}
+		if e.Style&yaml.FlowStyle != 0 {
+			return Edit{}, fmt.Errorf("%s:%d: a flow-style images entry; add digest: %s by hand", ref.File, e.Line, digest)
+		}
+		last := e.Content[len(e.Content)-1]
+		key := e.Content[0]
+		return Edit{File: ref.File, Line: last.Line, Column: key.Column, New: "digest: " + digest, Insert: true, Image: ref.Image}, nil
+	}
+	return Edit{}, fmt.Errorf("%s:%d: no images: entry there", ref.File, ref.Line)
+}
+
+// Apply computes the new content of every file the plan edits, byte for
+// byte the same outside the changed values: comments, order, quoting,
+// indentation, document separators and line endings are kept.
+func (r *Repo) Apply(plan *PinPlan) (map[string][]byte, error) {
+	byFile := map[string][]Edit{}
+	for _, e := range plan.Edits {
+		byFile[e.File] = append(byFile[e.File], e)
+	}
+	out := map[string][]byte{}
+	for file, edits := range byFile {
+		abs, err := r.abs(file)
+		if err != nil {
+			return nil, err
+		}
+		data, err := r.readFile(abs)
+		if err != nil {
+			return nil, err
+		}
+		content := append([]byte(nil), data...)
+		// From the end, so earlier positions stay valid.
+		sort.Slice(edits, func(i, j int) bool {
+			if edits[i].Line != edits[j].Line {
+				return edits[i].Line > edits[j].Line
+			}
+			return edits[i].Column > edits[j].Column
+		})
+		for _, e := range edits {
+			if content, err = applyEdit(content, e); err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", file, e.Line, err)
+			}
+		}
+		out[file] = content
+	}
+	return out, nil
+}
+
+// lineBounds returns the byte offsets of line n (1-based), without its
+// line ending, and the line ending itself.
+func lineBounds(content []byte, n int) (start, end int, eol string, err error) {
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(content[start:], '\n')
+		if j < 0 {
+			return 0, 0, "", fmt.Errorf("no line %d", n)
+		}
+		start += j + 1
+	}
+	end = len(content)
+	if j := bytes.IndexByte(content[start:], '\n'); j >= 0 {
+		end, eol = start+j, "\n"
+	}
+	if end > start && content[end-1] == '\r' {
+		end--
+		eol = "\r" + eol
+	}
+	return start, end, eol, nil
+}
+
+func applyEdit(content []byte, e Edit) ([]byte, error) {
+	start, end, eol, err := lineBounds(content, e.Line)
+	if err != nil {
+		return nil, err
+	}
+	line := content[start:end]
+	if e.Insert {
+		indent := strings.Repeat(" ", e.Column-1)
+		if eol == "" { // the last line, without an ending
+			return append(content[:end:end], []byte("\n"+indent+e.New)...), nil
+		}
+		pos := end + len(eol)
+		add := []byte(indent + e.New + eol)
+		return append(content[:pos:pos], append(add, content[pos:]...)...), nil
+	}
+	// yaml.v3 columns count characters; find the byte offset.
+	off := 0
+	for c := 1; c < e.Column && off < len(line); c++ {
+		_, size := utf8.DecodeRune(line[off:])
+		off += size
+	}
+	rest := line[off:]
+	// Keep an anchor or tag written before the value (&img nginx:1.25).
+	for len(rest) > 0 && (rest[0] == '&' || rest[0] == '!') {
+		sp := bytes.IndexAny(rest, " \t")
+		if sp < 0 {
+			break
+		}
+		for sp < len(rest) && (rest[sp] == ' ' || rest[sp] == '\t') {
+			sp++
+		}
+		off += sp
+		rest = rest[sp:]
+	}
+	var tokenLen int
+	var replacement string
+	switch {
+	case bytes.HasPrefix(rest, []byte(`"`)):
+		i := 1
+		for i < len(rest) && rest[i] != '"' {
+			if rest[i] == '\\' {
+				i++
+			}
+			i++
+		}
+		if i >= len(rest) {
+			return nil, fmt.Errorf("unterminated double-quoted value")
+		}
+		tokenLen, replacement = i+1, `"`+strings.ReplaceAll(e.New, `"`, `\"`)+`"`
+	case bytes.HasPrefix(rest, []byte(`'`)):
+		i := 1
+		for i < len(rest) {
+			if rest[i] == '\'' {
+				if i+1 < len(rest) && rest[i+1] == '\'' {
+					i += 2
+					continue
+				}
+				break
+			}
+			i++
+		}
+		if i >= len(rest) {
+			return nil, fmt.Errorf("unterminated single-quoted value")
+		}
+		tokenLen, replacement = i+1, `'`+strings.ReplaceAll(e.New, `'`, `''`)+`'`
+	default:
+		if !bytes.HasPrefix(rest, []byte(e.Old)) {
+			return nil, fmt.Errorf("expected %q at column %d, found %q", e.Old, e.Column, rest)
+		}
+		tokenLen, replacement = len(e.Old), e.New
+	}
+	pos := start + off
+	return append(content[:pos:pos], append([]byte(replacement), content[pos+tokenLen:]...)...), nil
+}
+
+// WriteFiles writes edited files back in place, keeping their modes.
+func (r *Repo) WriteFiles(files map[string][]byte) error {
+	for rel, content := range files {
+		abs, err := r.abs(rel)
+		if err != nil {
+			return err
+		}
+		real, err := r.confine(abs)
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(real)
+		if err != nil {
+			return err
+		}
+		tmp := filepath.Join(filepath.Dir(real), "."+filepath.Base(real)+".gitops-gate")
+		if err := os.WriteFile(tmp, content, st.Mode().Perm()); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, real); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	return nil
+}
