@@ -72,6 +72,17 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 			if !ok || pinned == ref.Image {
 				continue
 			}
+			if len(rd.App.Kustomize.Images) > 0 {
+				if e, ok, err := r.planOverride(rd.App, ref, pinned); ok {
+					if err != nil {
+						plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: rd.App.DefinedIn, Reason: err.Error()})
+					} else if key := e.File + fmt.Sprint(e.Line, e.Column); !seen[key] {
+						seen[key] = true
+						plan.Edits = append(plan.Edits, e)
+					}
+					continue
+				}
+			}
 			switch rd.App.Kind {
 			case KindHelm:
 				plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: ref.File, Reason: "computed by a Helm template: set the chart's image digest value (see docs/pinning.md)"})
@@ -108,6 +119,68 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 		}
 	}
 	return plan, nil
+}
+
+// planOverride pins an image set by an Argo CD Application's
+// kustomize.images entry, in the Application's file: "name=repo:tag"
+// becomes "name=repo:tag@sha256:..." (the syntax of kustomize edit set
+// image, which Argo CD runs). ok is false when no override set the image.
+func (r *Repo) planOverride(app App, ref ImageRef, pinned string) (Edit, bool, error) {
+	_, digest, _ := strings.Cut(pinned, "@")
+	overrides, err := parseImageOverrides(app.Kustomize.Images)
+	if err != nil {
+		return Edit{}, false, nil
+	}
+	idx := -1
+	for i, o := range overrides {
+		name := o.NewName
+		if name == "" {
+			name = o.Name
+		}
+		if name == imageName(ref.Image) {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return Edit{}, false, nil
+	}
+	file, _, _ := strings.Cut(app.DefinedIn, ":")
+	abs, err := r.abs(file)
+	if err != nil {
+		return Edit{}, true, err
+	}
+	objs, _ := r.readManifests(abs)
+	for _, o := range objs {
+		if o.Kind != "Application" || !strings.HasSuffix(app.Name, o.Name) && !strings.HasPrefix(app.Name, o.Name) {
+			continue
+		}
+		spec := mapGet(o.Node, "spec")
+		var lists []*yaml.Node
+		if src := mapGet(spec, "source"); src != nil {
+			lists = append(lists, mapGet(mapGet(src, "kustomize"), "images"))
+		}
+		if srcs := mapGet(spec, "sources"); srcs != nil && srcs.Kind == yaml.SequenceNode {
+			for _, s := range srcs.Content {
+				lists = append(lists, mapGet(mapGet(s, "kustomize"), "images"))
+			}
+		}
+		for _, l := range lists {
+			if l == nil || l.Kind != yaml.SequenceNode {
+				continue
+			}
+			for _, e := range l.Content {
+				if e.Value != app.Kustomize.Images[idx] {
+					continue
+				}
+				nv := e.Value
+				if i := strings.IndexByte(nv, '@'); i >= 0 {
+					nv = nv[:i]
+				}
+				return Edit{File: file, Line: e.Line, Column: e.Column, Old: e.Value, New: nv + "@" + digest, Image: ref.Image}, true, nil
+			}
+		}
+	}
+	return Edit{}, true, fmt.Errorf("the kustomize.images entry %q of Application %s is not written literally in %s (rendered by a template?)", app.Kustomize.Images[idx], app.Name, file)
 }
 
 // planImagesEntry pins through a kustomization's images: entry: it sets

@@ -104,3 +104,40 @@ func snapshot(t *testing.T, dir string) string {
 	})
 	return b.String()
 }
+
+func TestPinArgoCDApplicationOverride(t *testing.T) {
+	w := gatetest.NewWorld(t)
+	ctx := context.Background()
+	d, err := w.PushImage(ctx, "acme/kust:1.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Sigstore.SignImage(ctx, d, gatetest.SignOptions{})
+	base, _ := w.PushImage(ctx, "acme/kust:1.0")
+	w.Sigstore.SignImage(ctx, base, gatetest.SignOptions{})
+	host := w.Registry.Host
+	repo := t.TempDir()
+	app := "# Applications, kept as written\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: api\nspec:\n  source:\n    repoURL: https://github.com/acme/gitops.git\n    path: api\n    kustomize:\n      images:\n        - " + host + "/acme/kust=" + host + "/acme/kust:1.2  # pinned by the release\n"
+	files := map[string]string{
+		"argocd/apps.yaml":       app,
+		"api/kustomization.yaml": "resources: [deploy.yaml]\n",
+		"api/deploy.yaml":        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  template:\n    spec:\n      containers: [{name: api, image: " + host + "/acme/kust:1.0}]\n",
+	}
+	for p, c := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(repo, p)), 0o755)
+		os.WriteFile(filepath.Join(repo, p), []byte(c), 0o644)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(pol, []byte(strings.ReplaceAll(checkPolicy, "REGISTRY", host)), 0o644)
+	if _, stderr, code := run(t, "pin", repo, "--policy", pol, "--trusted-root", w.TrustedRootPath, "--repo-url", "https://github.com/acme/gitops.git"); code != 0 {
+		t.Fatalf("pin: exit %d\n%s", code, stderr)
+	}
+	got, _ := os.ReadFile(filepath.Join(repo, "argocd/apps.yaml"))
+	want := strings.Replace(app, "/acme/kust:1.2  #", "/acme/kust:1.2@"+d.DigestStr()+"  #", 1)
+	if string(got) != want {
+		t.Errorf("Application after pin:\n%s\nwant:\n%s", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(repo, "api/deploy.yaml")); string(b) != files["api/deploy.yaml"] {
+		t.Errorf("the base file must not change:\n%s", b)
+	}
+}
