@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -83,9 +84,14 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 					continue
 				}
 			}
-			switch rd.App.Kind {
-			case KindHelm:
-				plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: ref.File, Reason: "computed by a Helm template: set the chart's image digest value (see docs/pinning.md)"})
+			if rd.App.Kind == KindHelm {
+				e, err := r.planHelmValues(rd.App, ref, pinned)
+				if err != nil {
+					plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: ref.File, Reason: err.Error()})
+				} else if key := e.File + fmt.Sprint(e.Line, e.Column); !seen[key] {
+					seen[key] = true
+					plan.Edits = append(plan.Edits, e)
+				}
 				continue
 			}
 			// Where is the value written? In the located file, at the field.
@@ -181,6 +187,76 @@ func (r *Repo) planOverride(app App, ref ImageRef, pinned string) (Edit, bool, e
 		}
 	}
 	return Edit{}, true, fmt.Errorf("the kustomize.images entry %q of Application %s is not written literally in %s (rendered by a template?)", app.Kustomize.Images[idx], app.Name, file)
+}
+
+// planHelmValues pins an image a chart builds from values of the form
+// image: {repository, tag}: it sets image.digest when the values have that
+// key, else writes the tag as tag@sha256:... (which a repository:tag
+// template renders as a pinned reference). The last values file that sets
+// the image wins, as in Helm.
+func (r *Repo) planHelmValues(app App, ref ImageRef, pinned string) (Edit, error) {
+	_, digest, _ := strings.Cut(pinned, "@")
+	for _, p := range app.Helm.Parameters {
+		if strings.HasSuffix(p.Name, "tag") || strings.HasSuffix(p.Name, "image") {
+			return Edit{}, fmt.Errorf("the image is set by the parameter %s: pin it there", p.Name)
+		}
+	}
+	files := []string{path.Join(app.Path, "values.yaml")}
+	for _, vf := range app.Helm.ValueFiles {
+		if strings.HasPrefix(vf, "/") {
+			files = append(files, strings.TrimPrefix(vf, "/"))
+		} else {
+			files = append(files, path.Join(app.Path, vf))
+		}
+	}
+	name := imageName(ref.Image)
+	tag := ""
+	if rest := strings.TrimPrefix(ref.Image, name); strings.HasPrefix(rest, ":") {
+		tag = rest[1:]
+	}
+	for i := len(files) - 1; i >= 0; i-- {
+		abs, err := r.abs(files[i])
+		if err != nil {
+			continue
+		}
+		data, err := r.readFile(abs)
+		if err != nil {
+			continue
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+			continue
+		}
+		var found *yaml.Node
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			if found != nil || n == nil {
+				return
+			}
+			if n.Kind == yaml.MappingNode {
+				if repo, ok := scalarString(mapGet(n, "repository")); ok && (repo == name || strings.HasSuffix(name, "/"+repo)) && mapGet(n, "tag") != nil {
+					found = n
+					return
+				}
+			}
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(doc.Content[0])
+		if found == nil {
+			continue
+		}
+		if d := mapGet(found, "digest"); d != nil {
+			return Edit{File: files[i], Line: d.Line, Column: d.Column, Old: d.Value, New: digest, Image: ref.Image}, nil
+		}
+		t := mapGet(found, "tag")
+		if t.Value != tag {
+			return Edit{}, fmt.Errorf("the tag %q is not written in %s (it is %q there; a chart default such as appVersion?): set it there with @%s", tag, files[i], t.Value, digest)
+		}
+		return Edit{File: files[i], Line: t.Line, Column: t.Column, Old: t.Value, New: t.Value + "@" + digest, Image: ref.Image}, nil
+	}
+	return Edit{}, fmt.Errorf("no image: {repository: %s, tag: ...} in the chart's values: set the chart's digest value by hand", name)
 }
 
 // planImagesEntry pins through a kustomization's images: entry: it sets

@@ -141,3 +141,48 @@ func TestPinArgoCDApplicationOverride(t *testing.T) {
 		t.Errorf("the base file must not change:\n%s", b)
 	}
 }
+
+func TestPinHelmValues(t *testing.T) {
+	w := gatetest.NewWorld(t)
+	ctx := context.Background()
+	host := w.Registry.Host
+	var digests []string
+	for _, rt := range []string{"acme/chart:1.0", "acme/digested:2.0"} {
+		d, err := w.PushImage(ctx, rt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Sigstore.SignImage(ctx, d, gatetest.SignOptions{})
+		digests = append(digests, d.DigestStr())
+	}
+	tpl := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      image: \"{{ .Values.image.repository }}{{ if .Values.image.digest }}@{{ .Values.image.digest }}{{ else }}:{{ .Values.image.tag }}{{ end }}\"\n"
+	repo := t.TempDir()
+	files := map[string]string{
+		"tagged/Chart.yaml":           "apiVersion: v2\nname: tagged\nversion: 0.1.0\n",
+		"tagged/values.yaml":          "# the chart's image\nimage:\n  repository: " + host + "/acme/chart\n  tag: \"1.0\"  # release\n",
+		"tagged/templates/pod.yaml":   tpl,
+		"digested/Chart.yaml":         "apiVersion: v2\nname: digested\nversion: 0.1.0\n",
+		"digested/values.yaml":        "image:\n  repository: " + host + "/acme/digested\n  tag: \"2.0\"\n  digest: \"\"\n",
+		"digested/templates/pod.yaml": tpl,
+	}
+	for p, c := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(repo, p)), 0o755)
+		os.WriteFile(filepath.Join(repo, p), []byte(c), 0o644)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(pol, []byte(strings.ReplaceAll(checkPolicy, "REGISTRY", host)), 0o644)
+	flags := []string{"--policy", pol, "--trusted-root", w.TrustedRootPath}
+	if _, stderr, code := run(t, append([]string{"pin", repo}, flags...)...); code != 0 {
+		t.Fatalf("pin: exit %d\n%s", code, stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(repo, "tagged/values.yaml")); string(b) != strings.Replace(files["tagged/values.yaml"], `"1.0"`, `"1.0@`+digests[0]+`"`, 1) {
+		t.Errorf("tagged values:\n%s", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(repo, "digested/values.yaml")); string(b) != strings.Replace(files["digested/values.yaml"], `digest: ""`, `digest: "`+digests[1]+`"`, 1) {
+		t.Errorf("digested values:\n%s", b)
+	}
+	out, _, _ := run(t, "images", repo)
+	if !strings.Contains(out, host+"/acme/chart:1.0@"+digests[0]) || !strings.Contains(out, host+"/acme/digested@"+digests[1]) {
+		t.Errorf("rendered after pin:\n%s", out)
+	}
+}
