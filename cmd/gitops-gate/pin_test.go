@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 )
 
 func TestRenderPinArgoCDPluginMode(t *testing.T) {
@@ -51,4 +55,31 @@ func TestRenderPinCorpusImagesUnmatched(t *testing.T) {
 	if _, _, code := run(t, "render", "--pin", corpus, "--app", "example.guestbook", "--policy", pol, "--trusted-root", w.TrustedRootPath, "--require-match"); code != exitDenied {
 		t.Errorf("--require-match: exit %d", code)
 	}
+}
+
+func TestRenderPinRecordsOnTheService(t *testing.T) {
+	w, repo, pol, _, _ := checkWorld(t)
+	gs := gatetest.NewGitServer(t)
+	remote := gs.NewRepo("acme/gitops")
+	sha := remote.Commit("api", map[string]string{"api/deploy.yaml": mustRead(t, repo+"/api/deploy.yaml")})
+	remote.SetRef("refs/heads/main", sha)
+	server := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, policies: [%s], trustedRoot: %s}\napiTokens: [cmp-token]\n", pol, w.TrustedRootPath))
+	t.Setenv("GITOPS_GATE_SERVER", server)
+	t.Setenv("GITOPS_GATE_TOKEN", "cmp-token")
+	t.Setenv("ARGOCD_APP_SOURCE_REPO_URL", remote.CloneURL())
+	t.Setenv("ARGOCD_APP_REVISION", sha)
+	t.Setenv("ARGOCD_APP_SOURCE_TARGET_REVISION", "main")
+	t.Setenv("ARGOCD_APP_SOURCE_PATH", "api")
+	out, stderr, code := run(t, "render", "--pin", repo+"/api", "--policy", pol, "--trusted-root", w.TrustedRootPath)
+	if code != 0 || !strings.Contains(out, "@sha256:") || !strings.Contains(stderr, "recorded as "+server+"/evaluations/") {
+		t.Errorf("exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/argocd"
 	"github.com/gitops-gate/gitops-gate/gate/report"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
@@ -89,6 +94,15 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 		return scanError(err)
 	}
 	stderr := cmd.ErrOrStderr()
+	if server := os.Getenv("GITOPS_GATE_SERVER"); server != "" {
+		// Best effort: the render's verdict is the one above; the service
+		// keeps a record of what Argo CD rendered.
+		if id, err := recordOnServer(cmd, server, os.Getenv("GITOPS_GATE_TOKEN"), app); err != nil {
+			fmt.Fprintf(stderr, "gitops-gate: not recorded on %s: %v\n", server, err)
+		} else {
+			fmt.Fprintf(stderr, "gitops-gate: recorded as %s/evaluations/%s\n", strings.TrimRight(server, "/"), id)
+		}
+	}
 	if rep.Result != gate.StatusPass {
 		fmt.Fprintf(stderr, "gitops-gate: refusing to render %s at %s:\n", os.Getenv("ARGOCD_APP_NAME"), os.Getenv("ARGOCD_APP_REVISION"))
 		for _, a := range rep.Apps {
@@ -109,6 +123,43 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 	}
 	_, err = cmd.OutOrStdout().Write(stream)
 	return err
+}
+
+// recordOnServer asks the gate service to evaluate (and so record) what
+// Argo CD is rendering: the app at ARGOCD_APP_REVISION of
+// ARGOCD_APP_SOURCE_REPO_URL.
+func recordOnServer(cmd *cobra.Command, server, token, app string) (string, error) {
+	repoURL, rev := os.Getenv("ARGOCD_APP_SOURCE_REPO_URL"), os.Getenv("ARGOCD_APP_REVISION")
+	if repoURL == "" || rev == "" {
+		return "", errors.New("ARGOCD_APP_SOURCE_REPO_URL and ARGOCD_APP_REVISION are needed")
+	}
+	req := map[string]any{"repo": argocd.RepoName(repoURL), "cloneUrl": repoURL, "revision": rev, "apps": []string{app}, "trigger": "argocd"}
+	if t := os.Getenv("ARGOCD_APP_SOURCE_TARGET_REVISION"); t != "" {
+		req["ref"] = fetchRef(&argocd.Source{TargetRevision: t})
+	}
+	body, _ := json.Marshal(req)
+	hreq, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, strings.TrimRight(server, "/")+"/api/v1/evaluations", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		hreq.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(hreq)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		ID    string `json:"id"`
+		Error string `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != http.StatusAccepted {
+		return "", fmt.Errorf("%s: %s", resp.Status, out.Error)
+	}
+	return out.ID, nil
 }
 
 // argoSource finds the repository root and the app in Argo CD's plugin
