@@ -31,9 +31,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test-deps:
 	@command -v git >/dev/null 2>&1 || { echo "installing git"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) git; }
 	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium for the browser tests"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) chromium; }
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql for the store tests"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) postgresql; }
 
 test-go:
-	GITOPS_GATE_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 15m ./...
+	GITOPS_GATE_REQUIRE_BROWSER=1 GITOPS_GATE_REQUIRE_POSTGRES=1 $(GO) test -count=1 -timeout 15m ./...
 
 # Screenshots of the main pages for the README (docs/screenshots/).
 screenshots: test-deps

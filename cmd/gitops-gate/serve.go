@@ -70,7 +70,7 @@ func newLogger(cfg *service.Config) *slog.Logger {
 
 func serve(ctx context.Context, cfg *service.Config) error {
 	log := newLogger(cfg)
-	st, err := store.OpenSQLite(ctx, storePath(cfg))
+	st, err := store.Open(ctx, cfg.Store.Driver, storePath(cfg))
 	if err != nil {
 		return &exitError{exitOperational, err}
 	}

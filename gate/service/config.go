@@ -14,14 +14,16 @@ import (
 
 // Config is the service's configuration file (docs/configuration.md).
 // Secrets may come from the environment instead: GITOPS_GATE_WEBHOOK_SECRET,
-// GITOPS_GATE_GITHUB_TOKEN, GITOPS_GATE_GITHUB_PRIVATE_KEY (PEM) and
-// GITOPS_GATE_API_TOKENS (comma-separated).
+// GITOPS_GATE_GITHUB_TOKEN, GITOPS_GATE_GITHUB_PRIVATE_KEY (PEM),
+// GITOPS_GATE_API_TOKENS (comma-separated) and GITOPS_GATE_STORE_DSN.
 type Config struct {
 	Listen      string `yaml:"listen"`
 	ExternalURL string `yaml:"externalURL"`
 	DataDir     string `yaml:"dataDir"`
 	Store       struct {
-		// Driver is sqlite (default); DSN its file (default dataDir/gitops-gate.db).
+		// Driver is sqlite (default; DSN its file, default
+		// dataDir/gitops-gate.db) or postgres (DSN a libpq URL or key=value
+		// string, or GITOPS_GATE_STORE_DSN; replicas share it).
 		Driver string `yaml:"driver"`
 		DSN    string `yaml:"dsn"`
 	} `yaml:"store"`
@@ -122,6 +124,9 @@ func LoadConfig(path string) (*Config, error) {
 	if v := os.Getenv("GITOPS_GATE_UI_PASSWORD"); v != "" {
 		c.UI.BasicAuth.Password = v
 	}
+	if v := os.Getenv("GITOPS_GATE_STORE_DSN"); v != "" {
+		c.Store.DSN = v
+	}
 	if v := os.Getenv("GITOPS_GATE_API_TOKENS"); v != "" {
 		c.APITokens = append(c.APITokens, strings.Split(v, ",")...)
 	}
@@ -166,8 +171,14 @@ func (c *Config) defaults() {
 }
 
 func (c *Config) validate() error {
-	if c.Store.Driver != "sqlite" {
-		return fmt.Errorf("config: store.driver %q: want sqlite", c.Store.Driver)
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Store.DSN == "" {
+			return fmt.Errorf("config: store.dsn: driver postgres needs a DSN (store.dsn or GITOPS_GATE_STORE_DSN)")
+		}
+	default:
+		return fmt.Errorf("config: store.driver %q: want sqlite or postgres", c.Store.Driver)
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {

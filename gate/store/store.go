@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -205,4 +206,16 @@ func NewID() string {
 	}
 	_, _ = rand.Read(b[6:])
 	return hex.EncodeToString(b[:])
+}
+
+// Open opens the store a configuration names: driver "sqlite" (dsn is the
+// database file) or "postgres" (dsn is a libpq URL or key=value string).
+func Open(ctx context.Context, driver, dsn string) (Store, error) {
+	switch driver {
+	case "", "sqlite":
+		return OpenSQLite(ctx, dsn)
+	case "postgres", "postgresql":
+		return OpenPostgres(ctx, dsn, PostgresOptions{})
+	}
+	return nil, fmt.Errorf("store driver %q: want sqlite or postgres", driver)
 }

@@ -1,0 +1,599 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SQL is the Store on a database/sql database: SQLite (embedded, the
+// default) or PostgreSQL (several replicas sharing one database). The
+// queries are written once, with ? placeholders, and rebound per dialect.
+type SQL struct {
+	db      *sql.DB
+	dialect dialect
+	now     func() time.Time
+}
+
+var _ Store = (*SQL)(nil)
+
+type dialect int
+
+const (
+	dialectSQLite dialect = iota
+	dialectPostgres
+)
+
+// rb rebinds ? placeholders to PostgreSQL's $n. No query here has a ?
+// inside a string literal, so a plain scan is enough.
+func (s *SQL) rb(q string) string {
+	if s.dialect != dialectPostgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// skipLocked lets concurrent replicas lease different jobs instead of
+// queueing behind one another's row locks.
+func (s *SQL) skipLocked() string {
+	if s.dialect == dialectPostgres {
+		return " FOR UPDATE OF j SKIP LOCKED"
+	}
+	return ""
+}
+
+// forUpdate locks the rows a read-then-write transaction depends on.
+// SQLite needs nothing: its write transactions are serialised (_txlock=immediate).
+func (s *SQL) forUpdate() string {
+	if s.dialect == dialectPostgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// migrations are written in SQLite's types; ddl translates them for PostgreSQL.
+var migrations = []string{
+	`CREATE TABLE deliveries (
+		id TEXT PRIMARY KEY,
+		event TEXT NOT NULL,
+		received_at INTEGER NOT NULL,
+		payload BLOB,
+		evaluation_id TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE evaluations (
+		id TEXT PRIMARY KEY,
+		repo TEXT NOT NULL,
+		pr INTEGER NOT NULL DEFAULT 0,
+		sha TEXT NOT NULL,
+		trigger TEXT NOT NULL,
+		spec TEXT NOT NULL,
+		state TEXT NOT NULL,
+		result TEXT NOT NULL DEFAULT '',
+		summary TEXT,
+		report BLOB,
+		error TEXT NOT NULL DEFAULT '',
+		superseded_by TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL,
+		started_at INTEGER,
+		finished_at INTEGER
+	);
+	CREATE INDEX evaluations_created ON evaluations(created_at DESC);
+	CREATE INDEX evaluations_repo_pr ON evaluations(repo, pr);
+	CREATE TABLE jobs (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		kind TEXT NOT NULL,
+		evaluation_id TEXT NOT NULL DEFAULT '',
+		status TEXT,
+		status_key TEXT NOT NULL DEFAULT '',
+		state TEXT NOT NULL,
+		owner TEXT NOT NULL DEFAULT '',
+		lease_until INTEGER NOT NULL DEFAULT 0,
+		not_before INTEGER NOT NULL DEFAULT 0,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		last_error TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX jobs_runnable ON jobs(state, id);
+	CREATE INDEX jobs_status_key ON jobs(status_key, state);
+	CREATE TABLE evaluation_images (
+		evaluation_id TEXT NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+		app TEXT NOT NULL,
+		image TEXT NOT NULL,
+		normalized TEXT NOT NULL DEFAULT '',
+		digest TEXT NOT NULL DEFAULT '',
+		status TEXT NOT NULL,
+		reason TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX evaluation_images_image ON evaluation_images(image);
+	CREATE INDEX evaluation_images_digest ON evaluation_images(digest);
+	CREATE INDEX evaluation_images_eval ON evaluation_images(evaluation_id);`,
+}
+
+// migrationLock is the pg_advisory_xact_lock key that keeps replicas
+// starting together from applying the same migration twice.
+const migrationLock = 0x6761746530
+
+func (s *SQL) ddl(m string) []string {
+	if s.dialect == dialectPostgres {
+		m = strings.NewReplacer("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY", "BLOB", "BYTEA", "INTEGER", "BIGINT").Replace(m)
+	}
+	var out []string
+	for _, st := range strings.Split(m, ";") {
+		if st = strings.TrimSpace(st); st != "" {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+func (s *SQL) migrate(ctx context.Context) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == dialectPostgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+fmt.Sprint(migrationLock)+`)`); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.ddl(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)[0]); err != nil {
+			return err
+		}
+		for i, m := range migrations {
+			v := i + 1
+			var n int
+			if err := tx.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			for _, st := range s.ddl(m) {
+				if _, err := tx.ExecContext(ctx, st); err != nil {
+					return fmt.Errorf("migration %d: %w", v, err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`), v, s.now().UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *SQL) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// Accept implements Store.
+func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
+	now := s.now()
+	var evalID string
+	duplicate := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if in.DeliveryID != "" {
+			res, err := tx.ExecContext(ctx, s.rb(`INSERT INTO deliveries(id, event, received_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
+				in.DeliveryID, in.Event, ms(now), in.Payload)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				duplicate = true
+				return tx.QueryRowContext(ctx, s.rb(`SELECT evaluation_id FROM deliveries WHERE id = ?`), in.DeliveryID).Scan(&evalID)
+			}
+		}
+		if in.Spec == nil {
+			return nil
+		}
+		evalID = NewID()
+		spec, _ := json.Marshal(in.Spec)
+		if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO evaluations(id, repo, pr, sha, trigger, spec, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			evalID, in.Spec.Repo, in.Spec.PR, in.Spec.SHA, in.Spec.Trigger, string(spec), StateQueued, ms(now)); err != nil {
+			return err
+		}
+		if in.DeliveryID != "" {
+			if _, err := tx.ExecContext(ctx, s.rb(`UPDATE deliveries SET evaluation_id = ? WHERE id = ?`), evalID, in.DeliveryID); err != nil {
+				return err
+			}
+		}
+		if in.Spec.PR > 0 {
+			if s.dialect == dialectPostgres {
+				// Two replicas accepting two commits of one pull request at
+				// once would each miss the other's uncommitted evaluation.
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, fmt.Sprintf("%s#%d", in.Spec.Repo, in.Spec.PR)); err != nil {
+					return err
+				}
+			}
+			if err := s.supersede(ctx, tx, in, evalID, now); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO jobs(kind, evaluation_id, state, created_at) VALUES (?, ?, 'queued', ?)`), JobEvaluate, evalID, ms(now)); err != nil {
+			return err
+		}
+		if in.Statuses != nil {
+			return s.insertStatuses(ctx, tx, in.Statuses(evalID), now)
+		}
+		return nil
+	})
+	return evalID, duplicate, err
+}
+
+// supersede retires the queued (not yet started) evaluations of older
+// commits of the same pull request.
+func (s *SQL) supersede(ctx context.Context, tx *sql.Tx, in Intake, newID string, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, s.rb(`SELECT j.id, e.id, e.spec FROM jobs j JOIN evaluations e ON e.id = j.evaluation_id
+		WHERE j.kind = ? AND j.state = 'queued' AND e.repo = ? AND e.pr = ? AND e.sha <> ? AND e.id <> ?`),
+		JobEvaluate, in.Spec.Repo, in.Spec.PR, in.Spec.SHA, newID)
+	if err != nil {
+		return err
+	}
+	type old struct {
+		job  int64
+		eval Evaluation
+	}
+	var olds []old
+	for rows.Next() {
+		var o old
+		var spec string
+		if err := rows.Scan(&o.job, &o.eval.ID, &spec); err != nil {
+			rows.Close()
+			return err
+		}
+		json.Unmarshal([]byte(spec), &o.eval.Spec)
+		olds = append(olds, o)
+	}
+	rows.Close()
+	for _, o := range olds {
+		if _, err := tx.ExecContext(ctx, s.rb(`UPDATE jobs SET state = 'superseded' WHERE id = ?`), o.job); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(`UPDATE evaluations SET state = ?, superseded_by = ?, finished_at = ? WHERE id = ?`),
+			StateSuperseded, newID, ms(now), o.eval.ID); err != nil {
+			return err
+		}
+		if in.Superseded != nil {
+			o.eval.State = StateSuperseded
+			if err := s.insertStatuses(ctx, tx, in.Superseded(&o.eval, newID), now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *SQL) insertStatuses(ctx context.Context, tx *sql.Tx, sts []Status, now time.Time) error {
+	for _, st := range sts {
+		b, _ := json.Marshal(st)
+		if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO jobs(kind, status, status_key, state, created_at) VALUES (?, ?, ?, 'queued', ?)`),
+			JobStatus, string(b), st.key(), ms(now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lease implements Store. Expired leases are taken over; status jobs of one
+// commit and context run strictly in order.
+func (s *SQL) Lease(ctx context.Context, owner string, lease time.Duration) (*Job, error) {
+	now := s.now()
+	row := s.db.QueryRowContext(ctx, s.rb(`UPDATE jobs SET state = 'leased', owner = ?, lease_until = ?, attempts = attempts + 1
+		WHERE id = (
+			SELECT j.id FROM jobs j
+			WHERE ((j.state = 'queued' AND j.not_before <= ?) OR (j.state = 'leased' AND j.lease_until < ?))
+			  AND (j.kind <> 'status' OR NOT EXISTS (
+				SELECT 1 FROM jobs p WHERE p.status_key = j.status_key AND p.id < j.id AND p.state IN ('queued', 'leased')))
+			ORDER BY j.id LIMIT 1`+s.skipLocked()+`)
+		RETURNING id, kind, evaluation_id, status, attempts`),
+		owner, ms(now.Add(lease)), ms(now), ms(now))
+	var j Job
+	var status sql.NullString
+	if err := row.Scan(&j.ID, &j.Kind, &j.EvaluationID, &status, &j.Attempts); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if status.Valid {
+		j.Status = &Status{}
+		if err := json.Unmarshal([]byte(status.String), j.Status); err != nil {
+			return nil, err
+		}
+	}
+	return &j, nil
+}
+
+func (s *SQL) owned(ctx context.Context, tx *sql.Tx, job *Job, owner string) error {
+	var st, o string
+	if err := tx.QueryRowContext(ctx, s.rb(`SELECT state, owner FROM jobs WHERE id = ?`+s.forUpdate()), job.ID).Scan(&st, &o); err != nil {
+		return err
+	}
+	if st != "leased" || o != owner {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// Extend implements Store.
+func (s *SQL) Extend(ctx context.Context, job *Job, owner string, lease time.Duration) error {
+	res, err := s.db.ExecContext(ctx, s.rb(`UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? AND state = 'leased'`), ms(s.now().Add(lease)), job.ID, owner)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// Start implements Store.
+func (s *SQL) Start(ctx context.Context, job *Job, owner string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.owned(ctx, tx, job, owner); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.rb(`UPDATE evaluations SET state = ?, started_at = ? WHERE id = ? AND state IN ('queued', 'running')`),
+			StateRunning, ms(s.now()), job.EvaluationID)
+		return err
+	})
+}
+
+// FinishEvaluation implements Store.
+func (s *SQL) FinishEvaluation(ctx context.Context, job *Job, owner string, f Finish) error {
+	now := s.now()
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.owned(ctx, tx, job, owner); err != nil {
+			return err
+		}
+		state := StateDone
+		if f.Result == "" {
+			state = StateFailed
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(`UPDATE evaluations SET state = ?, result = ?, summary = ?, report = ?, error = ?, finished_at = ? WHERE id = ?`),
+			state, f.Result, nullJSON(f.Summary), []byte(f.Report), f.Error, ms(now), job.EvaluationID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(`DELETE FROM evaluation_images WHERE evaluation_id = ?`), job.EvaluationID); err != nil {
+			return err
+		}
+		for _, im := range f.Images {
+			if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO evaluation_images(evaluation_id, app, image, normalized, digest, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+				job.EvaluationID, im.App, im.Image, im.Normalized, im.Digest, im.Status, im.Reason); err != nil {
+				return err
+			}
+		}
+		if err := s.insertStatuses(ctx, tx, f.Statuses, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.rb(`UPDATE jobs SET state = 'done', owner = '' WHERE id = ?`), job.ID)
+		return err
+	})
+}
+
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// Complete implements Store.
+func (s *SQL) Complete(ctx context.Context, job *Job, owner string) error {
+	return s.setJob(ctx, job, owner, `UPDATE jobs SET state = 'done' WHERE id = ?`)
+}
+
+// Retry implements Store.
+func (s *SQL) Retry(ctx context.Context, job *Job, owner string, notBefore time.Time, lastErr string) error {
+	return s.setJob(ctx, job, owner, `UPDATE jobs SET state = 'queued', owner = '', not_before = ?, last_error = ? WHERE id = ?`, ms(notBefore), lastErr)
+}
+
+// Fail implements Store.
+func (s *SQL) Fail(ctx context.Context, job *Job, owner string, lastErr string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.owned(ctx, tx, job, owner); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(`UPDATE jobs SET state = 'failed', last_error = ? WHERE id = ?`), lastErr, job.ID); err != nil {
+			return err
+		}
+		if job.EvaluationID == "" {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, s.rb(`UPDATE evaluations SET state = ?, error = ?, finished_at = ? WHERE id = ?`), StateFailed, lastErr, ms(s.now()), job.EvaluationID)
+		return err
+	})
+}
+
+func (s *SQL) setJob(ctx context.Context, job *Job, owner, query string, args ...any) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.owned(ctx, tx, job, owner); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.rb(query), append(args, job.ID)...)
+		return err
+	})
+}
+
+const evalColumns = `id, spec, state, result, summary, report, error, superseded_by, created_at, started_at, finished_at`
+
+func scanEval(sc interface{ Scan(...any) error }, withReport bool) (*Evaluation, error) {
+	var e Evaluation
+	var spec string
+	var summary sql.NullString
+	var report []byte
+	var started, finished sql.NullInt64
+	var created int64
+	if err := sc.Scan(&e.ID, &spec, &e.State, &e.Result, &summary, &report, &e.Error, &e.SupersededBy, &created, &started, &finished); err != nil {
+		return nil, err
+	}
+	json.Unmarshal([]byte(spec), &e.Spec)
+	if summary.Valid {
+		e.Summary = json.RawMessage(summary.String)
+	}
+	if withReport && len(report) > 0 {
+		e.Report = json.RawMessage(report)
+	}
+	e.CreatedAt = time.UnixMilli(created).UTC()
+	if started.Valid {
+		t := time.UnixMilli(started.Int64).UTC()
+		e.StartedAt = &t
+	}
+	if finished.Valid {
+		t := time.UnixMilli(finished.Int64).UTC()
+		e.FinishedAt = &t
+	}
+	return &e, nil
+}
+
+// Get implements Store.
+func (s *SQL) Get(ctx context.Context, id string) (*Evaluation, error) {
+	e, err := scanEval(s.db.QueryRowContext(ctx, s.rb(`SELECT `+evalColumns+` FROM evaluations WHERE id = ?`), id), true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return e, err
+}
+
+// List implements Store: newest first.
+func (s *SQL) List(ctx context.Context, f Filter) ([]*Evaluation, int, error) {
+	var where []string
+	var args []any
+	if f.Repo != "" {
+		where, args = append(where, "repo = ?"), append(args, f.Repo)
+	}
+	if f.Result != "" {
+		if f.Result == StateQueued || f.Result == StateRunning || f.Result == StateSuperseded {
+			where, args = append(where, "state = ?"), append(args, f.Result)
+		} else {
+			where, args = append(where, "result = ?"), append(args, f.Result)
+		}
+	}
+	if f.PR > 0 {
+		where, args = append(where, "pr = ?"), append(args, f.PR)
+	}
+	if f.Image != "" {
+		where, args = append(where, "id IN (SELECT evaluation_id FROM evaluation_images WHERE image LIKE ? ESCAPE '\\')"), append(args, "%"+escapeLike(f.Image)+"%")
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM evaluations`+cond), args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	rows, err := s.db.QueryContext(ctx, s.rb(`SELECT `+evalColumns+` FROM evaluations`+cond+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`),
+		append(args, f.Limit, f.Offset)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*Evaluation
+	for rows.Next() {
+		e, err := scanEval(rows, false)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, e)
+	}
+	return out, total, rows.Err()
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// ImageHistory implements Store: occurrences of an image reference or
+// digest, newest first.
+func (s *SQL) ImageHistory(ctx context.Context, image string, limit int) ([]ImageHistory, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	rows, err := s.db.QueryContext(ctx, s.rb(`SELECT i.app, i.image, i.normalized, i.digest, i.status, i.reason, e.id, e.repo, e.sha, e.pr, e.created_at
+		FROM evaluation_images i JOIN evaluations e ON e.id = i.evaluation_id
+		WHERE i.image = ? OR i.digest = ? OR i.normalized = ?
+		ORDER BY e.created_at DESC LIMIT ?`), image, image, image, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ImageHistory
+	for rows.Next() {
+		var h ImageHistory
+		var created int64
+		if err := rows.Scan(&h.App, &h.Image, &h.Normalized, &h.Digest, &h.Status, &h.Reason, &h.EvaluationID, &h.Repo, &h.SHA, &h.PR, &created); err != nil {
+			return nil, err
+		}
+		h.CreatedAt = time.UnixMilli(created).UTC()
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// QueueDepth implements Store.
+func (s *SQL) QueueDepth(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, s.rb(`SELECT kind, COUNT(*) FROM jobs WHERE state IN ('queued', 'leased') GROUP BY kind`))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{JobEvaluate: 0, JobStatus: 0}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
+// Prune implements Store. Deliveries are kept (they are the deduplication
+// record) but lose their payloads.
+func (s *SQL) Prune(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.rb(`DELETE FROM evaluations WHERE finished_at IS NOT NULL AND finished_at < ?`), ms(before))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, s.rb(`DELETE FROM jobs WHERE state IN ('done', 'superseded', 'failed') AND created_at < ?`), ms(before)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.rb(`UPDATE deliveries SET payload = NULL WHERE received_at < ?`), ms(before))
+		return err
+	})
+	return int(n), err
+}
+
+// Ping implements Store.
+func (s *SQL) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close implements Store.
+func (s *SQL) Close() error { return s.db.Close() }
