@@ -183,3 +183,50 @@ func TestContainerImageBuild(t *testing.T) {
 		}
 	}
 }
+
+func TestPostgresOverlay(t *testing.T) {
+	objs := render(t, "..", "deploy/overlays/postgres")
+	if _, ok := objs["PersistentVolumeClaim/gitops-gate-data"]; ok {
+		t.Error("the PostgreSQL overlay still claims a volume")
+	}
+	d := objs["Deployment/gitops-gate"]
+	if r, _ := d.get("spec", "replicas").(int); r < 2 {
+		t.Errorf("replicas = %v, want several", d.get("spec", "replicas"))
+	}
+	if d.str("spec", "strategy", "type") != "RollingUpdate" {
+		t.Errorf("strategy %v", d.get("spec", "strategy"))
+	}
+	for _, v := range d.get("spec", "template", "spec", "volumes").([]any) {
+		if v := object(v.(map[string]any)); v.str("name") == "data" && (v.get("persistentVolumeClaim") != nil || v.get("emptyDir") == nil) {
+			t.Errorf("data volume %v, want an emptyDir", v)
+		}
+	}
+	c := container(t, d, "gitops-gate")
+	var dsnFrom object
+	for _, e := range c.get("env").([]any) {
+		if e := object(e.(map[string]any)); e.str("name") == "GITOPS_GATE_STORE_DSN" {
+			dsnFrom = object(e.get("valueFrom", "secretKeyRef").(map[string]any))
+		}
+	}
+	if dsnFrom == nil {
+		t.Fatal("no GITOPS_GATE_STORE_DSN")
+	}
+	sec, ok := objs["Secret/"+dsnFrom.str("name")]
+	if !ok || sec.get("stringData", dsnFrom.str("key")) == nil {
+		t.Fatalf("GITOPS_GATE_STORE_DSN refers to %v, which the overlay does not define", dsnFrom)
+	}
+	if len(c.get("env").([]any)) != 3 {
+		t.Errorf("env %v: the base's variables must survive the patch", c.get("env"))
+	}
+	// The configuration loads as the service loads it, with the DSN from the Secret.
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfgPath, []byte(objs["ConfigMap/gitops-gate-config"].str("data", "config.yaml")), 0o644)
+	t.Setenv("GITOPS_GATE_STORE_DSN", sec.get("stringData", dsnFrom.str("key")).(string))
+	cfg, err := service.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Driver != "postgres" || !strings.HasPrefix(cfg.Store.DSN, "postgres://") {
+		t.Errorf("store %+v", cfg.Store)
+	}
+}
