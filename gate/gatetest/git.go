@@ -1,6 +1,7 @@
 package gatetest
 
 import (
+	"fmt"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -77,6 +78,36 @@ func (r *Repo) Commit(message string, files map[string]string) string {
 	// Make the commit available on the server under a private ref.
 	r.git(r.work, "push", "-q", "-f", r.bare, "HEAD:refs/gitops-gate-test/"+sha)
 	return sha
+}
+
+// CommitChain makes n empty commits on top of the work tree's HEAD, each a
+// child of the one before, publishes them in one push and returns their
+// SHAs in order. It is the fast way to get hundreds of distinct commits.
+func (r *Repo) CommitChain(prefix string, n int) []string {
+	r.s.t.Helper()
+	shas := make([]string, n)
+	for i := range shas {
+		r.git(r.work, "commit", "-q", "--allow-empty", "-m", fmt.Sprintf("%s %d", prefix, i))
+	}
+	out := r.git(r.work, "rev-list", "--reverse", fmt.Sprintf("HEAD~%d..HEAD", n))
+	copy(shas, strings.Fields(out))
+	r.git(r.work, "push", "-q", "-f", r.bare, "HEAD:refs/gitops-gate-test/chain-"+shas[n-1])
+	return shas
+}
+
+// SetRefs points many server refs at once (ref -> sha).
+func (r *Repo) SetRefs(refs map[string]string) {
+	r.s.t.Helper()
+	var b strings.Builder
+	for ref, sha := range refs {
+		fmt.Fprintf(&b, "update %s %s\n", ref, sha)
+	}
+	cmd := exec.Command("git", "update-ref", "--stdin")
+	cmd.Dir = r.bare
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		r.s.t.Fatalf("git update-ref --stdin: %v\n%s", err, out)
+	}
 }
 
 // SetRef points a server ref (refs/heads/main, refs/pull/1/head) at sha.
