@@ -18,10 +18,12 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -198,15 +200,38 @@ var ErrLeaseLost = errors.New("lease lost")
 
 // NewID returns a time-ordered random identifier.
 func NewID() string {
+	idMu.Lock()
+	defer idMu.Unlock()
 	var b [12]byte
 	ms := uint64(time.Now().UnixMilli())
+	if ms <= idLast.ms {
+		// Same millisecond (or the clock stepped back): count up from the
+		// last ID so IDs made by one process sort in the order they were made.
+		ms = idLast.ms
+		idLast.seq++
+	} else {
+		var r [6]byte
+		_, _ = rand.Read(r[:])
+		// The top bit stays clear so counting up never overflows into the time.
+		idLast.seq = binary.BigEndian.Uint64(append([]byte{0, 0}, r[:]...)) >> 1
+	}
+	idLast.ms = ms
 	for i := 5; i >= 0; i-- {
 		b[i] = byte(ms)
 		ms >>= 8
 	}
-	_, _ = rand.Read(b[6:])
+	seq := idLast.seq
+	for i := 11; i >= 6; i-- {
+		b[i] = byte(seq)
+		seq >>= 8
+	}
 	return hex.EncodeToString(b[:])
 }
+
+var (
+	idMu   sync.Mutex
+	idLast struct{ ms, seq uint64 }
+)
 
 // Open opens the store a configuration names: driver "sqlite" (dsn is the
 // database file) or "postgres" (dsn is a libpq URL or key=value string).

@@ -69,3 +69,14 @@ func TestPostgresBadDSNDoesNotLeakPassword(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestNewIDSortsInCreationOrder(t *testing.T) {
+	prev := store.NewID()
+	for i := 0; i < 10000; i++ {
+		id := store.NewID()
+		if id <= prev {
+			t.Fatalf("NewID %s after %s", id, prev)
+		}
+		prev = id
+	}
+}
