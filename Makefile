@@ -5,7 +5,7 @@ PKG       := ./cmd/gitops-gate
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run test test-deps test-go screenshots lint vet fmt-check bench clean
+.PHONY: all build run test test-deps test-go fuzz fuzz-short screenshots lint vet fmt-check bench clean
 
 all: build
 
@@ -23,7 +23,25 @@ run: build
 # make test: everything CI runs. Vet and formatting first, then what the
 # tests need (installed from Debian's packages when missing), then the whole
 # suite; the browser tests must run, not skip.
-test: fmt-check vet test-deps test-go
+test: fmt-check vet test-deps test-go fuzz-short
+
+# Fuzz targets (package:target). make test runs each for FUZZ_SHORT; make fuzz
+# for FUZZTIME each. Crashers land in the package's testdata/fuzz and, once
+# fixed, stay there as regression seeds run by every go test.
+FUZZ_TARGETS = ./gate/imageref:FuzzParse ./gate/imageref:FuzzMatch ./gate/policy:FuzzParse \
+	./manifests:FuzzExtractImages ./gate/github:FuzzInterpret ./gate/report:FuzzWrite
+FUZZ_SHORT ?= 3s
+FUZZTIME ?= 5m
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZ_SHORT))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZ_SHORT) $$pkg || exit 1; done
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -109,12 +109,14 @@ func Match(pattern, s string) bool {
 	star, mark := -1, 0
 	for n < len(s) {
 		switch {
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[n]):
-			p++
-			n++
+		// '*' first: a '*' in s must not be taken as the literal match of
+		// the pattern's '*' (which would drop the backtracking point).
 		case p < len(pattern) && pattern[p] == '*':
 			star, mark = p, n
 			p++
+		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[n]):
+			p++
+			n++
 		case star >= 0:
 			p = star + 1
 			mark++

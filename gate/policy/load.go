@@ -307,6 +307,9 @@ func parsePolicy(file string, root *yaml.Node) (*Policy, error) {
 	if raw.APIVersion != "kyverno.io/v1" && raw.APIVersion != "kyverno.io/v2beta1" {
 		return nil, &LoadError{File: file, Line: root.Line, Field: "apiVersion", Err: fmt.Errorf("%q: want kyverno.io/v1 (or v2beta1)", raw.APIVersion)}
 	}
+	if raw.Metadata.Name == "" {
+		return nil, &LoadError{File: file, Line: root.Line, Field: "metadata.name", Err: fmt.Errorf("missing: a policy needs a name (Kyverno refuses it too)")}
+	}
 	p := &Policy{Kind: raw.Kind, Name: raw.Metadata.Name, File: file}
 	if raw.Kind == "Policy" {
 		p.Namespace = raw.Metadata.Namespace

@@ -1,0 +1,35 @@
+package github
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzInterpret: a webhook payload (already authenticated, so as hostile as
+// a compromised secret allows) never panics the parser, and an event the
+// gate acts on names a repository and a full commit SHA.
+func FuzzInterpret(f *testing.F) {
+	files, _ := filepath.Glob("../../testdata/github-webhooks/*.payload.json")
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		event, _, _ := strings.Cut(filepath.Base(p), ".")
+		f.Add(event, b)
+	}
+	f.Fuzz(func(t *testing.T, event string, payload []byte) {
+		ev, err := Interpret(&Delivery{ID: "fuzz", Event: event, Payload: payload})
+		if err != nil || ev.Ignore != "" {
+			return
+		}
+		if ev.Kind == "ping" {
+			return
+		}
+		if !strings.Contains(ev.Repo, "/") || len(ev.SHA) != 40 || ev.CloneURL == "" {
+			t.Fatalf("acting on an event without repository, clone URL or SHA: %+v", ev)
+		}
+	})
+}
