@@ -28,6 +28,13 @@ type Faults struct {
 	// DropConnection closes the connection after the headers of a
 	// successful response, mid-body.
 	DropConnection bool
+	// LieManifests serves every manifest with one byte changed while
+	// keeping the Docker-Content-Digest of the real one: content that does
+	// not match the digest it claims.
+	LieManifests bool
+	// OversizeBlobs, when non-zero, answers blob GETs (signature layers,
+	// bundles) with that many bytes.
+	OversizeBlobs int64
 }
 
 // Registry is an in-process OCI registry (go-containerregistry's, with OCI
@@ -105,6 +112,28 @@ func (r *Registry) serve(backend http.Handler, w http.ResponseWriter, req *http.
 		io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected fault `+strconv.Itoa(f.Status)+`"}]}`)
 		return
 	}
+	if f.LieManifests && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/manifests/") {
+		rec := httptest.NewRecorder()
+		backend.ServeHTTP(rec, req)
+		body := rec.Body.Bytes()
+		if rec.Code == http.StatusOK && len(body) > 1 && body[len(body)-1] == '}' {
+			body = append(body[:len(body)-1:len(body)-1], ' ', '}')
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		w.Write(body)
+		return
+	}
+	if f.OversizeBlobs > 0 && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/blobs/") {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.FormatInt(f.OversizeBlobs, 10))
+		w.WriteHeader(http.StatusOK)
+		io.CopyN(w, zeros{}, f.OversizeBlobs)
+		return
+	}
 	if f.DropConnection && req.Method == http.MethodGet {
 		rec := httptest.NewRecorder()
 		backend.ServeHTTP(rec, req)
@@ -127,4 +156,11 @@ func (r *Registry) serve(backend http.Handler, w http.ResponseWriter, req *http.
 		return
 	}
 	backend.ServeHTTP(w, req)
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

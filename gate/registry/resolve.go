@@ -34,6 +34,11 @@ type Options struct {
 	MaxBackoff  time.Duration
 	// PerRegistry bounds concurrent requests to one registry (default 32).
 	PerRegistry int
+	// MaxResponseBytes bounds one response body (default 32 MiB). The gate
+	// reads manifests, signatures and bundles, never image layers: a larger
+	// answer is a hostile or broken registry, and reading it would let that
+	// registry choose the gate's memory use.
+	MaxResponseBytes int64
 	// Observe, when set, is called after every HTTP request (for metrics).
 	Observe func(registry string, status int, err error)
 	Logger  *slog.Logger
@@ -66,6 +71,9 @@ func New(o Options) (*Resolver, error) {
 	if o.PerRegistry <= 0 {
 		o.PerRegistry = 32
 	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = 32 << 20
+	}
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport
 	}
@@ -77,7 +85,7 @@ func New(o Options) (*Resolver, error) {
 		kc = authn.NewMultiKeychain(githubKeychain{token: o.GitHubToken}, kc)
 	}
 	t := &limitedTransport{next: o.Transport, perHost: o.PerRegistry, timeout: o.Timeout, retries: o.Retries,
-		baseBackoff: o.BaseBackoff, maxBackoff: o.MaxBackoff, observe: o.Observe}
+		baseBackoff: o.BaseBackoff, maxBackoff: o.MaxBackoff, maxBody: o.MaxResponseBytes, observe: o.Observe}
 	opts := []remote.Option{
 		remote.WithTransport(t),
 		remote.WithAuthFromKeychain(kc),

@@ -31,6 +31,7 @@ type limitedTransport struct {
 	retries     int
 	baseBackoff time.Duration
 	maxBackoff  time.Duration
+	maxBody     int64
 	observe     func(host string, status int, err error)
 
 	mu    sync.Mutex
@@ -77,7 +78,7 @@ func transientErr(err error) bool {
 	switch {
 	case errors.As(err, &rh), errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &hn):
 		return false
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"), errors.Is(err, ErrResponseTooLarge):
 		return false
 	}
 	return true
@@ -150,8 +151,45 @@ func (t *limitedTransport) once(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	if t.maxBody > 0 && resp.ContentLength > t.maxBody {
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("%s %s%s: %d-byte response: %w (%d bytes)", req.Method, req.URL.Host, req.URL.Path, resp.ContentLength, ErrResponseTooLarge, t.maxBody)
+	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	if t.maxBody > 0 {
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: t.maxBody, what: req.Method + " " + req.URL.Host + req.URL.Path, max: t.maxBody}
+	}
 	return resp, nil
+}
+
+// ErrResponseTooLarge is a registry answer past Options.MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("larger than the gate's limit")
+
+// limitedBody fails a read past the limit (a body without Content-Length,
+// or one longer than announced) instead of buffering it.
+type limitedBody struct {
+	io.ReadCloser
+	left, max int64
+	what      string
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// One byte more tells a body of exactly max bytes from a longer one.
+		var one [1]byte
+		n, err := l.ReadCloser.Read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%s: response %w (%d bytes)", l.what, ErrResponseTooLarge, l.max)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.ReadCloser.Read(p)
+	l.left -= int64(n)
+	return n, err
 }
 
 type cancelOnClose struct {

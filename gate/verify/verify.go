@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -255,6 +256,12 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 		for _, sig := range m.Classic {
 			sco, tsTime, tsProblem := timestampOpts(sig, co)
 			if _, err := cosign.VerifyImageSignature(ctx, sig, h, sco); err != nil {
+				if readFailure(err) {
+					// The signature could not be read (its layer is fetched
+					// lazily): the gate cannot tell, which is an error to
+					// retry, not a verdict against the image.
+					return Outcome{Err: err}
+				}
 				reason := cleanReason(err)
 				if tsProblem != "" {
 					reason += " (" + tsProblem + ")"
@@ -687,4 +694,13 @@ func summarize(reasons []string) string {
 		return uniq[0]
 	}
 	return fmt.Sprintf("%d signatures, none acceptable: %s", len(reasons), strings.Join(uniq, "; "))
+}
+
+// readFailure reports an error from reading signature material from the
+// registry, as opposed to a signature that does not verify.
+func readFailure(err error) bool {
+	var te *transport.Error
+	var ue *url.Error
+	return errors.Is(err, registry.ErrResponseTooLarge) || errors.As(err, &te) || errors.As(err, &ue) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
