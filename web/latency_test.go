@@ -1,11 +1,19 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gitops-gate/gitops-gate/gate/store"
 )
 
 // TestServiceLatencyAndThroughput measures what a pull request author
@@ -59,6 +67,56 @@ func TestServiceLatencyAndThroughput(t *testing.T) {
 	all := time.Since(start)
 	fmt.Printf("burst of %d deliveries (20-app repo, 2 workers): all accepted in %v (%.0f deliveries/s), all final statuses in %v (%.1f evaluations/s)\n",
 		burst, accepted.Round(time.Millisecond), float64(burst)/accepted.Seconds(), all.Round(time.Millisecond), float64(burst)/all.Seconds())
+
+	// Reads: 8 clients for 5 s on the pages a pull request links to, the
+	// JSON API and the list, over the 300 evaluations now stored.
+	list, _, err := g.store.List(context.Background(), store.Filter{Limit: 500})
+	if err != nil || len(list) == 0 {
+		t.Fatalf("list: %v", err)
+	}
+	for _, target := range []struct{ name, path string }{
+		{"evaluation page (HTML)", "/evaluations/%s"},
+		{"evaluation (JSON API)", "/api/v1/evaluations/%s"},
+		{"evaluations list page", "/"},
+	} {
+		var n, bad atomic.Int64
+		var lat []time.Duration
+		var mu sync.Mutex
+		stop := time.Now().Add(5 * time.Second)
+		var wg sync.WaitGroup
+		for c := 0; c < 8; c++ {
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				for i := c; time.Now().Before(stop); i++ {
+					path := target.path
+					if strings.Contains(path, "%s") {
+						path = fmt.Sprintf(path, list[i%len(list)].ID)
+					}
+					t0 := time.Now()
+					resp, err := http.Get(g.srv.URL + path)
+					if err != nil || resp.StatusCode != http.StatusOK {
+						bad.Add(1)
+					}
+					if resp != nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+					d := time.Since(t0)
+					n.Add(1)
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+				}
+			}(c)
+		}
+		wg.Wait()
+		if bad.Load() > 0 {
+			t.Errorf("%s: %d of %d requests failed", target.name, bad.Load(), n.Load())
+		}
+		fmt.Printf("reads, %s: %d requests in 5 s by 8 clients (%.0f req/s), p50 %v p99 %v\n",
+			target.name, n.Load(), float64(n.Load())/5, pct(lat, 50), pct(lat, 99))
+	}
 }
 
 func pct(d []time.Duration, p int) time.Duration {
