@@ -173,10 +173,15 @@ func (g *gateEnv) send(event, delivery string, payload []byte, key string) *http
 	return resp
 }
 
-// waitStatuses waits for the statuses of sha to reach a final state.
+// waitFinal waits for the statuses of sha to reach a final state.
 func (g *gateEnv) waitFinal(sha string) []gatetest.PostedStatus {
 	g.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return g.waitFinalWithin(sha, 30*time.Second)
+}
+
+func (g *gateEnv) waitFinalWithin(sha string, d time.Duration) []gatetest.PostedStatus {
+	g.t.Helper()
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		var mine []gatetest.PostedStatus
 		for _, s := range g.gh.Statuses() {

@@ -95,6 +95,34 @@ func (r *Repo) CommitChain(prefix string, n int) []string {
 	return shas
 }
 
+// Symlink makes path a symbolic link to target in the work tree; the next
+// Commit records it.
+func (r *Repo) Symlink(path, target string) {
+	r.s.t.Helper()
+	full := filepath.Join(r.work, filepath.FromSlash(path))
+	os.MkdirAll(filepath.Dir(full), 0o755)
+	os.Remove(full)
+	if err := os.Symlink(target, full); err != nil {
+		r.s.t.Fatal(err)
+	}
+}
+
+// WriteLarge writes a file of size zero bytes into the work tree without
+// holding it in memory; the next Commit records it.
+func (r *Repo) WriteLarge(path string, size int64) {
+	r.s.t.Helper()
+	full := filepath.Join(r.work, filepath.FromSlash(path))
+	os.MkdirAll(filepath.Dir(full), 0o755)
+	f, err := os.Create(full)
+	if err != nil {
+		r.s.t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		r.s.t.Fatal(err)
+	}
+}
+
 // SetRefs points many server refs at once (ref -> sha).
 func (r *Repo) SetRefs(refs map[string]string) {
 	r.s.t.Helper()

@@ -188,6 +188,9 @@ func (f *Fetcher) fetch(ctx context.Context, req Request) (*git.Repository, erro
 	return nil, fmt.Errorf("fetching %s from %s: %w", src, redact(req.CloneURL), err)
 }
 
+// maxBlobRead is the largest file whose content a checkout writes.
+const maxBlobRead = 16 << 20
+
 // writeTree writes the commit's files under dir, bounded in bytes.
 func writeTree(ctx context.Context, c *object.Commit, dir string, max int64) error {
 	tree, err := c.Tree()
@@ -208,6 +211,20 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max int64) err
 			return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
 		}
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		if f.Mode != filemode.Symlink && f.Size > maxBlobRead {
+			// Far past what the renderer reads (manifests.DefaultMaxFileSize):
+			// a sparse file of the same size lets it name the file and its
+			// size without the gate ever reading the blob.
+			out, err := os.Create(target)
+			if err != nil {
+				return err
+			}
+			err = out.Truncate(f.Size)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
 			return err
 		}
 		r, err := f.Reader()
