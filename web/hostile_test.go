@@ -40,7 +40,7 @@ func TestHostileRepository(t *testing.T) {
 
 	g.repo.Symlink("apps/leak/passwd.yaml", "/etc/passwd")
 	mixed := g.repo.Commit("hostile mix", map[string]string{
-		"apps/bomb/bomb.yaml":            billionLaughs,
+		"apps/bomb/bomb.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  " + strings.ReplaceAll(billionLaughs, "\n", "\n  "),
 		"apps/leak/kustomization.yaml":   "resources:\n- passwd.yaml\n",
 		"apps/remote/kustomization.yaml": "resources:\n- https://169.254.169.254/latest/meta-data?ref=main\n",
 		"apps/ok/deploy.yaml":            deployment("ok", img),
@@ -123,9 +123,7 @@ func TestHostileRepository(t *testing.T) {
 			t.Errorf("%s: %s", what, finals[sha])
 		}
 	}
-	// The alias bomb (a ConfigMap, no image) costs nothing; the unit tests in
-	// manifests check its reason.
-	expect(mixed, "hostile mix", "symlink to /etc/passwd leads outside the repository",
+	expect(mixed, "hostile mix", "apps/bomb/bomb.yaml:1: document expands to more than", "symlink to /etc/passwd leads outside the repository",
 		"remote Kustomize bases are not supported", `"status":"pass"`)
 	expect(huge, "200 MB file", "apps/huge/huge.yaml: file of 209715200 bytes is too large")
 	if !strings.HasPrefix(finals[benign], "success") {
