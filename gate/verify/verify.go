@@ -252,15 +252,18 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 		return Outcome{Err: err}
 	}
 	var reasons []string
+	var readErr error
 	if vf.Type != "SigstoreBundle" {
 		for _, sig := range m.Classic {
 			sco, tsTime, tsProblem := timestampOpts(sig, co)
 			if _, err := cosign.VerifyImageSignature(ctx, sig, h, sco); err != nil {
 				if readFailure(err) {
 					// The signature could not be read (its layer is fetched
-					// lazily): the gate cannot tell, which is an error to
-					// retry, not a verdict against the image.
-					return Outcome{Err: err}
+					// lazily). Another may still verify; if none does, the
+					// gate cannot tell, which is an error to retry, not a
+					// verdict against the image.
+					readErr = err
+					continue
 				}
 				reason := cleanReason(err)
 				if tsProblem != "" {
@@ -294,6 +297,9 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 		} else {
 			reasons = append(reasons, why...)
 		}
+	}
+	if readErr != nil {
+		return Outcome{Err: readErr}
 	}
 	if len(reasons) == 0 {
 		switch {
