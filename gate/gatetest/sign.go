@@ -128,39 +128,7 @@ func (s *Sigstore) SignImage(ctx context.Context, digest name.Digest, o SignOpti
 		}
 		opts = append(opts, static.WithRFC3161Timestamp(cbundle.TimestampToRFC3161Timestamp(tsr)))
 	}
-	if !o.NoTlog {
-		h := sha256.Sum256(payload)
-		pe, err := types.NewProposedEntry(ctx, "hashedrekord", "0.0.1", types.ArtifactProperties{
-			ArtifactHash:   hex.EncodeToString(h[:]),
-			SignatureBytes: sig,
-			PublicKeyBytes: [][]byte{certPEM},
-			PKIFormat:      "x509",
-		})
-		if err != nil {
-			return err
-		}
-		entry, err := s.Rekor.Upload(ctx, pe, o.IntegratedTime)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, static.WithBundle(cbundle.EntryToBundle(entry)))
-	}
-	ociSig, err := static.NewSignature(payload, base64.StdEncoding.EncodeToString(sig), opts...)
-	if err != nil {
-		return err
-	}
-	se, err := ociremote.SignedEntity(digest, regOpts...)
-	if err != nil {
-		return fmt.Errorf("accessing image: %w", err)
-	}
-	newSE, err := mutate.AttachSignatureToEntity(se, ociSig)
-	if err != nil {
-		return err
-	}
-	if o.OCI11 {
-		return ociremote.WriteSignaturesExperimentalOCI(digest, newSE, regOpts...)
-	}
-	return ociremote.WriteSignatures(digest.Repository, newSE, regOpts...)
+	return s.publish(ctx, digest, payload, sig, certPEM, opts, o, regOpts)
 }
 
 // SignImageNewBundle reproduces `cosign sign --new-bundle-format <digest>`
@@ -244,13 +212,19 @@ func (s *Sigstore) SignImageWithKey(ctx context.Context, digest name.Digest, kp 
 	if err != nil {
 		return err
 	}
-	var opts []static.Option
+	return s.publish(ctx, digest, payload, sig, kp.PublicPEM, nil, o, regOpts)
+}
+
+// publish does what cosign sign does after signing: the hashedrekord entry
+// (unless NoTlog), the signature layer with its annotations, and the push
+// as a .sig tag or an OCI 1.1 referrer.
+func (s *Sigstore) publish(ctx context.Context, digest name.Digest, payload, sig, publicPEM []byte, opts []static.Option, o SignOptions, regOpts []ociremote.Option) error {
 	if !o.NoTlog {
 		h := sha256.Sum256(payload)
 		pe, err := types.NewProposedEntry(ctx, "hashedrekord", "0.0.1", types.ArtifactProperties{
 			ArtifactHash:   hex.EncodeToString(h[:]),
 			SignatureBytes: sig,
-			PublicKeyBytes: [][]byte{kp.PublicPEM},
+			PublicKeyBytes: [][]byte{publicPEM},
 			PKIFormat:      "x509",
 		})
 		if err != nil {
