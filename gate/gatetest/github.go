@@ -96,6 +96,21 @@ func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 			Context: body.Context, TargetURL: body.TargetURL, Authorization: r.Header.Get("Authorization"), At: time.Now()})
 		w.WriteHeader(http.StatusCreated)
 		json.NewEncoder(w).Encode(body)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/repos/") && strings.HasSuffix(path, "/statuses"):
+		// GET /repos/{owner}/{repo}/commits/{ref}/statuses, newest first
+		parts := strings.Split(strings.TrimPrefix(path, "/repos/"), "/")
+		if len(parts) != 5 || parts[2] != "commits" || r.Header.Get("Authorization") == "" {
+			f.bad = append(f.bad, r.Method+" "+r.URL.Path)
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		out := []map[string]any{}
+		for i := len(f.statuses) - 1; i >= 0; i-- {
+			if st := f.statuses[i]; st.Repo == parts[0]+"/"+parts[1] && st.SHA == parts[3] {
+				out = append(out, map[string]any{"state": st.State, "description": st.Description, "context": st.Context, "target_url": st.TargetURL})
+			}
+		}
+		json.NewEncoder(w).Encode(out)
 	default:
 		f.bad = append(f.bad, r.Method+" "+r.URL.Path)
 		w.WriteHeader(http.StatusNotFound)

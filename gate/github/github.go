@@ -146,6 +146,33 @@ func (c *Client) PostStatus(ctx context.Context, st store.Status) error {
 	return classify(err)
 }
 
+// StatusPosted reports whether st is already the latest status of its
+// context on its commit. A status job whose lease was lost after the POST
+// succeeded (the process died before recording it) asks this before posting
+// again, so a crash does not post a status twice.
+func (c *Client) StatusPosted(ctx context.Context, st store.Status) (bool, error) {
+	owner, repo, ok := strings.Cut(st.Repo, "/")
+	if !ok {
+		return false, fmt.Errorf("repository %q: want owner/name", st.Repo)
+	}
+	client, err := c.api(st.InstallationID)
+	if err != nil {
+		return false, err
+	}
+	// Newest first; the first of our context is the one GitHub shows.
+	list, _, err := client.Repositories.ListStatuses(ctx, owner, repo, st.SHA, &gh.ListOptions{PerPage: 100})
+	if err != nil {
+		return false, classify(err)
+	}
+	for _, s := range list {
+		if s.GetContext() != st.Context {
+			continue
+		}
+		return s.GetState() == st.State && s.GetDescription() == Truncate(st.Description, 140) && s.GetTargetURL() == st.TargetURL, nil
+	}
+	return false, nil
+}
+
 func classify(err error) error {
 	if err == nil {
 		return nil

@@ -599,8 +599,19 @@ func (s *Service) post(ctx context.Context, job *store.Job) {
 		s.st.Complete(ctx, job, s.owner)
 		return
 	}
-	err := s.o.GitHub.PostStatus(ctx, *job.Status)
 	m := s.o.Metrics
+	if job.Attempts > 1 {
+		// An earlier attempt may have posted and died before recording it.
+		if done, err := s.o.GitHub.StatusPosted(ctx, *job.Status); err == nil && done {
+			s.st.Complete(ctx, job, s.owner)
+			s.log.Info("status already posted by an earlier attempt", "repo", job.Status.Repo, "sha", job.Status.SHA, "state", job.Status.State)
+			if m != nil {
+				m.StatusPosts.WithLabelValues("already-posted").Inc()
+			}
+			return
+		}
+	}
+	err := s.o.GitHub.PostStatus(ctx, *job.Status)
 	var re *github.RetryError
 	switch {
 	case err == nil:
