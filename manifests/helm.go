@@ -42,6 +42,9 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 		out.Err = err
 		return
 	}
+	// The sandbox gets the values as the user composed them; processing
+	// dependencies merges chart defaults into them.
+	userVals := copyValues(vals)
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
 		out.Err = fmt.Errorf("Helm chart %s: dependencies: %w", app.Path, err)
 		return
@@ -67,7 +70,12 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 		out.Err = err
 		return
 	}
-	files, err := engine.Render(chrt, renderVals)
+	var files map[string]string
+	if r.opts.HelmSandbox != nil {
+		files, err = r.opts.HelmSandbox.render(ctx, dir, userVals, release)
+	} else {
+		files, err = engine.Render(chrt, renderVals)
+	}
 	if err != nil {
 		out.Err = fmt.Errorf("Helm chart %s: %w", app.Path, err)
 		return
@@ -212,6 +220,29 @@ func mergeValues(dst, src map[string]any) {
 		}
 		dst[k] = v
 	}
+}
+
+// copyValues copies the maps and lists of a values tree.
+func copyValues(v map[string]any) map[string]any {
+	return deepCopyValue(v).(map[string]any)
+}
+
+func deepCopyValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopyValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopyValue(e)
+		}
+		return out
+	}
+	return v
 }
 
 // jsonCompatible converts YAML-decoded maps (which may have any keys) into

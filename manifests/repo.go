@@ -40,6 +40,10 @@ type Options struct {
 	Extractors Extractors
 	// Logger receives debug detail; the default discards it.
 	Logger *slog.Logger
+	// HelmSandbox, when set, renders Helm templates in a child process with
+	// a deadline and a memory limit. Without it they run in this process,
+	// where a template that loops cannot be stopped.
+	HelmSandbox *HelmSandbox
 }
 
 func (o Options) withDefaults() Options {

@@ -23,6 +23,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/gate/service"
 	"github.com/gitops-gate/gitops-gate/gate/store"
+	"github.com/gitops-gate/gitops-gate/manifests"
 	"github.com/gitops-gate/gitops-gate/web"
 )
 
@@ -59,7 +60,20 @@ type gateEnv struct {
 	cancel context.CancelFunc
 }
 
-func newGate(t *testing.T) *gateEnv {
+// helmChildEnv makes the test binary the service's Helm sandbox child, as
+// the gitops-gate binary is in production.
+const helmChildEnv = "GITOPS_GATE_TEST_HELM_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helmChildEnv) == "1" {
+		os.Exit(manifests.RunHelmChild(os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
+// newGate starts the service with the e2e configuration; extraConfig is
+// appended to its YAML.
+func newGate(t *testing.T, extraConfig ...string) *gateEnv {
 	t.Helper()
 	g := &gateEnv{t: t, world: gatetest.NewWorld(t), git: gatetest.NewGitServer(t), gh: gatetest.NewFakeGitHub(t)}
 	g.repo = g.git.NewRepo("acme/gitops")
@@ -79,7 +93,7 @@ repos:
     trustedRoot: %s
     branches: [main]
 workers: 2
-`, filepath.Join(dir, "data"), g.gh.Server.URL, secret, pol, g.world.TrustedRootPath)), 0o644)
+`, filepath.Join(dir, "data"), g.gh.Server.URL, secret, pol, g.world.TrustedRootPath)+strings.Join(extraConfig, "\n")), 0o644)
 	cfg, err := service.LoadConfig(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +113,8 @@ workers: 2
 	fetcher, _ := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(dir, "git")})
 	reg := prometheus.NewRegistry()
 	metrics := service.NewMetrics(reg, st)
-	svc, err := service.New(service.Options{Config: cfg, Store: st, GitHub: ghc, Fetcher: fetcher, Metrics: metrics})
+	svc, err := service.New(service.Options{Config: cfg, Store: st, GitHub: ghc, Fetcher: fetcher, Metrics: metrics,
+		HelmCommand: []string{os.Args[0]}, HelmEnv: []string{helmChildEnv + "=1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +125,7 @@ workers: 2
 		g.srv.Close()
 		cancel()
 		<-done
+		svc.Close()
 		st.Close()
 	})
 	return g

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -26,27 +27,58 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 `
 
 // TestHostileRepository sends pull requests whose repositories attack the
-// gate: an alias bomb, a symlink to /etc/passwd, a Kustomize remote base on
-// an internal address, a 200 MB file and 10,000 apps. Each ends with the
-// reason named; nothing outside the checkout is read; a benign pull request
-// sent after them is still evaluated and the service keeps answering.
+// gate: an alias bomb, a symlink to /etc/passwd, a Kustomize remote base, a
+// Helm dependency and a Kustomize Helm chart on internal addresses, Helm
+// templates that loop (for ever, or printing without end), a 200 MB file
+// and 10,000 apps. Each ends with the reason named; nothing outside the
+// checkout is read; no connection reaches the internal addresses (a
+// listener counts them); the heap stays under the configured ceiling; a
+// benign pull request sent after them is still evaluated and the service
+// keeps answering.
 func TestHostileRepository(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 200 MB file and 10,000 apps")
 	}
-	g := newGate(t)
+	const ceiling = "1Gi"
+	g := newGate(t, "limits: {memory: "+ceiling+", helmTimeout: 5s, helmMemory: 256Mi}")
+	// The internal address: any connection to it is an outbound request
+	// the gate must not make.
+	canary, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer canary.Close()
+	var outbound atomic.Int64
+	go func() {
+		for {
+			c, err := canary.Accept()
+			if err != nil {
+				return
+			}
+			outbound.Add(1)
+			c.Close()
+		}
+	}()
+	internal := "http://" + canary.Addr().String()
 	img := g.image("acme/api:v1", true)
 	g.repo.SetRef("refs/heads/main", g.repo.Commit("base", map[string]string{"README.md": "gitops\n"}))
 
 	g.repo.Symlink("apps/leak/passwd.yaml", "/etc/passwd")
 	mixed := g.repo.Commit("hostile mix", map[string]string{
-		"apps/bomb/bomb.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  " + strings.ReplaceAll(billionLaughs, "\n", "\n  "),
-		"apps/leak/kustomization.yaml":   "resources:\n- passwd.yaml\n",
-		"apps/remote/kustomization.yaml": "resources:\n- https://169.254.169.254/latest/meta-data?ref=main\n",
-		"apps/ok/deploy.yaml":            deployment("ok", img),
+		"apps/bomb/bomb.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  " + strings.ReplaceAll(billionLaughs, "\n", "\n  "),
+		"apps/leak/kustomization.yaml":    "resources:\n- passwd.yaml\n",
+		"apps/remote/kustomization.yaml":  "resources:\n- https://169.254.169.254/latest/meta-data?ref=main\n- " + internal + "/base?ref=main\n",
+		"apps/inflate/kustomization.yaml": "helmCharts:\n- name: redis\n  repo: " + internal + "/charts\n  version: 1.0.0\n",
+		"apps/dep/Chart.yaml":             "apiVersion: v2\nname: dep\nversion: 0.1.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  repository: " + internal + "/charts\n",
+		"apps/spin/Chart.yaml":            "apiVersion: v2\nname: spin\nversion: 0.1.0\n",
+		"apps/spin/templates/loop.yaml":   "{{ range $i := until 100000 }}{{ range $j := until 100000 }}{{ end }}{{ end }}\n",
+		"apps/flood/Chart.yaml":           "apiVersion: v2\nname: flood\nversion: 0.1.0\n",
+		"apps/flood/templates/loop.yaml":  "{{ range $i := 1000000000000 }}- a line {{ $i }} of a template that never stops printing\n{{ end }}",
+		"apps/ok/deploy.yaml":             deployment("ok", img),
 	})
 	g.repo.WriteLarge("apps/huge/huge.yaml", 200<<20)
-	gone := map[string]string{"apps/bomb/bomb.yaml": "", "apps/leak/kustomization.yaml": "", "apps/leak/passwd.yaml": "", "apps/remote/kustomization.yaml": "", "apps/ok/deploy.yaml": ""}
+	gone := map[string]string{"apps/bomb/bomb.yaml": "", "apps/leak/kustomization.yaml": "", "apps/leak/passwd.yaml": "", "apps/remote/kustomization.yaml": "", "apps/ok/deploy.yaml": "",
+		"apps/inflate/kustomization.yaml": "", "apps/dep/Chart.yaml": "", "apps/spin/Chart.yaml": "", "apps/spin/templates/loop.yaml": "", "apps/flood/Chart.yaml": "", "apps/flood/templates/loop.yaml": ""}
 	huge := g.repo.Commit("a 200 MB manifest", merge(gone, map[string]string{"apps/huge/ok.yaml": deployment("ok", img)}))
 	many := map[string]string{"apps/huge/huge.yaml": "", "apps/huge/ok.yaml": ""}
 	for i := 0; i < 10000; i++ {
@@ -116,7 +148,7 @@ func TestHostileRepository(t *testing.T) {
 		t.Helper()
 		for _, w := range wants {
 			if !strings.Contains(reports[sha], w) {
-				t.Errorf("%s: report lacks %q; final status %q", what, w, finals[sha])
+				t.Errorf("%s: report lacks %q; final status %q; report %.3000s", what, w, finals[sha], reports[sha])
 			}
 		}
 		if strings.HasPrefix(finals[sha], "success") {
@@ -124,15 +156,20 @@ func TestHostileRepository(t *testing.T) {
 		}
 	}
 	expect(mixed, "hostile mix", "apps/bomb/bomb.yaml:1: document expands to more than", "symlink to /etc/passwd leads outside the repository",
-		"remote Kustomize bases are not supported", `"status":"pass"`)
+		"remote Kustomize bases are not supported", "Kustomize's Helm inflator is not supported", "redis 1.0.0 from "+internal+"/charts is not in charts/",
+		"Helm chart apps/spin: templates still rendering after 5s (a template that loops?); stopped",
+		"Helm chart apps/flood: templates used more than 256 MiB of memory; stopped", `"status":"pass"`)
 	expect(huge, "200 MB file", "apps/huge/huge.yaml: file of 209715200 bytes is too large")
 	if !strings.HasPrefix(finals[benign], "success") {
 		t.Errorf("benign pull request: %s", finals[benign])
 	}
-	fmt.Printf("hostile repositories: 4 pull requests (alias bomb + symlink to /etc/passwd + remote base on 169.254.169.254, 200 MB file, 10,000 apps, benign) all final in %v; 10,000 apps: %s; peak heap %d MiB\n",
-		elapsed.Round(time.Millisecond), finals[tenK], peak.Load()>>20)
-	if peak.Load() > 1<<30 {
-		t.Errorf("peak heap %d MiB, want under 1 GiB", peak.Load()>>20)
+	fmt.Printf("hostile repositories: 4 pull requests (alias bomb + symlink to /etc/passwd + remote bases, Helm dependency and inflator on an internal address + looping and flooding Helm templates, 200 MB file, 10,000 apps, benign) all final in %v; 10,000 apps: %s; peak heap %d MiB (ceiling %s); connections to the internal address: %d\n",
+		elapsed.Round(time.Millisecond), finals[tenK], peak.Load()>>20, ceiling, outbound.Load())
+	if limit := uint64(g.cfg.Limits.MemoryBytes()); peak.Load() > limit {
+		t.Errorf("peak heap %d MiB, over the configured ceiling of %d MiB", peak.Load()>>20, limit>>20)
+	}
+	if n := outbound.Load(); n != 0 {
+		t.Errorf("%d connections reached the internal address", n)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +13,16 @@ import (
 )
 
 const corpus = "../../testdata/corpus/argocd-example-apps"
+
+// TestMain lets the test binary stand in for gitops-gate as the Helm
+// sandbox's child: commands run in process start os.Executable() with the
+// hidden helm-sandbox command.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == helmSandboxCmd {
+		os.Exit(manifests.RunHelmChild(os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
+}
 
 // run executes the CLI in-process and returns stdout, stderr and exit code.
 func run(t *testing.T, args ...string) (string, string, int) {
@@ -96,5 +107,24 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if _, stderr, code := run(t, "images", corpus, "--app", "nope"); code != exitOperational || !strings.Contains(stderr, `no app named "nope"`) {
 		t.Errorf("unknown app: exit %d, %q", code, stderr)
+	}
+}
+
+// TestHelmLoopIsStopped: a chart whose template never ends fails its app
+// at --helm-timeout; the other apps are still listed.
+func TestHelmLoopIsStopped(t *testing.T) {
+	dir := t.TempDir()
+	for p, c := range map[string]string{
+		"spin/Chart.yaml":       "apiVersion: v2\nname: spin\nversion: 0.1.0\n",
+		"spin/templates/l.yaml": "{{ range $i := until 100000 }}{{ range $j := until 100000 }}{{ end }}{{ end }}\n",
+		"fine/Chart.yaml":       "apiVersion: v2\nname: fine\nversion: 0.1.0\n",
+		"fine/templates/p.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: registry.example/fine:{{ .Chart.Version }}\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte(c), 0o644)
+	}
+	out, stderr, code := run(t, "images", dir, "--helm-timeout", "1s")
+	if code != exitDenied || !strings.Contains(out, "Helm chart spin: templates still rendering after 1s") || !strings.Contains(out, "registry.example/fine:0.1.0") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/argocd"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/gate/report"
+	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
 func newPresyncCmd() *cobra.Command {
@@ -140,7 +141,7 @@ func evaluateLocally(cmd *cobra.Command, ef *engineFlags, s *argocd.Source) (*ga
 		return nil, err
 	}
 	defer cleanup()
-	return eng.Check(cmd.Context(), dir, gate.CheckOptions{App: strings.Trim(s.Path, "/")})
+	return eng.Check(cmd.Context(), dir, gate.CheckOptions{App: strings.Trim(s.Path, "/"), Manifests: manifests.Options{HelmSandbox: helmSandbox(manifests.DefaultHelmTimeout, 0)}})
 }
 
 func verdictExit(cmd *cobra.Command, rep *gate.Report) error {

@@ -21,6 +21,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newPresyncCmd(),
 		newPinCmd(),
+		newHelmSandboxCmd(),
 	)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -70,6 +71,9 @@ func newLogger(cfg *service.Config) *slog.Logger {
 
 func serve(ctx context.Context, cfg *service.Config) error {
 	log := newLogger(cfg)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.Limits.MemoryBytes())
+	}
 	st, err := store.Open(ctx, cfg.Store.Driver, storePath(cfg))
 	if err != nil {
 		return &exitError{exitOperational, err}
@@ -97,7 +101,13 @@ func serve(ctx context.Context, cfg *service.Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := service.NewMetrics(reg, st)
-	svc, err := service.New(service.Options{Config: cfg, Store: st, GitHub: gh, Fetcher: fetcher, Metrics: metrics, Logger: log})
+	sopts := service.Options{Config: cfg, Store: st, GitHub: gh, Fetcher: fetcher, Metrics: metrics, Logger: log}
+	if sb := helmSandbox(0, 0); sb != nil {
+		sopts.HelmCommand = sb.Command
+	} else {
+		log.Warn("cannot find the gitops-gate binary: Helm charts render in process, without a time or memory bound")
+	}
+	svc, err := service.New(sopts)
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}

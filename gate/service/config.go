@@ -10,6 +10,9 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
 // Config is the service's configuration file (docs/configuration.md).
@@ -62,7 +65,9 @@ type Config struct {
 		Timeout time.Duration `yaml:"timeout"`
 		Retries int           `yaml:"retries"`
 	} `yaml:"registry"`
-	Log struct {
+	// Limits bound what one hostile repository can cost the service.
+	Limits Limits `yaml:"limits"`
+	Log    struct {
 		Format string `yaml:"format"` // json or text (default: text on a terminal)
 		Level  string `yaml:"level"`
 	} `yaml:"log"`
@@ -72,6 +77,56 @@ type Config struct {
 	Demo *bool `yaml:"demo"`
 
 	externalDerived bool
+}
+
+// Limits are sizes in Kubernetes quantity syntax (512Mi, 1Gi) and
+// durations.
+type Limits struct {
+	// Memory is the process's soft memory ceiling (as GOMEMLIMIT, which
+	// overrides it); default 1Gi. Helm children are bounded on their own.
+	Memory string `yaml:"memory"`
+	// MaxFileSize is the largest file of a checkout that is read (default
+	// 4Mi); a larger one fails its app.
+	MaxFileSize string `yaml:"maxFileSize"`
+	// HelmTimeout and HelmMemory bound one chart's rendering, done in a
+	// child process (defaults 60s and 512Mi).
+	HelmTimeout time.Duration `yaml:"helmTimeout"`
+	HelmMemory  string        `yaml:"helmMemory"`
+
+	memory, maxFileSize, helmMemory int64
+}
+
+// MemoryBytes is the configured memory ceiling in bytes.
+func (l Limits) MemoryBytes() int64 { return l.memory }
+
+func (l *Limits) parse() error {
+	for _, q := range []struct {
+		field string
+		in    string
+		def   int64
+		out   *int64
+	}{
+		{"limits.memory", l.Memory, 1 << 30, &l.memory},
+		{"limits.maxFileSize", l.MaxFileSize, manifests.DefaultMaxFileSize, &l.maxFileSize},
+		{"limits.helmMemory", l.HelmMemory, manifests.DefaultHelmMemoryLimit, &l.helmMemory},
+	} {
+		*q.out = q.def
+		if q.in == "" {
+			continue
+		}
+		v, err := resource.ParseQuantity(q.in)
+		if err != nil || v.Value() <= 0 {
+			return fmt.Errorf("config: %s %q: want a positive size such as 512Mi or 2Gi", q.field, q.in)
+		}
+		*q.out = v.Value()
+	}
+	if l.HelmTimeout < 0 {
+		return fmt.Errorf("config: limits.helmTimeout %v: want a positive duration", l.HelmTimeout)
+	}
+	if l.HelmTimeout == 0 {
+		l.HelmTimeout = manifests.DefaultHelmTimeout
+	}
+	return nil
 }
 
 // SetListen changes the listen address, and the external URL with it when
@@ -171,6 +226,9 @@ func (c *Config) defaults() {
 }
 
 func (c *Config) validate() error {
+	if err := c.Limits.parse(); err != nil {
+		return err
+	}
 	switch c.Store.Driver {
 	case "sqlite":
 	case "postgres":

@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
 func TestLoadConfigStore(t *testing.T) {
@@ -34,6 +37,39 @@ func TestLoadConfigStore(t *testing.T) {
 			}
 			if c.Store.DSN != tc.wantDSN {
 				t.Fatalf("dsn = %q, want %q", c.Store.DSN, tc.wantDSN)
+			}
+		})
+	}
+}
+
+func TestLoadConfigLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, wantErr string
+		memory, file, helm  int64
+		helmTimeout         time.Duration
+	}{
+		{name: "defaults", yaml: "{}", memory: 1 << 30, file: manifests.DefaultMaxFileSize, helm: manifests.DefaultHelmMemoryLimit, helmTimeout: manifests.DefaultHelmTimeout},
+		{name: "set", yaml: "limits: {memory: 2Gi, maxFileSize: 1Mi, helmMemory: 256Mi, helmTimeout: 20s}", memory: 2 << 30, file: 1 << 20, helm: 256 << 20, helmTimeout: 20 * time.Second},
+		{name: "bad size", yaml: "limits: {memory: lots}", wantErr: `limits.memory "lots": want a positive size`},
+		{name: "negative size", yaml: "limits: {helmMemory: -1Mi}", wantErr: `limits.helmMemory "-1Mi"`},
+		{name: "unknown field", yaml: "limits: {cpu: 2}", wantErr: "field cpu not found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "config.yaml")
+			os.WriteFile(p, []byte(tc.yaml), 0o600)
+			c, err := LoadConfig(p)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := c.Limits
+			if l.memory != tc.memory || l.maxFileSize != tc.file || l.helmMemory != tc.helm || l.HelmTimeout != tc.helmTimeout {
+				t.Fatalf("limits %+v", l)
 			}
 		})
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
+	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
 // Options wire a Service.
@@ -38,6 +39,12 @@ type Options struct {
 	Fetcher *gitsrc.Fetcher
 	Metrics *Metrics
 	Logger  *slog.Logger
+	// HelmCommand starts a child that renders one Helm chart
+	// (manifests.RunHelmChild), with HelmEnv added to its environment;
+	// nil renders charts in process, where a looping template cannot be
+	// stopped.
+	HelmCommand []string
+	HelmEnv     []string
 	// DemoRepo and DemoPolicy locate the demo (defaults: testdata/...).
 	DemoRepo, DemoPolicy string
 }
@@ -54,6 +61,7 @@ type Service struct {
 	mu      sync.Mutex
 	engines map[string]*gate.Engine // by settings key
 	demo    *gatetest.Demo
+	helm    *manifests.HelmSandbox // nil: charts render in process
 }
 
 // New checks the configuration (every configured repository's policies
@@ -67,12 +75,21 @@ func New(o Options) (*Service, error) {
 		owner:   fmt.Sprintf("%s/%d/%04x", host, os.Getpid(), rand.IntN(1<<16)),
 		cache:   cache.NewMemory[verify.Outcome](50_000),
 		engines: map[string]*gate.Engine{}}
+	if len(o.HelmCommand) > 0 {
+		s.helm = &manifests.HelmSandbox{Command: o.HelmCommand, Env: o.HelmEnv,
+			Timeout: s.cfg.Limits.HelmTimeout, MemoryLimit: s.cfg.Limits.helmMemory}
+	}
 	for _, r := range s.cfg.Repos {
 		if _, err := s.engineFor(r.Name); err != nil {
 			return nil, fmt.Errorf("repository %s: %w", r.Name, err)
 		}
 	}
 	return s, nil
+}
+
+// manifestOptions are the configured limits on rendering a checkout.
+func (s *Service) manifestOptions() manifests.Options {
+	return manifests.Options{MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm}
 }
 
 func settingsKey(r RepoSettings) string {
@@ -546,7 +563,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		defer cleanup()
 	}
-	rep, err := eng.Check(ctx, dir, gate.CheckOptions{})
+	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: s.manifestOptions()})
 	if err != nil {
 		return nil, err
 	}
@@ -669,6 +686,9 @@ func (s *Service) StartDemo(ctx context.Context) (string, error) {
 
 // Close releases the demo.
 func (s *Service) Close() {
+	if s.helm != nil {
+		s.helm.Close()
+	}
 	if s.demo != nil {
 		s.demo.World.Close()
 	}

@@ -1,0 +1,348 @@
+package manifests
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+)
+
+// Defaults of a HelmSandbox. The timeout is Argo CD's own for a
+// config-management plugin (ARGOCD_EXEC_TIMEOUT is 90 s; 60 s leaves the
+// rest of the app time to verify).
+const (
+	DefaultHelmTimeout     = 60 * time.Second
+	DefaultHelmMemoryLimit = 512 << 20
+	DefaultHelmMaxOutput   = 64 << 20
+)
+
+// HelmSandbox runs Helm's template engine in child processes. Go templates
+// cannot be interrupted: a chart whose templates loop for ever would hold a
+// CPU of the gate for good, and one that prints without end would grow its
+// heap until the whole service died. A child can be killed at a deadline and
+// stops itself at a memory limit; either way only that app fails, with the
+// reason named. Children are kept between charts (starting one costs more
+// than rendering a chart) and replaced when one is killed or dies.
+//
+// A HelmSandbox is safe for concurrent use; Close ends its idle children.
+type HelmSandbox struct {
+	// Command starts a process that runs RunHelmChild on its stdin and
+	// stdout (for gitops-gate: its own binary with the hidden helm-sandbox
+	// command).
+	Command []string
+	// Env is added to the child's environment.
+	Env []string
+	// Timeout bounds one chart's rendering (default DefaultHelmTimeout).
+	Timeout time.Duration
+	// MemoryLimit is the heap, in bytes, at which a child stops (default
+	// DefaultHelmMemoryLimit).
+	MemoryLimit int64
+	// MaxOutput bounds one chart's rendered manifests, in bytes (default
+	// DefaultHelmMaxOutput).
+	MaxOutput int64
+
+	mu   sync.Mutex
+	idle []*helmChild
+}
+
+type helmLimits struct {
+	timeout           time.Duration
+	memory, maxOutput int64
+}
+
+func (s *HelmSandbox) limits() helmLimits {
+	l := helmLimits{s.Timeout, s.MemoryLimit, s.MaxOutput}
+	if l.timeout <= 0 {
+		l.timeout = DefaultHelmTimeout
+	}
+	if l.memory <= 0 {
+		l.memory = DefaultHelmMemoryLimit
+	}
+	if l.maxOutput <= 0 {
+		l.maxOutput = DefaultHelmMaxOutput
+	}
+	return l
+}
+
+// helmRequest is what the parent sends: the child loads the chart itself
+// (the parent checked it first: symlinks confined, sizes bounded) and
+// renders it with the user values the parent composed.
+type helmRequest struct {
+	ChartDir    string
+	Values      map[string]any
+	Release     chartutil.ReleaseOptions
+	MemoryLimit int64
+	MaxOutput   int64
+}
+
+type helmResponse struct {
+	Files map[string]string
+	Err   string
+}
+
+func init() {
+	// Values decoded from YAML and --set style parameters hold only these
+	// shapes (plus gob's built-in basic types).
+	gob.Register(map[string]any{})
+	gob.Register([]any{})
+	gob.Register(time.Time{})
+}
+
+// Exit codes of the child, read by the parent.
+const (
+	helmChildExitMemory = 86
+	helmChildExitBroken = 87
+)
+
+// ErrHelmLimit marks a chart stopped by the sandbox (time, memory or
+// output); errors.Is finds it in an app's render error.
+var ErrHelmLimit = errors.New("Helm rendering limit exceeded")
+
+// helmChild is one running child process.
+type helmChild struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	enc    *gob.Encoder
+	dec    *gob.Decoder
+	stderr *cappedBuffer
+}
+
+func (s *HelmSandbox) start() (*helmChild, error) {
+	if len(s.Command) == 0 {
+		return nil, errors.New("Helm sandbox: no command configured")
+	}
+	cmd := exec.Command(s.Command[0], s.Command[1:]...)
+	cmd.Env = append(os.Environ(), s.Env...)
+	c := &helmChild{cmd: cmd, stderr: &cappedBuffer{max: 64 << 10}}
+	cmd.Stderr = c.stderr
+	var err error
+	if c.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("Helm sandbox: starting %s: %w", s.Command[0], err)
+	}
+	c.enc, c.dec = gob.NewEncoder(c.stdin), gob.NewDecoder(stdout)
+	return c, nil
+}
+
+// stop ends the child and returns how it exited. The caller must have
+// finished reading its stdout.
+func (c *helmChild) stop() error {
+	c.cmd.Process.Kill()
+	return c.cmd.Wait()
+}
+
+func (s *HelmSandbox) get() (*helmChild, error) {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		c := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	return s.start()
+}
+
+func (s *HelmSandbox) put(c *helmChild) {
+	s.mu.Lock()
+	if len(s.idle) < runtime.GOMAXPROCS(0) {
+		s.idle = append(s.idle, c)
+		c = nil
+	}
+	s.mu.Unlock()
+	if c != nil {
+		c.stdin.Close() // the child exits at the end of its input
+		c.cmd.Wait()
+	}
+}
+
+// Close ends the idle children.
+func (s *HelmSandbox) Close() error {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	for _, c := range idle {
+		c.stdin.Close()
+		c.cmd.Wait()
+	}
+	return nil
+}
+
+// render runs engine.Render for the chart in dir in a child process.
+func (s *HelmSandbox) render(ctx context.Context, dir string, vals map[string]any, rel chartutil.ReleaseOptions) (map[string]string, error) {
+	l := s.limits()
+	c, err := s.get()
+	if err != nil {
+		return nil, err
+	}
+	var resp helmResponse
+	done := make(chan error, 1)
+	go func() {
+		err := c.enc.Encode(helmRequest{ChartDir: dir, Values: vals, Release: rel, MemoryLimit: l.memory, MaxOutput: l.maxOutput})
+		if err == nil {
+			err = c.dec.Decode(&resp)
+		}
+		done <- err
+	}()
+	timer := time.NewTimer(l.timeout)
+	defer timer.Stop()
+	select {
+	case err = <-done:
+	case <-ctx.Done(): // the evaluation ended, not the chart's deadline
+		c.stop()
+		<-done
+		return nil, ctx.Err()
+	case <-timer.C:
+		c.stop()
+		<-done
+		return nil, fmt.Errorf("templates still rendering after %v (a template that loops?); stopped: %w", l.timeout, ErrHelmLimit)
+	}
+	if err != nil {
+		// The conversation is broken either way; the child goes.
+		werr := c.stop()
+		if strings.Contains(err.Error(), "type not registered") {
+			return nil, fmt.Errorf("Helm sandbox: values cannot be passed to the renderer: %w", err)
+		}
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) && ee.ExitCode() == helmChildExitMemory || strings.Contains(c.stderr.String(), "out of memory") {
+			return nil, fmt.Errorf("templates used more than %d MiB of memory; stopped: %w", l.memory>>20, ErrHelmLimit)
+		}
+		return nil, fmt.Errorf("Helm renderer failed (%v, %v): %s", err, werr, lastLine(c.stderr.String()))
+	}
+	s.put(c)
+	if resp.Err != "" {
+		return nil, errors.New(resp.Err)
+	}
+	return resp.Files, nil
+}
+
+// RunHelmChild is the child side of a HelmSandbox: it renders each request
+// read from in and writes the answer to out, until in ends, and returns the
+// exit code. A watchdog ends the process (os.Exit) when the heap passes the
+// requested limit, since a template goroutine cannot be stopped any other
+// way.
+func RunHelmChild(in io.Reader, out io.Writer) int {
+	dec, enc := gob.NewDecoder(in), gob.NewEncoder(out)
+	watching := false
+	for {
+		var req helmRequest
+		if err := dec.Decode(&req); errors.Is(err, io.EOF) {
+			return 0
+		} else if err != nil {
+			fmt.Fprintln(os.Stderr, "helm sandbox: reading request:", err)
+			return helmChildExitBroken
+		}
+		if req.MemoryLimit > 0 && !watching {
+			// The collector works to stay under three quarters of the
+			// limit, so that only live data reaches it.
+			debug.SetMemoryLimit(req.MemoryLimit / 4 * 3)
+			go watchHeap(uint64(req.MemoryLimit))
+			watching = true
+		}
+		files, err := helmTemplate(req.ChartDir, req.Values, req.Release)
+		resp := helmResponse{Files: files}
+		if err != nil {
+			resp = helmResponse{Err: err.Error()}
+		} else if n := outputSize(files); req.MaxOutput > 0 && n > req.MaxOutput {
+			resp = helmResponse{Err: fmt.Sprintf("rendered output of %d bytes is larger than %d: %v", n, req.MaxOutput, ErrHelmLimit)}
+		}
+		if err := enc.Encode(resp); err != nil {
+			fmt.Fprintln(os.Stderr, "helm sandbox: writing answer:", err)
+			return helmChildExitBroken
+		}
+	}
+}
+
+// watchHeap exits the process once the heap passes limit. The runtime
+// counts an allocation as soon as it is made, so a template that asks for a
+// huge list at once is caught before it fills it.
+func watchHeap(limit uint64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	for {
+		metrics.Read(sample)
+		if sample[0].Value.Kind() == metrics.KindUint64 && sample[0].Value.Uint64() > limit {
+			fmt.Fprintf(os.Stderr, "helm sandbox: heap of %d MiB passed the limit of %d MiB\n", sample[0].Value.Uint64()>>20, limit>>20)
+			os.Exit(helmChildExitMemory)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// helmTemplate loads a chart and renders it as `helm template` does.
+func helmTemplate(dir string, vals map[string]any, rel chartutil.ReleaseOptions) (map[string]string, error) {
+	chrt, err := loader.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
+		return nil, fmt.Errorf("dependencies: %w", err)
+	}
+	renderVals, err := chartutil.ToRenderValues(chrt, vals, rel, chartutil.DefaultCapabilities.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("values: %w", err)
+	}
+	return engine.Render(chrt, renderVals)
+}
+
+func outputSize(files map[string]string) int64 {
+	var n int64
+	for _, f := range files {
+		n += int64(len(f))
+	}
+	return n
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" {
+		return "no message"
+	}
+	return s
+}
+
+// cappedBuffer keeps the first max bytes written to it; it is written by
+// exec's copying goroutine and read after the child ended.
+type cappedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int64
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - int64(b.buf.Len()); room > 0 {
+		b.buf.Write(p[:min(int64(len(p)), room)])
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
