@@ -295,14 +295,15 @@ func (s *SQL) insertStatuses(ctx context.Context, tx *sql.Tx, sts []Status, now 
 }
 
 // Lease implements Store. Expired leases are taken over; status jobs of one
-// commit and context run strictly in order.
+// commit and context, and comment jobs of one pull request, run strictly in
+// order.
 func (s *SQL) Lease(ctx context.Context, owner string, lease time.Duration) (*Job, error) {
 	now := s.now()
 	row := s.db.QueryRowContext(ctx, s.rb(`UPDATE jobs SET state = 'leased', owner = ?, lease_until = ?, attempts = attempts + 1
 		WHERE id = (
 			SELECT j.id FROM jobs j
 			WHERE ((j.state = 'queued' AND j.not_before <= ?) OR (j.state = 'leased' AND j.lease_until < ?))
-			  AND (j.kind <> 'status' OR NOT EXISTS (
+			  AND (j.status_key = '' OR NOT EXISTS (
 				SELECT 1 FROM jobs p WHERE p.status_key = j.status_key AND p.id < j.id AND p.state IN ('queued', 'leased')))
 			ORDER BY j.id LIMIT 1`+s.skipLocked()+`)
 		RETURNING id, kind, evaluation_id, status, attempts`),
@@ -385,6 +386,12 @@ func (s *SQL) FinishEvaluation(ctx context.Context, job *Job, owner string, f Fi
 		}
 		if err := s.insertStatuses(ctx, tx, f.Statuses, now); err != nil {
 			return err
+		}
+		if f.CommentKey != "" {
+			if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO jobs(kind, evaluation_id, status_key, state, created_at) VALUES (?, ?, ?, 'queued', ?)`),
+				JobComment, job.EvaluationID, "comment@"+f.CommentKey, ms(now)); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, s.rb(`UPDATE jobs SET state = 'done', owner = '' WHERE id = ?`), job.ID)
 		return err

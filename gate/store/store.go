@@ -40,6 +40,9 @@ const (
 const (
 	JobEvaluate = "evaluate"
 	JobStatus   = "status"
+	// JobComment updates the pull request comment of an evaluation (the
+	// proposed pins); comment jobs of one pull request run in order.
+	JobComment = "comment"
 )
 
 // Spec says what to evaluate.
@@ -153,6 +156,9 @@ type Finish struct {
 	Error    string
 	Images   []ImageRow
 	Statuses []Status
+	// CommentKey, when set, queues a JobComment for the evaluation, run in
+	// order with the other comment jobs of the same key (its pull request).
+	CommentKey string
 }
 
 // Store is the gate's durable state. Implementations are safe for

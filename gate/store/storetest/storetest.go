@@ -21,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Supersedes", func(t *testing.T) { supersede(t, open(t)) })
 	t.Run("LeaseExpiryAndLostLease", func(t *testing.T) { leases(t, open(t)) })
 	t.Run("StatusesInOrder", func(t *testing.T) { statusOrder(t, open(t)) })
+	t.Run("CommentsInOrder", func(t *testing.T) { commentOrder(t, open(t)) })
 	t.Run("RetryAndFail", func(t *testing.T) { retry(t, open(t)) })
 	t.Run("FinishAndQuery", func(t *testing.T) { finish(t, open(t)) })
 	t.Run("ConcurrentLeasesAreExclusive", func(t *testing.T) { concurrent(t, open(t)) })
@@ -182,6 +183,50 @@ func statusOrder(t *testing.T, s store.Store) {
 	j := mustLease(t, s, "w3")
 	if j.Status == nil || j.Status.State != "failure" {
 		t.Fatalf("then the final status: %+v", j)
+	}
+}
+
+// commentOrder: a finished evaluation queues its comment job with its ID;
+// comment jobs of one pull request run one at a time, in order, while
+// other pull requests' go ahead.
+func commentOrder(t *testing.T, s store.Store) {
+	var ids []string
+	for _, c := range []struct {
+		pr  int
+		sha string
+	}{{1, "a1"}, {2, "b1"}} {
+		id, _, _ := s.Accept(ctx, store.Intake{Spec: spec(c.pr, c.sha)})
+		ids = append(ids, id)
+	}
+	for i := range ids {
+		ev := mustLease(t, s, "w")
+		key := fmt.Sprintf("acme/gitops#%d", i+1)
+		if err := s.FinishEvaluation(ctx, ev, "w", store.Finish{Result: "pass", CommentKey: key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id3, _, _ := s.Accept(ctx, store.Intake{Spec: spec(1, "a2")})
+	c1 := mustLease(t, s, "w1")
+	c2 := mustLease(t, s, "w2")
+	if c1.Kind != store.JobComment || c1.EvaluationID != ids[0] || c2.Kind != store.JobComment || c2.EvaluationID != ids[1] {
+		t.Fatalf("comment jobs %+v %+v, want PR 1's first comment, then PR 2's", c1, c2)
+	}
+	// A newer commit of PR 1 finishes while its first comment is posted.
+	ev := mustLease(t, s, "w")
+	if ev.EvaluationID != id3 {
+		t.Fatalf("job %+v, want the evaluation of the newer commit", ev)
+	}
+	if err := s.FinishEvaluation(ctx, ev, "w", store.Finish{Result: "pass", CommentKey: "acme/gitops#1"}); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := s.Lease(ctx, "w3", time.Minute); j != nil {
+		t.Fatalf("PR 1's second comment was leased while its first runs: %+v", j)
+	}
+	if err := s.Complete(ctx, c1, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if j := mustLease(t, s, "w3"); j.Kind != store.JobComment || j.EvaluationID != id3 {
+		t.Fatalf("then PR 1's second comment: %+v", j)
 	}
 }
 
