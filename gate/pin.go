@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/gitops-gate/gitops-gate/gate/imageref"
@@ -111,4 +114,39 @@ func (e *Engine) PlanSourcePins(ctx context.Context, dir string, o PinOptions) (
 		return PinnedValue(v)
 	})
 	return repo, plan, rep, err
+}
+
+// PinProposal is the change that would pin a commit's verified images in
+// its source files: what `gitops-gate pin --dry-run` prints.
+type PinProposal struct {
+	// Edits counts the image values changed, in Files.
+	Edits int      `json:"edits"`
+	Files []string `json:"files"`
+	// Diff is a unified diff of the files, in order.
+	Diff    string              `json:"diff"`
+	Skipped []manifests.Skipped `json:"skipped,omitempty"`
+}
+
+// ProposePins applies plan in memory and describes the result; it
+// changes nothing on disk.
+func ProposePins(repo *manifests.Repo, plan *manifests.PinPlan) (*PinProposal, error) {
+	files, err := repo.Apply(plan)
+	if err != nil {
+		return nil, err
+	}
+	p := &PinProposal{Edits: len(plan.Edits), Skipped: plan.Skipped}
+	for f := range files {
+		p.Files = append(p.Files, f)
+	}
+	sort.Strings(p.Files)
+	var diff strings.Builder
+	for _, f := range p.Files {
+		old, err := os.ReadFile(filepath.Join(repo.Root(), filepath.FromSlash(f)))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f, err)
+		}
+		diff.WriteString(manifests.UnifiedDiff(f, old, files[f]))
+	}
+	p.Diff = diff.String()
+	return p, nil
 }

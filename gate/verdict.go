@@ -81,6 +81,9 @@ type Report struct {
 	Result     Status       `json:"result"` // pass, fail or error
 	Apps       []AppVerdict `json:"apps"`
 	Summary    Summary      `json:"summary"`
+	// ProposedPins is set by the service when it proposes pins on a pull
+	// request whose images passed but are not all pinned.
+	ProposedPins *PinProposal `json:"proposedPins,omitempty"`
 }
 
 // Recount recomputes the summary and result from the apps (after a

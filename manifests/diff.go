@@ -6,7 +6,7 @@ import (
 )
 
 // UnifiedDiff is a unified diff of two texts (for `pin --dry-run`), with
-// three lines of context.
+// three lines of context, in the form `git apply` and `patch -p1` take.
 func UnifiedDiff(name string, old, new []byte) string {
 	a, b := splitLines(string(old)), splitLines(string(new))
 	// Longest common subsequence by dynamic programming: files are small.
@@ -38,12 +38,13 @@ func UnifiedDiff(name string, old, new []byte) string {
 			ops = append(ops, op{' ', a[i], i, j})
 			i++
 			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, op{'+', b[j], i, j})
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
+			// Removals before additions, as diff and git print them.
 			ops = append(ops, op{'-', a[i], i, j})
 			i++
+		default:
+			ops = append(ops, op{'+', b[j], i, j})
+			j++
 		}
 	}
 	var out strings.Builder
@@ -82,9 +83,12 @@ func UnifiedDiff(name string, old, new []byte) string {
 		}
 		fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n", aStart+1, aLen, bStart+1, bLen)
 		for _, o := range ops[start:end] {
+			// Lines keep their \r, so that `git apply` matches CRLF files.
 			out.WriteByte(o.kind)
-			out.WriteString(strings.TrimRight(o.text, "\r\n"))
-			out.WriteByte('\n')
+			out.WriteString(o.text)
+			if !strings.HasSuffix(o.text, "\n") {
+				out.WriteString("\n\\ No newline at end of file\n")
+			}
 		}
 		k = end
 	}

@@ -72,7 +72,8 @@ func TestMain(m *testing.M) {
 }
 
 // newGate starts the service with the e2e configuration; extraConfig is
-// appended to its YAML.
+// appended to its YAML, except that "github.key: value" lines go into its
+// github section.
 func newGate(t *testing.T, extraConfig ...string) *gateEnv {
 	t.Helper()
 	g := &gateEnv{t: t, world: gatetest.NewWorld(t), git: gatetest.NewGitServer(t), gh: gatetest.NewFakeGitHub(t)}
@@ -80,6 +81,15 @@ func newGate(t *testing.T, extraConfig ...string) *gateEnv {
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
 	os.WriteFile(pol, []byte(strings.ReplaceAll(e2ePolicy, "REGISTRY", g.world.Registry.Host)), 0o644)
+	var githubExtra string
+	var extra []string
+	for _, e := range extraConfig {
+		if k, ok := strings.CutPrefix(e, "github."); ok {
+			githubExtra += "  " + k + "\n"
+		} else {
+			extra = append(extra, e)
+		}
+	}
 	cfgFile := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`dataDir: %s
 externalURL: https://gate.example.com
@@ -87,13 +97,13 @@ github:
   baseURL: %s/
   token: ghp_test
   webhookSecret: %s
-repos:
+%srepos:
   - name: acme/gitops
     policies: [%s]
     trustedRoot: %s
     branches: [main]
 workers: 2
-`, filepath.Join(dir, "data"), g.gh.Server.URL, secret, pol, g.world.TrustedRootPath)+strings.Join(extraConfig, "\n")), 0o644)
+`, filepath.Join(dir, "data"), g.gh.Server.URL, secret, githubExtra, pol, g.world.TrustedRootPath)+strings.Join(extra, "\n")), 0o644)
 	cfg, err := service.LoadConfig(cfgFile)
 	if err != nil {
 		t.Fatal(err)

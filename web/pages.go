@@ -39,7 +39,14 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
 	},
-	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	// count says "1 file" or "3 files".
+	"count": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	},
 	"list": func(s ...string) []string { return s },
 	// symbol doubles the badge's colour with a shape: colour is never the
 	// only signal.

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -38,26 +37,23 @@ pinned (exit 1). With --dry-run it prints a unified diff and changes nothing.`,
 			if err != nil {
 				return scanError(err)
 			}
-			files, err := repo.Apply(plan)
-			if err != nil {
-				return &exitError{exitOperational, err}
-			}
-			out := cmd.OutOrStdout()
-			names := make([]string, 0, len(files))
-			for f := range files {
-				names = append(names, f)
-			}
-			sort.Strings(names)
+			files := 0
 			if dryRun {
-				for _, f := range names {
-					old, err := readRepoFile(repo.Root(), f)
-					if err != nil {
-						return &exitError{exitOperational, err}
-					}
-					fmt.Fprint(out, manifestsDiff(f, old, files[f]))
+				prop, err := gate.ProposePins(repo, plan)
+				if err != nil {
+					return &exitError{exitOperational, err}
 				}
-			} else if err := repo.WriteFiles(files); err != nil {
-				return &exitError{exitOperational, err}
+				fmt.Fprint(cmd.OutOrStdout(), prop.Diff)
+				files = len(prop.Files)
+			} else {
+				changed, err := repo.Apply(plan)
+				if err == nil {
+					err = repo.WriteFiles(changed)
+				}
+				if err != nil {
+					return &exitError{exitOperational, err}
+				}
+				files = len(changed)
 			}
 			for _, s := range plan.Skipped {
 				fmt.Fprintf(cmd.ErrOrStderr(), "not pinned: %s (%s): %s\n", s.Image, s.File, s.Reason)
@@ -66,7 +62,7 @@ pinned (exit 1). With --dry-run it prints a unified diff and changes nothing.`,
 			if dryRun {
 				verb = "would pin"
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s %d image values in %d files; %s\n", verb, len(plan.Edits), len(files), report.Summary(rep))
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s %d image values in %d files; %s\n", verb, len(plan.Edits), files, report.Summary(rep))
 			if rep.Result != gate.StatusPass {
 				return &exitError{exitDenied, errors.New("some images did not pass and were not pinned")}
 			}

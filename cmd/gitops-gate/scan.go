@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -96,10 +95,6 @@ func newHelmSandboxCmd() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func readRepoFile(root, rel string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(root, filepath.FromSlash(rel)))
 }
 
 func manifestsDiff(name string, old, new []byte) string { return manifests.UnifiedDiff(name, old, new) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +19,18 @@ type PostedStatus struct {
 	At                                     time.Time
 }
 
-// FakeGitHub answers GitHub's REST API for commit statuses and App
-// installation tokens, and records what it received. FailNext answers that
+// Comment is a pull request comment held by the fake GitHub.
+type Comment struct {
+	ID      int64
+	Repo    string
+	PR      int
+	Body    string
+	Edits   int // times it was edited after being created
+	Created time.Time
+}
+
+// FakeGitHub answers GitHub's REST API for commit statuses, issue comments
+// and App installation tokens, and records what it received. FailNext answers that
 // many status posts with 502 first.
 type FakeGitHub struct {
 	Server *httptest.Server
@@ -28,6 +39,18 @@ type FakeGitHub struct {
 	statuses []PostedStatus
 	failNext int
 	bad      []string // requests that did not look like GitHub's API
+	comments []*Comment
+}
+
+// Comments returns copies of the comments, oldest first.
+func (f *FakeGitHub) Comments() []Comment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Comment, len(f.comments))
+	for i, c := range f.comments {
+		out[i] = *c
+	}
+	return out
 }
 
 // NewFakeGitHub starts the fake for one test.
@@ -67,6 +90,8 @@ func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/app/installations/") && strings.HasSuffix(path, "/access_tokens"):
 		w.WriteHeader(http.StatusCreated)
 		json.NewEncoder(w).Encode(map[string]any{"token": "ghs_fake_installation_token", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	case strings.HasPrefix(path, "/repos/") && strings.Contains(path, "/issues/"):
+		f.serveComments(w, r, strings.Split(strings.TrimPrefix(path, "/repos/"), "/"))
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/repos/"):
 		// POST /repos/{owner}/{repo}/statuses/{sha}
 		parts := strings.Split(strings.TrimPrefix(path, "/repos/"), "/")
@@ -114,5 +139,69 @@ func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		f.bad = append(f.bad, r.Method+" "+r.URL.Path)
 		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+// serveComments answers, for parts of /repos/{owner}/{repo}/issues/...:
+// GET and POST .../issues/{n}/comments, PATCH .../issues/comments/{id}.
+func (f *FakeGitHub) serveComments(w http.ResponseWriter, r *http.Request, parts []string) {
+	bad := func() {
+		f.bad = append(f.bad, r.Method+" "+r.URL.Path)
+		w.WriteHeader(http.StatusNotFound)
+	}
+	if len(parts) != 5 || parts[2] != "issues" || r.Header.Get("Authorization") == "" {
+		bad()
+		return
+	}
+	repo := parts[0] + "/" + parts[1]
+	var body struct {
+		Body string `json:"body"`
+	}
+	if r.Method != http.MethodGet {
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Body == "" || len(body.Body) > 65536 {
+			f.bad = append(f.bad, "invalid comment body")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			return
+		}
+	}
+	render := func(c *Comment) map[string]any {
+		return map[string]any{"id": c.ID, "body": c.Body, "user": map[string]any{"login": "gitops-gate[bot]", "type": "Bot"}}
+	}
+	switch {
+	case parts[4] == "comments" && r.Method == http.MethodGet:
+		pr, err := strconv.Atoi(parts[3])
+		if err != nil {
+			bad()
+			return
+		}
+		out := []map[string]any{}
+		for _, c := range f.comments {
+			if c.Repo == repo && c.PR == pr {
+				out = append(out, render(c))
+			}
+		}
+		json.NewEncoder(w).Encode(out)
+	case parts[4] == "comments" && r.Method == http.MethodPost:
+		pr, err := strconv.Atoi(parts[3])
+		if err != nil {
+			bad()
+			return
+		}
+		c := &Comment{ID: int64(len(f.comments) + 1), Repo: repo, PR: pr, Body: body.Body, Created: time.Now()}
+		f.comments = append(f.comments, c)
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(render(c))
+	case parts[3] == "comments" && r.Method == http.MethodPatch:
+		id, err := strconv.ParseInt(parts[4], 10, 64)
+		if err != nil || id < 1 || id > int64(len(f.comments)) || f.comments[id-1].Repo != repo {
+			bad()
+			return
+		}
+		c := f.comments[id-1]
+		c.Body = body.Body
+		c.Edits++
+		json.NewEncoder(w).Encode(render(c))
+	default:
+		bad()
 	}
 }

@@ -204,3 +204,75 @@ func Truncate(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// Comment is a pull request comment the gate keeps up to date: at most one
+// per pull request and marker, found again by the marker it starts with.
+type Comment struct {
+	Repo           string // owner/name
+	PR             int
+	InstallationID int64
+	// Marker names the comment (an HTML comment, invisible on GitHub).
+	Marker string
+	// Version orders updates (evaluation IDs sort by time): a comment
+	// written by a later version is left alone.
+	Version string
+	Body    string
+	// UpdateOnly changes an existing comment but never creates one.
+	UpdateOnly bool
+}
+
+// MaxCommentBytes is GitHub's limit on a comment's body.
+const MaxCommentBytes = 65536
+
+// UpsertComment creates the comment or edits the one already there, and
+// says which it did ("created", "updated", "newer" or "none"). Running it
+// again after a crash finds the comment instead of posting a second one.
+func (c *Client) UpsertComment(ctx context.Context, cm Comment) (string, error) {
+	owner, repo, ok := strings.Cut(cm.Repo, "/")
+	if !ok {
+		return "", fmt.Errorf("repository %q: want owner/name", cm.Repo)
+	}
+	client, err := c.api(cm.InstallationID)
+	if err != nil {
+		return "", err
+	}
+	head := "<!-- " + cm.Marker + " "
+	body := head + "version=" + cm.Version + " -->\n" + cm.Body
+	if len(body) > MaxCommentBytes {
+		return "", fmt.Errorf("comment of %d bytes is over GitHub's %d", len(body), MaxCommentBytes)
+	}
+	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
+	for {
+		list, resp, err := client.Issues.ListComments(ctx, owner, repo, cm.PR, opts)
+		if err != nil {
+			return "", classify(err)
+		}
+		for _, existing := range list {
+			rest, found := strings.CutPrefix(existing.GetBody(), head+"version=")
+			if !found {
+				continue
+			}
+			if v, _, _ := strings.Cut(rest, " "); v > cm.Version {
+				return "newer", nil
+			}
+			if existing.GetBody() == body {
+				return "updated", nil
+			}
+			if _, _, err := client.Issues.EditComment(ctx, owner, repo, existing.GetID(), &gh.IssueComment{Body: gh.String(body)}); err != nil {
+				return "", classify(err)
+			}
+			return "updated", nil
+		}
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if cm.UpdateOnly {
+		return "none", nil
+	}
+	if _, _, err := client.Issues.CreateComment(ctx, owner, repo, cm.PR, &gh.IssueComment{Body: gh.String(body)}); err != nil {
+		return "", classify(err)
+	}
+	return "created", nil
+}

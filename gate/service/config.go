@@ -40,6 +40,10 @@ type Config struct {
 		// PerAppStatuses posts one status per app (context/app) besides
 		// the overall one.
 		PerAppStatuses bool `yaml:"perAppStatuses"`
+		// ProposePins: "comment" keeps one comment on each pull request
+		// whose images all passed but are not all pinned, with the diff
+		// that pins them (docs/pinning.md); "" or "off" does not.
+		ProposePins string `yaml:"proposePins"`
 	} `yaml:"github"`
 	// Defaults apply to every repository that does not set its own.
 	Defaults RepoSettings `yaml:"defaults"`
@@ -237,6 +241,11 @@ func (c *Config) validate() error {
 		}
 	default:
 		return fmt.Errorf("config: store.driver %q: want sqlite or postgres", c.Store.Driver)
+	}
+	switch c.GitHub.ProposePins {
+	case "", "off", "comment":
+	default:
+		return fmt.Errorf("config: github.proposePins %q: want comment or off", c.GitHub.ProposePins)
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {

@@ -22,10 +22,8 @@ func TestLoadConfigStore(t *testing.T) {
 		{name: "unknown field", yaml: "store: {driver: sqlite, dns: x}", wantErr: "field dns not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "config.yaml")
-			os.WriteFile(p, []byte(tc.yaml), 0o600)
 			t.Setenv("GITOPS_GATE_STORE_DSN", tc.env)
-			c, err := LoadConfig(p)
+			c, err := loadYAML(t, tc.yaml)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -55,9 +53,7 @@ func TestLoadConfigLimits(t *testing.T) {
 		{name: "unknown field", yaml: "limits: {cpu: 2}", wantErr: "field cpu not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "config.yaml")
-			os.WriteFile(p, []byte(tc.yaml), 0o600)
-			c, err := LoadConfig(p)
+			c, err := loadYAML(t, tc.yaml)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -73,4 +69,27 @@ func TestLoadConfigLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestLoadConfigProposePins(t *testing.T) {
+	for yml, wantErr := range map[string]string{
+		"github: {proposePins: comment}": "",
+		"github: {proposePins: off}":     "",
+		"github: {proposePins: commit}":  `github.proposePins "commit": want comment or off`,
+	} {
+		_, err := loadYAML(t, yml)
+		if (wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%s: err = %v, want %q", yml, err, wantErr)
+		}
+	}
+}
+
+// loadYAML loads a configuration file holding yml.
+func loadYAML(t *testing.T, yml string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return LoadConfig(p)
 }

@@ -444,6 +444,8 @@ func (s *Service) worker(ctx context.Context) {
 			s.evaluate(ctx, job)
 		case store.JobStatus:
 			s.post(ctx, job)
+		case store.JobComment:
+			s.comment(ctx, job)
 		default:
 			s.st.Fail(ctx, job, s.owner, "unknown job kind "+job.Kind)
 		}
@@ -509,6 +511,9 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 		finish.Result = string(rep.Result)
 		finish.Statuses = s.finalStatuses(ev, stateOf(rep.Result), Describe(rep), rep)
 	}
+	if s.proposesPins(ev) {
+		finish.CommentKey = fmt.Sprintf("%s#%d", ev.Spec.Repo, ev.Spec.PR)
+	}
 	finish.Report, _ = json.Marshal(rep)
 	finish.Summary, _ = json.Marshal(rep.Summary)
 	for _, a := range rep.Apps {
@@ -563,6 +568,20 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		defer cleanup()
 	}
+	if s.proposesPins(ev) {
+		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: s.manifestOptions()})
+		if err != nil {
+			return nil, err
+		}
+		// Pins are proposed only when every image passed: each edit is a
+		// digest this evaluation verified.
+		if rep.Result == gate.StatusPass && (len(plan.Edits) > 0 || len(plan.Skipped) > 0) {
+			if rep.ProposedPins, err = gate.ProposePins(repo, plan); err != nil {
+				return nil, fmt.Errorf("proposing pins: %w", err)
+			}
+		}
+		return rep, nil
+	}
 	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: s.manifestOptions()})
 	if err != nil {
 		return nil, err
@@ -582,6 +601,55 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		rep = filtered
 	}
 	return rep, nil
+}
+
+// proposesPins says whether the evaluation's pull request gets the
+// proposed-pins comment.
+func (s *Service) proposesPins(ev *store.Evaluation) bool {
+	return s.cfg.GitHub.ProposePins == "comment" && s.o.GitHub != nil && ev.Spec.Trigger == "pull_request" && ev.Spec.PR > 0 && len(ev.Spec.Apps) == 0
+}
+
+// pinsMarker names the proposed-pins comment.
+const pinsMarker = "gitops-gate:pins"
+
+// comment keeps the pull request's proposed-pins comment up to date: it
+// is created when every image passed and some are not pinned, and
+// rewritten (never created) when a later commit has nothing to pin or
+// did not pass.
+func (s *Service) comment(ctx context.Context, job *store.Job) {
+	ev, err := s.st.Get(ctx, job.EvaluationID)
+	if err != nil {
+		s.st.Fail(ctx, job, s.owner, err.Error())
+		return
+	}
+	var rep gate.Report
+	if len(ev.Report) > 0 {
+		json.Unmarshal(ev.Report, &rep)
+	}
+	if ev.Result == "" {
+		rep.Result = gate.StatusError
+	}
+	body, updateOnly := PinsComment(ev.Spec.SHA, s.target(ev.ID), &rep)
+	action, err := s.o.GitHub.UpsertComment(ctx, github.Comment{Repo: ev.Spec.Repo, PR: ev.Spec.PR, InstallationID: ev.Spec.InstallationID,
+		Marker: pinsMarker, Version: ev.ID, Body: body, UpdateOnly: updateOnly})
+	var re *github.RetryError
+	switch {
+	case err == nil:
+		s.st.Complete(ctx, job, s.owner)
+		if action != "none" {
+			s.log.Info("pins comment", "repo", ev.Spec.Repo, "pr", ev.Spec.PR, "sha", ev.Spec.SHA, "action", action)
+		}
+	case errors.As(err, &re) && job.Attempts < maxStatusAttempts:
+		next := time.Now().Add(min(time.Duration(1<<min(job.Attempts, 10))*time.Second, 10*time.Minute))
+		if re.After.After(next) {
+			next = re.After
+		}
+		s.log.Warn("pins comment not written; will retry", "repo", ev.Spec.Repo, "pr", ev.Spec.PR, "attempt", job.Attempts, "err", err)
+		s.st.Retry(ctx, job, s.owner, next, err.Error())
+	default:
+		s.log.Error("pins comment not written; giving up", "repo", ev.Spec.Repo, "pr", ev.Spec.PR, "err", err)
+		s.st.Fail(ctx, job, s.owner, err.Error())
+	}
 }
 
 func (s *Service) finalStatuses(ev *store.Evaluation, state, description string, rep *gate.Report) []store.Status {
