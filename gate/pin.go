@@ -37,6 +37,9 @@ func PinnedValue(v ImageVerdict) (string, bool) {
 type PinOptions struct {
 	Manifests manifests.Options
 	App       string
+	// Adjust changes an app's settings before it renders (see
+	// manifests.ScanOptions).
+	Adjust func(*manifests.App) error
 }
 
 // CheckAndPin renders the repository in dir, verifies every image, and, only
@@ -49,7 +52,7 @@ func (e *Engine) CheckAndPin(ctx context.Context, dir string, o PinOptions) ([]b
 	if err != nil {
 		return nil, nil, err
 	}
-	inv, rendered, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App})
+	inv, rendered, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
 	if err != nil {
 		return nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
 	}
@@ -95,7 +98,7 @@ func (e *Engine) PlanSourcePins(ctx context.Context, dir string, o PinOptions) (
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	inv, rendered, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App})
+	inv, rendered, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
 	}

@@ -28,6 +28,9 @@ type AppImages struct {
 type ScanOptions struct {
 	// App limits the scan to the app of that name (or path); empty means all.
 	App string
+	// Adjust, when set, may change each selected app's settings before it
+	// renders (the Argo CD plugin's environment); its error fails that app.
+	Adjust func(*App) error
 }
 
 // Scan discovers, renders and extracts every app, rendering in parallel.
@@ -52,6 +55,18 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 			return nil, nil, fmt.Errorf("no app named %q in %s (see `gitops-gate images` for the list)", opts.App, r.root)
 		}
 		apps = sel
+	}
+	if opts.Adjust != nil {
+		for i := range apps {
+			if apps[i].Err != nil {
+				continue
+			}
+			if err := opts.Adjust(&apps[i]); err != nil {
+				apps[i].Err = err
+			}
+			// Discovery may have rendered it with its old settings.
+			r.prerendered.Delete(apps[i].Path)
+		}
 	}
 	rendered := r.RenderAll(ctx, apps)
 	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(rendered))}

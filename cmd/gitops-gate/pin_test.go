@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,4 +83,53 @@ func mustRead(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestRenderPinPluginEnv: the Application's plugin env (ARGOCD_ENV_*)
+// shapes the Helm rendering Argo CD asks for, and what is verified and
+// pinned is what that rendering runs.
+func TestRenderPinPluginEnv(t *testing.T) {
+	w, repo, pol, signed, unsigned := checkWorld(t)
+	trust := []string{"--policy", pol, "--trusted-root", w.TrustedRootPath}
+	chart := filepath.Join(repo, "chart")
+	os.MkdirAll(filepath.Join(chart, "templates"), 0o755)
+	os.WriteFile(filepath.Join(chart, "Chart.yaml"), []byte("apiVersion: v2\nname: chart\nversion: 0.1.0\n"), 0o644)
+	os.WriteFile(filepath.Join(chart, "values.yaml"), []byte("image: "+unsigned+"\n"), 0o644)
+	os.WriteFile(filepath.Join(chart, "prod.yaml"), []byte("replicas: 3\n"), 0o644)
+	os.WriteFile(filepath.Join(chart, "templates", "deploy.yaml"), []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: "{{ .Release.Name }}", namespace: "{{ .Release.Namespace }}"}
+spec:
+  replicas: {{ .Values.replicas | default 1 }}
+  template:
+    spec:
+      containers:
+      - name: app
+        image: {{ .Values.image }}
+`), 0o644)
+	t.Setenv("ARGOCD_APP_SOURCE_PATH", "chart")
+	t.Setenv("ARGOCD_APP_NAME", "shop")
+	t.Setenv("ARGOCD_APP_NAMESPACE", "prod")
+
+	// The chart's default image is unsigned: nothing on stdout.
+	if out, _, code := run(t, append([]string{"render", "--pin", chart}, trust...)...); code != exitDenied || out != "" {
+		t.Fatalf("chart defaults: exit %d\n%s", code, out)
+	}
+	t.Setenv("ARGOCD_ENV_HELM_VALUES", "image: "+signed+"\n")
+	t.Setenv("ARGOCD_ENV_HELM_VALUE_FILES", "prod.yaml")
+	out, stderr, code := run(t, append([]string{"render", "--pin", chart}, trust...)...)
+	if code != 0 || !strings.Contains(out, "image: "+signed+"@sha256:") || !strings.Contains(out, `name: "shop"`) ||
+		!strings.Contains(out, `namespace: "prod"`) || !strings.Contains(out, "replicas: 3") {
+		t.Fatalf("with the plugin env: exit %d\n%s\n%s", code, out, stderr)
+	}
+	t.Setenv("ARGOCD_ENV_HELM_RELEASE_NAME", "shop-eu")
+	t.Setenv("ARGOCD_ENV_HELM_PARAMETERS", "replicas=5")
+	if out, _, _ := run(t, append([]string{"render", "--pin", chart}, trust...)...); !strings.Contains(out, `name: "shop-eu"`) || !strings.Contains(out, "replicas: 5") {
+		t.Errorf("release name and parameters:\n%s", out)
+	}
+	// A misspelt setting is refused, not ignored.
+	t.Setenv("ARGOCD_ENV_HELM_VALUEFILES", "prod.yaml")
+	if out, stderr, code := run(t, append([]string{"render", "--pin", chart}, trust...)...); code != exitUsage || out != "" || !strings.Contains(stderr, "ARGOCD_ENV_HELM_VALUEFILES: gitops-gate does not know this plugin setting") {
+		t.Errorf("misspelt: exit %d\n%s\n%s", code, out, stderr)
+	}
 }

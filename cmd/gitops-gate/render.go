@@ -89,7 +89,20 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 	if err != nil {
 		return err
 	}
-	stream, rep, err := eng.CheckAndPin(cmd.Context(), root, gate.PinOptions{Manifests: mopts, App: app})
+	// The Application's plugin env shapes the rendering of the one app
+	// Argo CD renders.
+	env, err := manifests.ParsePluginEnv(os.Environ())
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	var adjust func(*manifests.App) error
+	switch {
+	case app != "":
+		adjust = env.Apply
+	case env.HasSettings():
+		return &exitError{exitUsage, errors.New("ARGOCD_ENV_ settings apply to one app: name it with ARGOCD_APP_SOURCE_PATH or --app")}
+	}
+	stream, rep, err := eng.CheckAndPin(cmd.Context(), root, gate.PinOptions{Manifests: mopts, App: app, Adjust: adjust})
 	if err != nil {
 		return scanError(err)
 	}

@@ -1,0 +1,144 @@
+package manifests
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// PluginEnv is how an Argo CD Application that renders with gitops-gate's
+// Config Management Plugin shapes rendering: Argo CD sets ARGOCD_APP_* for
+// every plugin, and passes the Application's spec.source.plugin.env as
+// ARGOCD_ENV_<name>. It can only change how the app renders (Helm values,
+// release, Kustomize images), never what judges it: policies and trust come
+// from the plugin's command line, which the platform team owns.
+type PluginEnv struct {
+	// AppName is ARGOCD_APP_NAME: Argo CD's default Helm release name.
+	AppName string
+	// Namespace is ARGOCD_APP_NAMESPACE, the destination namespace.
+	Namespace string
+	// Helm holds ARGOCD_ENV_HELM_RELEASE_NAME, _VALUE_FILES (comma- or
+	// newline-separated, relative to the chart, or to the repository root
+	// when they start with /) and _PARAMETERS (--set syntax).
+	Helm HelmOptions
+	// HelmValues is ARGOCD_ENV_HELM_VALUES, a YAML mapping.
+	HelmValues map[string]any
+	// KustomizeImages is ARGOCD_ENV_KUSTOMIZE_IMAGES (comma-separated, the
+	// syntax of `kustomize edit set image`).
+	KustomizeImages []string
+}
+
+// pluginEnvNames are the ARGOCD_ENV_ names gitops-gate reads.
+var pluginEnvNames = []string{"HELM_RELEASE_NAME", "HELM_VALUE_FILES", "HELM_VALUES", "HELM_PARAMETERS", "KUSTOMIZE_IMAGES"}
+
+// ParsePluginEnv reads the plugin environment from environ (os.Environ's
+// form). An ARGOCD_ENV_ name it does not know is an error: a misspelt
+// setting would otherwise render something else than the Application
+// says.
+func ParsePluginEnv(environ []string) (PluginEnv, error) {
+	var e PluginEnv
+	known := map[string]bool{}
+	for _, n := range pluginEnvNames {
+		known[n] = true
+	}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "ARGOCD_APP_NAME":
+			e.AppName = v
+		case "ARGOCD_APP_NAMESPACE":
+			e.Namespace = v
+		}
+		name, ok := strings.CutPrefix(k, "ARGOCD_ENV_")
+		if !ok {
+			continue
+		}
+		switch name {
+		case "HELM_RELEASE_NAME":
+			e.Helm.ReleaseName = strings.TrimSpace(v)
+		case "HELM_VALUE_FILES":
+			e.Helm.ValueFiles = splitList(v)
+		case "HELM_VALUES":
+			if err := sigsyaml.Unmarshal([]byte(v), &e.HelmValues); err != nil {
+				return e, fmt.Errorf("%s: want a YAML mapping of Helm values: %w", k, err)
+			}
+		case "HELM_PARAMETERS":
+			if strings.TrimSpace(v) == "" {
+				continue
+			}
+			name, value, ok := strings.Cut(v, "=")
+			if !ok {
+				return e, fmt.Errorf("%s %q: want --set syntax, name=value[,name=value]", k, v)
+			}
+			e.Helm.Parameters = []HelmParameter{{Name: name, Value: value}}
+		case "KUSTOMIZE_IMAGES":
+			e.KustomizeImages = splitList(v)
+		default:
+			if !known[name] {
+				sort.Strings(pluginEnvNames)
+				return e, fmt.Errorf("%s: gitops-gate does not know this plugin setting; it reads ARGOCD_ENV_ %s", k, strings.Join(pluginEnvNames, ", "))
+			}
+		}
+	}
+	return e, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// HasSettings reports whether any ARGOCD_ENV_ setting is present.
+func (e PluginEnv) HasSettings() bool {
+	h := e.Helm
+	return h.ReleaseName != "" || len(h.ValueFiles) > 0 || len(e.HelmValues) > 0 || len(h.Parameters) > 0 || len(e.KustomizeImages) > 0
+}
+
+// Apply sets the environment's settings on the app Argo CD is rendering,
+// as Argo CD would for a Helm or Kustomize source: they come after the
+// app's own (value files and parameters are added last, so they win), and
+// the release is named after the Application unless set. A Helm setting
+// on an app that is not a Helm chart (or a Kustomize one on another kind)
+// is an error naming it.
+func (e PluginEnv) Apply(app *App) error {
+	if e.Namespace != "" {
+		app.Namespace = e.Namespace
+	}
+	h := e.Helm
+	helmSet := h.ReleaseName != "" || len(h.ValueFiles) > 0 || len(e.HelmValues) > 0 || len(h.Parameters) > 0
+	if helmSet && app.Kind != KindHelm {
+		return fmt.Errorf("app %s is a %s app, but ARGOCD_ENV_HELM_* settings are set: they apply to Helm charts only", app.Path, app.Kind)
+	}
+	if len(e.KustomizeImages) > 0 && app.Kind != KindKustomize {
+		return fmt.Errorf("app %s is a %s app, but ARGOCD_ENV_KUSTOMIZE_IMAGES is set: it applies to Kustomize apps only", app.Path, app.Kind)
+	}
+	if app.Kind == KindHelm {
+		switch {
+		case h.ReleaseName != "":
+			app.Helm.ReleaseName = h.ReleaseName
+		case app.Helm.ReleaseName == "" && e.AppName != "":
+			app.Helm.ReleaseName = e.AppName
+		}
+		app.Helm.ValueFiles = append(app.Helm.ValueFiles, h.ValueFiles...)
+		if len(e.HelmValues) > 0 {
+			// valuesObject is applied after values: merged into it, the
+			// plugin's values come after both.
+			obj := map[string]any{}
+			if app.Helm.ValuesObject != nil {
+				obj = jsonCompatible(app.Helm.ValuesObject).(map[string]any)
+			}
+			mergeValues(obj, copyValues(e.HelmValues))
+			app.Helm.ValuesObject = obj
+		}
+		app.Helm.Parameters = append(app.Helm.Parameters, h.Parameters...)
+	}
+	app.Kustomize.Images = append(app.Kustomize.Images, e.KustomizeImages...)
+	return nil
+}
