@@ -111,6 +111,9 @@ func (e *Engine) Evaluate(ctx context.Context, inv *manifests.Inventory) *Report
 type CheckOptions struct {
 	Manifests manifests.Options
 	App       string
+	// Adjust changes an app's settings before it renders (see
+	// manifests.ScanOptions).
+	Adjust func(*manifests.App) error
 }
 
 // Check renders the repository in dir and judges every image. The
@@ -121,7 +124,7 @@ func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report
 	if err != nil {
 		return nil, err
 	}
-	inv, _, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App})
+	inv, _, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
 	if err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", dir, err)
 	}

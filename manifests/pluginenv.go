@@ -1,10 +1,12 @@
 package manifests
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
+	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -141,4 +143,78 @@ func (e PluginEnv) Apply(app *App) error {
 	}
 	app.Kustomize.Images = append(app.Kustomize.Images, e.KustomizeImages...)
 	return nil
+}
+
+// ApplicationSettings reads an Argo CD Application object (JSON, as the
+// Kubernetes API returns it, or YAML) and returns a function that gives
+// the app of its source number index the settings that Application renders
+// it with: destination namespace, helm, kustomize and directory options as
+// discovery would read them from the repository, or, for a source that
+// uses gitops-gate's own plugin (a plugin whose name starts with
+// "gitops-gate"), the plugin's env. Options gitops-gate cannot honour make
+// the app an error, as they do in discovery.
+func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(doc, &root); err != nil {
+		return nil, fmt.Errorf("Application: %w", err)
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, errors.New("Application: not an object")
+	}
+	node := root.Content[0]
+	name, _ := scalarString(mapGet(mapGet(node, "metadata"), "name"))
+	a, err := parseArgoApplication(&Resource{Node: node, ResourceID: ResourceID{Kind: "Application", Name: name}, File: "in the cluster"})
+	if err != nil {
+		return nil, fmt.Errorf("Application %s: %w", name, err)
+	}
+	if index < 0 || index >= len(a.sources) {
+		return nil, fmt.Errorf("Application %s has no source number %d", name, index)
+	}
+	src := a.sources[index]
+	refs := map[string]string{}
+	for _, s := range a.sources {
+		if s.Ref != "" && normalizeRepoURL(s.RepoURL) == normalizeRepoURL(src.RepoURL) {
+			refs[s.Ref] = cleanArgoPath(s.Path)
+		}
+	}
+	var env *PluginEnv
+	if src.Plugin.Kind != 0 {
+		plugin, _ := scalarString(mapGet(&src.Plugin, "name"))
+		if !strings.HasPrefix(plugin, "gitops-gate") {
+			return nil, fmt.Errorf("Application %s renders with the plugin %q, not gitops-gate's: its images cannot be seen: %w", name, plugin, ErrUnsupported)
+		}
+		var vars []struct{ Name, Value string }
+		if n := mapGet(&src.Plugin, "env"); n != nil {
+			if err := n.Decode(&vars); err != nil {
+				return nil, fmt.Errorf("Application %s: spec.source.plugin.env: %w", name, err)
+			}
+		}
+		environ := []string{"ARGOCD_APP_NAME=" + name, "ARGOCD_APP_NAMESPACE=" + a.namespace}
+		for _, v := range vars {
+			environ = append(environ, "ARGOCD_ENV_"+v.Name+"="+v.Value)
+		}
+		e, err := ParsePluginEnv(environ)
+		if err != nil {
+			return nil, fmt.Errorf("Application %s: spec.source.plugin.env: %w", name, err)
+		}
+		env = &e
+		src.Plugin = yaml.Node{}
+	}
+	want := a.toApp(index, src, refs)
+	return func(app *App) error {
+		if want.Err != nil {
+			return want.Err
+		}
+		if env != nil {
+			return env.Apply(app)
+		}
+		app.Namespace, app.Helm, app.Kustomize, app.Directory = want.Namespace, want.Helm, want.Kustomize, want.Directory
+		if app.Kind == KindHelm && app.Helm.ReleaseName == "" {
+			app.Helm.ReleaseName = name // Argo CD's default
+		}
+		if want.Kind == KindJsonnet {
+			app.Kind = KindJsonnet
+		}
+		return nil
+	}, nil
 }

@@ -141,7 +141,15 @@ func evaluateLocally(cmd *cobra.Command, ef *engineFlags, s *argocd.Source) (*ga
 		return nil, err
 	}
 	defer cleanup()
-	return eng.Check(cmd.Context(), dir, gate.CheckOptions{App: strings.Trim(s.Path, "/"), Manifests: manifests.Options{HelmSandbox: helmSandbox(manifests.DefaultHelmTimeout, 0)}})
+	// The app renders as this Application renders it (its helm,
+	// kustomize and directory options, or gitops-gate's plugin env), not
+	// only as the repository describes it.
+	adjust, err := manifests.ApplicationSettings(s.Application, s.SourceIndex)
+	if err != nil {
+		return nil, err
+	}
+	return eng.Check(cmd.Context(), dir, gate.CheckOptions{App: strings.Trim(s.Path, "/"), Adjust: adjust,
+		Manifests: manifests.Options{HelmSandbox: helmSandbox(manifests.DefaultHelmTimeout, 0)}})
 }
 
 func verdictExit(cmd *cobra.Command, rep *gate.Report) error {

@@ -125,3 +125,52 @@ func startService(t *testing.T, config string) string {
 	t.Cleanup(func() { srv.Close(); cancel(); <-done; st.Close() })
 	return srv.URL
 }
+
+// TestPresyncRendersAsTheApplication: evaluated locally, the app renders
+// with the Application's own settings (here kustomize.images, and the env
+// of gitops-gate's plugin), so the hook judges what Argo CD will apply.
+func TestPresyncRendersAsTheApplication(t *testing.T) {
+	w, _, pol, signed, unsigned := checkWorld(t)
+	gs := gatetest.NewGitServer(t)
+	repo := gs.NewRepo("acme/gitops")
+	signedTag := signed[strings.LastIndex(signed, ":")+1:]
+	sha := repo.Commit("apps", map[string]string{
+		"apps/web/kustomization.yaml": "resources: [deploy.yaml]\n",
+		"apps/web/deploy.yaml":        fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: [{name: web, image: %s}]\n", unsigned),
+		"apps/chart/Chart.yaml":       "apiVersion: v2\nname: chart\nversion: 0.1.0\n",
+		"apps/chart/values.yaml":      "image: " + unsigned + "\n",
+		"apps/chart/templates/d.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: {{ .Release.Name }}}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: {{ .Values.image }}}]\n",
+	})
+	repo.SetRef("refs/heads/main", sha)
+	var source string
+	kube := fakeKube(t, "sa-token", func() string {
+		return fmt.Sprintf(`{"kind":"Application","metadata":{"name":"web","namespace":"argocd"},
+ "spec":{"destination":{"namespace":"web"},"source":%s},
+ "status":{"operationState":{"operation":{"sync":{"revision":%q}}}}}`, source, sha)
+	})
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("sa-token"), 0o600)
+	presync := func() (string, int) {
+		_, stderr, code := run(t, "presync", "--app", "web", "--kube-api", kube.URL, "--kube-token-file", tokenFile, "--policy", pol, "--trusted-root", w.TrustedRootPath)
+		return stderr, code
+	}
+	unsignedName := unsigned[:strings.LastIndex(unsigned, ":")]
+	signedName := signed[:strings.LastIndex(signed, ":")]
+	for _, c := range []struct {
+		what, source string
+		code         int
+	}{
+		{"kustomize app as in the repository", fmt.Sprintf(`{"repoURL":%q,"targetRevision":"main","path":"apps/web"}`, repo.CloneURL()), exitDenied},
+		{"kustomize.images of the Application", fmt.Sprintf(`{"repoURL":%q,"targetRevision":"main","path":"apps/web","kustomize":{"images":[%q]}}`, repo.CloneURL(), unsignedName+"="+signedName+":"+signedTag), exitOK},
+		{"helm values of the Application", fmt.Sprintf(`{"repoURL":%q,"targetRevision":"main","path":"apps/chart","helm":{"valuesObject":{"image":%q}}}`, repo.CloneURL(), signed), exitOK},
+		{"gitops-gate plugin env", fmt.Sprintf(`{"repoURL":%q,"targetRevision":"main","path":"apps/chart","plugin":{"name":"gitops-gate-v1","env":[{"name":"HELM_VALUES","value":"image: %s"}]}}`, repo.CloneURL(), signed), exitOK},
+		{"another plugin", fmt.Sprintf(`{"repoURL":%q,"targetRevision":"main","path":"apps/chart","plugin":{"name":"kasane"}}`, repo.CloneURL()), exitOperational},
+		{"an option that changes images", fmt.Sprintf(`{"repoURL":%q,"targetRevision":"main","path":"apps/chart","helm":{"fileParameters":[{"name":"x","path":"y"}]}}`, repo.CloneURL()), exitOperational},
+	} {
+		source = c.source
+		stderr, code := presync()
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d\n%s", c.what, code, c.code, stderr)
+		}
+	}
+}

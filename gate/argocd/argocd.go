@@ -42,6 +42,11 @@ type Source struct {
 	TargetRevision string
 	// Revision is the commit being synced.
 	Revision string
+	// Application is the object as the API returned it, and SourceIndex
+	// the number of the source above in it, so that the app can be
+	// rendered with the Application's own settings.
+	Application []byte
+	SourceIndex int
 }
 
 // Sync reads the Application and returns what is being synced: the
@@ -110,7 +115,8 @@ func (c Cluster) Sync(ctx context.Context, namespace, name string) (*Source, err
 	if src == nil {
 		return nil, fmt.Errorf("Application %s/%s has no source in a Git repository", namespace, name)
 	}
-	s := &Source{Name: name, Namespace: namespace, RepoURL: src.RepoURL, Path: src.Path, TargetRevision: src.TargetRevision}
+	s := &Source{Name: name, Namespace: namespace, RepoURL: src.RepoURL, Path: src.Path, TargetRevision: src.TargetRevision,
+		Application: body, SourceIndex: idx}
 	pick := func(rev string, revs []string) string {
 		if len(revs) > idx && revs[idx] != "" {
 			return revs[idx]
