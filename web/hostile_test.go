@@ -158,7 +158,9 @@ func TestHostileRepository(t *testing.T) {
 	expect(mixed, "hostile mix", "apps/bomb/bomb.yaml:1: document expands to more than", "symlink to /etc/passwd leads outside the repository",
 		"remote Kustomize bases are not supported", "Kustomize's Helm inflator is not supported", "redis 1.0.0 from "+internal+"/charts is not in charts/",
 		"Helm chart apps/spin: templates still rendering after 5s (a template that loops?); stopped",
-		"Helm chart apps/flood: templates used more than 256 MiB of memory; stopped", `"status":"pass"`)
+		// Stopped by its memory, or on a loaded machine by its deadline
+		// first (manifests' tests tell the two apart).
+		"Helm chart apps/flood: templates ", "; stopped: Helm rendering limit exceeded", `"status":"pass"`)
 	expect(huge, "200 MB file", "apps/huge/huge.yaml: file of 209715200 bytes is too large")
 	if !strings.HasPrefix(finals[benign], "success") {
 		t.Errorf("benign pull request: %s", finals[benign])
