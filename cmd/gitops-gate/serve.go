@@ -94,7 +94,8 @@ func serve(ctx context.Context, cfg *service.Config) error {
 			return &exitError{exitUsage, err}
 		}
 	}
-	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git")})
+	// Files the renderer will refuse by their size are not written out.
+	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git"), PlaceholderOver: cfg.Limits.MaxFileSizeBytes()})
 	if err != nil {
 		return &exitError{exitOperational, err}
 	}

@@ -44,6 +44,11 @@ type Options struct {
 	// MaxCheckoutBytes what one checkout may write (default 512 MiB).
 	MaxFetchBytes    int64
 	MaxCheckoutBytes int64
+	// PlaceholderOver is the size past which a file's content is not
+	// written: a sparse file of the same size stands for it (default 16
+	// MiB). It must not be below the largest file the renderer reads, which
+	// refuses larger files from their size alone.
+	PlaceholderOver int64
 }
 
 // Fetcher fetches and checks out commits. It is safe for concurrent use.
@@ -68,6 +73,9 @@ func New(o Options) (*Fetcher, error) {
 	}
 	if o.MaxCheckoutBytes <= 0 {
 		o.MaxCheckoutBytes = 512 << 20
+	}
+	if o.PlaceholderOver <= 0 {
+		o.PlaceholderOver = defaultPlaceholderOver
 	}
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return nil, err
@@ -121,7 +129,7 @@ func (f *Fetcher) Checkout(ctx context.Context, req Request, tmpRoot string) (di
 		return "", nil, err
 	}
 	cleanup = func() { os.RemoveAll(dir) }
-	if err := writeTree(ctx, commit, dir, f.o.MaxCheckoutBytes); err != nil {
+	if err := writeTree(ctx, commit, dir, f.o.MaxCheckoutBytes, f.o.PlaceholderOver); err != nil {
 		cleanup()
 		return "", nil, fmt.Errorf("checking out %s: %w", req.SHA, err)
 	}
@@ -188,11 +196,12 @@ func (f *Fetcher) fetch(ctx context.Context, req Request) (*git.Repository, erro
 	return nil, fmt.Errorf("fetching %s from %s: %w", src, redact(req.CloneURL), err)
 }
 
-// maxBlobRead is the largest file whose content a checkout writes.
-const maxBlobRead = 16 << 20
+// defaultPlaceholderOver is the largest file whose content a checkout
+// writes by default.
+const defaultPlaceholderOver = 16 << 20
 
 // writeTree writes the commit's files under dir, bounded in bytes.
-func writeTree(ctx context.Context, c *object.Commit, dir string, max int64) error {
+func writeTree(ctx context.Context, c *object.Commit, dir string, max, placeholderOver int64) error {
 	tree, err := c.Tree()
 	if err != nil {
 		return err
@@ -213,9 +222,8 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max int64) err
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
-		if f.Mode != filemode.Symlink && f.Size > maxBlobRead {
-			// Far past what the renderer reads (manifests.DefaultMaxFileSize):
-			// a sparse file of the same size lets it name the file and its
+		if f.Mode != filemode.Symlink && f.Size > placeholderOver {
+			// Past what the renderer reads (its MaxFileSize): a sparse file of the same size lets it name the file and its
 			// size without the gate ever reading the blob.
 			out, err := os.Create(target)
 			if err != nil {

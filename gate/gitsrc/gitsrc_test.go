@@ -123,3 +123,23 @@ func TestCheckoutErrors(t *testing.T) {
 		t.Errorf("redact: %s", got)
 	}
 }
+
+// TestCheckoutPlaceholders: a file past PlaceholderOver is a sparse file of
+// its size, so the renderer can name it without anyone reading the blob;
+// files up to the limit are written whole.
+func TestCheckoutPlaceholders(t *testing.T) {
+	root, _, prSHA := makeRepo(t)
+	srv := gitServer(t, root)
+	f, _ := New(Options{CacheDir: t.TempDir(), PlaceholderOver: int64(len("image: web:v2\n")) - 1})
+	dir, cleanup, err := f.Checkout(context.Background(), Request{CloneURL: srv.URL + "/acme/gitops.git", Ref: "refs/pull/1/head", SHA: prSHA}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if b, _ := os.ReadFile(filepath.Join(dir, "apps/web/deploy.yaml")); string(b) != strings.Repeat("\x00", len("image: web:v2\n")) {
+		t.Errorf("file past the limit: %q, want zeros of its size", b)
+	}
+	if l, err := os.Readlink(filepath.Join(dir, "apps/web/link.yaml")); err != nil || l != "deploy.yaml" {
+		t.Errorf("symlinks are kept: %q %v", l, err)
+	}
+}

@@ -103,6 +103,10 @@ type Limits struct {
 // MemoryBytes is the configured memory ceiling in bytes.
 func (l Limits) MemoryBytes() int64 { return l.memory }
 
+// MaxFileSizeBytes is the largest file of a checkout that is read; a
+// checkout need not write the content of larger ones.
+func (l Limits) MaxFileSizeBytes() int64 { return l.maxFileSize }
+
 func (l *Limits) parse() error {
 	for _, q := range []struct {
 		field string
