@@ -2,6 +2,7 @@ package gate_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -484,4 +485,62 @@ func TestCacheAcrossEvaluations(t *testing.T) {
 	if n := e.w.Registry.Requests(); n > 2 {
 		t.Errorf("%d registry requests warm, want the resolution only", n)
 	}
+}
+
+// breakSignatureLayer deletes the blob of layer i of d's .sig signature
+// manifest, leaving the manifest: that signature is listed but cannot be
+// read.
+func (e *env) breakSignatureLayer(d name.Digest, i int) {
+	e.t.Helper()
+	tag, err := ociremote.SignatureTag(d)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	img, err := remote.Image(tag)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) <= i {
+		e.t.Fatalf("signature layers: %d, %v", len(layers), err)
+	}
+	ld, _ := layers[i].Digest()
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+e.w.Registry.Host+"/v2/"+d.RepositoryStr()+"/blobs/"+ld.String(), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		e.t.Fatalf("deleting the signature layer: %s", resp.Status)
+	}
+}
+
+// TestUnreadableSignatureDoesNotHideAGoodOne: a signature whose layer is
+// gone makes the image an error when nothing else verifies (never a pass,
+// never a fail), and does not stop a readable signature next to it from
+// verifying the image.
+func TestUnreadableSignatureDoesNotHideAGoodOne(t *testing.T) {
+	e := newEnv(t)
+	pols := e.policy(acmePolicy, true)
+	only := e.push("acme/broken:v1")
+	e.sign(only, gatetest.SignOptions{})
+	e.breakSignatureLayer(only, 0)
+	expect(t, e.judge(e.w.Ref("acme/broken:v1"), pols), gate.StatusError, "BLOB_UNKNOWN")
+
+	// Two signatures in the .sig manifest (different payloads, so different
+	// layers): the first is unreadable, the second verifies.
+	both := e.push("acme/broken-and-good:v1")
+	e.sign(both, gatetest.SignOptions{Annotations: map[string]any{"build": "1"}})
+	e.sign(both, gatetest.SignOptions{Annotations: map[string]any{"build": "2"}})
+	e.breakSignatureLayer(both, 0)
+	expect(t, e.judge(e.w.Ref("acme/broken-and-good:v1"), pols), gate.StatusPass, "")
+
+	// The readable one is by someone else: still an error (the unreadable
+	// one might have been the trusted signature), not a failure.
+	other := e.push("acme/broken-and-evil:v1")
+	e.sign(other, gatetest.SignOptions{Annotations: map[string]any{"build": "1"}})
+	e.sign(other, gatetest.SignOptions{Identity: gatetest.IdentityFor("evil/app", "refs/tags/v1"), Annotations: map[string]any{"build": "2"}})
+	e.breakSignatureLayer(other, 0)
+	expect(t, e.judge(e.w.Ref("acme/broken-and-evil:v1"), pols), gate.StatusError, "BLOB_UNKNOWN")
 }

@@ -50,6 +50,9 @@ type SignOptions struct {
 	// OCI11 stores the classic signature as an OCI 1.1 referrer instead of
 	// the sha256-<hex>.sig tag (`cosign sign --registry-referrers-mode=oci-1-1`).
 	OCI11 bool
+	// Annotations go into the signed payload's "optional" section, like
+	// `cosign sign -a key=value`.
+	Annotations map[string]any
 }
 
 func (o *SignOptions) defaults() {
@@ -104,7 +107,7 @@ func (s *Sigstore) keyless(o SignOptions) (signature.SignerVerifier, crypto.Publ
 // cosign/bundle); only the internal signer wrappers are re-implemented.
 func (s *Sigstore) SignImage(ctx context.Context, digest name.Digest, o SignOptions, regOpts ...ociremote.Option) error {
 	o.defaults()
-	payload, err := (&sigPayload.Cosign{Image: digest}).MarshalJSON()
+	payload, err := (&sigPayload.Cosign{Image: digest, Annotations: o.Annotations}).MarshalJSON()
 	if err != nil {
 		return err
 	}
