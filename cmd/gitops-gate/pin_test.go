@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 )
@@ -131,5 +135,41 @@ spec:
 	t.Setenv("ARGOCD_ENV_HELM_VALUEFILES", "prod.yaml")
 	if out, stderr, code := run(t, append([]string{"render", "--pin", chart}, trust...)...); code != exitUsage || out != "" || !strings.Contains(stderr, "ARGOCD_ENV_HELM_VALUEFILES: gitops-gate does not know this plugin setting") {
 		t.Errorf("misspelt: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// TestPinTagMovedDuringCheck: the tag is moved to unsigned content while
+// the gate is fetching its signatures. What is pinned is the digest that
+// was verified, never the tag's new target, in both pin modes.
+func TestPinTagMovedDuringCheck(t *testing.T) {
+	for _, mode := range [][]string{{"render", "--pin"}, {"pin", "--dry-run"}} {
+		t.Run(mode[0], func(t *testing.T) {
+			w, repo, pol, signed, _ := checkWorld(t)
+			verified, err := crane.Digest(signed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var once sync.Once
+			var moved string
+			w.Registry.Log = func(req string) {
+				if strings.Contains(req, "/acme/api/manifests/sha256-") && strings.HasSuffix(req, ".sig") {
+					once.Do(func() {
+						d, err := w.PushImage(context.Background(), "acme/api:v1")
+						if err != nil {
+							t.Error(err)
+						}
+						moved = d.DigestStr()
+					})
+				}
+			}
+			args := append(append([]string{}, mode...), repo, "--app", "api", "--policy", pol, "--trusted-root", w.TrustedRootPath)
+			out, stderr, code := run(t, args...)
+			if moved == "" || moved == verified {
+				t.Fatalf("the tag did not move during the check (moved %q)", moved)
+			}
+			if code != 0 || !strings.Contains(out, signed+"@"+verified) || strings.Contains(out, moved) {
+				t.Errorf("exit %d: want %s@%s and never %s\n%s\n%s", code, signed, verified, moved, out, stderr)
+			}
+		})
 	}
 }
