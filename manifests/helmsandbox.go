@@ -151,16 +151,18 @@ func (c *helmChild) stop() error {
 	return c.cmd.Wait()
 }
 
-func (s *HelmSandbox) get() (*helmChild, error) {
+// get returns an idle child, or a new one; reused says which.
+func (s *HelmSandbox) get() (c *helmChild, reused bool, err error) {
 	s.mu.Lock()
 	if n := len(s.idle); n > 0 {
 		c := s.idle[n-1]
 		s.idle = s.idle[:n-1]
 		s.mu.Unlock()
-		return c, nil
+		return c, true, nil
 	}
 	s.mu.Unlock()
-	return s.start()
+	c, err = s.start()
+	return c, false, err
 }
 
 func (s *HelmSandbox) put(c *helmChild) {
@@ -192,37 +194,53 @@ func (s *HelmSandbox) Close() error {
 // render runs engine.Render for the chart in dir in a child process.
 func (s *HelmSandbox) render(ctx context.Context, dir string, vals map[string]any, rel chartutil.ReleaseOptions) (map[string]string, error) {
 	l := s.limits()
-	c, err := s.get()
-	if err != nil {
-		return nil, err
-	}
-	var resp helmResponse
-	done := make(chan error, 1)
-	go func() {
-		err := c.enc.Encode(helmRequest{ChartDir: dir, Values: vals, Release: rel, MemoryLimit: l.memory, MaxOutput: l.maxOutput})
-		if err == nil {
-			err = c.dec.Decode(&resp)
+	req := helmRequest{ChartDir: dir, Values: vals, Release: rel, MemoryLimit: l.memory, MaxOutput: l.maxOutput}
+	for {
+		c, reused, err := s.get()
+		if err != nil {
+			return nil, err
 		}
-		done <- err
-	}()
-	timer := time.NewTimer(l.timeout)
-	defer timer.Stop()
-	select {
-	case err = <-done:
-	case <-ctx.Done(): // the evaluation ended, not the chart's deadline
-		c.stop()
-		<-done
-		return nil, ctx.Err()
-	case <-timer.C:
-		c.stop()
-		<-done
-		return nil, fmt.Errorf("templates still rendering after %v (a template that loops?); stopped: %w", l.timeout, ErrHelmLimit)
-	}
-	if err != nil {
+		var resp helmResponse
+		var sent bool
+		done := make(chan error, 1)
+		go func() {
+			err := c.enc.Encode(req)
+			sent = err == nil
+			if err == nil {
+				err = c.dec.Decode(&resp)
+			}
+			done <- err
+		}()
+		timer := time.NewTimer(l.timeout)
+		select {
+		case err = <-done:
+		case <-ctx.Done(): // the evaluation ended, not the chart's deadline
+			c.stop()
+			<-done
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+			c.stop()
+			<-done
+			return nil, fmt.Errorf("templates still rendering after %v (a template that loops?); stopped: %w", l.timeout, ErrHelmLimit)
+		}
+		timer.Stop()
+		if err == nil {
+			s.put(c)
+			if resp.Err != "" {
+				return nil, errors.New(resp.Err)
+			}
+			return resp.Files, nil
+		}
 		// The conversation is broken either way; the child goes.
 		werr := c.stop()
-		if strings.Contains(err.Error(), "type not registered") {
+		switch {
+		case strings.Contains(err.Error(), "type not registered"):
 			return nil, fmt.Errorf("Helm sandbox: values cannot be passed to the renderer: %w", err)
+		case reused && !sent:
+			// An idle child that died while waiting (killed from outside)
+			// never saw this chart: start a new one.
+			continue
 		}
 		var ee *exec.ExitError
 		if errors.As(werr, &ee) && ee.ExitCode() == helmChildExitMemory || strings.Contains(c.stderr.String(), "out of memory") {
@@ -230,11 +248,6 @@ func (s *HelmSandbox) render(ctx context.Context, dir string, vals map[string]an
 		}
 		return nil, fmt.Errorf("Helm renderer failed (%v, %v): %s", err, werr, lastLine(c.stderr.String()))
 	}
-	s.put(c)
-	if resp.Err != "" {
-		return nil, errors.New(resp.Err)
-	}
-	return resp.Files, nil
 }
 
 // RunHelmChild is the child side of a HelmSandbox: it renders each request

@@ -255,3 +255,27 @@ func TestHelmSandboxReplacesKilledChildren(t *testing.T) {
 		t.Errorf("Close: child state %v, want a clean exit at the end of its input", last.cmd.ProcessState)
 	}
 }
+
+// TestHelmSandboxIdleChildKilled: a kept child killed from outside while
+// idle (an OOM killer, an operator) costs nothing: the next chart gets a
+// new child.
+func TestHelmSandboxIdleChildKilled(t *testing.T) {
+	sb := testSandbox(time.Minute, 0)
+	defer sb.Close()
+	repo, err := Open(corpusDir, Options{HelmSandbox: sb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := App{Name: "helm-guestbook", Path: "helm-guestbook", Kind: KindHelm}
+	if rd := repo.Render(context.Background(), good); rd.Err != nil {
+		t.Fatal(rd.Err)
+	}
+	if len(sb.idle) != 1 {
+		t.Fatalf("%d idle children", len(sb.idle))
+	}
+	sb.idle[0].cmd.Process.Kill()
+	sb.idle[0].cmd.Process.Wait()
+	if rd := repo.Render(context.Background(), good); rd.Err != nil || len(rd.Resources) == 0 {
+		t.Fatalf("after the idle child was killed: %v", rd.Err)
+	}
+}
