@@ -640,10 +640,7 @@ func (s *Service) comment(ctx context.Context, job *store.Job) {
 			s.log.Info("pins comment", "repo", ev.Spec.Repo, "pr", ev.Spec.PR, "sha", ev.Spec.SHA, "action", action)
 		}
 	case errors.As(err, &re) && job.Attempts < maxStatusAttempts:
-		next := time.Now().Add(min(time.Duration(1<<min(job.Attempts, 10))*time.Second, 10*time.Minute))
-		if re.After.After(next) {
-			next = re.After
-		}
+		next := retryAt(job.Attempts, re)
 		s.log.Warn("pins comment not written; will retry", "repo", ev.Spec.Repo, "pr", ev.Spec.PR, "attempt", job.Attempts, "err", err)
 		s.st.Retry(ctx, job, s.owner, next, err.Error())
 	default:
@@ -673,6 +670,17 @@ func (s *Service) finalStatuses(ev *store.Evaluation, state, description string,
 func withState(s store.Status, state, description string) store.Status {
 	s.State, s.Description = state, description
 	return s
+}
+
+// retryAt is when a GitHub call that failed on its attempts-th try is
+// tried again: exponential back-off up to ten minutes, or later when
+// GitHub said when.
+func retryAt(attempts int, re *github.RetryError) time.Time {
+	next := time.Now().Add(min(time.Duration(1<<min(attempts, 10))*time.Second, 10*time.Minute))
+	if re.After.After(next) {
+		next = re.After
+	}
+	return next
 }
 
 // maxStatusAttempts bounds how long a status is retried (with back-off up
@@ -706,12 +714,7 @@ func (s *Service) post(ctx context.Context, job *store.Job) {
 			m.StatusPosts.WithLabelValues("posted").Inc()
 		}
 	case errors.As(err, &re) && job.Attempts < maxStatusAttempts:
-		wait := time.Duration(1<<min(job.Attempts, 10)) * time.Second
-		wait = min(wait, 10*time.Minute)
-		next := time.Now().Add(wait)
-		if re.After.After(next) {
-			next = re.After
-		}
+		next := retryAt(job.Attempts, re)
 		s.log.Warn("status not posted; will retry", "repo", job.Status.Repo, "sha", job.Status.SHA, "attempt", job.Attempts, "at", next, "err", err)
 		s.st.Retry(ctx, job, s.owner, next, err.Error())
 		if m != nil {
