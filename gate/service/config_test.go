@@ -23,15 +23,9 @@ func TestLoadConfigStore(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("GITOPS_GATE_STORE_DSN", tc.env)
-			c, err := loadYAML(t, tc.yaml)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
+			c := loadYAML(t, tc.yaml, tc.wantErr)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.Store.DSN != tc.wantDSN {
 				t.Fatalf("dsn = %q, want %q", c.Store.DSN, tc.wantDSN)
@@ -53,15 +47,9 @@ func TestLoadConfigLimits(t *testing.T) {
 		{name: "unknown field", yaml: "limits: {cpu: 2}", wantErr: "field cpu not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := loadYAML(t, tc.yaml)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
+			c := loadYAML(t, tc.yaml, tc.wantErr)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			l := c.Limits
 			if l.memory != tc.memory || l.maxFileSize != tc.file || l.helmMemory != tc.helm || l.HelmTimeout != tc.helmTimeout {
@@ -77,19 +65,26 @@ func TestLoadConfigProposePins(t *testing.T) {
 		"github: {proposePins: off}":     "",
 		"github: {proposePins: commit}":  `github.proposePins "commit": want comment or off`,
 	} {
-		_, err := loadYAML(t, yml)
-		if (wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), wantErr) {
-			t.Errorf("%s: err = %v, want %q", yml, err, wantErr)
-		}
+		loadYAML(t, yml, wantErr)
 	}
 }
 
-// loadYAML loads a configuration file holding yml.
-func loadYAML(t *testing.T, yml string) (*Config, error) {
+// loadYAML loads a configuration file holding yml. With wantErr, the load
+// must fail with an error containing it, and loadYAML returns nil.
+func loadYAML(t *testing.T, yml, wantErr string) *Config {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(p, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return LoadConfig(p)
+	c, err := LoadConfig(p)
+	switch {
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Fatalf("%s: err = %v, want %q", yml, err, wantErr)
+	case wantErr != "":
+		return nil
+	case err != nil:
+		t.Fatalf("%s: %v", yml, err)
+	}
+	return c
 }
