@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -221,20 +222,10 @@ func TestHelmSandboxReplacesKilledChildren(t *testing.T) {
 	})
 	sb := testSandbox(time.Second, 0)
 	defer sb.Close()
-	repo, err := Open(corpusDir, Options{HelmSandbox: sb})
-	if err != nil {
-		t.Fatal(err)
-	}
+	renderGood := renderGuestbookOnce(t, sb)
 	hostile, err := Open(dir, Options{HelmSandbox: sb})
 	if err != nil {
 		t.Fatal(err)
-	}
-	good := App{Name: "helm-guestbook", Path: "helm-guestbook", Kind: KindHelm}
-	if rd := repo.Render(context.Background(), good); rd.Err != nil {
-		t.Fatal(rd.Err)
-	}
-	if len(sb.idle) != 1 {
-		t.Fatalf("%d idle children after one chart, want 1", len(sb.idle))
 	}
 	kept := sb.idle[0]
 	if rd := hostile.Render(context.Background(), App{Name: "spin", Path: "spin", Kind: KindHelm}); !errors.Is(rd.Err, ErrHelmLimit) {
@@ -243,8 +234,8 @@ func TestHelmSandboxReplacesKilledChildren(t *testing.T) {
 	if len(sb.idle) != 0 || kept.cmd.ProcessState == nil {
 		t.Fatalf("the child that ran the loop was not killed (idle %d)", len(sb.idle))
 	}
-	if rd := repo.Render(context.Background(), good); rd.Err != nil || len(rd.Resources) == 0 {
-		t.Fatalf("after a killed child: %v", rd.Err)
+	if err := renderGood(); err != nil {
+		t.Fatalf("after a killed child: %v", err)
 	}
 	if len(sb.idle) != 1 || sb.idle[0] == kept {
 		t.Fatal("a new child should have replaced the killed one")
@@ -262,20 +253,71 @@ func TestHelmSandboxReplacesKilledChildren(t *testing.T) {
 func TestHelmSandboxIdleChildKilled(t *testing.T) {
 	sb := testSandbox(time.Minute, 0)
 	defer sb.Close()
+	renderGood := renderGuestbookOnce(t, sb)
+	sb.idle[0].cmd.Process.Kill()
+	sb.idle[0].cmd.Process.Wait()
+	if err := renderGood(); err != nil {
+		t.Fatalf("after the idle child was killed: %v", err)
+	}
+}
+
+// renderGuestbookOnce renders the corpus's helm-guestbook chart in sb,
+// checks that one child is then kept, and returns a function that renders
+// it again.
+func renderGuestbookOnce(t *testing.T, sb *HelmSandbox) func() error {
+	t.Helper()
 	repo, err := Open(corpusDir, Options{HelmSandbox: sb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := App{Name: "helm-guestbook", Path: "helm-guestbook", Kind: KindHelm}
-	if rd := repo.Render(context.Background(), good); rd.Err != nil {
-		t.Fatal(rd.Err)
+	render := func() error {
+		rd := repo.Render(context.Background(), App{Name: "helm-guestbook", Path: "helm-guestbook", Kind: KindHelm})
+		if rd.Err == nil && len(rd.Resources) == 0 {
+			return errors.New("no resources")
+		}
+		return rd.Err
+	}
+	if err := render(); err != nil {
+		t.Fatal(err)
 	}
 	if len(sb.idle) != 1 {
-		t.Fatalf("%d idle children", len(sb.idle))
+		t.Fatalf("%d idle children after one chart, want 1", len(sb.idle))
 	}
-	sb.idle[0].cmd.Process.Kill()
-	sb.idle[0].cmd.Process.Wait()
-	if rd := repo.Render(context.Background(), good); rd.Err != nil || len(rd.Resources) == 0 {
-		t.Fatalf("after the idle child was killed: %v", rd.Err)
+	return render
+}
+
+// BenchmarkHelmApps500 scans a repository of 500 copies of the corpus's
+// helm-guestbook chart, in process and in the sandbox: the price of the
+// bound on a repository of many charts.
+func BenchmarkHelmApps500(b *testing.B) {
+	dir := b.TempDir()
+	src := corpusDir + "/helm-guestbook"
+	for i := range 500 {
+		if err := os.CopyFS(fmt.Sprintf("%s/charts/c%03d", dir, i), os.DirFS(src)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, mode := range []struct {
+		name string
+		sb   *HelmSandbox
+	}{{"in-process", nil}, {"sandbox", testSandbox(time.Minute, 0)}} {
+		b.Run(mode.name, func(b *testing.B) {
+			if mode.sb != nil {
+				defer mode.sb.Close()
+			}
+			for b.Loop() {
+				repo, err := Open(dir, Options{HelmSandbox: mode.sb})
+				if err != nil {
+					b.Fatal(err)
+				}
+				inv, _, err := repo.Scan(context.Background(), ScanOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(inv.Apps) != 500 || inv.Apps[0].Error != "" || len(inv.Apps[0].Images) != 1 {
+					b.Fatalf("%d apps, first %+v", len(inv.Apps), inv.Apps[0])
+				}
+			}
+		})
 	}
 }
