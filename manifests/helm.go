@@ -42,13 +42,6 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 		out.Err = err
 		return
 	}
-	// The sandbox gets the values as the user composed them; processing
-	// dependencies merges chart defaults into them.
-	userVals := copyValues(vals)
-	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
-		out.Err = fmt.Errorf("Helm chart %s: dependencies: %w", app.Path, err)
-		return
-	}
 	release := chartutil.ReleaseOptions{
 		Name:      app.Helm.ReleaseName,
 		Namespace: app.Namespace,
@@ -61,20 +54,15 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 	if release.Namespace == "" {
 		release.Namespace = "default"
 	}
-	renderVals, err := chartutil.ToRenderValues(chrt, vals, release, chartutil.DefaultCapabilities.Copy())
-	if err != nil {
-		out.Err = fmt.Errorf("Helm chart %s: values: %w", app.Path, err)
-		return
-	}
 	if err := ctx.Err(); err != nil {
 		out.Err = err
 		return
 	}
 	var files map[string]string
 	if r.opts.HelmSandbox != nil {
-		files, err = r.opts.HelmSandbox.render(ctx, dir, userVals, release)
+		files, err = r.opts.HelmSandbox.render(ctx, dir, vals, release)
 	} else {
-		files, err = engine.Render(chrt, renderVals)
+		files, err = templateChart(chrt, vals, release)
 	}
 	if err != nil {
 		out.Err = fmt.Errorf("Helm chart %s: %w", app.Path, err)
@@ -220,6 +208,20 @@ func mergeValues(dst, src map[string]any) {
 		}
 		dst[k] = v
 	}
+}
+
+// templateChart merges the chart's dependencies and values and runs its
+// templates, as `helm template` does: in this process, or in a sandbox's
+// child (helmTemplate).
+func templateChart(chrt *chart.Chart, vals map[string]any, rel chartutil.ReleaseOptions) (map[string]string, error) {
+	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
+		return nil, fmt.Errorf("dependencies: %w", err)
+	}
+	renderVals, err := chartutil.ToRenderValues(chrt, vals, rel, chartutil.DefaultCapabilities.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("values: %w", err)
+	}
+	return engine.Render(chrt, renderVals)
 }
 
 // copyValues copies the maps and lists of a values tree.

@@ -18,7 +18,6 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
 )
 
 // Defaults of a HelmSandbox. The timeout is Argo CD's own for a
@@ -302,20 +301,14 @@ func watchHeap(limit uint64) {
 	}
 }
 
-// helmTemplate loads a chart and renders it as `helm template` does.
+// helmTemplate is the child's side of templateChart: it loads the chart
+// itself (the parent checked its files first).
 func helmTemplate(dir string, vals map[string]any, rel chartutil.ReleaseOptions) (map[string]string, error) {
 	chrt, err := loader.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
-		return nil, fmt.Errorf("dependencies: %w", err)
-	}
-	renderVals, err := chartutil.ToRenderValues(chrt, vals, rel, chartutil.DefaultCapabilities.Copy())
-	if err != nil {
-		return nil, fmt.Errorf("values: %w", err)
-	}
-	return engine.Render(chrt, renderVals)
+	return templateChart(chrt, vals, rel)
 }
 
 func outputSize(files map[string]string) int64 {
