@@ -617,6 +617,11 @@ const pinsMarker = "gitops-gate:pins"
 // rewritten (never created) when a later commit has nothing to pin or
 // did not pass.
 func (s *Service) comment(ctx context.Context, job *store.Job) {
+	if s.o.GitHub == nil {
+		// Queued by a process that had credentials; this one has none.
+		s.st.Complete(ctx, job, s.owner)
+		return
+	}
 	ev, err := s.st.Get(ctx, job.EvaluationID)
 	if err != nil {
 		s.st.Fail(ctx, job, s.owner, err.Error())
