@@ -3,7 +3,6 @@ package manifests
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -32,8 +31,9 @@ type PluginEnv struct {
 	KustomizeImages []string
 }
 
-// pluginEnvNames are the ARGOCD_ENV_ names gitops-gate reads.
-var pluginEnvNames = []string{"HELM_RELEASE_NAME", "HELM_VALUE_FILES", "HELM_VALUES", "HELM_PARAMETERS", "KUSTOMIZE_IMAGES"}
+// pluginEnvNames are the ARGOCD_ENV_ names gitops-gate reads, for the
+// message about one it does not.
+const pluginEnvNames = "HELM_PARAMETERS, HELM_RELEASE_NAME, HELM_VALUES, HELM_VALUE_FILES, KUSTOMIZE_IMAGES"
 
 // ParsePluginEnv reads the plugin environment from environ (os.Environ's
 // form). An ARGOCD_ENV_ name it does not know is an error: a misspelt
@@ -41,10 +41,6 @@ var pluginEnvNames = []string{"HELM_RELEASE_NAME", "HELM_VALUE_FILES", "HELM_VAL
 // says.
 func ParsePluginEnv(environ []string) (PluginEnv, error) {
 	var e PluginEnv
-	known := map[string]bool{}
-	for _, n := range pluginEnvNames {
-		known[n] = true
-	}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
@@ -78,10 +74,7 @@ func ParsePluginEnv(environ []string) (PluginEnv, error) {
 		case "KUSTOMIZE_IMAGES":
 			e.KustomizeImages = splitList(v)
 		default:
-			if !known[name] {
-				sort.Strings(pluginEnvNames)
-				return e, fmt.Errorf("%s: gitops-gate does not know this plugin setting; it reads ARGOCD_ENV_ %s", k, strings.Join(pluginEnvNames, ", "))
-			}
+			return e, fmt.Errorf("%s: gitops-gate does not know this plugin setting; it reads ARGOCD_ENV_ %s", k, pluginEnvNames)
 		}
 	}
 	return e, nil
