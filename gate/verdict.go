@@ -86,6 +86,20 @@ type Report struct {
 	ProposedPins *PinProposal `json:"proposedPins,omitempty"`
 }
 
+// AppsWith names the apps with an image of status st, in report order.
+func (r *Report) AppsWith(st Status) []string {
+	var out []string
+	for _, a := range r.Apps {
+		for _, im := range a.Images {
+			if im.Status == st {
+				out = append(out, a.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // Recount recomputes the summary and result from the apps (after a
 // report was narrowed to some of its apps).
 func (r *Report) Recount() { r.finish() }

@@ -64,7 +64,7 @@ func Summary(rep *gate.Report) string {
 		if n == 0 {
 			return
 		}
-		apps := appsWith(rep, st)
+		apps := rep.AppsWith(st)
 		if len(apps) > 0 && len(apps) <= 3 {
 			parts = append(parts, fmt.Sprintf("%d %s (%s)", n, what, strings.Join(apps, ", ")))
 		} else {
@@ -79,19 +79,6 @@ func Summary(rep *gate.Report) string {
 	out := fmt.Sprintf("%s: %d images: %s", strings.ToUpper(string(rep.Result)), s.Images, strings.Join(parts, ", "))
 	if s.AppErrors > 0 {
 		out += fmt.Sprintf("; %d of %d apps could not be rendered", s.AppErrors, s.Apps)
-	}
-	return out
-}
-
-func appsWith(rep *gate.Report, st gate.Status) []string {
-	var out []string
-	for _, a := range rep.Apps {
-		for _, im := range a.Images {
-			if im.Status == st {
-				out = append(out, a.Name)
-				break
-			}
-		}
 	}
 	return out
 }

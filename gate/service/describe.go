@@ -53,16 +53,9 @@ func Describe(rep *gate.Report) string {
 	return github.Truncate(d, 140)
 }
 
+// appsWith names, sorted, at most three apps with an image of status st.
 func appsWith(rep *gate.Report, st gate.Status) []string {
-	var out []string
-	for _, a := range rep.Apps {
-		for _, im := range a.Images {
-			if im.Status == st {
-				out = append(out, a.Name)
-				break
-			}
-		}
-	}
+	out := rep.AppsWith(st)
 	sort.Strings(out)
 	if len(out) > 3 {
 		out = append(out[:3], "…")
