@@ -100,7 +100,19 @@ func TestProposedPinsComment(t *testing.T) {
 	if st := g.waitFinal(sha3); st[len(st)-1].State != "failure" {
 		t.Fatalf("statuses %+v", st)
 	}
-	time.Sleep(300 * time.Millisecond) // the comment job would run now
+	// Its comment job has run once nothing of that kind is queued.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		depth, err := g.store.QueueDepth(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if depth[store.JobComment] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("comment jobs still queued: %v", depth)
+		}
+	}
 	for _, c := range g.gh.Comments() {
 		if c.PR == 6 {
 			t.Errorf("a failing pull request got a comment:\n%s", c.Body)
