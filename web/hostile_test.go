@@ -15,17 +15,6 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/store"
 )
 
-const billionLaughs = `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-`
-
 // TestHostileRepository sends pull requests whose repositories attack the
 // gate: an alias bomb, a symlink to /etc/passwd, a Kustomize remote base, a
 // Helm dependency and a Kustomize Helm chart on internal addresses, Helm
@@ -38,6 +27,10 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 func TestHostileRepository(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 200 MB file and 10,000 apps")
+	}
+	bomb, err := os.ReadFile("../testdata/hostile/billion-laughs.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
 	const ceiling = "1Gi"
 	g := newGate(t, "limits: {memory: "+ceiling+", helmTimeout: 5s, helmMemory: 256Mi}")
@@ -65,7 +58,7 @@ func TestHostileRepository(t *testing.T) {
 
 	g.repo.Symlink("apps/leak/passwd.yaml", "/etc/passwd")
 	mixed := g.repo.Commit("hostile mix", map[string]string{
-		"apps/bomb/bomb.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  " + strings.ReplaceAll(billionLaughs, "\n", "\n  "),
+		"apps/bomb/bomb.yaml":             string(bomb),
 		"apps/leak/kustomization.yaml":    "resources:\n- passwd.yaml\n",
 		"apps/remote/kustomization.yaml":  "resources:\n- https://169.254.169.254/latest/meta-data?ref=main\n- " + internal + "/base?ref=main\n",
 		"apps/inflate/kustomization.yaml": "helmCharts:\n- name: redis\n  repo: " + internal + "/charts\n  version: 1.0.0\n",
