@@ -91,6 +91,8 @@ type helmRequest struct {
 type helmResponse struct {
 	Files map[string]string
 	Err   string
+	// OverOutput says Err is about MaxOutput.
+	OverOutput bool
 }
 
 func init() {
@@ -226,7 +228,10 @@ func (s *HelmSandbox) render(ctx context.Context, dir string, vals map[string]an
 		timer.Stop()
 		if err == nil {
 			s.put(c)
-			if resp.Err != "" {
+			switch {
+			case resp.OverOutput:
+				return nil, fmt.Errorf("%s; stopped: %w", resp.Err, ErrHelmLimit)
+			case resp.Err != "":
 				return nil, errors.New(resp.Err)
 			}
 			return resp.Files, nil
@@ -277,7 +282,7 @@ func RunHelmChild(in io.Reader, out io.Writer) int {
 		if err != nil {
 			resp = helmResponse{Err: err.Error()}
 		} else if n := outputSize(files); req.MaxOutput > 0 && n > req.MaxOutput {
-			resp = helmResponse{Err: fmt.Sprintf("rendered output of %d bytes is larger than %d: %v", n, req.MaxOutput, ErrHelmLimit)}
+			resp = helmResponse{Err: fmt.Sprintf("rendered output of %d bytes is larger than %d", n, req.MaxOutput), OverOutput: true}
 		}
 		if err := enc.Encode(resp); err != nil {
 			fmt.Fprintln(os.Stderr, "helm sandbox: writing answer:", err)

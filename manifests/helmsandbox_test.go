@@ -321,3 +321,22 @@ func BenchmarkHelmApps500(b *testing.B) {
 		})
 	}
 }
+
+// TestHelmSandboxMaxOutput: a chart whose manifests pass MaxOutput fails,
+// naming the size, without killing its child.
+func TestHelmSandboxMaxOutput(t *testing.T) {
+	sb := testSandbox(time.Minute, 0)
+	sb.MaxOutput = 100
+	defer sb.Close()
+	repo, err := Open(corpusDir, Options{HelmSandbox: sb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := repo.Render(context.Background(), App{Name: "helm-guestbook", Path: "helm-guestbook", Kind: KindHelm})
+	if !errors.Is(rd.Err, ErrHelmLimit) || !strings.Contains(rd.Err.Error(), "is larger than 100; stopped") || len(rd.Resources) != 0 {
+		t.Errorf("err %v, %d resources", rd.Err, len(rd.Resources))
+	}
+	if len(sb.idle) != 1 {
+		t.Errorf("%d idle children: the child should be kept", len(sb.idle))
+	}
+}
