@@ -106,6 +106,18 @@ func (e *env) judge(image string, pols *policy.Set, mods ...func(*gate.Options, 
 
 func (e *env) evaluate(pols *policy.Set, images []string, mods ...func(*gate.Options, *verify.Options)) *gate.Report {
 	e.t.Helper()
+	var refs []manifests.ImageRef
+	for i, im := range images {
+		refs = append(refs, manifests.ImageRef{App: "app", Image: im, File: "app/d.yaml", Line: 10 + i,
+			Resource:  manifests.ResourceID{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "prod", Name: "web"},
+			FieldPath: "spec.template.spec.containers[0].image"})
+	}
+	return e.evaluateRefs(pols, refs, mods...)
+}
+
+// evaluateRefs evaluates one app holding refs.
+func (e *env) evaluateRefs(pols *policy.Set, refs []manifests.ImageRef, mods ...func(*gate.Options, *verify.Options)) *gate.Report {
+	e.t.Helper()
 	res, err := registry.New(e.ropts)
 	if err != nil {
 		e.t.Fatal(err)
@@ -122,12 +134,7 @@ func (e *env) evaluate(pols *policy.Set, images []string, mods ...func(*gate.Opt
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	app := manifests.AppImages{Name: "app", Path: "app", Kind: manifests.KindPlain}
-	for i, im := range images {
-		app.Images = append(app.Images, manifests.ImageRef{App: "app", Image: im, File: "app/d.yaml", Line: 10 + i,
-			Resource:  manifests.ResourceID{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "prod", Name: "web"},
-			FieldPath: "spec.template.spec.containers[0].image"})
-	}
+	app := manifests.AppImages{Name: "app", Path: "app", Kind: manifests.KindPlain, Images: refs}
 	return ev.Evaluate(e.ctx, &manifests.Inventory{APIVersion: manifests.InventoryAPIVersion, Apps: []manifests.AppImages{app}})
 }
 

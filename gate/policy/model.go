@@ -32,11 +32,23 @@ type Rule struct {
 	Verify  []*Verification
 }
 
-// resourceFilter is one Kyverno ResourceDescription: kinds and namespaces.
+// resourceFilter is one Kyverno ResourceDescription: kinds, namespaces and
+// the admission operations it is limited to (none: every operation).
 type resourceFilter struct {
 	Kinds      []string
 	Namespaces []string
+	Operations []Operation
 }
+
+// Operation is an admission operation, as a filter's operations name it.
+type Operation string
+
+const (
+	OpCreate  Operation = "CREATE"
+	OpUpdate  Operation = "UPDATE"
+	OpDelete  Operation = "DELETE"
+	OpConnect Operation = "CONNECT"
+)
 
 // ID names the rule for reports: policy/rule.
 func (r *Rule) ID() string { return r.Policy.Name + "/" + r.Name }
