@@ -372,6 +372,9 @@ func (r *run) check(ctx context.Context, digest name.Digest, vf *policy.Verifica
 		m, err := r.materials.do(fmt.Sprintf("%s|%s|%v", digest, repo, referrers), func() (*verify.Material, error) {
 			return r.e.o.Verifier.Fetch(ctx, digest, repo, referrers)
 		})
+		if errors.Is(err, verify.ErrTooManySignatures) {
+			return verify.Outcome{Err: err}, nil
+		}
 		if err != nil {
 			_, reason := resolveFailure(digest, err, r.e.o.Resolver.Attempts())
 			return verify.Outcome{Err: errors.New(reason)}, nil

@@ -329,14 +329,20 @@ spec:
 	expect(t, e.judge(e.w.Ref("acme/one:v1"), pols), gate.StatusFail, "1 verified, 2 required")
 }
 
+// Signatures are read where Kyverno with the rule reads them (kyverno/
+// kyverno pkg/image/verifiers/cpol/cosign/verifier.go VerifySignature):
+// type SigstoreBundle reads bundles, type Cosign the .sig tag, and OCI 1.1
+// referrer signatures only with cosignOCI11.
 func TestBundleAndReferrerFormats(t *testing.T) {
 	e := newEnv(t)
-	pols := e.policy(acmePolicy, true)
+	cosignPol := e.policy(acmePolicy, true)
+	bundlePol := e.policy(strings.Replace(acmePolicy, "    - imageReferences:", "    - type: SigstoreBundle\n      imageReferences:", 1), true)
+	oci11Pol := e.policy(strings.Replace(acmePolicy, "    - imageReferences:", "    - cosignOCI11: true\n      imageReferences:", 1), true)
 	d := e.push("acme/bundled:v1")
 	if err := e.w.Sigstore.SignImageNewBundle(e.ctx, d, gatetest.SignOptions{}, ociremote.WithRemoteOptions(remote.WithContext(e.ctx))); err != nil {
 		t.Fatal(err)
 	}
-	v := e.judge(e.w.Ref("acme/bundled:v1"), pols)
+	v := e.judge(e.w.Ref("acme/bundled:v1"), bundlePol)
 	expect(t, v, gate.StatusPass, "")
 	if v.SignatureFormat != verify.FormatBundle || v.Signer == nil || v.Signer.GitHubWorkflowRepository != "acme/app" || v.Tlog == nil {
 		t.Errorf("bundle verdict %+v signer %+v", v, v.Signer)
@@ -344,7 +350,7 @@ func TestBundleAndReferrerFormats(t *testing.T) {
 
 	d = e.push("acme/referrer:v1")
 	e.sign(d, gatetest.SignOptions{OCI11: true})
-	v = e.judge(e.w.Ref("acme/referrer:v1"), pols)
+	v = e.judge(e.w.Ref("acme/referrer:v1"), oci11Pol)
 	expect(t, v, gate.StatusPass, "")
 	if v.SignatureFormat != verify.FormatReferrer {
 		t.Errorf("format %s, want referrer", v.SignatureFormat)
@@ -355,7 +361,8 @@ func TestBundleAndReferrerFormats(t *testing.T) {
 	if err := e.w.Sigstore.SignImageNewBundle(e.ctx, d, gatetest.SignOptions{Identity: gatetest.IdentityFor("evil/app", "refs/tags/v1")}); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, e.judge(e.w.Ref("acme/bundled-evil:v1"), pols), gate.StatusFail, "evil/app")
+	expect(t, e.judge(e.w.Ref("acme/bundled-evil:v1"), bundlePol), gate.StatusFail, "evil/app")
+	expect(t, e.judge(e.w.Ref("acme/bundled-evil:v1"), cosignPol), gate.StatusFail, "evil/app")
 }
 
 func TestMultiArch(t *testing.T) {

@@ -104,15 +104,25 @@ type Attestor struct {
 
 // Describe says in a few words what the attestor requires.
 func (a *Attestor) Describe() string {
+	var d string
 	switch {
 	case a.Keyless != nil:
-		return a.Keyless.Describe()
+		d = a.Keyless.Describe()
 	case a.Key != nil:
-		return "signed with public key " + shortPEM(a.Key.PublicKey)
+		d = "signed with public key " + shortPEM(a.Key.PublicKey)
 	case a.Certificate != nil:
-		return "signed with the given certificate"
+		d = "signed with the given certificate"
+	default:
+		d = "nothing"
 	}
-	return "nothing"
+	if len(a.Annotations) > 0 {
+		var parts []string
+		for _, k := range sortedKeys(a.Annotations) {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, a.Annotations[k]))
+		}
+		d += ", annotations " + strings.Join(parts, ", ")
+	}
+	return d
 }
 
 // Keyless is a Fulcio certificate identity.
