@@ -45,6 +45,11 @@ func FuzzParse(f *testing.F) {
 		if want := info.Digest; want != "" && ref.Identifier() != want || want == "" && ref.Identifier() != info.Tag {
 			t.Fatalf("Parse(%q): resolves %s, want digest %q or tag %q", s, ref.Identifier(), info.Digest, info.Tag)
 		}
+		// Kyverno's spelling is always a form: the gate applies every rule
+		// Kyverno applies, and skips nothing Kyverno does not skip.
+		if forms := info.Forms(); len(forms) == 0 || forms[0] != info.String() {
+			t.Fatalf("Parse(%q): Forms %v do not start with Kyverno's %s", s, forms, info.String())
+		}
 		for _, form := range info.Forms() {
 			again, err := Parse(form)
 			if err != nil {
