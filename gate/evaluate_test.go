@@ -336,7 +336,7 @@ spec:
 func TestBundleAndReferrerFormats(t *testing.T) {
 	e := newEnv(t)
 	cosignPol := e.policy(acmePolicy, true)
-	bundlePol := e.policy(strings.Replace(acmePolicy, "    - imageReferences:", "    - type: SigstoreBundle\n      imageReferences:", 1), true)
+	bundlePol := e.policy(bundlePolicy(acmePolicy), true)
 	oci11Pol := e.policy(strings.Replace(acmePolicy, "    - imageReferences:", "    - cosignOCI11: true\n      imageReferences:", 1), true)
 	d := e.push("acme/bundled:v1")
 	if err := e.w.Sigstore.SignImageNewBundle(e.ctx, d, gatetest.SignOptions{}, ociremote.WithRemoteOptions(remote.WithContext(e.ctx))); err != nil {

@@ -17,6 +17,14 @@ func withVerification(fields string) string {
 	return strings.Replace(acmePolicy, "    - imageReferences:", "    - "+fields+"\n      imageReferences:", 1)
 }
 
+// bundlePolicy is acmePolicy read as Sigstore bundles. Its subject is a
+// regexp: Kyverno's SigstoreBundle path compares subject exactly.
+func bundlePolicy(doc string) string {
+	doc = strings.Replace(doc, "    - imageReferences:", "    - type: SigstoreBundle\n      imageReferences:", 1)
+	return strings.Replace(doc, `subject: "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/*"`,
+		`subjectRegExp: '^https://github\.com/acme/[^/]+/\.github/workflows/release\.yml@refs/tags/'`, 1)
+}
+
 func (e *env) signBundle(d name.Digest, o gatetest.SignOptions) {
 	e.t.Helper()
 	if err := e.w.Sigstore.SignImageNewBundle(e.ctx, d, o); err != nil {
@@ -34,8 +42,9 @@ func (e *env) signBundle(d name.Digest, o gatetest.SignOptions) {
 func TestSignatureFormatsKyvernoReads(t *testing.T) {
 	e := newEnv(t)
 	cosignPol := e.policy(acmePolicy, true)
-	bundlePol := e.policy(withVerification("type: SigstoreBundle"), true)
+	bundlePol := e.policy(bundlePolicy(acmePolicy), true)
 	oci11Pol := e.policy(withVerification("cosignOCI11: true"), true)
+	bundleWildcard := e.policy(withVerification("type: SigstoreBundle"), true)
 
 	bundled := e.push("acme/bundled:v1")
 	e.signBundle(bundled, gatetest.SignOptions{})
@@ -59,8 +68,14 @@ func TestSignatureFormatsKyvernoReads(t *testing.T) {
 		{"classic, type SigstoreBundle", "acme/classic:v1", "bundle", gate.StatusFail, "Kyverno with type: SigstoreBundle will not find it: set type: Cosign"},
 		{"classic, type Cosign", "acme/classic:v1", "cosign", gate.StatusPass, ""},
 		{"classic, cosignOCI11", "acme/classic:v1", "oci11", gate.StatusPass, ""},
+		// Kyverno's SigstoreBundle path compares subject and issuer exactly
+		// (pkg/image/verifiers/cpol/cosign/sigstore.go buildPolicy passes
+		// them to sigstore-go's NewShortCertificateIdentity): a wildcard
+		// subject admits nothing there.
+		{"bundle, type SigstoreBundle, wildcard subject", "acme/bundled:v1", "bundle-wildcard", gate.StatusFail,
+			"Kyverno with type: SigstoreBundle compares subject exactly: \"https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0\" is not \"https://github.com/acme/*/.github/workflows/release.yml@refs/tags/*\" (a wildcard never matches there: write subjectRegExp)"},
 	} {
-		pols := map[string]*policy.Set{"cosign": cosignPol, "bundle": bundlePol, "oci11": oci11Pol}[c.pols]
+		pols := map[string]*policy.Set{"cosign": cosignPol, "bundle": bundlePol, "oci11": oci11Pol, "bundle-wildcard": bundleWildcard}[c.pols]
 		t.Run(c.name, func(t *testing.T) {
 			expect(t, e.judge(e.w.Ref(c.image), pols), c.want, c.reason)
 		})
@@ -77,7 +92,7 @@ func TestAnnotationsOnEveryFormat(t *testing.T) {
 	e := newEnv(t)
 	const ann = "        - annotations: {env: prod}\n          keyless:"
 	annotated := strings.Replace(acmePolicy, "        - keyless:", ann, 1)
-	bundlePol := e.policy(strings.Replace(annotated, "    - imageReferences:", "    - type: SigstoreBundle\n      imageReferences:", 1), true)
+	bundlePol := e.policy(bundlePolicy(annotated), true)
 	cosignPol := e.policy(annotated, true)
 	oci11Pol := e.policy(strings.Replace(annotated, "    - imageReferences:", "    - cosignOCI11: true\n      imageReferences:", 1), true)
 
@@ -120,7 +135,7 @@ func TestSignatureDiscoveryBounded(t *testing.T) {
 	}
 	max2 := func(_ *gate.Options, vo *verify.Options) { vo.MaxSignatures = 2 }
 	pol := e.policy(acmePolicy, true)
-	bundlePol := e.policy(withVerification("type: SigstoreBundle"), true)
+	bundlePol := e.policy(bundlePolicy(acmePolicy), true)
 
 	two := e.push("acme/two:v1")
 	for i := 0; i < 2; i++ {

@@ -168,3 +168,23 @@ func TestLintHalfAnchoredAlternation(t *testing.T) {
 		t.Errorf("lint: %v", ws)
 	}
 }
+
+// Kyverno's SigstoreBundle path compares subject and issuer exactly
+// (kyverno/kyverno pkg/image/verifiers/cpol/cosign/sigstore.go buildPolicy,
+// sigstore-go NewShortCertificateIdentity): lint says a wildcard there
+// denies everything.
+func TestLintWildcardUnderSigstoreBundle(t *testing.T) {
+	doc := strings.Replace(strings.NewReplacer("ANNOTATIONS", "", "MATCHOPS", "", "EXCLUDE", "").Replace(podRule),
+		"    - imageReferences:", "    - type: SigstoreBundle\n      imageReferences:", 1)
+	pols, err := Parse("pods.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range Lint(pols[0]) {
+		found = found || strings.Contains(w.Message, "compares subject and issuer exactly")
+	}
+	if !found {
+		t.Errorf("lint: %v", Lint(pols[0]))
+	}
+}

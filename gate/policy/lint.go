@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"regexp/syntax"
+	"strings"
 )
 
 // Warning is a legal policy construct that is risky; Kyverno accepts it too.
@@ -40,6 +41,9 @@ func Lint(p *Policy) []Warning {
 						}
 						if k.Subject == "*" || k.Issuer == "*" {
 							warn("a bare * accepts any value")
+						}
+						if v.Type == "SigstoreBundle" && (strings.ContainsAny(k.Subject, "*?") || strings.ContainsAny(k.Issuer, "*?")) {
+							warn("type: SigstoreBundle: Kyverno compares subject and issuer exactly there (sigstore-go certificate identity), so a wildcard never matches and every image is denied; use subjectRegExp/issuerRegExp")
 						}
 					case a.Key != nil:
 						rekor, ct = a.Key.Rekor, a.Key.CTLog

@@ -303,13 +303,13 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 		return Outcome{Err: err}
 	}
 	read, unread := split(m, vf)
-	o, reasons, readErr := v.checkFound(ctx, read, h, a, co)
+	o, reasons, readErr := v.checkFound(ctx, read, h, a, co, vf.Type == "SigstoreBundle")
 	if o != nil {
 		return *o
 	}
 	var unreadReasons []string
 	if !unread.Empty() {
-		uo, why, _ := v.checkFound(ctx, unread, h, a, co)
+		uo, why, _ := v.checkFound(ctx, unread, h, a, co, false)
 		if uo != nil && uo.Verified {
 			return Outcome{Reason: unreadReason(uo.Format, vf)}
 		}
@@ -374,7 +374,8 @@ func unreadReason(f Format, vf *policy.Verification) string {
 
 // checkFound verifies found material against an attestor: a verified
 // outcome, or the reasons none verified and the last read failure.
-func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor, co *cosign.CheckOpts) (*Outcome, []string, error) {
+// exactBundles applies Kyverno's SigstoreBundle identity rule to bundles.
+func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor, co *cosign.CheckOpts, exactBundles bool) (*Outcome, []string, error) {
 	var reasons []string
 	var readErr error
 	for _, src := range []struct {
@@ -416,7 +417,7 @@ func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *po
 		}
 	}
 	if a.Keyless != nil && len(m.Bundles) > 0 {
-		o, why := v.checkBundles(ctx, m, h, a)
+		o, why := v.checkBundles(ctx, m, h, a, exactBundles)
 		if o != nil {
 			return o, nil, nil
 		}
@@ -459,7 +460,13 @@ func timestampOpts(sig oci.Signature, co *cosign.CheckOpts) (*cosign.CheckOpts, 
 	return &c, t, ""
 }
 
-func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor) (*Outcome, []string) {
+// checkBundles verifies Sigstore bundles against a keyless attestor. With
+// exact, a verified signer must also pass Kyverno's SigstoreBundle identity
+// check, which compares subject and issuer exactly: Kyverno hands them to
+// sigstore-go's NewShortCertificateIdentity (kyverno/kyverno
+// pkg/image/verifiers/cpol/cosign/sigstore.go buildPolicy), whose matchers
+// test equality, so a wildcard there never matches.
+func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor, exact bool) (*Outcome, []string) {
 	if len(a.Annotations) > 0 {
 		// cosign's annotations live in the simple-signing payload a bundle
 		// does not have: a bundle cannot carry what the attestor requires.
@@ -495,6 +502,12 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 			reasons = append(reasons, why)
 			continue
 		}
+		if exact {
+			if why := exactIdentityMismatch(a.Keyless, signer); why != "" {
+				reasons = append(reasons, why)
+				continue
+			}
+		}
 		o := &Outcome{Verified: true, Signer: signer, Format: FormatBundle}
 		if entries, err := b.TlogEntries(); err == nil && len(entries) > 0 {
 			o.Tlog = &Tlog{LogIndex: entries[0].LogIndex(), IntegratedTime: entries[0].IntegratedTime().UTC()}
@@ -502,6 +515,28 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 		return o, nil
 	}
 	return nil, reasons
+}
+
+// exactIdentityMismatch says why Kyverno's SigstoreBundle path refuses a
+// signer the wildcard reading accepts, or "".
+func exactIdentityMismatch(k *policy.Keyless, s *Signer) string {
+	// Kyverno sets an identity only when both an issuer and a subject (or
+	// their regexps) are given; the gate never accepts an attestor without
+	// one, so the exact comparison is what remains to predict.
+	for _, f := range []struct{ field, want, got, regexpField string }{
+		{"subject", k.Subject, s.Subject, "subjectRegExp"},
+		{"issuer", k.Issuer, s.Issuer, "issuerRegExp"},
+	} {
+		if f.want == "" || f.want == f.got {
+			continue
+		}
+		why := fmt.Sprintf("signed by %s, and Kyverno with type: SigstoreBundle compares %s exactly: %q is not %q", s.String(), f.field, f.got, f.want)
+		if strings.ContainsAny(f.want, "*?") {
+			why += fmt.Sprintf(" (a wildcard never matches there: write %s)", f.regexpField)
+		}
+		return why
+	}
+	return ""
 }
 
 func describeAnnotations(m map[string]string) string {
