@@ -286,10 +286,10 @@ func (c *Config) checkAppKey() error {
 		}
 	}
 	switch {
-	case c.GitHub.AppID == 0 && len(key) == 0:
-		return nil
+	case c.GitHub.AppID == 0 && c.GitHub.PrivateKeyFile != "":
+		return fmt.Errorf("config: github.privateKeyFile is set but github.appID is not: the private key belongs to a GitHub App")
 	case c.GitHub.AppID == 0:
-		return fmt.Errorf("config: %s is set but github.appID is not: the private key belongs to a GitHub App", src)
+		return nil
 	case src == env && len(key) == 0:
 		return fmt.Errorf("config: github.appID %d: the App's private key is missing: set github.privateKeyFile or %s", c.GitHub.AppID, env)
 	case len(bytes.TrimSpace(key)) == 0:
