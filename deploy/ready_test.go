@@ -179,6 +179,15 @@ func list(v any) []object {
 	return out
 }
 
+func strs(v any) []string {
+	var out []string
+	l, _ := v.([]any)
+	for _, e := range l {
+		out = append(out, fmt.Sprint(e))
+	}
+	return out
+}
+
 // podSpec is the pod template of a workload, or nil.
 func podSpec(o object) object {
 	switch o.str("kind") {
@@ -282,6 +291,10 @@ func (c *cluster) checkReady(t *testing.T) {
 			}
 		}
 		for _, ctr := range append(list(pod["initContainers"]), list(pod["containers"])...) {
+			// gitops-gate's image is distroless: nothing in it can run a shell.
+			if cmd := strs(ctr["command"]); strings.Contains(ctr.str("image"), "gitops-gate") && len(cmd) > 0 && (strings.HasSuffix(cmd[0], "sh") || slices.Contains(cmd, "-c")) {
+				t.Errorf("%s: container %s runs %v: the image has no shell", k, ctr.str("name"), cmd)
+			}
 			for _, e := range list(ctr["env"]) {
 				where := "container " + ctr.str("name") + " env " + e.str("name")
 				for kind, field := range map[string]string{"ConfigMap": "configMapKeyRef", "Secret": "secretKeyRef"} {
