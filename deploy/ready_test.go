@@ -164,7 +164,7 @@ var clusterScoped = map[string]bool{"Namespace": true, "ClusterRole": true, "Clu
 	"CustomResourceDefinition": true, "PriorityClass": true, "StorageClass": true, "PersistentVolume": true,
 	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true, "APIService": true, "IngressClass": true}
 
-func id(o object) string {
+func objectID(o object) string {
 	return o.str("kind") + "/" + o.str("metadata", "namespace") + "/" + o.str("metadata", "name")
 }
 
@@ -207,10 +207,10 @@ type cluster struct {
 	user map[string]map[string]string
 }
 
-func newCluster(t *testing.T, objs []object, user map[string]map[string]string) *cluster {
+func newCluster(objs []object, user map[string]map[string]string) *cluster {
 	c := &cluster{objs: map[string]object{}, user: user}
 	for _, o := range objs {
-		c.objs[id(o)] = o
+		c.objs[objectID(o)] = o
 	}
 	return c
 }
@@ -488,7 +488,7 @@ func TestOverlaysBecomeReady(t *testing.T) {
 	user := userObjects(t)
 	for _, dir := range dirs {
 		t.Run(dir, func(t *testing.T) {
-			c := newCluster(t, kbuild(t, dir), user)
+			c := newCluster(kbuild(t, dir), user)
 			c.checkReady(t)
 			checkServiceReady(t, c)
 		})
@@ -575,7 +575,7 @@ func buildArgoCD(t *testing.T) []object {
 // shell (the image has none), its policies and trust root are mounted where
 // its command looks, and the timeouts are raised together.
 func TestArgoCDInstallAsDocumented(t *testing.T) {
-	c := newCluster(t, buildArgoCD(t), userObjects(t))
+	c := newCluster(buildArgoCD(t), userObjects(t))
 	c.checkReady(t)
 	repo, ok := c.objs["Deployment/argocd/argocd-repo-server"]
 	if !ok {

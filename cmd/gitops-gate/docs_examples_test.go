@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -283,7 +284,7 @@ func TestCommandExamples(t *testing.T) {
 				t.Errorf("%s: %q (run as %v): a usage or configuration error: %s", where, line, args, stderr)
 				continue
 			}
-			if name == "check" && !slicesContains(args, "-o") && !regexp.MustCompile(`(?m)^PASS\s+\S+\s+`+regexp.QuoteMeta(signed)).MatchString(out) {
+			if name == "check" && !slices.Contains(args, "-o") && !regexp.MustCompile(`(?m)^PASS\s+\S+\s+`+regexp.QuoteMeta(signed)).MatchString(out) {
 				t.Errorf("%s: %q does not pass an image signed by acme's release workflow:\n%s\n%s", where, line, out, stderr)
 			}
 		}
@@ -291,15 +292,6 @@ func TestCommandExamples(t *testing.T) {
 	if ran < 10 {
 		t.Errorf("ran %d examples; the docs have more", ran)
 	}
-}
-
-func slicesContains(l []string, s string) bool {
-	for _, e := range l {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestYAMLExamples: every YAML example parses; the service's configuration
