@@ -489,6 +489,12 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 	}
 	var reasons []string
 	for _, b := range m.Bundles {
+		if ok, pt := bundleKind(b); !ok {
+			// A signature rule asks "did this identity sign the image"; an
+			// attestation it signed answers another question.
+			reasons = append(reasons, fmt.Sprintf("%v: a Sigstore bundle holding an in-toto attestation (%s) does not count as a signature", ErrNotASignature, pt))
+			continue
+		}
 		vr, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b)
 		if err != nil {
 			reasons = append(reasons, cleanReason(err))
