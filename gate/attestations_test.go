@@ -1,6 +1,7 @@
 package gate_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -231,4 +232,41 @@ func TestSignatureRuleRefusesAttestation(t *testing.T) {
 	e.w.Registry.SetFaults(gatetest.Faults{NoReferrersAPI: true})
 	defer e.w.Registry.SetFaults(gatetest.Faults{})
 	expect(t, e.judge(e.w.Ref("acme/sig-fallback:v1"), pol), gate.StatusPass, "")
+}
+
+// docExample returns the YAML block of docs/policies.md that holds marker.
+func docExample(t *testing.T, marker string) string {
+	t.Helper()
+	b, err := os.ReadFile("../docs/policies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, blk := range strings.Split(string(b), "```yaml\n")[1:] {
+		body, _, _ := strings.Cut(blk, "```")
+		if strings.Contains(body, marker) {
+			return body
+		}
+	}
+	t.Fatalf("docs/policies.md has no YAML example with %q", marker)
+	return ""
+}
+
+// TestDocsProvenanceExample runs the provenance policy of docs/policies.md:
+// acme's release workflow passes, another builder fails with the field
+// named.
+func TestDocsProvenanceExample(t *testing.T) {
+	e := newEnv(t)
+	doc := strings.ReplaceAll(docExample(t, "name: acme-provenance"), "ghcr.io/acme/*", "REGISTRY/acme/*")
+	pol := e.policy(doc, true)
+	good := e.push("acme/app:v1.0.0")
+	e.attest(good, gatetest.AttestOptions{PredicateType: gatetest.PredicateSLSAv1, Predicate: provenance(trustedBuilder), Format: gatetest.AttestBundle})
+	expect(t, e.judge(e.w.Ref("acme/app:v1.0.0"), pol), gate.StatusPass, "")
+	bad := e.push("acme/app:v1.0.1")
+	evil := "https://github.com/evil/app/.github/workflows/release.yml@refs/tags/v1.0.1"
+	e.attest(bad, gatetest.AttestOptions{PredicateType: gatetest.PredicateSLSAv1, Predicate: provenance(evil), Format: gatetest.AttestBundle})
+	expect(t, e.judge(e.w.Ref("acme/app:v1.0.1"), pol), gate.StatusFail, `runDetails.builder.id: want "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/v*", got "`+evil+`" (built by acme's release workflow)`)
+
+	vuln := e.policy(strings.ReplaceAll(docExample(t, "name: fresh-vuln-scan"), "ghcr.io/acme/*", "REGISTRY/acme/*"), true)
+	e.attest(good, gatetest.AttestOptions{PredicateType: gatetest.PredicateCosignVuln, Predicate: gatetest.CosignVuln(time.Now().Add(-8*24*time.Hour), []any{})})
+	expect(t, e.judge(e.w.Ref("acme/app:v1.0.0"), vuln), gate.StatusFail, `time_since('', metadata.scanFinishedOn, ''): want DurationLessThanOrEquals "168h"`)
 }

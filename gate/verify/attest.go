@@ -292,6 +292,12 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 			reasons = append(reasons, why)
 			continue
 		}
+		// Kyverno's SigstoreBundle path compares subject and issuer
+		// exactly, for attestations as for signatures.
+		if why := exactIdentityMismatch(a.Keyless, signer); why != "" {
+			reasons = append(reasons, why)
+			continue
+		}
 		st.Signer, st.Format = signer, FormatBundle
 		out = append(out, *st)
 	}
