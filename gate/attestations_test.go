@@ -2,14 +2,17 @@ package gate_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/verify"
 )
 
 const trustedBuilder = "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0"
@@ -269,4 +272,42 @@ func TestDocsProvenanceExample(t *testing.T) {
 	vuln := e.policy(strings.ReplaceAll(docExample(t, "name: fresh-vuln-scan"), "ghcr.io/acme/*", "REGISTRY/acme/*"), true)
 	e.attest(good, gatetest.AttestOptions{PredicateType: gatetest.PredicateCosignVuln, Predicate: gatetest.CosignVuln(time.Now().Add(-8*24*time.Hour), []any{})})
 	expect(t, e.judge(e.w.Ref("acme/app:v1.0.0"), vuln), gate.StatusFail, `time_since('', metadata.scanFinishedOn, ''): want DurationLessThanOrEquals "168h"`)
+}
+
+// A missing signature says where the gate looked, as the issue asks:
+// the .sig tag, the referrers API and its fallback tag.
+func TestNoSignatureSaysWhereItLooked(t *testing.T) {
+	e := newEnv(t)
+	pols := e.policy(acmePolicy, true)
+	d := e.push("acme/unsigned:v1")
+	fb := strings.Replace(d.DigestStr(), ":", "-", 1)
+	expect(t, e.judge(e.w.Ref("acme/unsigned:v1"), pols), gate.StatusFail,
+		"no signatures found at "+d.DigestStr()+": no .sig tag ("+fb+".sig), no OCI 1.1 referrers (referrers API 404 or empty, fallback tag "+fb+" absent)")
+	e.w.Registry.SetFaults(gatetest.Faults{NoReferrersAPI: true})
+	defer e.w.Registry.SetFaults(gatetest.Faults{})
+	expect(t, e.judge(e.w.Ref("acme/unsigned:v1"), pols), gate.StatusFail, "fallback tag "+fb+" absent")
+}
+
+// check --bundle FILE: a Sigstore bundle given on the command line counts
+// for the image it signs (as cosign verify --bundle), and only for it.
+func TestBundleFile(t *testing.T) {
+	e := newEnv(t)
+	pols := e.policy(acmePolicy, true)
+	d := e.push("acme/filed:v1")
+	other := e.push("acme/other:v1")
+	var b []byte
+	if err := e.w.Sigstore.AttestImage(e.ctx, d, gatetest.AttestOptions{Format: gatetest.AttestBundle, PredicateType: "https://sigstore.dev/cosign/sign/v1", Out: &b}); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "image.sigstore.json")
+	os.WriteFile(f, b, 0o600)
+	bundle, err := sgbundle.LoadJSONFromPath(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFile := func(_ *gate.Options, vo *verify.Options) { vo.Bundles = []*sgbundle.Bundle{bundle} }
+	expect(t, e.judge(e.w.Ref("acme/filed:v1"), pols), gate.StatusFail, "no signatures found")
+	expect(t, e.judge(e.w.Ref("acme/filed:v1"), pols, withFile), gate.StatusPass, "")
+	expect(t, e.judge(e.w.Ref("acme/other:v1"), pols, withFile), gate.StatusFail, "")
+	_ = other
 }

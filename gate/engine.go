@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/gitops-gate/gitops-gate/gate/cache"
@@ -33,6 +34,9 @@ type Config struct {
 	// MaxSignatures bounds the signatures and referrers examined per digest
 	// (default verify.DefaultMaxSignatures); more is an error verdict.
 	MaxSignatures int
+	// BundleFiles are Sigstore bundle files (check --bundle, as cosign
+	// verify --bundle), offered to every image.
+	BundleFiles []string
 }
 
 // Engine is a configured gate: policies, trust, registry access. It is safe
@@ -77,6 +81,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	vo := verify.Options{Registry: e.Resolver, TrustErr: e.TrustErr, MaxSignatures: cfg.MaxSignatures}
+	for _, f := range cfg.BundleFiles {
+		b, err := sgbundle.LoadJSONFromPath(f)
+		if err != nil {
+			return nil, fmt.Errorf("--bundle %s: not a Sigstore bundle: %w", f, err)
+		}
+		vo.Bundles = append(vo.Bundles, b)
+	}
 	if e.Trust != nil {
 		vo.Trusted = e.Trust
 	}

@@ -26,6 +26,7 @@ type engineFlags struct {
 	requireMatch bool
 	timeout      time.Duration
 	retries      int
+	bundles      []string // check --bundle
 }
 
 func (f *engineFlags) register(cmd *cobra.Command) {
@@ -47,6 +48,7 @@ func (f *engineFlags) engine() (*gate.Engine, error) {
 		Trust:        trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
 		Registry:     registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
 		RequireMatch: f.requireMatch,
+		BundleFiles:  f.bundles,
 	})
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
@@ -115,5 +117,6 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 	rf.register(cmd)
 	ef.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or sarif")
+	cmd.Flags().StringArrayVar(&ef.bundles, "bundle", nil, "Sigstore bundle file signing or attesting an image, as cosign verify --bundle (repeatable; admission will not see it)")
 	return cmd
 }

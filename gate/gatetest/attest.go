@@ -69,6 +69,9 @@ type AttestOptions struct {
 	// FallbackArtifactType is the artifactType of the fallback tag's
 	// descriptor (AttestBundleFallback); default "".
 	FallbackArtifactType string
+	// Out, when set with AttestBundle, receives the bundle instead of the
+	// registry (a bundle file, as cosign writes with --bundle).
+	Out *[]byte
 }
 
 // Statement builds the in-toto v1 statement an attestation signs.
@@ -138,6 +141,10 @@ func (s *Sigstore) AttestImage(ctx context.Context, digest name.Digest, o Attest
 		bundleBytes, err := cbundle.MakeNewBundle(pub, entry, statement, envelope, certPEM, nil)
 		if err != nil {
 			return err
+		}
+		if o.Out != nil {
+			*o.Out = bundleBytes
+			return nil
 		}
 		return ociremote.WriteAttestationNewBundleFormat(digest, bundleBytes, o.PredicateType, regOpts...)
 	case AttestBundleFallback:

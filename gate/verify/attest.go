@@ -35,6 +35,9 @@ type AttMaterial struct {
 	// 1.1 referrers or their sha256-<hex> fallback tag (cosign v3,
 	// actions/attest with push-to-registry).
 	Bundles []*sgbundle.Bundle
+	// Files are the DSSE bundles given on the command line (--bundle),
+	// read whatever the rule's type.
+	Files []*sgbundle.Bundle
 	// Looked says where the gate looked, for a reason when nothing fits.
 	Looked []string
 }
@@ -55,6 +58,11 @@ func (v *Verifier) FetchAttestations(ctx context.Context, digest name.Digest, re
 		opts = append(opts, ociremote.WithTargetRepository(repo))
 	}
 	m := &AttMaterial{Digest: digest}
+	for _, b := range v.files {
+		if b.GetDsseEnvelope() != nil {
+			m.Files = append(m.Files, b)
+		}
+	}
 	tag, err := ociremote.AttestationTag(digest, opts...)
 	if err != nil {
 		return nil, err
@@ -222,6 +230,10 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 	co.Annotations = nil
 	var out []Statement
 	var reasons []string
+	list := m.Files
+	if bundles {
+		list = append(append([]*sgbundle.Bundle{}, m.Bundles...), m.Files...)
+	}
 	if !bundles {
 		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
 		var readErr error
@@ -253,19 +265,26 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 		if len(out) == 0 && readErr != nil {
 			return nil, nil, readErr
 		}
-		return out, reasons, nil
+		if len(list) == 0 {
+			return out, reasons, nil
+		}
+		co, err = v.checkOpts(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		co.Annotations = nil
 	}
 	if a.Keyless == nil {
-		if len(m.Bundles) > 0 {
+		if len(list) > 0 {
 			reasons = append(reasons, "Sigstore bundles are checked against keyless attestors only")
 		}
-		return nil, reasons, nil
+		return out, reasons, nil
 	}
 	if co.TrustedMaterial == nil {
-		if len(m.Bundles) > 0 {
+		if len(list) > 0 {
 			reasons = append(reasons, "Sigstore bundles are verified against the gate's trust root, not inline roots")
 		}
-		return nil, reasons, nil
+		return out, reasons, nil
 	}
 	co.NewBundleFormat = true
 	co.ClaimVerifier = nil
@@ -273,7 +292,7 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, b := range m.Bundles {
+	for _, b := range list {
 		vr, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b)
 		if err != nil {
 			reasons = append(reasons, attReason(err))
