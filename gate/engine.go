@@ -34,6 +34,11 @@ type Config struct {
 	// MaxSignatures bounds the signatures and referrers examined per digest
 	// (default verify.DefaultMaxSignatures); more is an error verdict.
 	MaxSignatures int
+	// InsecureIgnoreTlog and InsecureIgnoreSCT are cosign's
+	// --insecure-ignore-tlog/--insecure-ignore-sct for the native form
+	// (Identities, KeyFiles); a policy says it with rekor.ignoreTlog and
+	// ctlog.ignoreSCT.
+	InsecureIgnoreTlog, InsecureIgnoreSCT bool
 	// BundleFiles are Sigstore bundle files (check --bundle, as cosign
 	// verify --bundle), offered to every image.
 	BundleFiles []string
@@ -65,7 +70,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		sets = append(sets, s)
 	}
 	if len(cfg.Identities) > 0 || len(cfg.KeyFiles) > 0 {
-		s, err := policy.Native(cfg.Identities, cfg.KeyFiles)
+		s, err := policy.NativeWith(cfg.Identities, cfg.KeyFiles, policy.NativeOptions{IgnoreTlog: cfg.InsecureIgnoreTlog, IgnoreSCT: cfg.InsecureIgnoreSCT})
 		if err != nil {
 			return nil, err
 		}
@@ -73,6 +78,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if len(sets) == 0 {
 		return nil, ErrNoPolicy
+	}
+	if (cfg.InsecureIgnoreTlog || cfg.InsecureIgnoreSCT) && len(cfg.Identities) == 0 && len(cfg.KeyFiles) == 0 {
+		return nil, errors.New("--insecure-ignore-tlog and --insecure-ignore-sct apply to --identity and --key; a policy says it with rekor.ignoreTlog and ctlog.ignoreSCT")
 	}
 	e := &Engine{Policies: policy.Merge(sets...)}
 	e.Trust, e.TrustErr = trust.Load(cfg.Trust)

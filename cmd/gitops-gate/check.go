@@ -27,6 +27,8 @@ type engineFlags struct {
 	timeout      time.Duration
 	retries      int
 	bundles      []string // check --bundle
+	ignoreTlog   bool     // check --insecure-ignore-tlog
+	ignoreSCT    bool     // check --insecure-ignore-sct
 }
 
 func (f *engineFlags) register(cmd *cobra.Command) {
@@ -45,10 +47,11 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 func (f *engineFlags) engine() (*gate.Engine, error) {
 	e, err := gate.NewEngine(gate.Config{
 		PolicyPaths: f.policies, Identities: f.identities, KeyFiles: f.keys,
-		Trust:        trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
-		Registry:     registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
-		RequireMatch: f.requireMatch,
-		BundleFiles:  f.bundles,
+		Trust:              trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
+		Registry:           registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
+		RequireMatch:       f.requireMatch,
+		BundleFiles:        f.bundles,
+		InsecureIgnoreTlog: f.ignoreTlog, InsecureIgnoreSCT: f.ignoreSCT,
 	})
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
@@ -85,6 +88,13 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 			if eng.TrustErr != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; images that need it will be errors\n", eng.TrustErr)
 			}
+			// cosign's own warnings for its insecure switches.
+			if ef.ignoreTlog {
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.")
+			}
+			if ef.ignoreSCT {
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Skipping SCT verification is an insecure practice: the certificate's inclusion in a certificate transparency log is not checked.")
+			}
 			mopts, err := rf.options()
 			if err != nil {
 				return err
@@ -117,6 +127,8 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 	rf.register(cmd)
 	ef.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or sarif")
+	cmd.Flags().BoolVar(&ef.ignoreTlog, "insecure-ignore-tlog", false, "native form (--identity, --key): do not require a transparency-log entry, as cosign's flag (a keyless signature then needs a trusted RFC 3161 timestamp)")
+	cmd.Flags().BoolVar(&ef.ignoreSCT, "insecure-ignore-sct", false, "native form (--identity): do not require the certificate's embedded SCT, as cosign's flag")
 	cmd.Flags().StringArrayVar(&ef.bundles, "bundle", nil, "Sigstore bundle file signing or attesting an image, as cosign verify --bundle (repeatable; admission will not see it)")
 	return cmd
 }

@@ -280,11 +280,11 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 		}
 		return out, reasons, nil
 	}
-	if co.TrustedMaterial == nil {
-		if len(list) > 0 {
-			reasons = append(reasons, "Sigstore bundles are verified against the gate's trust root, not inline roots")
-		}
+	if len(list) == 0 {
 		return out, reasons, nil
+	}
+	if co.TrustedMaterial, err = v.bundleTrust(a); err != nil {
+		return nil, nil, err
 	}
 	co.NewBundleFormat = true
 	co.ClaimVerifier = nil

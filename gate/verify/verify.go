@@ -528,8 +528,8 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 	if err != nil {
 		return &Outcome{Err: err}, nil
 	}
-	if co.TrustedMaterial == nil {
-		return nil, []string{"Sigstore bundles are verified against the gate's trust root, not inline roots"}
+	if co.TrustedMaterial, err = v.bundleTrust(a); err != nil {
+		return &Outcome{Err: err}, nil
 	}
 	co.NewBundleFormat = true
 	co.ClaimVerifier = nil // the artifact digest policy binds the bundle to the digest
