@@ -235,8 +235,6 @@ func (r *runner) run(inputs map[string]string) stepResult {
 			"GITHUB_WORKSPACE=" + r.workspace, "RUNNER_TEMP=" + r.temp, "GITHUB_ACTION_PATH=" + actionPath,
 			"GITHUB_OUTPUT=" + outFile, "GITHUB_STEP_SUMMARY=" + r.summary,
 			"GITHUB_SERVER_URL=https://github.com", "GITHUB_REPOSITORY=acme/gitops", "GITHUB_RUN_ID=42",
-			// The module cache and build cache of this test's own Go.
-			"GOCACHE=" + goEnv(r.t, "GOCACHE"), "GOMODCACHE=" + goEnv(r.t, "GOMODCACHE"), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local",
 		}
 		for k, v := range s.Env {
 			cmd.Env = append(cmd.Env, k+"="+r.eval(v, inputs))
@@ -283,21 +281,6 @@ func parseOutputs(t *testing.T, path string) map[string]string {
 		}
 	}
 	return out
-}
-
-var goEnvCache sync.Map
-
-func goEnv(t *testing.T, name string) string {
-	if v, ok := goEnvCache.Load(name); ok {
-		return v.(string)
-	}
-	out, err := exec.Command("go", "env", name).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := strings.TrimSpace(string(out))
-	goEnvCache.Store(name, v)
-	return v
 }
 
 var (
