@@ -184,13 +184,13 @@ func ParseSync(body []byte) (*Application, error) {
 	// operation names, else the spec's (spec.sources wins over
 	// spec.source, as types.go GetSources and HasMultipleSources say).
 	var raws []json.RawMessage
-	var revs []string
 	multi := false
-	switch sr := op.SyncResult; {
+	sr := op.SyncResult
+	switch {
 	case sr != nil && len(sr.Sources) > 0:
-		raws, revs, multi = sr.Sources, sr.Revisions, true
+		raws, multi = sr.Sources, true
 	case sr != nil && isSet(sr.Source):
-		raws, revs = []json.RawMessage{sr.Source}, []string{sr.Revision}
+		raws = []json.RawMessage{sr.Source}
 	case len(op.Operation.Sync.Sources) > 0:
 		raws, multi = op.Operation.Sync.Sources, true
 	case isSet(op.Operation.Sync.Source):
@@ -202,11 +202,19 @@ func ParseSync(body []byte) (*Application, error) {
 	default:
 		return nil, fmt.Errorf("Application %s has no source", id)
 	}
-	// The requested revisions, when the result has not resolved them yet:
-	// usable only when they already are commits.
+	// The resolved revisions, and the requested ones for when the result
+	// has not resolved them yet: usable only when they already are commits.
+	var revs []string
 	requested := op.Operation.Sync.Revisions
-	if !multi {
+	if multi {
+		if sr != nil {
+			revs = sr.Revisions
+		}
+	} else {
 		requested = []string{op.Operation.Sync.Revision}
+		if sr != nil {
+			revs = []string{sr.Revision}
+		}
 	}
 	for i, raw := range raws {
 		var src appSource

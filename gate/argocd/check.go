@@ -58,14 +58,26 @@ func RefuseSourceOverrides(dir string) error {
 // checkout of that source's repository at the commit being synced, rendered
 // as Argo CD renders it: with the source's own helm, kustomize, directory
 // or plugin settings (manifests.ApplicationSettings), after refusing
-// override files Argo CD would merge. The PreSync hook calls it in local
-// mode and the gate service calls it for the hook's requests, so both
-// judge the same thing.
+// override files Argo CD would merge, and with the rendered objects read
+// back as Argo CD decodes them (PluginOutput): an image the gate's decoder
+// did not see (a duplicate key, a list hidden in any kind) is refused. The
+// PreSync hook calls it in local mode and the gate service calls it for
+// the hook's requests, so both judge the same thing. A source that cannot
+// be judged is an app error in the report.
 func CheckSource(ctx context.Context, eng *gate.Engine, dir string, spec *Spec, mopts manifests.Options) (*gate.Report, error) {
 	src, err := spec.SourceAt(spec.Source)
 	if err != nil {
 		return nil, err
 	}
+	rep, err := checkSource(ctx, eng, dir, spec, src, mopts)
+	if err != nil {
+		rep = &gate.Report{APIVersion: gate.APIVersion, Apps: []gate.AppVerdict{{Name: src.AppPath(), Path: src.AppPath(), Error: err.Error()}}}
+		rep.Recount()
+	}
+	return rep, nil
+}
+
+func checkSource(ctx context.Context, eng *gate.Engine, dir string, spec *Spec, src *Source, mopts manifests.Options) (*gate.Report, error) {
 	if src.Chart != "" {
 		return nil, fmt.Errorf("Application %s %s: chart %s from %s: %w", spec.Name, src.Field, src.Chart, src.RepoURL, ErrChartSource)
 	}
@@ -85,12 +97,17 @@ func CheckSource(ctx context.Context, eng *gate.Engine, dir string, spec *Spec, 
 	if err != nil {
 		return nil, err
 	}
-	rep, err := eng.Check(ctx, dir, gate.CheckOptions{App: path, Adjust: adjust, Manifests: mopts})
+	stream, rep, err := eng.CheckAndPin(ctx, dir, gate.PinOptions{App: path, Adjust: adjust, Manifests: mopts})
 	if err != nil {
 		return nil, err
 	}
 	if len(rep.Apps) == 0 {
 		return nil, fmt.Errorf("Application %s %s: no app at %s", spec.Name, src.Field, path)
+	}
+	if rep.Result == gate.StatusPass {
+		if _, err := PluginOutput(stream, Approved(rep), mopts.Extractors.Merge(eng.Extractors())); err != nil {
+			return nil, fmt.Errorf("Application %s %s: %w", spec.Name, src.Field, err)
+		}
 	}
 	return rep, nil
 }

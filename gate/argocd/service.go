@@ -78,6 +78,9 @@ func (q *Question) Bind(a *Answer) (*gate.Report, error) {
 		return nil, fmt.Errorf("evaluation %s: report: %w", a.ID, err)
 	}
 	if len(rep.Apps) == 0 {
+		if a.Error != "" {
+			return nil, fmt.Errorf("evaluation %s: %s", a.ID, a.Error)
+		}
 		return nil, fmt.Errorf("%w: evaluation %s judged no app", ErrUnboundAnswer, a.ID)
 	}
 	for _, want := range q.Apps {
