@@ -77,8 +77,8 @@ func TestPresync(t *testing.T) {
 	}
 
 	// With the service: POST /api/v1/evaluations?wait= with the hook's token.
-	gate := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\n", pol, w.TrustedRootPath))
-	serverFlags := append(kubeFlags, "--server", gate, "--token", "hook-token", "--wait", "30s")
+	gate := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\n", repo.CloneURL(), pol, w.TrustedRootPath))
+	serverFlags := append(kubeFlags, "--server", gate, "--token", "hook-token", "--wait", "30s", "--insecure-http")
 	out, stderr, code = run(t, append([]string{"presync"}, serverFlags...)...)
 	if code != exitDenied || !strings.Contains(stderr, "FAIL "+unsigned) || !strings.Contains(stderr, gate+"/evaluations/") {
 		t.Errorf("service, bad revision: exit %d\n%s\n%s", code, out, stderr)
@@ -87,14 +87,14 @@ func TestPresync(t *testing.T) {
 	if _, stderr, code := run(t, append([]string{"presync"}, serverFlags...)...); code != 0 {
 		t.Errorf("service, good revision: exit %d\n%s", code, stderr)
 	}
-	if _, _, code := run(t, "presync", "--app", "web", "--kube-api", kube.URL, "--kube-token-file", tokenFile, "--server", gate, "--token", "wrong"); code != exitOperational {
+	if _, _, code := run(t, "presync", "--app", "web", "--kube-api", kube.URL, "--kube-token-file", tokenFile, "--server", gate, "--token", "wrong", "--insecure-http"); code != exitOperational {
 		t.Errorf("a wrong token must not pass: exit %d", code)
 	}
 	// No revision known: refused.
 	kube2 := fakeKube(t, "sa-token", func() string {
 		return `{"kind":"Application","metadata":{"name":"web"},"spec":{"source":{"repoURL":"x","path":"apps/web"}},"status":{}}`
 	})
-	if _, stderr, code := run(t, "presync", "--app", "web", "--kube-api", kube2.URL, "--kube-token-file", tokenFile, "--policy", pol); code != exitOperational || !strings.Contains(stderr, "no revision being synced") {
+	if _, stderr, code := run(t, "presync", "--app", "web", "--kube-api", kube2.URL, "--kube-token-file", tokenFile, "--policy", pol); code != exitOperational || !strings.Contains(stderr, "the revision being synced is not known") || !strings.Contains(stderr, "--revision") {
 		t.Errorf("no revision: exit %d %s", code, stderr)
 	}
 }
