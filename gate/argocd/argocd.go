@@ -1,6 +1,11 @@
-// Package argocd reads what Argo CD is about to sync: the Application
-// object, through the Kubernetes API with the hook pod's service account
-// (read-only access to applications.argoproj.io is all it needs).
+// Package argocd holds what the gate knows of Argo CD: which Application
+// a hook belongs to (the tracking annotation on its Job), what a running
+// sync applies (every source, each at the commit the controller resolved),
+// how a source renders (CheckSource, shared by the hook's local mode and
+// the gate service), how Argo CD decodes a plugin's output (PluginOutput),
+// and how the hook asks the gate service and binds its answer to the
+// question. It reads the Kubernetes API with the hook pod's service
+// account: get on its own Job and on Applications is all it needs.
 package argocd
 
 import (
