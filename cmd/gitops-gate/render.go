@@ -157,6 +157,25 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 	return err
 }
 
+// renderTarget names what was refused: the Application and revision from
+// Argo CD's environment, or, run by hand where they are not set, the app
+// or directory, saying which variable was missing.
+func renderTarget(dir, app string) string {
+	name := os.Getenv("ARGOCD_APP_NAME")
+	if name == "" {
+		name = "app " + app
+		if app == "" {
+			name = "the apps of " + dir
+		}
+		name += " (ARGOCD_APP_NAME not set)"
+	}
+	rev := os.Getenv("ARGOCD_APP_REVISION")
+	if rev == "" {
+		rev = "the working tree (ARGOCD_APP_REVISION not set)"
+	}
+	return name + " at " + rev
+}
+
 // recordOnServer asks the gate service to evaluate (and so record) what
 // Argo CD is rendering: the app at ARGOCD_APP_REVISION of
 // ARGOCD_APP_SOURCE_REPO_URL.

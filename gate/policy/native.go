@@ -23,7 +23,7 @@ func Native(identities, keyFiles []string) (*Set, error) {
 	for i, id := range identities {
 		issuer, subject, ok := strings.Cut(id, "=")
 		if !ok || issuer == "" || subject == "" {
-			return nil, fmt.Errorf("--identity %q: want ISSUER=SUBJECT_REGEXP, e.g. https://token.actions.githubusercontent.com=^https://github\\.com/acme/app/", id)
+			return nil, fmt.Errorf("--identity %q: want ISSUER=SUBJECT_REGEXP, e.g. https://token.actions.githubusercontent.com=https://github\\.com/acme/.+/\\.github/workflows/release\\.yml@refs/tags/v.* (the regexp matches the whole subject)", id)
 		}
 		if !strings.HasPrefix(subject, "^") {
 			subject = "^" + subject
