@@ -237,19 +237,3 @@ func overrideDirs(dir, root, app string) []string {
 	}
 	return dirs
 }
-
-// renderTarget names what render --pin renders, for its messages: Argo
-// CD's app and revision when it runs as the plugin, else the directory.
-func renderTarget(dir, app string) string {
-	what := dir
-	if app != "" {
-		what = app + " in " + dir
-	}
-	if n := os.Getenv("ARGOCD_APP_NAME"); n != "" {
-		what = "Application " + n
-		if r := os.Getenv("ARGOCD_APP_REVISION"); r != "" {
-			what += " at " + r
-		}
-	}
-	return what
-}
