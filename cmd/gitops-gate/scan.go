@@ -19,6 +19,12 @@ type repoFlags struct {
 	extractors  string
 	maxFileSize int64
 	helmTimeout time.Duration
+	// The cluster Argo CD renders for, and the sources other than this
+	// repository that Applications may use: the gate's configuration.
+	kubeVersion   string
+	apiVersions   []string
+	argoNamespace string
+	allowSources  []string
 }
 
 func (f *repoFlags) register(cmd *cobra.Command) {
@@ -27,6 +33,10 @@ func (f *repoFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.extractors, "extractors", "", "YAML file of Kyverno-style imageExtractors (kind: [{path, value, key}]) for custom resources")
 	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", manifests.DefaultMaxFileSize, "largest manifest file read, in bytes")
 	cmd.Flags().DurationVar(&f.helmTimeout, "helm-timeout", manifests.DefaultHelmTimeout, "longest a Helm chart may take to render (its templates run in a child process)")
+	cmd.Flags().StringVar(&f.kubeVersion, "kube-version", manifests.DefaultKubeVersion, "Kubernetes version of the destination cluster, as Helm charts see it (.Capabilities.KubeVersion) unless an Application sets helm.kubeVersion")
+	cmd.Flags().StringSliceVar(&f.apiVersions, "api-versions", nil, "API versions the destination cluster serves beyond Helm's built-in set (.Capabilities.APIVersions), unless an Application sets helm.apiVersions; repeatable or comma-separated")
+	cmd.Flags().StringVar(&f.argoNamespace, "argocd-namespace", manifests.DefaultArgoCDNamespace, "namespace Argo CD runs in: it decides which .argocd-source-<app>.yaml Argo CD reads")
+	cmd.Flags().StringArrayVar(&f.allowSources, "allow-source", nil, "repository URL (Git, Helm or OCI) other than this one that Applications may use as a source; repeatable. Any other is an app error")
 }
 
 func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
@@ -42,7 +52,8 @@ func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
 }
 
 func (f *repoFlags) options() (manifests.Options, error) {
-	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize, HelmSandbox: helmSandbox(f.helmTimeout, 0)}
+	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize, HelmSandbox: helmSandbox(f.helmTimeout, 0),
+		KubeVersion: f.kubeVersion, APIVersions: f.apiVersions, ArgoCDNamespace: f.argoNamespace, AllowSources: f.allowSources}
 	if f.extractors != "" {
 		data, err := os.ReadFile(f.extractors)
 		if err != nil {

@@ -87,9 +87,14 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// manifestOptions are the configured limits on rendering a checkout.
-func (s *Service) manifestOptions() manifests.Options {
-	return manifests.Options{MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm}
+// manifestOptions are the configured limits on rendering a checkout of
+// repoURL. The URL decides which Argo CD Applications point into the
+// checkout: without it, it would be inferred from the Applications, which
+// the pull request writes.
+func (s *Service) manifestOptions(repoURL string) manifests.Options {
+	return manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
+		KubeVersion: s.cfg.Cluster.KubeVersion, APIVersions: s.cfg.Cluster.APIVersions,
+		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: s.cfg.Sources.Allow}
 }
 
 func settingsKey(r RepoSettings) string {
@@ -569,7 +574,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		defer cleanup()
 	}
 	if s.proposesPins(ev) {
-		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: s.manifestOptions()})
+		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: s.manifestOptions(ev.Spec.CloneURL)})
 		if err != nil {
 			return nil, err
 		}
@@ -582,7 +587,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		return rep, nil
 	}
-	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: s.manifestOptions()})
+	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: s.manifestOptions(ev.Spec.CloneURL)})
 	if err != nil {
 		return nil, err
 	}
