@@ -125,12 +125,29 @@ func (r *Repo) renderPlain(ctx context.Context, dir string, out *Rendered) {
 	sort.Strings(files)
 	for _, f := range files {
 		res, err := r.readManifests(f)
+		if err != nil && opts.ArgoCD && len(res) == 0 && !strings.HasSuffix(f, ".json") && !r.looksLikeResource(f) {
+			// Argo CD ignores a YAML file it cannot decode into objects when
+			// it does not look like a resource (getObjsFromYAMLOrJSON): a
+			// kustomization.yaml or values file met while recursing.
+			continue
+		}
 		out.Resources = append(out.Resources, res...)
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
 	out.Err = errors.Join(errs...)
+}
+
+// looksLikeResource is Argo CD's test for a file that failed to decode:
+// one that has apiVersion:, kind: and metadata: is an error, any other is
+// not a manifest.
+func (r *Repo) looksLikeResource(abs string) bool {
+	data, err := r.readFile(abs)
+	if err != nil {
+		return true
+	}
+	return bytes.Contains(data, []byte("apiVersion:")) && bytes.Contains(data, []byte("kind:")) && bytes.Contains(data, []byte("metadata:"))
 }
 
 // argoManifestFile is the extension filter of Argo CD's directory apps

@@ -67,7 +67,11 @@ func (r *Repo) render(ctx context.Context, app App) *Rendered {
 		if !ok || v.(*remoteRepo).repo == nil {
 			return &Rendered{App: app, Err: fmt.Errorf("app %s: %s was not fetched", app.Name, app.Remote.RepoURL)}
 		}
-		return v.(*remoteRepo).repo.render(ctx, app)
+		local := app
+		local.Remote = nil // its files are the fetched checkout's own
+		out := v.(*remoteRepo).repo.render(ctx, local)
+		out.App = app
+		return out
 	}
 	if app.DefinedIn == definedByLayout {
 		if v, ok := r.prerendered.LoadAndDelete(app.Path); ok && v.(*Rendered).App.Kind == app.Kind {
