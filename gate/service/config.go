@@ -86,7 +86,7 @@ type Config struct {
 	Sources struct {
 		Allow []string `yaml:"allow"`
 	} `yaml:"sources"`
-	Log    struct {
+	Log struct {
 		Format string `yaml:"format"` // json or text (default: text on a terminal)
 		Level  string `yaml:"level"`
 	} `yaml:"log"`
