@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -25,6 +27,8 @@ type repoFlags struct {
 	apiVersions   []string
 	argoNamespace string
 	allowSources  []string
+	sources       *gitsrc.Sources // checkouts of allowed sources; close removes them
+	sourcesTmp    string
 }
 
 func (f *repoFlags) register(cmd *cobra.Command) {
@@ -54,6 +58,24 @@ func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
 func (f *repoFlags) options() (manifests.Options, error) {
 	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize, HelmSandbox: helmSandbox(f.helmTimeout, 0),
 		KubeVersion: f.kubeVersion, APIVersions: f.apiVersions, ArgoCDNamespace: f.argoNamespace, AllowSources: f.allowSources}
+	if len(f.allowSources) > 0 {
+		// Allowed Git sources are fetched with the checkout's limits into a
+		// cache shared between runs, and checked out under a directory of
+		// this run's.
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cache, "gitops-gate", "git"), PlaceholderOver: max(f.maxFileSize, manifests.DefaultMaxFileSize)})
+		if err != nil {
+			return opts, &exitError{exitOperational, fmt.Errorf("--allow-source: %w", err)}
+		}
+		if f.sourcesTmp, err = os.MkdirTemp("", "gitops-gate-sources-"); err != nil {
+			return opts, &exitError{exitOperational, err}
+		}
+		f.sources = &gitsrc.Sources{Fetcher: fetcher, TmpRoot: f.sourcesTmp}
+		opts.Sources = f.sources
+	}
 	if f.extractors != "" {
 		data, err := os.ReadFile(f.extractors)
 		if err != nil {
@@ -69,6 +91,14 @@ func (f *repoFlags) options() (manifests.Options, error) {
 		opts.Extractors = ex
 	}
 	return opts, nil
+}
+
+// close removes the checkouts of allowed sources.
+func (f *repoFlags) close() {
+	if f.sources != nil {
+		f.sources.Close()
+		os.RemoveAll(f.sourcesTmp)
+	}
 }
 
 // scanError turns a failed scan into the operational exit code; a bad

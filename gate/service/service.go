@@ -573,8 +573,16 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		defer cleanup()
 	}
+	mopts := s.manifestOptions(ev.Spec.CloneURL)
+	if len(s.cfg.Sources.Allow) > 0 && s.o.Fetcher != nil {
+		// Sources.Allow names the other repositories Applications may use:
+		// they are fetched with the checkout's limits, for this evaluation.
+		src := &gitsrc.Sources{Fetcher: s.o.Fetcher, TmpRoot: filepath.Join(s.cfg.DataDir, "checkouts")}
+		defer src.Close()
+		mopts.Sources = src
+	}
 	if s.proposesPins(ev) {
-		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: s.manifestOptions(ev.Spec.CloneURL)})
+		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: mopts})
 		if err != nil {
 			return nil, err
 		}
@@ -587,7 +595,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		return rep, nil
 	}
-	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: s.manifestOptions(ev.Spec.CloneURL)})
+	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: mopts})
 	if err != nil {
 		return nil, err
 	}
