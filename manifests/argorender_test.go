@@ -539,3 +539,19 @@ spec:
 		t.Errorf("b: %q, want the revision named", e)
 	}
 }
+
+// TestRepoURLDecidesThisRepository: an Application whose repoURL is another
+// repository is never rendered from this checkout, even when its path
+// exists here. The service gives the URL it cloned; only without one is it
+// inferred from the Applications (which the pull request writes).
+func TestRepoURLDecidesThisRepository(t *testing.T) {
+	app := strings.Replace(argoApplication("elsewhere", "d", ""), acmeURL, "https://github.com/evil/other", 1)
+	dir := writeTree(t, map[string]string{
+		"apps/a.yaml": app,
+		"d/pod.yaml":  deploymentWith("d", "registry.example/good:1"),
+	})
+	a := appByName(t, scan(t, dir, Options{RepoURL: acmeURL}), "elsewhere")
+	if len(a.Images) != 0 || !strings.Contains(a.Error, "https://github.com/evil/other is not this repository (github.com/acme/gitops)") {
+		t.Errorf("%+v: want an error, not this checkout's files", a)
+	}
+}
