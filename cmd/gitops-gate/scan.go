@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,8 +38,8 @@ func (f *repoFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.extractors, "extractors", "", "YAML file of Kyverno-style imageExtractors (kind: [{path, value, key}]) for custom resources")
 	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", manifests.DefaultMaxFileSize, "largest manifest file read, in bytes")
 	cmd.Flags().DurationVar(&f.helmTimeout, "helm-timeout", manifests.DefaultHelmTimeout, "longest a Helm chart may take to render (its templates run in a child process)")
-	cmd.Flags().StringVar(&f.kubeVersion, "kube-version", manifests.DefaultKubeVersion, "Kubernetes version of the destination cluster, as Helm charts see it (.Capabilities.KubeVersion) unless an Application sets helm.kubeVersion")
-	cmd.Flags().StringSliceVar(&f.apiVersions, "api-versions", nil, "API versions the destination cluster serves beyond Helm's built-in set (.Capabilities.APIVersions), unless an Application sets helm.apiVersions; repeatable or comma-separated")
+	cmd.Flags().StringVar(&f.kubeVersion, "kube-version", "", "Kubernetes version of the destination cluster, as Helm charts see it (.Capabilities.KubeVersion) unless an Application sets helm.kubeVersion (default: $KUBE_VERSION, which Argo CD sets for plugins, else "+manifests.DefaultKubeVersion+")")
+	cmd.Flags().StringSliceVar(&f.apiVersions, "api-versions", nil, "API versions the destination cluster serves beyond Helm's built-in set (.Capabilities.APIVersions), unless an Application sets helm.apiVersions; repeatable or comma-separated (default: $KUBE_API_VERSIONS, which Argo CD sets for plugins)")
 	cmd.Flags().StringVar(&f.argoNamespace, "argocd-namespace", manifests.DefaultArgoCDNamespace, "namespace Argo CD runs in: it decides which .argocd-source-<app>.yaml Argo CD reads")
 	cmd.Flags().StringArrayVar(&f.allowSources, "allow-source", nil, "repository URL (Git, Helm or OCI) other than this one that Applications may use as a source; repeatable. Any other is an app error")
 }
@@ -58,6 +59,19 @@ func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
 func (f *repoFlags) options() (manifests.Options, error) {
 	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize, HelmSandbox: helmSandbox(f.helmTimeout, 0),
 		KubeVersion: f.kubeVersion, APIVersions: f.apiVersions, ArgoCDNamespace: f.argoNamespace, AllowSources: f.allowSources}
+	// In Argo CD's plugin, the repo-server passes the destination
+	// cluster's version and API versions (getPluginEnvs in
+	// reposerver/repository/repository.go).
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = os.Getenv("KUBE_VERSION")
+	}
+	if len(opts.APIVersions) == 0 {
+		for _, v := range strings.Split(os.Getenv("KUBE_API_VERSIONS"), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				opts.APIVersions = append(opts.APIVersions, v)
+			}
+		}
+	}
 	if len(f.allowSources) > 0 {
 		// Allowed Git sources are fetched with the checkout's limits into a
 		// cache shared between runs, and checked out under a directory of
