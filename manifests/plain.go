@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/gobwas/glob"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // renderPlain reads every YAML and JSON manifest of a directory app. A bad
@@ -125,7 +127,7 @@ func (r *Repo) renderPlain(ctx context.Context, dir string, out *Rendered) {
 	sort.Strings(files)
 	for _, f := range files {
 		res, err := r.readManifests(f)
-		if err != nil && opts.ArgoCD && len(res) == 0 && !strings.HasSuffix(f, ".json") && !r.looksLikeResource(f) {
+		if err != nil && opts.ArgoCD && len(res) == 0 && !strings.HasSuffix(f, ".json") && r.argoIgnores(f) {
 			// Argo CD ignores a YAML file it cannot decode into objects when
 			// it does not look like a resource (getObjsFromYAMLOrJSON): a
 			// kustomization.yaml or values file met while recursing.
@@ -139,15 +141,44 @@ func (r *Repo) renderPlain(ctx context.Context, dir string, out *Rendered) {
 	out.Err = errors.Join(errs...)
 }
 
-// looksLikeResource is Argo CD's test for a file that failed to decode:
-// one that has apiVersion:, kind: and metadata: is an error, any other is
-// not a manifest.
-func (r *Repo) looksLikeResource(abs string) bool {
+// argoIgnores reports whether Argo CD leaves a YAML file of a directory app
+// out without an error (getObjsFromYAMLOrJSON in repository.go): its first
+// document does not decode into an object with a kind (so no object was
+// read before the error), and the file does not look like a resource (it
+// lacks one of apiVersion:, kind:, metadata:). Only then may the gate's own
+// error on the file be dropped: a file Argo CD decodes is never ignored.
+func (r *Repo) argoIgnores(abs string) bool {
 	data, err := r.readFile(abs)
 	if err != nil {
-		return true
+		return false
 	}
-	return bytes.Contains(data, []byte("apiVersion:")) && bytes.Contains(data, []byte("kind:")) && bytes.Contains(data, []byte("metadata:"))
+	if bytes.Contains(data, []byte("apiVersion:")) && bytes.Contains(data, []byte("kind:")) && bytes.Contains(data, []byte("metadata:")) {
+		return false
+	}
+	return argoRejectsFirstObject(data)
+}
+
+// argoRejectsFirstObject decodes documents as Argo CD's splitYAMLOrJSON does
+// (apimachinery's YAMLOrJSONDecoder into unstructured objects) and reports
+// whether the first non-empty one fails: not valid YAML, not a mapping, or
+// a mapping without a kind.
+func argoRejectsFirstObject(data []byte) bool {
+	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var v any
+		if err := d.Decode(&v); err != nil {
+			return !errors.Is(err, io.EOF)
+		}
+		if v == nil {
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return true
+		}
+		kind, _ := m["kind"].(string)
+		return kind == ""
+	}
 }
 
 // argoManifestFile is the extension filter of Argo CD's directory apps
