@@ -580,3 +580,34 @@ func TestArgoIgnoresOnlyWhatArgoCDIgnores(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceAtAnotherRevision: Argo CD syncs a source at its
+// targetRevision. An Application of this repository pinned to another
+// branch or tag deploys what that revision holds, not the pull request's
+// files. With the revisions that mean "this checkout" configured, such a
+// source is fetched at its revision and checked, or is an app error.
+func TestSourceAtAnotherRevision(t *testing.T) {
+	other := writeTree(t, map[string]string{"d/d.yaml": deploymentWith("d", "registry.example/unsigned:1")})
+	app := strings.Replace(argoApplication("pinned", "d", ""), "    path: d\n", "    path: d\n    targetRevision: evil-branch\n", 1)
+	dir := writeTree(t, map[string]string{
+		"apps/a.yaml": app,
+		"apps/b.yaml": strings.Replace(argoApplication("main", "d", ""), "    path: d\n", "    path: d\n    targetRevision: refs/heads/main\n", 1),
+		"d/d.yaml":    deploymentWith("d", "registry.example/good:1"),
+	})
+	// Unset: every revision is this checkout (the CLI without --revision).
+	if a := appByName(t, scan(t, dir, Options{RepoURL: acmeURL}), "pinned"); strings.Join(imagesOf(a), " ") != "registry.example/good:1" {
+		t.Errorf("unset: %+v", a)
+	}
+	opts := Options{RepoURL: acmeURL, Revisions: []string{"HEAD", "main"}}
+	inv := scan(t, dir, opts)
+	if e := appByName(t, inv, "pinned").Error; !strings.Contains(e, `targetRevision "evil-branch"`) {
+		t.Errorf("pinned without a fetcher: %q", e)
+	}
+	if a := appByName(t, inv, "main"); a.Error != "" || strings.Join(imagesOf(a), " ") != "registry.example/good:1" {
+		t.Errorf("main: %+v", a)
+	}
+	opts.Sources = &fakeFetcher{dirs: map[string]string{acmeURL + "@evil-branch": other}}
+	if a := appByName(t, scan(t, dir, opts), "pinned"); a.Error != "" || strings.Join(imagesOf(a), " ") != "registry.example/unsigned:1" {
+		t.Errorf("pinned, fetched: %+v", a)
+	}
+}

@@ -173,7 +173,40 @@ func (r *Repo) sourceApp(ctx context.Context, a *argoApp, i int, s argoSource, r
 		app.Remote = &RemoteSource{RepoURL: s.RepoURL, Revision: s.TargetRevision, Commit: rr.commit}
 		return app, false
 	}
+	if !r.isThisRevision(s.TargetRevision) {
+		// This repository, but not the commit under review: Argo CD syncs
+		// what that revision holds.
+		rr, err := r.remote(ctx, s.RepoURL, s.TargetRevision)
+		if err != nil {
+			return fail(fmt.Errorf("Application %s (%s): %s: targetRevision %q is not the revision being checked (%s), and it cannot be fetched: %w",
+				a.name, a.where(), field, s.TargetRevision, strings.Join(r.opts.Revisions, ", "), err)), false
+		}
+		app := rr.repo.argoSourceApp(a, i, s)
+		app.Remote = &RemoteSource{RepoURL: s.RepoURL, Revision: s.TargetRevision, Commit: rr.commit}
+		return app, false
+	}
 	return r.argoSourceApp(a, i, s), false
+}
+
+// isThisRevision reports whether Argo CD renders a source of this
+// repository at targetRevision from the checkout (Options.Revisions).
+func (r *Repo) isThisRevision(rev string) bool {
+	if len(r.opts.Revisions) == 0 {
+		return true
+	}
+	norm := func(s string) string {
+		s = strings.TrimPrefix(strings.TrimSpace(s), "refs/heads/")
+		if s == "" {
+			return "HEAD"
+		}
+		return s
+	}
+	for _, o := range r.opts.Revisions {
+		if norm(o) == norm(rev) {
+			return true
+		}
+	}
+	return false
 }
 
 // argoSourceApp builds the app of a source whose files are in r: it merges

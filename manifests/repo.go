@@ -62,6 +62,14 @@ type Options struct {
 	// from the gate's configuration, never from the repository. A source
 	// from any other repository is an app error.
 	AllowSources []string
+	// Revisions, when set, are the targetRevisions under which Argo CD
+	// renders this repository from the commit being checked (e.g. HEAD and
+	// the branch a pull request merges into; "" counts as HEAD, refs/heads/
+	// may be left out). A source of this repository at any other revision
+	// is fetched at that revision through Sources, or is an app error: the
+	// checkout is not what Argo CD would sync. When empty, every revision
+	// is taken to be this checkout.
+	Revisions []string
 	// Sources fetches allowed Git sources; without it an allowed Git source
 	// is an app error too. manifests/ never talks to the network itself.
 	Sources SourceFetcher

@@ -32,6 +32,9 @@ func TestRepoFlagsCluster(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	rf := parse("--kube-version", "v1.29.0", "--api-versions", "x.example/v1", "--allow-source", "https://github.com/acme/other", "--argocd-namespace", "gitops")
 	o, err = rf.options()
+	if len(o.Revisions) != 0 {
+		t.Errorf("revisions %v without --revision", o.Revisions)
+	}
 	defer rf.close()
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ type repoFlags struct {
 	apiVersions   []string
 	argoNamespace string
 	allowSources  []string
+	revisions     []string
 	sources       *gitsrc.Sources // checkouts of allowed sources; close removes them
 	sourcesTmp    string
 }
@@ -41,6 +42,7 @@ func (f *repoFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.kubeVersion, "kube-version", "", "Kubernetes version of the destination cluster, as Helm charts see it (.Capabilities.KubeVersion) unless an Application sets helm.kubeVersion (default: $KUBE_VERSION, which Argo CD sets for plugins, else "+manifests.DefaultKubeVersion+")")
 	cmd.Flags().StringSliceVar(&f.apiVersions, "api-versions", nil, "API versions the destination cluster serves beyond Helm's built-in set (.Capabilities.APIVersions), unless an Application sets helm.apiVersions; repeatable or comma-separated (default: $KUBE_API_VERSIONS, which Argo CD sets for plugins)")
 	cmd.Flags().StringVar(&f.argoNamespace, "argocd-namespace", manifests.DefaultArgoCDNamespace, "namespace Argo CD runs in: it decides which .argocd-source-<app>.yaml Argo CD reads")
+	cmd.Flags().StringArrayVar(&f.revisions, "revision", nil, "an Application targetRevision that means the commit being checked (e.g. HEAD and the branch the change merges into); repeatable. When set, a source of this repository at another revision is fetched at it (or is an app error)")
 	cmd.Flags().StringArrayVar(&f.allowSources, "allow-source", nil, "repository URL (Git, Helm or OCI) other than this one that Applications may use as a source; repeatable. Any other is an app error")
 }
 
@@ -58,7 +60,8 @@ func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
 
 func (f *repoFlags) options() (manifests.Options, error) {
 	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize, HelmSandbox: helmSandbox(f.helmTimeout, 0),
-		KubeVersion: f.kubeVersion, APIVersions: f.apiVersions, ArgoCDNamespace: f.argoNamespace, AllowSources: f.allowSources}
+		KubeVersion: f.kubeVersion, APIVersions: f.apiVersions, ArgoCDNamespace: f.argoNamespace, AllowSources: f.allowSources,
+		Revisions: f.revisions}
 	// In Argo CD's plugin, the repo-server passes the destination
 	// cluster's version and API versions (getPluginEnvs in
 	// reposerver/repository/repository.go).
@@ -72,7 +75,7 @@ func (f *repoFlags) options() (manifests.Options, error) {
 			}
 		}
 	}
-	if len(f.allowSources) > 0 {
+	if len(f.allowSources) > 0 || len(f.revisions) > 0 {
 		// Allowed Git sources are fetched with the checkout's limits into a
 		// cache shared between runs, and checked out under a directory of
 		// this run's.
