@@ -94,17 +94,14 @@ func (b *kustomizeBuild) run(origins bool) ([]Resource, map[ResourceID]string, e
 				errs = append(errs, err)
 			}
 		}
-		// The resource's own node is a go.yaml.in/yaml/v3 node: use it as is
-		// rather than encoding and parsing every object again.
-		node := res.YNode()
-		if node.Kind == yaml.DocumentNode && len(node.Content) > 0 {
-			node = node.Content[0]
-		}
-		if expandedSize(node, r.opts.MaxDocumentNodes) > r.opts.MaxDocumentNodes {
-			errs = append(errs, &FileError{File: file, Err: fmt.Errorf("%s expands to more than %d YAML nodes: %w", res.CurId(), r.opts.MaxDocumentNodes, ErrTooLarge)})
+		// Argo CD reads `kustomize build` output, which is each resource
+		// encoded as YAML: decode exactly that, as Argo CD would.
+		data, err := res.AsYAML()
+		if err != nil {
+			errs = append(errs, &FileError{File: file, Err: fmt.Errorf("%s: %w", res.CurId(), err)})
 			continue
 		}
-		objs, err := objectsOf(file, node)
+		objs, err := DecodeManifests(data, DecodeOptions{File: file, MaxNodes: r.opts.MaxDocumentNodes, YAMLOnly: true})
 		errs = append(errs, err)
 		for i := range objs {
 			objs[i].Line = 0
