@@ -46,7 +46,7 @@ func TestCheckSeesWhatTheApplierDecodes(t *testing.T) {
 			[]string{"FAIL", "UNSIGNED", "app/deploy.yaml:10"}},
 		{"merge key carries the spec", "x-spec: &s\n  containers: [{name: api, image: UNSIGNED}]\napiVersion: v1\nkind: Pod\nmetadata: {name: api}\nspec:\n  <<: *s\n", exitDenied,
 			[]string{"FAIL", "UNSIGNED", "app/deploy.yaml:2"}},
-		{"items of any kind are applied", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: decoy}\nitems:\n- " + strings.ReplaceAll(head, "\n", "\n  ") + "      image: UNSIGNED\n", exitDenied,
+		{"items of any kind are applied", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: decoy}\nitems:\n- " + strings.ReplaceAll(head, "\n", "\n  ") + "        image: UNSIGNED\n", exitDenied,
 			[]string{"FAIL", "UNSIGNED"}},
 		{"legitimate anchors and merge", "x: &c {name: api, image: SIGNED}\napiVersion: v1\nkind: Pod\nmetadata: {name: api}\nspec:\n  containers:\n  - <<: *c\n    name: api\n", exitOK,
 			[]string{"PASS", "SIGNED", "app/deploy.yaml:1"}},
