@@ -79,6 +79,32 @@ func DecodeManifests(data []byte, opts DecodeOptions) ([]Resource, error) {
 	return out, errors.Join(errs...)
 }
 
+// decodeRenderedNode is DecodeManifests for an object a renderer holds as a
+// yaml.v3 tree and prints as the JSON document printed (Kustomize: `kustomize
+// build` prints each resource's JSON as YAML, which the applier reads back to
+// the same object). The tree is held to that JSON as a stream's documents are
+// held to the applier's decoding.
+func decodeRenderedNode(file string, node *yaml.Node, printed []byte, maxNodes int) ([]Resource, error) {
+	if n := expandedSize(node, maxNodes); n > maxNodes {
+		return nil, &FileError{File: file, Line: node.Line, Err: fmt.Errorf("document expands to more than %d YAML nodes (an alias bomb?): %w", maxNodes, ErrTooLarge)}
+	}
+	d := json.NewDecoder(bytes.NewReader(printed))
+	d.UseNumber()
+	var truth any
+	if err := d.Decode(&truth); err != nil {
+		return nil, &FileError{File: file, Err: fmt.Errorf("rendered object: %w", err)}
+	}
+	if truth == nil {
+		return nil, nil
+	}
+	n := &normaliser{file: file}
+	root, err := n.value(node, truth, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	return objectsOf(file, root)
+}
+
 // chunk is one document as the applier reads it: its bytes, and where they
 // start in the file (1-based line; column of the first byte).
 type chunk struct {

@@ -94,14 +94,20 @@ func (b *kustomizeBuild) run(origins bool) ([]Resource, map[ResourceID]string, e
 				errs = append(errs, err)
 			}
 		}
-		// Argo CD reads `kustomize build` output, which is each resource
-		// encoded as YAML: decode exactly that, as Argo CD would.
-		data, err := res.AsYAML()
+		// Argo CD applies what `kustomize build` prints: each resource's
+		// JSON (MarshalJSON) as YAML, read back to the same object. The
+		// resource's own yaml.v3 node is held to that JSON, rather than
+		// printing and parsing every object again.
+		node := res.YNode()
+		if node.Kind == yaml.DocumentNode && len(node.Content) > 0 {
+			node = node.Content[0]
+		}
+		printed, err := res.MarshalJSON()
 		if err != nil {
 			errs = append(errs, &FileError{File: file, Err: fmt.Errorf("%s: %w", res.CurId(), err)})
 			continue
 		}
-		objs, err := DecodeManifests(data, DecodeOptions{File: file, MaxNodes: r.opts.MaxDocumentNodes, YAMLOnly: true})
+		objs, err := decodeRenderedNode(file, node, printed, r.opts.MaxDocumentNodes)
 		errs = append(errs, err)
 		for i := range objs {
 			objs[i].Line = 0
