@@ -239,7 +239,7 @@ spec:
     image: {{ .Values.good }}
     image: {{ .Values.evil }}
 `,
-		"dup/values.yaml": "good: good.example/a:1\nevil: evil.example/a:1\n",
+		"dup/values.yaml":  "good: good.example/a:1\nevil: evil.example/a:1\n",
 		"merge/Chart.yaml": "apiVersion: v2\nname: merge\nversion: 0.1.0\n",
 		"merge/templates/pod.yaml": `apiVersion: v1
 kind: Pod
@@ -250,7 +250,7 @@ spec:
     image: good.example/a:1
     <<: {image: {{ .Values.evil }}}
 `,
-		"merge/values.yaml": "evil: evil.example/a:1\n",
+		"merge/values.yaml":         "evil: evil.example/a:1\n",
 		"kmerge/kustomization.yaml": "resources: [pod.yaml]\n",
 		"kmerge/pod.yaml": `x-spec: &s
   containers: [{name: a, image: evil.example/a:1}]
