@@ -101,6 +101,9 @@ func TestCheckUnknownImageWarningAndStrict(t *testing.T) {
 	if !strings.Contains(out, `"ruleId": "GG005"`) || !strings.Contains(out, `"level": "warning"`) {
 		t.Errorf("sarif lacks the warning:\n%s", out)
 	}
+	if out, _, _ = run(t, "images", repo); !strings.Contains(out, "WARNING app "+unsigned+" app/deploy.yaml:5") {
+		t.Errorf("images table lacks the warning:\n%s", out)
+	}
 	out, stderr, code = run(t, "check", repo, "--policy", pol, "--trusted-root", w.TrustedRootPath, "--strict")
 	if code != exitDenied || !strings.Contains(out, "strictUnknownImages (--strict) fails it") {
 		t.Fatalf("--strict: exit %d, want %d\n%s\n%s", code, exitDenied, out, stderr)
