@@ -286,7 +286,7 @@ type normaliser struct {
 	nan          int // NaN keys are never equal to each other
 }
 
-// maxAliasDepth matches deref's bound on chains of aliases.
+// maxAliasDepth bounds nesting (and merges of merges), as expandedSize does.
 const maxAliasDepth = 1000
 
 func (n *normaliser) at(src *yaml.Node) string {
