@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// imagesOf decodes a stream and returns "kind/name fieldPath=image@line"
+// decodedImages decodes a stream and returns "kind/name fieldPath=image@line"
 // for each image, or the decoding error.
-func imagesOf(t *testing.T, data string) ([]string, error) {
+func decodedImages(t *testing.T, data string) ([]string, error) {
 	t.Helper()
 	objs, err := DecodeManifests([]byte(data), DecodeOptions{File: "app.yaml"})
 	if err != nil {
@@ -74,7 +74,7 @@ spec:
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			imgs, err := imagesOf(t, c.doc)
+			imgs, err := decodedImages(t, c.doc)
 			if err == nil {
 				t.Fatalf("decoded without error: %v", imgs)
 			}
@@ -143,7 +143,7 @@ spec:
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, err := imagesOf(t, c.doc)
+			got, err := decodedImages(t, c.doc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,7 +157,7 @@ spec:
 // TestDecodeAnyObjectWithItemsIsAList: the applier applies an object whose
 // items is a list as its items, whatever its kind; one level deep.
 func TestDecodeAnyObjectWithItemsIsAList(t *testing.T) {
-	got, err := imagesOf(t, `apiVersion: v1
+	got, err := decodedImages(t, `apiVersion: v1
 kind: ConfigMap
 metadata: {name: decoy}
 items:
@@ -199,7 +199,7 @@ func TestDecodeStreamSplitting(t *testing.T) {
 	two := strings.Replace(pod, "%s", "a", 1)
 	two = strings.Replace(two, "%s", "img.example/a:1", 1)
 	// YAML 1.1 scalars: the applier reads `on` as true.
-	got, err := imagesOf(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: on}]}\n")
+	got, err := decodedImages(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, image: on}]}\n")
 	if err != nil || len(got) != 1 || !strings.Contains(got[0], "want a string") {
 		t.Errorf("image: on: got %v %v, want a bool (not a string) error", got, err)
 	}
@@ -212,13 +212,13 @@ func TestDecodeStreamSplitting(t *testing.T) {
 		}
 	}
 	// Lines count across documents.
-	got, err = imagesOf(t, "# head\n---\n"+two+"---\n\n"+two)
+	got, err = decodedImages(t, "# head\n---\n"+two+"---\n\n"+two)
 	if err != nil || len(got) != 2 || !strings.HasSuffix(got[0], "@6") || !strings.HasSuffix(got[1], "@12") {
 		t.Errorf("lines: %v %v", got, err)
 	}
 	// A JSON stream of two objects, as YAMLOrJSONDecoder reads it.
 	js := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"a","image":"img.example/a:1"}]}}`
-	got, err = imagesOf(t, js+"\n"+js)
+	got, err = decodedImages(t, js+"\n"+js)
 	if err != nil || len(got) != 2 || !strings.HasSuffix(got[1], "@2") {
 		t.Errorf("json stream: %v %v", got, err)
 	}
