@@ -39,14 +39,14 @@ func expandYAML(t *testing.T, doc string, opts Options) *Result {
 
 func repoFS() fstest.MapFS {
 	return fstest.MapFS{
-		"apps/guestbook/deploy.yaml":       {Data: []byte("kind: Deployment")},
-		"apps/billing/deploy.yaml":         {Data: []byte("kind: Deployment")},
-		"apps/experimental/deploy.yaml":    {Data: []byte("kind: Deployment")},
-		"apps/.hidden/deploy.yaml":         {Data: []byte("kind: Deployment")},
-		"clusters/dev/config.json":         {Data: []byte(`{"cluster":{"name":"dev","address":"https://dev"},"replicas":2}`)},
-		"clusters/prod/config.json":        {Data: []byte(`{"cluster":{"name":"prod","address":"https://prod"},"replicas":5}`)},
-		"clusters/prod/skip/config.json":   {Data: []byte(`{"cluster":{"name":"skipped","address":"https://skip"}}`)},
-		"clusters/list/config.yaml":        {Data: []byte("- cluster: {name: a, address: https://a}\n- cluster: {name: b, address: https://b}\n")},
+		"apps/guestbook/deploy.yaml":        {Data: []byte("kind: Deployment")},
+		"apps/billing/deploy.yaml":          {Data: []byte("kind: Deployment")},
+		"apps/experimental/deploy.yaml":     {Data: []byte("kind: Deployment")},
+		"apps/.hidden/deploy.yaml":          {Data: []byte("kind: Deployment")},
+		"clusters/dev/config.json":          {Data: []byte(`{"cluster":{"name":"dev","address":"https://dev"},"replicas":2}`)},
+		"clusters/prod/config.json":         {Data: []byte(`{"cluster":{"name":"prod","address":"https://prod"},"replicas":5}`)},
+		"clusters/prod/skip/config.json":    {Data: []byte(`{"cluster":{"name":"skipped","address":"https://skip"}}`)},
+		"clusters/list/config.yaml":         {Data: []byte("- cluster: {name: a, address: https://a}\n- cluster: {name: b, address: https://b}\n")},
 		"envs/staging/apps/web/deploy.yaml": {Data: []byte("kind: Deployment")},
 	}
 }
