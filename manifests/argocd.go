@@ -177,6 +177,9 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 				app.Directory.Exclude, _ = scalarString(v)
 			case "jsonnet":
 				app.Kind = KindJsonnet
+				if err := decodeJsonnet(v, &app.Directory.Jsonnet); err != nil {
+					return fail("%s.directory.jsonnet: %v", field, err)
+				}
 			default:
 				return fail("%s.directory.%s is not implemented", field, key)
 			}
