@@ -96,7 +96,7 @@ type helmRequest struct {
 type helmResponse struct {
 	Files   map[string]string
 	Jsonnet []jsonnet.Output
-	Err   string
+	Err     string
 	// OverOutput says Err is about MaxOutput.
 	OverOutput bool
 }
