@@ -55,11 +55,14 @@ type ImageVerdict struct {
 
 // AppVerdict is one app's verdicts.
 type AppVerdict struct {
-	Name   string         `json:"name"`
-	Path   string         `json:"path"`
-	Kind   manifests.Kind `json:"kind"`
-	Error  string         `json:"error,omitempty"`
-	Images []ImageVerdict `json:"images"`
+	Name string         `json:"name"`
+	Path string         `json:"path"`
+	Kind manifests.Kind `json:"kind"`
+	// GeneratedBy names the ApplicationSet (and generator) that generated
+	// the app; absent for apps written in the repository.
+	GeneratedBy *manifests.GeneratedBy `json:"generatedBy,omitempty"`
+	Error       string                 `json:"error,omitempty"`
+	Images      []ImageVerdict         `json:"images"`
 }
 
 // Summary counts verdicts.

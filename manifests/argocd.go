@@ -31,6 +31,8 @@ type argoApp struct {
 	file      string
 	line      int
 	sources   []argoSource
+	// generatedBy is set when an ApplicationSet generated the Application.
+	generatedBy *GeneratedBy
 }
 
 // where names the file (and line, when the Application is written there

@@ -41,9 +41,14 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	// charts or kustomizations) whose files mention them.
 	var argoApps []*argoApp
 	var appErrs []App
+	var appSets []*Resource
 	collect := func(resources []Resource) {
 		for i := range resources {
 			res := &resources[i]
+			if res.Kind == "ApplicationSet" && strings.HasPrefix(res.APIVersion, "argoproj.io/") {
+				appSets = append(appSets, res)
+				continue
+			}
 			if res.Kind != "Application" || !strings.HasPrefix(res.APIVersion, "argoproj.io/") {
 				continue
 			}
@@ -84,9 +89,14 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	if repoURL == "" {
 		repoURL = inferRepoURL(argoApps, exists)
 	}
+	// ApplicationSets: their Applications are discovered like written ones.
+	generated, genErrs := r.expandApplicationSets(ctx, appSets, repoURL)
+	argoApps = append(argoApps, generated...)
+	appErrs = append(appErrs, genErrs...)
 	covered := map[string]bool{}
 	var apps []App
 	for _, a := range argoApps {
+		first := len(apps)
 		refs := map[string]string{}
 		for _, s := range a.sources {
 			if s.Ref != "" && normalizeRepoURL(s.RepoURL) == repoURL {
@@ -121,6 +131,9 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 				covered[app.Path] = true
 				apps = append(apps, app)
 			}
+		}
+		for k := first; k < len(apps); k++ {
+			apps[k].GeneratedBy = a.generatedBy
 		}
 	}
 	apps = append(apps, appErrs...)
@@ -167,7 +180,7 @@ type layout struct {
 
 var (
 	looksKubernetes = regexp.MustCompile(`(?m)(^|[{,\s"])"?(apiVersion|kind)"?\s*:`)
-	mentionsApp     = regexp.MustCompile(`(?m)kind"?\s*:\s*"?Application\b`)
+	mentionsApp     = regexp.MustCompile(`(?m)kind"?\s*:\s*"?Application(Set)?\b`)
 )
 
 func (r *Repo) scanLayout(ctx context.Context) (*layout, error) {

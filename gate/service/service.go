@@ -89,7 +89,7 @@ func New(o Options) (*Service, error) {
 
 // manifestOptions are the configured limits on rendering a checkout.
 func (s *Service) manifestOptions() manifests.Options {
-	return manifests.Options{MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm}
+	return manifests.Options{MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm, Clusters: s.cfg.ArgoCD.Clusters}
 }
 
 func settingsKey(r RepoSettings) string {

@@ -88,6 +88,9 @@ func (e *GeneratorError) Unwrap() error { return e.Err }
 // reach (an SCM API, a cluster resource, a plugin).
 var ErrNeedsLiveService = errors.New("needs a live service, so the gate cannot expand it offline")
 
+// ErrOtherRepo marks a git generator whose repoURL is not the checkout.
+var ErrOtherRepo = errors.New("not the repository under review")
+
 // ErrUnsupported marks ApplicationSet fields the gate does not implement.
 var ErrUnsupported = errors.New("not supported")
 

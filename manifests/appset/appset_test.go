@@ -189,7 +189,7 @@ spec:
   generators:
   - git: {repoURL: https://github.com/someone/else.git, directories: [{path: '*'}]}
   template: {metadata: {name: x}, spec: {}}`,
-		wantErr: `generators[0]: git: repoURL "https://github.com/someone/else.git" is not the repository under review`,
+		wantErr: `generators[0]: git: repoURL "https://github.com/someone/else.git": not the repository under review`,
 	}, {
 		name:    "matrix of git directories × list",
 		mirrors: "generators/matrix_test.go TestMatrixGenerate (git × list)",

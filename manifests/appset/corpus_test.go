@@ -62,12 +62,12 @@ var corpusWant = map[string]struct {
 	// not goTemplate, yet written with {{.name}}: fasttemplate leaves it
 	"design-doc/clusters.yaml": {apps: []string{
 		"{{.name}}-guestbook  {{.server}}/guestbook"}},
-	"design-doc/git-directory-discovery-fasttemplate.yaml": {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git" is not the repository under review`},
-	"design-doc/git-directory-discovery.yaml":              {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git" is not the repository under review`},
-	"design-doc/git-files-discovery-fasttemplate.yaml":     {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git" is not the repository under review`},
-	"design-doc/git-files-discovery.yaml":                  {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git" is not the repository under review`},
-	"design-doc/git-files-literal-fasttemplate.yaml":       {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git" is not the repository under review`},
-	"design-doc/git-files-literal.yaml":                    {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git" is not the repository under review`},
+	"design-doc/git-directory-discovery-fasttemplate.yaml": {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git": not the repository under review`},
+	"design-doc/git-directory-discovery.yaml":              {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git": not the repository under review`},
+	"design-doc/git-files-discovery-fasttemplate.yaml":     {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git": not the repository under review`},
+	"design-doc/git-files-discovery.yaml":                  {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git": not the repository under review`},
+	"design-doc/git-files-literal-fasttemplate.yaml":       {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git": not the repository under review`},
+	"design-doc/git-files-literal.yaml":                    {err: `generators[0]: git: repoURL "https://github.com/infra-team/cluster-deployments.git": not the repository under review`},
 	"design-doc/list-fasttemplate.yaml": {apps: []string{
 		"engineering-dev-guestbook guestbook/engineering-dev https://1.2.3.4/guestbook",
 		"engineering-prod-guestbook guestbook/engineering-prod https://2.4.6.8/guestbook",

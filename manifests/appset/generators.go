@@ -227,7 +227,7 @@ func (e *expander) git(body map[string]any) ([]map[string]any, error) {
 	}
 	repoURL, _ := body["repoURL"].(string)
 	if e.opts.Repo == nil || e.opts.IsThisRepo == nil || !e.opts.IsThisRepo(repoURL) {
-		return nil, fmt.Errorf("repoURL %q is not the repository under review: the gate reads only this checkout, and listing another repository is %w", repoURL, ErrUnsupported)
+		return nil, fmt.Errorf("repoURL %q: %w: the gate reads only this checkout, and listing another repository is %w", repoURL, ErrOtherRepo, ErrUnsupported)
 	}
 	// revision: the gate checks the checkout it was given, which is the
 	// revision under review.
