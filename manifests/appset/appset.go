@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"text/template"
 )
 
 // Annotations written on every generated Application.
@@ -237,6 +238,8 @@ type expander struct {
 	*spec
 	opts Options
 	ctx  context.Context
+
+	parsed map[string]*template.Template // Go templates by source
 
 	dirs  []string // all directories of the checkout, lazily listed
 	files []string

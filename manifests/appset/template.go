@@ -45,9 +45,22 @@ var isTemplated = regexp.MustCompile(".*{{.*}}.*")
 // replace renders one string with params, in the ApplicationSet's engine.
 func (e *expander) replace(s string, params map[string]any) (string, error) {
 	if e.goTemplate {
-		t, err := template.New("").Funcs(funcMap).Option(e.goOptions...).Parse(s)
-		if err != nil {
-			return "", fmt.Errorf("failed to parse template %s: %w", s, err)
+		if !strings.Contains(s, "{{") {
+			return s, nil // no action: the template is its own output
+		}
+		// Parsed once per ApplicationSet: a generator of 1,000 apps renders
+		// the same few strings 1,000 times.
+		t, ok := e.parsed[s]
+		if !ok {
+			var err error
+			t, err = template.New("").Funcs(funcMap).Option(e.goOptions...).Parse(s)
+			if err != nil {
+				return "", fmt.Errorf("failed to parse template %s: %w", s, err)
+			}
+			if e.parsed == nil {
+				e.parsed = map[string]*template.Template{}
+			}
+			e.parsed[s] = t
 		}
 		var buf bytes.Buffer
 		if err := t.Execute(&buf, params); err != nil {
