@@ -254,3 +254,49 @@ func TestCorpusExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestGitFilesSymlinkOutOfRepo: a git files generator whose pattern matches
+// a symlink to a file outside the repository is an error (the file is
+// never read); a symlink inside the repository is read as Argo CD reads it.
+func TestGitFilesSymlinkOutOfRepo(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "config.json"), []byte(`{"name":"stolen"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, d := range []string{"envs/evil", "envs/ok", "shared"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "shared", "config.json"), []byte(`{"name":"ok"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../shared/config.json", filepath.Join(root, "envs", "ok", "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "config.json"), filepath.Join(root, "envs", "evil", "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	doc := func(pattern string) string {
+		return `
+metadata: {name: files}
+spec:
+  generators:
+  - git: {repoURL: ` + thisRepo + `, files: [{path: '` + pattern + `'}]}
+  template: {metadata: {name: '{{name}}'}, spec: {source: {path: '{{path}}'}}}`
+	}
+	res := expandYAML(t, doc("envs/*/config.json"), Options{Repo: r.FS()})
+	if len(res.Apps) != 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "envs/evil/config.json") {
+		t.Errorf("escaping symlink: apps %d, errors %v", len(res.Apps), res.Errors)
+	}
+	res = expandYAML(t, doc("envs/ok/config.json"), Options{Repo: r.FS()})
+	if len(res.Errors) != 0 || len(res.Apps) != 1 || res.Apps[0].Name() != "ok" {
+		t.Errorf("in-repository symlink: apps %v, errors %v", res.Apps, res.Errors)
+	}
+}

@@ -308,7 +308,10 @@ func (e *expander) listRepo() error {
 			e.dirs = append(e.dirs, p)
 			return nil
 		}
-		if d.Type().IsRegular() {
+		// A symlinked file is listed (Argo CD's git ls-files lists it) and
+		// read through the confined file system, which refuses one that
+		// leads out of the repository.
+		if d.Type().IsRegular() || d.Type()&fs.ModeSymlink != 0 {
 			e.files = append(e.files, p)
 		}
 		return nil
