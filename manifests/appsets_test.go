@@ -120,3 +120,32 @@ func TestApplicationSetDiscovery(t *testing.T) {
 		t.Errorf("JSON: %s", b)
 	}
 }
+
+// TestApplicationSetInfersRepoURL: with no --repo-url and no origin, the
+// repository's URL is inferred from the generated Applications too (the
+// service's checkouts have no origin), so they are not skipped as another
+// repository's; a git generator then reads the checkout under that URL.
+func TestApplicationSetInfersRepoURL(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"apps/web/deploy.yaml": goodDeployment,
+		"argocd/set.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: set}
+spec:
+  generators:
+  - list: {elements: [{name: web-a, tag: "2"}]}
+  - git: {repoURL: https://git.example/acme/gitops, directories: [{path: apps/*}]}
+  template:
+    metadata: {name: '{{name}}{{path.basename}}'}
+    spec:
+      source: {repoURL: 'https://git.example/acme/gitops.git', path: apps/web}
+      destination: {server: https://kubernetes.default.svc, namespace: web}
+`,
+	})
+	inv := scan(t, dir, Options{})
+	for _, name := range []string{"web-a{{path.basename}}", "{{name}}web"} {
+		if a := appByName(t, inv, name); a.GeneratedBy == nil || a.Error != "" || len(a.Images) != 1 {
+			t.Errorf("%s: %+v", name, a)
+		}
+	}
+}

@@ -91,6 +91,13 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	}
 	// ApplicationSets: their Applications are discovered like written ones.
 	generated, genErrs := r.expandApplicationSets(ctx, appSets, repoURL)
+	if repoURL == "" && len(generated) > 0 {
+		// Generated Applications vote like written ones; git generators
+		// then read the checkout under the inferred URL.
+		if repoURL = inferRepoURL(append(argoApps, generated...), exists); repoURL != "" {
+			generated, genErrs = r.expandApplicationSets(ctx, appSets, repoURL)
+		}
+	}
 	argoApps = append(argoApps, generated...)
 	appErrs = append(appErrs, genErrs...)
 	covered := map[string]bool{}
