@@ -589,7 +589,9 @@ func (e *expander) matrix(body map[string]any, where string, depth int) ([]map[s
 					tmp[k] = v
 				}
 				for k, v := range cur {
-					if old, ok := tmp[k]; ok && old != v {
+					// fasttemplate params are strings; Sprint keeps the
+					// comparison from panicking should one not be.
+					if old, ok := tmp[k]; ok && fmt.Sprint(old) != fmt.Sprint(v) {
 						return nil, fmt.Errorf("found duplicate key %s with different value, a: %v, b: %v", k, old, v)
 					}
 					tmp[k] = v
