@@ -78,6 +78,7 @@ func (r *Repo) expandApplicationSets(ctx context.Context, sets []*Resource, repo
 				fail(g.Generator, fmt.Errorf("generated Application %s: %w", g.Name(), err))
 				continue
 			}
+			a.instance = a.instanceName(r.opts.ArgoCDNamespace)
 			a.generatedBy = &GeneratedBy{ApplicationSet: res.Name, Generator: g.Generator, File: where}
 			apps = append(apps, a)
 		}

@@ -89,6 +89,7 @@ type helmRequest struct {
 	ChartDir    string
 	Values      map[string]any
 	Release     chartutil.ReleaseOptions
+	Cluster     helmCluster
 	MemoryLimit int64
 	MaxOutput   int64
 }
@@ -199,9 +200,9 @@ func (s *HelmSandbox) Close() error {
 }
 
 // render runs engine.Render for the chart in dir in a child process.
-func (s *HelmSandbox) render(ctx context.Context, dir string, vals map[string]any, rel chartutil.ReleaseOptions) (map[string]string, error) {
+func (s *HelmSandbox) render(ctx context.Context, dir string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
 	l := s.limits()
-	resp, err := s.run(ctx, helmRequest{ChartDir: dir, Values: vals, Release: rel, MemoryLimit: l.memory, MaxOutput: l.maxOutput}, "templates")
+	resp, err := s.run(ctx, helmRequest{ChartDir: dir, Values: vals, Release: rel, Cluster: cluster, MemoryLimit: l.memory, MaxOutput: l.maxOutput}, "templates")
 	return resp.Files, err
 }
 
@@ -309,7 +310,7 @@ func RunHelmChild(in io.Reader, out io.Writer) int {
 				n += int64(len(o.JSON))
 			}
 		} else {
-			resp.Files, err = helmTemplate(req.ChartDir, req.Values, req.Release)
+			resp.Files, err = helmTemplate(req.ChartDir, req.Values, req.Release, req.Cluster)
 			n = outputSize(resp.Files)
 		}
 		if err != nil {
@@ -341,12 +342,12 @@ func watchHeap(limit uint64) {
 
 // helmTemplate is the child's side of templateChart: it loads the chart
 // itself (the parent checked its files first).
-func helmTemplate(dir string, vals map[string]any, rel chartutil.ReleaseOptions) (map[string]string, error) {
+func helmTemplate(dir string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
 	chrt, err := loader.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	return templateChart(chrt, vals, rel)
+	return templateChart(chrt, vals, rel, cluster)
 }
 
 func outputSize(files map[string]string) int64 {

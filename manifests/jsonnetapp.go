@@ -31,43 +31,52 @@ func (r *Repo) renderJsonnet(ctx context.Context, dir string, out *Rendered) {
 		out.Err = errors.Join(append(errs, &FileError{File: app.Path, Err: errors.New("Jsonnet app has no .jsonnet file")})...)
 		return
 	}
+	res, err := r.evalJsonnetFiles(ctx, app, files)
+	out.Resources = append(out.Resources, res...)
+	out.Err = errors.Join(append(errs, err)...)
+}
+
+// evalJsonnetFiles evaluates Jsonnet files (repository-relative) of a
+// directory app with its directory.jsonnet options, and returns the
+// objects they produce.
+func (r *Repo) evalJsonnetFiles(ctx context.Context, app App, files []string) ([]Resource, error) {
 	job := jsonnet.Job{Root: r.root, Dir: app.Path, Files: files, Libs: app.Directory.Jsonnet.Libs, MaxFileSize: r.opts.MaxFileSize}
 	for _, v := range app.Directory.Jsonnet.TLAs {
 		val, err := r.buildEnvSubst(app, v.Value)
 		if err != nil {
-			out.Err = errors.Join(append(errs, fmt.Errorf("directory.jsonnet.tlas %s: %w", v.Name, err))...)
-			return
+			return nil, fmt.Errorf("directory.jsonnet.tlas %s: %w", v.Name, err)
 		}
 		job.TLAs = append(job.TLAs, jsonnet.Var{Name: v.Name, Value: val, Code: v.Code})
 	}
 	for _, v := range app.Directory.Jsonnet.ExtVars {
 		val, err := r.buildEnvSubst(app, v.Value)
 		if err != nil {
-			out.Err = errors.Join(append(errs, fmt.Errorf("directory.jsonnet.extVars %s: %w", v.Name, err))...)
-			return
+			return nil, fmt.Errorf("directory.jsonnet.extVars %s: %w", v.Name, err)
 		}
 		job.Ext = append(job.Ext, jsonnet.Var{Name: v.Name, Value: val, Code: v.Code})
 	}
 	var outputs []jsonnet.Output
+	var err error
 	if s := r.opts.HelmSandbox; s != nil {
 		outputs, err = s.evalJsonnet(ctx, job)
 	} else {
 		outputs, err = jsonnet.Evaluate(job)
 	}
 	if err != nil {
-		out.Err = errors.Join(append(errs, fmt.Errorf("Jsonnet app %s: %w", app.Path, err))...)
-		return
+		return nil, fmt.Errorf("Jsonnet app %s: %w", app.Path, err)
 	}
+	var out []Resource
+	var errs []error
 	for _, o := range outputs {
 		docs, err := parseDocuments(o.File, []byte(o.JSON), r.opts.MaxDocumentNodes)
 		errs = append(errs, err)
 		for _, d := range docs {
 			res, err := jsonnetObjects(o.File, d)
-			out.Resources = append(out.Resources, res...)
+			out = append(out, res...)
 			errs = append(errs, err)
 		}
 	}
-	out.Err = errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 // jsonnetObjects takes the objects out of one file's output: an object, or
@@ -101,11 +110,11 @@ func jsonnetObjects(file string, n *yaml.Node) ([]Resource, error) {
 // jsonnetFiles lists the .jsonnet files of the app (repository-relative),
 // with the directory rules of renderPlain: recurse, include, exclude.
 func (r *Repo) jsonnetFiles(ctx context.Context, dir string, app App) ([]string, error) {
-	include, err := compileGlobs(app.Directory.Include)
+	include, err := compileArgoGlob(app.Directory.Include)
 	if err != nil {
 		return nil, &FileError{File: app.Path, Err: err}
 	}
-	exclude, err := compileGlobs(app.Directory.Exclude)
+	exclude, err := compileArgoGlob(app.Directory.Exclude)
 	if err != nil {
 		return nil, &FileError{File: app.Path, Err: err}
 	}
@@ -131,7 +140,7 @@ func (r *Repo) jsonnetFiles(ctx context.Context, dir string, app App) ([]string,
 		}
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
-		if (include != nil && !include(rel)) || (exclude != nil && exclude(rel)) {
+		if (include != nil && !include.Match(rel)) || (exclude != nil && exclude.Match(rel)) {
 			return nil
 		}
 		files = append(files, r.rel(p))
