@@ -42,7 +42,8 @@ func TestJsonnetApplicationTLAsLibs(t *testing.T) {
 	})
 	inv := scan(t, dir, Options{RepoURL: "https://github.com/example/gitops"})
 	app := appByName(t, inv, "web")
-	if app.Error != "" || app.Kind != KindJsonnet {
+	// Argo CD has no Jsonnet kind: a directory app evaluates its .jsonnet files.
+	if app.Error != "" || app.Kind != KindPlain {
 		t.Fatalf("kind %s, error %s", app.Kind, app.Error)
 	}
 	var got []string
