@@ -68,10 +68,16 @@ func (r *Repo) evalJsonnetFiles(ctx context.Context, app App, files []string) ([
 	var out []Resource
 	var errs []error
 	for _, o := range outputs {
-		docs, err := parseDocuments(o.File, []byte(o.JSON), r.opts.MaxDocumentNodes)
+		// The applier's decoding (decode.go), then Argo CD's list handling.
+		chunks, err := splitStream(o.File, []byte(o.JSON), false)
 		errs = append(errs, err)
-		for _, d := range docs {
-			res, err := jsonnetObjects(o.File, d)
+		for _, c := range chunks {
+			root, err := decodeChunk(o.File, c, r.opts.MaxDocumentNodes)
+			if err != nil || root == nil {
+				errs = append(errs, err)
+				continue
+			}
+			res, err := jsonnetObjects(o.File, root)
 			out = append(out, res...)
 			errs = append(errs, err)
 		}
