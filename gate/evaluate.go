@@ -106,6 +106,10 @@ func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Rep
 	return rep
 }
 
+// ReasonUnmatched is the reason of an image that no rule matches: it was
+// not verified, and passes only because matching is not required.
+const ReasonUnmatched = "no rule matches this image, so it was not verified; --require-match (requireMatch) fails it"
+
 // sortVerdicts puts what needs attention first: failed and errored images,
 // then the rest, each in file order.
 func sortVerdicts(v []ImageVerdict) {
@@ -166,7 +170,8 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		case r.e.o.RequireMatch:
 			v.Status, v.Reason = StatusFail, "no policy rule matches this image, and every image must be covered (--require-match)"
 		default:
-			v.Status = StatusUnmatched
+			// It passes, unverified: say so on the image, not only in a count.
+			v.Status, v.Reason = StatusUnmatched, ReasonUnmatched
 		}
 		return v
 	}

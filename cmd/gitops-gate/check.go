@@ -18,6 +18,7 @@ import (
 // that verifies).
 type engineFlags struct {
 	policies     []string
+	policyIgnore []string
 	identities   []string
 	keys         []string
 	trustedRoot  string
@@ -31,6 +32,7 @@ type engineFlags struct {
 func (f *engineFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.policies, "policy", nil, "Kyverno ClusterPolicy/Policy files or directories (repeatable)")
+	fl.StringArrayVar(&f.policyIgnore, "policy-ignore", nil, "glob of files in a --policy directory that are not policies, e.g. kustomization.yaml (repeatable; any other non-policy YAML there is an error)")
 	fl.StringArrayVar(&f.identities, "identity", nil, "trusted keyless identity ISSUER=SUBJECT_REGEXP, exact issuer and anchored regexp (repeatable)")
 	fl.StringArrayVar(&f.keys, "key", nil, "trusted cosign public key file (repeatable)")
 	fl.StringVar(&f.trustedRoot, "trusted-root", os.Getenv("GITOPS_GATE_TRUSTED_ROOT"), "Sigstore trusted_root.json (private or air-gapped Sigstore)")
@@ -43,13 +45,19 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 
 func (f *engineFlags) engine() (*gate.Engine, error) {
 	e, err := gate.NewEngine(gate.Config{
-		PolicyPaths: f.policies, Identities: f.identities, KeyFiles: f.keys,
+		PolicyPaths: f.policies, PolicyIgnore: f.policyIgnore, Identities: f.identities, KeyFiles: f.keys,
 		Trust:        trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
 		Registry:     registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
 		RequireMatch: f.requireMatch,
 	})
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
+	}
+	// A trust root the user named but the gate cannot read is a mistake in
+	// the command line: say it once, before any registry is contacted,
+	// rather than as the reason of every image.
+	if f.trustedRoot != "" && e.TrustErr != nil {
+		return nil, &exitError{exitUsage, fmt.Errorf("--trusted-root (or GITOPS_GATE_TRUSTED_ROOT): %w", e.TrustErr)}
 	}
 	return e, nil
 }

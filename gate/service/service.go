@@ -79,9 +79,14 @@ func New(o Options) (*Service, error) {
 		s.helm = &manifests.HelmSandbox{Command: o.HelmCommand, Env: o.HelmEnv,
 			Timeout: s.cfg.Limits.HelmTimeout, MemoryLimit: s.cfg.Limits.helmMemory}
 	}
-	for _, r := range s.cfg.Repos {
+	for i, r := range s.cfg.Repos {
 		if _, err := s.engineFor(r.Name); err != nil {
-			return nil, fmt.Errorf("repository %s: %w", r.Name, err)
+			// Name the config keys, not the CLI flags the engine's
+			// errors speak of.
+			if errors.Is(err, gate.ErrNoPolicy) {
+				err = errors.New("no policy: set policies, identities or keys, here or under defaults")
+			}
+			return nil, fmt.Errorf("config: repos[%d] (%s): %w", i, r.Name, err)
 		}
 	}
 	return s, nil
@@ -94,10 +99,10 @@ func (s *Service) manifestOptions() manifests.Options {
 
 func settingsKey(r RepoSettings) string {
 	b, _ := json.Marshal(struct {
-		P, I, K []string
-		T, C    string
-		U, M    bool
-	}{r.Policies, r.Identities, r.Keys, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch})
+		P, I, K, G []string
+		T, C       string
+		U, M       bool
+	}{r.Policies, r.Identities, r.Keys, r.PolicyIgnore, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch})
 	return string(b)
 }
 
@@ -123,7 +128,7 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		observe = s.o.Metrics.observeRegistry
 	}
 	e, err := gate.NewEngine(gate.Config{
-		PolicyPaths: set.Policies, Identities: set.Identities, KeyFiles: set.Keys,
+		PolicyPaths: set.Policies, PolicyIgnore: set.PolicyIgnore, Identities: set.Identities, KeyFiles: set.Keys,
 		Trust: trust.Source{TrustedRootPath: set.TrustedRoot, UseTUF: set.TUF, TUFCacheDir: set.TUFCache},
 		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
 			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log},
