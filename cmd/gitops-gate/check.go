@@ -110,17 +110,25 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 			if err != nil {
 				return &exitError{exitOperational, err}
 			}
-			switch rep.Result {
-			case gate.StatusFail:
-				return &exitError{exitDenied, errors.New(report.Summary(rep))}
-			case gate.StatusError:
-				return &exitError{exitOperational, errors.New(report.Summary(rep))}
-			}
-			return nil
+			return verdictError(rep)
 		},
 	}
 	rf.register(cmd)
 	ef.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or sarif")
 	return cmd
+}
+
+// verdictError maps a report to check's exit code: 1 denied, 3 could not
+// check, nil for a pass. Every command that prints a verdict uses it.
+func verdictError(rep *gate.Report) error {
+	switch rep.Result {
+	case gate.StatusFail:
+		return &exitError{exitDenied, errors.New(report.Summary(rep))}
+	case gate.StatusError:
+		return &exitError{exitOperational, errors.New(report.Summary(rep))}
+	case gate.StatusPass:
+		return nil
+	}
+	return &exitError{exitOperational, fmt.Errorf("unknown result %q", rep.Result)}
 }

@@ -45,7 +45,9 @@ type Options struct {
 	// stopped.
 	HelmCommand []string
 	HelmEnv     []string
-	// DemoRepo and DemoPolicy locate the demo (defaults: testdata/...).
+	// DemoRepo and DemoPolicy locate the demo (default: the copy of
+	// testdata/repos/demo and testdata/policies/demo.yaml built into the
+	// binary).
 	DemoRepo, DemoPolicy string
 }
 
@@ -750,11 +752,13 @@ func (s *Service) StartDemo(ctx context.Context) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	repo, pol := s.o.DemoRepo, s.o.DemoPolicy
-	if repo == "" {
-		repo, pol = "testdata/repos/demo", "testdata/policies/demo.yaml"
+	var d *gatetest.Demo
+	var err error
+	if s.o.DemoRepo != "" {
+		d, err = gatetest.NewDemo(ctx, dir, s.o.DemoRepo, s.o.DemoPolicy)
+	} else {
+		d, err = gatetest.NewEmbeddedDemo(ctx, dir) // built in: works from any directory
 	}
-	d, err := gatetest.NewDemo(ctx, dir, repo, pol)
 	if err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
