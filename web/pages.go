@@ -150,7 +150,10 @@ func (v evaluationView) CommitURL() string {
 }
 
 func (h *handlers) listPage(c echo.Context) error {
-	f := filterOf(c)
+	f, err := filterOf(c)
+	if err != nil {
+		return c.String(http.StatusBadRequest, err.Error()+"\n")
+	}
 	evs, total, err := h.o.Service.List(c.Request().Context(), f)
 	if err != nil {
 		return c.String(http.StatusInternalServerError, err.Error())

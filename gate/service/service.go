@@ -251,6 +251,14 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 	if !watched && r.Repo != demoRepo && len(s.cfg.Defaults.Policies)+len(s.cfg.Defaults.Identities)+len(s.cfg.Defaults.Keys) == 0 {
 		return "", fmt.Errorf("%w: repository %s is not configured", ErrBadRequest, r.Repo)
 	}
+	for i, a := range r.Apps {
+		if a == "" {
+			r.Apps[i] = "." // Argo CD's empty path: the repository root
+		}
+	}
+	if err := checkApps(r.Apps); err != nil {
+		return "", err
+	}
 	if r.Trigger == "" {
 		r.Trigger = "api"
 	}
@@ -272,6 +280,13 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 	}
 	if r.Repo == demoRepo && s.demo != nil {
 		spec.Local = s.demo.RepoDir
+	}
+	if spec.Local != "" && len(r.Apps) > 0 {
+		// The apps of a local repository are known now: an unknown one is
+		// the caller's mistake, answered at once rather than queued.
+		if err := s.knownApps(ctx, spec.Local, r.Repo, r.Apps); err != nil {
+			return "", err
+		}
 	}
 	id, _, err := s.st.Accept(ctx, store.Intake{Spec: spec})
 	if err == nil {
@@ -506,7 +521,7 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return // shutting down: the lease expires and another worker takes over
-	case err != nil && job.Attempts < maxEvaluateAttempts && ectx.Err() == nil:
+	case err != nil && job.Attempts < maxEvaluateAttempts && ectx.Err() == nil && !isPermanent(err):
 		s.log.Warn("evaluation could not start; will retry", "id", ev.ID, "attempt", job.Attempts, "err", err)
 		s.st.Retry(ctx, job, s.owner, time.Now().Add(time.Duration(job.Attempts)*5*time.Second), err.Error())
 		return
@@ -600,8 +615,10 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 				apps = append(apps, a)
 			}
 		}
-		if len(apps) == 0 {
-			return nil, fmt.Errorf("none of the apps %v is in the repository", ev.Spec.Apps)
+		// Every app asked for must be there: one left out in silence
+		// would be a pass for what was never checked.
+		if missing := missingApps(ev.Spec.Apps, rep.Apps); len(missing) > 0 {
+			return nil, permanent(fmt.Errorf("apps %s: not in %s at %s (its apps: %s)", strings.Join(missing, ", "), ev.Spec.Repo, ev.Spec.SHA, appList(rep.Apps)))
 		}
 		filtered := &gate.Report{APIVersion: rep.APIVersion, Apps: apps}
 		filtered.Recount()
