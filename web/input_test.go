@@ -108,27 +108,7 @@ func TestAPIInputIsValidated(t *testing.T) {
 // TestAPIUnknownAppOfTheDemoIsRefusedAtOnce: the demo repository is local,
 // so an unknown app is a 400 before anything is queued.
 func TestAPIUnknownAppOfTheDemoIsRefusedAtOnce(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := service.LoadConfig("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = dir
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "gate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc, err := service.New(service.Options{Config: cfg, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	if _, err := svc.StartDemo(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(web.New(web.Options{Service: svc, Demo: true}))
-	defer srv.Close()
+	srv, st := newDemoGate(t)
 	code, body := do(t, "POST", srv.URL+"/api/v1/evaluations", `{"repo": "demo/gitops", "revision": "demo0000", "trigger": "demo", "apps": ["nope"]}`)
 	if code != http.StatusBadRequest || !strings.Contains(body, `apps: \"nope\" not in demo/gitops (its apps: `) {
 		t.Errorf("an unknown demo app: %d %s", code, body)
@@ -139,4 +119,39 @@ func TestAPIUnknownAppOfTheDemoIsRefusedAtOnce(t *testing.T) {
 	if code, body := do(t, "POST", srv.URL+"/api/v1/evaluations", `{"repo": "demo/gitops", "revision": "demo0000", "trigger": "demo", "apps": ["jobs"]}`); code != http.StatusAccepted {
 		t.Errorf("a demo app: %d %s", code, body)
 	}
+}
+
+// newDemoGate runs the service in demo mode (the built-in demo repository,
+// registry and Sigstore) with its workers, behind the web server.
+func newDemoGate(t *testing.T) (*httptest.Server, store.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := service.LoadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DataDir = dir
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "gate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := service.New(service.Options{Config: cfg, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.StartDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	srv := httptest.NewServer(web.New(web.Options{Service: svc, Demo: true}))
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		<-done
+		svc.Close()
+		st.Close()
+	})
+	return srv, st
 }

@@ -226,6 +226,10 @@ type Outcome struct {
 	Timestamp *time.Time
 	// Reason says, in one line, why the attestor is not satisfied.
 	Reason string
+	// Found is, when the attestor is not satisfied because a signature's
+	// certificate (its chain verified) names another identity, that
+	// identity: what the page shows beside the one expected.
+	Found *Signer
 	// Err is set when the check could not be made (trust root missing,
 	// malformed material): the verdict is an error, not a failure.
 	Err error
@@ -253,6 +257,7 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 	}
 	var reasons []string
 	var readErr error
+	var found *Signer
 	if vf.Type != "SigstoreBundle" {
 		for _, sig := range m.Classic {
 			sco, tsTime, tsProblem := timestampOpts(sig, co)
@@ -266,6 +271,9 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 					continue
 				}
 				reason := cleanReason(err)
+				if found == nil && strings.HasPrefix(reason, "signed by another identity") {
+					found, _ = signerOf(sig, a)
+				}
 				if tsProblem != "" {
 					reason += " (" + tsProblem + ")"
 				}
@@ -279,6 +287,9 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 			}
 			if why := extensionMismatch(a, signer); why != "" {
 				reasons = append(reasons, why)
+				if found == nil {
+					found = signer
+				}
 				continue
 			}
 			o := Outcome{Verified: true, Signer: signer, Format: FormatClassic, Timestamp: tsTime}
@@ -309,7 +320,7 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 			return Outcome{Reason: "no signatures this attestor can check at " + m.Digest.DigestStr()}
 		}
 	}
-	return Outcome{Reason: summarize(reasons)}
+	return Outcome{Reason: summarize(reasons), Found: found}
 }
 
 // timestampOpts decides whether a signature's RFC 3161 timestamp may serve
