@@ -74,7 +74,7 @@ func TestSecondServeLeavesTheFirstAlone(t *testing.T) {
 	}
 	for _, c := range []struct {
 		listen, want string
-		code      int
+		code         int
 	}{
 		{addr, "address already in use", exitOperational},
 		{"18099", `listen "18099": want [host]:port`, exitUsage},
