@@ -19,6 +19,9 @@ import (
 // when one is close: "repo: unknown key; did you mean repos?". yaml.v3's
 // own strict errors name Go types, not keys.
 func checkKeys(file string, doc *yaml.Node, t reflect.Type) error {
+	if doc.Kind == 0 {
+		return nil // an empty file: every key takes its default
+	}
 	var errs []error
 	walkKeys(file, doc, t, "", &errs)
 	return errors.Join(errs...)
