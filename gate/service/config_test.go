@@ -169,3 +169,13 @@ func TestLoadConfigPlaceholderSecrets(t *testing.T) {
 		t.Errorf("err = %v: want an error that does not repeat the value", err)
 	}
 }
+
+// TestLoadConfigEmptyFile: a file with nothing but comments is every
+// default, not an error.
+func TestLoadConfigEmptyFile(t *testing.T) {
+	for _, yml := range []string{"", "# nothing yet\n"} {
+		if c := loadYAML(t, yml, ""); c == nil || c.Listen != ":8080" {
+			t.Errorf("%q: %+v", yml, c)
+		}
+	}
+}
