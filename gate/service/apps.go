@@ -45,8 +45,8 @@ func checkApps(apps []string) error {
 
 // knownApps checks that every app asked for is an app of the repository
 // in dir.
-func (s *Service) knownApps(ctx context.Context, dir, repo string, want []string) error {
-	r, err := manifests.Open(dir, s.manifestOptions())
+func (s *Service) knownApps(ctx context.Context, dir, repoURL, repo string, want []string) error {
+	r, err := manifests.Open(dir, s.manifestOptions(repoURL))
 	if err != nil {
 		return err
 	}

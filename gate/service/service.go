@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/argocd"
 	"github.com/gitops-gate/gitops-gate/gate/cache"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/github"
@@ -94,9 +95,14 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// manifestOptions are the configured limits on rendering a checkout.
-func (s *Service) manifestOptions() manifests.Options {
-	return manifests.Options{MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm}
+// manifestOptions are the configured limits on rendering a checkout of
+// repoURL. The URL decides which Argo CD Applications point into the
+// checkout: without it, it would be inferred from the Applications, which
+// the pull request writes.
+func (s *Service) manifestOptions(repoURL string) manifests.Options {
+	return manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
+		KubeVersion: s.cfg.Cluster.KubeVersion, APIVersions: s.cfg.Cluster.APIVersions,
+		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: s.cfg.Sources.Allow}
 }
 
 func settingsKey(r RepoSettings) string {
@@ -234,6 +240,12 @@ type Request struct {
 	PR       int      `json:"pr"`
 	Apps     []string `json:"apps"` // app paths to limit the evaluation to
 	Trigger  string   `json:"trigger"`
+	// Application, sent by the Argo CD PreSync hook, holds the
+	// Application's sources and the index of the one to judge: the app
+	// (the one entry of Apps, that source's path) renders with every
+	// option of that source, through the code the hook's local mode uses
+	// (argocd.CheckSource).
+	Application *argocd.Spec `json:"application,omitempty"`
 }
 
 // ErrBadRequest marks an API request the gate cannot act on.
@@ -272,6 +284,18 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 		return "", fmt.Errorf("%w: trigger %q: want api or argocd", ErrBadRequest, r.Trigger)
 	}
 	spec := &store.Spec{Repo: r.Repo, CloneURL: r.CloneURL, SHA: r.Revision, Ref: r.Ref, PR: r.PR, Apps: r.Apps, Trigger: r.Trigger}
+	if r.Application != nil {
+		src, err := r.Application.SourceAt(r.Application.Source)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		if len(r.Apps) != 1 || r.Apps[0] != src.AppPath() {
+			return "", fmt.Errorf("%w: apps: with application, want exactly the source's path [%q]", ErrBadRequest, src.AppPath())
+		}
+		if spec.Application, err = json.Marshal(r.Application); err != nil {
+			return "", fmt.Errorf("%w: application: %v", ErrBadRequest, err)
+		}
+	}
 	if spec.CloneURL == "" {
 		spec.CloneURL = set.CloneURL
 	}
@@ -284,7 +308,7 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 	if spec.Local != "" && len(r.Apps) > 0 {
 		// The apps of a local repository are known now: an unknown one is
 		// the caller's mistake, answered at once rather than queued.
-		if err := s.knownApps(ctx, spec.Local, r.Repo, r.Apps); err != nil {
+		if err := s.knownApps(ctx, spec.Local, spec.CloneURL, r.Repo, r.Apps); err != nil {
 			return "", err
 		}
 	}
@@ -590,8 +614,16 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		defer cleanup()
 	}
+	mopts := s.manifestOptions(ev.Spec.CloneURL)
+	if len(s.cfg.Sources.Allow) > 0 && s.o.Fetcher != nil {
+		// Sources.Allow names the other repositories Applications may use:
+		// they are fetched with the checkout's limits, for this evaluation.
+		src := &gitsrc.Sources{Fetcher: s.o.Fetcher, TmpRoot: filepath.Join(s.cfg.DataDir, "checkouts")}
+		defer src.Close()
+		mopts.Sources = src
+	}
 	if s.proposesPins(ev) {
-		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: s.manifestOptions()})
+		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: mopts})
 		if err != nil {
 			return nil, err
 		}
@@ -604,7 +636,14 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		return rep, nil
 	}
-	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: s.manifestOptions()})
+	if len(ev.Spec.Application) > 0 {
+		var app argocd.Spec
+		if err := json.Unmarshal(ev.Spec.Application, &app); err != nil {
+			return nil, fmt.Errorf("application: %w", err)
+		}
+		return argocd.CheckSource(ctx, eng, dir, &app, mopts)
+	}
+	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: mopts})
 	if err != nil {
 		return nil, err
 	}

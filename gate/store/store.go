@@ -59,6 +59,9 @@ type Spec struct {
 	DeliveryID     string   `json:"deliveryId,omitempty"`
 	// Local is a directory to evaluate instead of fetching (demo mode).
 	Local string `json:"local,omitempty"`
+	// Application is the Argo CD Application source spec to render the
+	// one app with (argocd.Spec, sent by the PreSync hook).
+	Application json.RawMessage `json:"application,omitempty"`
 }
 
 // Evaluation is one evaluation as stored.
