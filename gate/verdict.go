@@ -75,6 +75,10 @@ type AppVerdict struct {
 	Kind   manifests.Kind `json:"kind"`
 	Error  string         `json:"error,omitempty"`
 	Images []ImageVerdict `json:"images"`
+	// Warnings are image fields the gate does not judge: a string field
+	// named image in a resource of a kind it has no extractor for. With
+	// StrictUnknownImages each is a failed image instead.
+	Warnings []manifests.Warning `json:"warnings,omitempty"`
 }
 
 // Summary counts verdicts.
@@ -88,6 +92,7 @@ type Summary struct {
 	Audit     int `json:"audit"`
 	Skipped   int `json:"skipped"`
 	Unmatched int `json:"unmatched"`
+	Warnings  int `json:"warnings,omitempty"`
 }
 
 // Report is the result of an evaluation.
@@ -125,6 +130,7 @@ func (r *Report) finish() {
 		if a.Error != "" {
 			s.AppErrors++
 		}
+		s.Warnings += len(a.Warnings)
 		for _, im := range a.Images {
 			s.Images++
 			switch im.Status {

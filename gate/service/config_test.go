@@ -179,3 +179,20 @@ func TestLoadConfigEmptyFile(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadConfigStrictUnknownImages: strictUnknownImages is read from the
+// defaults and per repository, a repository's own value winning.
+func TestLoadConfigStrictUnknownImages(t *testing.T) {
+	c := loadYAML(t, "defaults: {strictUnknownImages: true}\nrepos:\n- {name: acme/a}\n- {name: acme/b, strictUnknownImages: false}\n", "")
+	a, ok := c.settings("acme/a")
+	if !ok || a.StrictUnknownImages == nil || !*a.StrictUnknownImages {
+		t.Errorf("acme/a: %+v", a)
+	}
+	b, ok := c.settings("acme/b")
+	if !ok || b.StrictUnknownImages == nil || *b.StrictUnknownImages {
+		t.Errorf("acme/b: %+v", b)
+	}
+	if settingsKey(a) == settingsKey(b) {
+		t.Error("strictUnknownImages does not change the engine")
+	}
+}
