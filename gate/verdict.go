@@ -40,9 +40,14 @@ type ImageVerdict struct {
 	// Reason says why the image did not pass, in one line.
 	Reason string `json:"reason,omitempty"`
 	// Rule is policy/rule of the rule that decided; Attestor its attestor.
-	Rule            string         `json:"rule,omitempty"`
-	Attestor        string         `json:"attestor,omitempty"`
-	Signer          *verify.Signer `json:"signer,omitempty"`
+	Rule     string         `json:"rule,omitempty"`
+	Attestor string         `json:"attestor,omitempty"`
+	Signer   *verify.Signer `json:"signer,omitempty"`
+	// Expected is what the deciding attestor wants, and FoundSigner the
+	// identity a signature of the image was made by instead, for an image
+	// that did not pass (both when known).
+	Expected        *Expected      `json:"expected,omitempty"`
+	FoundSigner     *verify.Signer `json:"foundSigner,omitempty"`
 	SignatureFormat verify.Format  `json:"signatureFormat,omitempty"`
 	Tlog            *verify.Tlog   `json:"tlog,omitempty"`
 	// RFC3161Time is the signing time proven by a trusted timestamp
@@ -51,6 +56,16 @@ type ImageVerdict struct {
 	// MutateDigest says the rule wants the digest pinned (Kyverno's
 	// mutateDigest), for `render --pin`.
 	MutateDigest bool `json:"-"`
+}
+
+// Expected is what an attestor wants, in short: a keyless identity's
+// issuer and subject (wildcards, or /regexp/), or a key.
+type Expected struct {
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Other is any other requirement in words (a key, certificate
+	// extensions, n of m attestors).
+	Other string `json:"other,omitempty"`
 }
 
 // AppVerdict is one app's verdicts.
