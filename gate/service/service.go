@@ -102,7 +102,8 @@ func New(o Options) (*Service, error) {
 func (s *Service) manifestOptions(repoURL string) manifests.Options {
 	return manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
 		KubeVersion: s.cfg.Cluster.KubeVersion, APIVersions: s.cfg.Cluster.APIVersions,
-		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: s.cfg.Sources.Allow}
+		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: s.cfg.Sources.Allow,
+		Clusters: s.cfg.ArgoCD.Clusters}
 }
 
 func settingsKey(r RepoSettings) string {
