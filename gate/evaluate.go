@@ -82,7 +82,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Rep
 	var firsts, repeats []job
 	seen := map[string]bool{}
 	for i, app := range inv.Apps {
-		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, Error: app.Error, Images: make([]ImageVerdict, len(app.Images))}
+		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, GeneratedBy: app.GeneratedBy, Error: app.Error, Images: make([]ImageVerdict, len(app.Images))}
 		for j, ref := range app.Images {
 			if seen[ref.Image] {
 				repeats = append(repeats, job{i, j})
@@ -111,6 +111,10 @@ func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Rep
 	rep.finish()
 	return rep
 }
+
+// ReasonUnmatched is the reason of an image that no rule matches: it was
+// not verified, and passes only because matching is not required.
+const ReasonUnmatched = "no rule matches this image, so it was not verified; --require-match (requireMatch) fails it"
 
 // warnings carries an app's warnings into its verdict; with
 // StrictUnknownImages each is a failed image instead.
@@ -195,7 +199,8 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		case r.e.o.RequireMatch:
 			v.Status, v.Reason = StatusFail, "no policy rule matches this image, and every image must be covered (--require-match)"
 		default:
-			v.Status = StatusUnmatched
+			// It passes, unverified: say so on the image, not only in a count.
+			v.Status, v.Reason = StatusUnmatched, ReasonUnmatched
 		}
 		return v
 	}
@@ -233,6 +238,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 			worst = sev
 			v.Status, v.Reason, v.Rule = o.status, o.reason, vf.Rule.ID()
 			v.Attestor = o.attestor
+			v.Expected, v.FoundSigner = o.expected, o.found
 		}
 		v.Attestations = appendStatements(v.Attestations, o.statements...)
 		if o.condition != nil && v.FailedCondition == nil && o.status != StatusPass {
@@ -310,6 +316,8 @@ type verification struct {
 	// statements are the attestations found, verified by an attestor.
 	statements []verify.Statement
 	condition  *conditions.Failure
+	expected   *Expected      // of a failed attestor set
+	found      *verify.Signer // who signed instead, when known
 }
 
 // appendStatements adds statements not already listed (the same statement
@@ -353,6 +361,9 @@ func (r *run) verifyOne(ctx context.Context, digest name.Digest, vf *policy.Veri
 				}
 			default:
 				reasons = append(reasons, o.Reason)
+				if out.found == nil {
+					out.found = o.Found
+				}
 			}
 		}
 		if verified >= set.Required() {
@@ -378,6 +389,9 @@ func (r *run) verifyOne(ctx context.Context, digest name.Digest, vf *policy.Veri
 			detail = fmt.Sprintf("%d verified, %d required: %s", verified, set.Required(), detail)
 		}
 		failures = append(failures, fmt.Sprintf("%s (want %s)", detail, want))
+		if out.expected == nil {
+			out.expected = expectedOf(set.Entries, want)
+		}
 	}
 	for _, at := range vf.Attestations {
 		for i, set := range at.Attestors {
@@ -585,4 +599,34 @@ func (m *memo[V]) do(key string, f func() (V, error)) (V, error) {
 	call := c.(*memoCall[V])
 	call.once.Do(func() { call.v, call.err = f() })
 	return call.v, call.err
+}
+
+// expectedOf is what a failed attestor set wants, in short.
+func expectedOf(entries []*policy.Attestor, want string) *Expected {
+	if len(entries) != 1 || entries[0].Keyless == nil {
+		return &Expected{Other: want}
+	}
+	k := entries[0].Keyless
+	e := &Expected{Issuer: k.Issuer, Subject: k.Subject}
+	if k.IssuerRegExp != "" {
+		e.Issuer = "/" + k.IssuerRegExp + "/"
+	}
+	if k.SubjectRegExp != "" {
+		e.Subject = "/" + k.SubjectRegExp + "/"
+	}
+	var ext []string
+	for _, name := range sortedKeys(k.AdditionalExtensions) {
+		ext = append(ext, fmt.Sprintf("%s %q", name, k.AdditionalExtensions[name]))
+	}
+	e.Other = strings.Join(ext, ", ")
+	return e
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -41,9 +41,14 @@ type ImageVerdict struct {
 	// Reason says why the image did not pass, in one line.
 	Reason string `json:"reason,omitempty"`
 	// Rule is policy/rule of the rule that decided; Attestor its attestor.
-	Rule            string         `json:"rule,omitempty"`
-	Attestor        string         `json:"attestor,omitempty"`
-	Signer          *verify.Signer `json:"signer,omitempty"`
+	Rule     string         `json:"rule,omitempty"`
+	Attestor string         `json:"attestor,omitempty"`
+	Signer   *verify.Signer `json:"signer,omitempty"`
+	// Expected is what the deciding attestor wants, and FoundSigner the
+	// identity a signature of the image was made by instead, for an image
+	// that did not pass (both when known).
+	Expected        *Expected      `json:"expected,omitempty"`
+	FoundSigner     *verify.Signer `json:"foundSigner,omitempty"`
 	SignatureFormat verify.Format  `json:"signatureFormat,omitempty"`
 	Tlog            *verify.Tlog   `json:"tlog,omitempty"`
 	// RFC3161Time is the signing time proven by a trusted timestamp
@@ -61,13 +66,26 @@ type ImageVerdict struct {
 	MutateDigest bool `json:"-"`
 }
 
+// Expected is what an attestor wants, in short: a keyless identity's
+// issuer and subject (wildcards, or /regexp/), or a key.
+type Expected struct {
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Other is any other requirement in words (a key, certificate
+	// extensions, n of m attestors).
+	Other string `json:"other,omitempty"`
+}
+
 // AppVerdict is one app's verdicts.
 type AppVerdict struct {
-	Name   string         `json:"name"`
-	Path   string         `json:"path"`
-	Kind   manifests.Kind `json:"kind"`
-	Error  string         `json:"error,omitempty"`
-	Images []ImageVerdict `json:"images"`
+	Name string         `json:"name"`
+	Path string         `json:"path"`
+	Kind manifests.Kind `json:"kind"`
+	// GeneratedBy names the ApplicationSet (and generator) that generated
+	// the app; absent for apps written in the repository.
+	GeneratedBy *manifests.GeneratedBy `json:"generatedBy,omitempty"`
+	Error       string                 `json:"error,omitempty"`
+	Images      []ImageVerdict         `json:"images"`
 	// Warnings are image fields the gate does not judge: a string field
 	// named image in a resource of a kind it has no extractor for. With
 	// StrictUnknownImages each is a failed image instead.

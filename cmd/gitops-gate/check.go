@@ -18,6 +18,7 @@ import (
 // that verifies).
 type engineFlags struct {
 	policies     []string
+	policyIgnore []string
 	identities   []string
 	keys         []string
 	trustedRoot  string
@@ -35,6 +36,7 @@ type engineFlags struct {
 func (f *engineFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.policies, "policy", nil, "Kyverno ClusterPolicy/Policy files or directories (repeatable)")
+	fl.StringArrayVar(&f.policyIgnore, "policy-ignore", nil, "glob of files in a --policy directory that are not policies, e.g. kustomization.yaml (repeatable; any other non-policy YAML there is an error)")
 	fl.StringArrayVar(&f.identities, "identity", nil, "trusted keyless identity ISSUER=SUBJECT_REGEXP, exact issuer and anchored regexp (repeatable)")
 	fl.StringArrayVar(&f.keys, "key", nil, "trusted cosign public key file (repeatable)")
 	fl.StringVar(&f.trustedRoot, "trusted-root", os.Getenv("GITOPS_GATE_TRUSTED_ROOT"), "Sigstore trusted_root.json (private or air-gapped Sigstore)")
@@ -48,7 +50,7 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 
 func (f *engineFlags) engine() (*gate.Engine, error) {
 	e, err := gate.NewEngine(gate.Config{
-		PolicyPaths: f.policies, Identities: f.identities, KeyFiles: f.keys,
+		PolicyPaths: f.policies, PolicyIgnore: f.policyIgnore, Identities: f.identities, KeyFiles: f.keys,
 		Trust:               trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
 		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
 		RequireMatch:        f.requireMatch,
@@ -58,6 +60,12 @@ func (f *engineFlags) engine() (*gate.Engine, error) {
 	})
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
+	}
+	// A trust root the user named but the gate cannot read is a mistake in
+	// the command line: say it once, before any registry is contacted,
+	// rather than as the reason of every image.
+	if f.trustedRoot != "" && e.TrustErr != nil {
+		return nil, &exitError{exitUsage, fmt.Errorf("--trusted-root (or GITOPS_GATE_TRUSTED_ROOT): %w", e.TrustErr)}
 	}
 	return e, nil
 }
@@ -116,13 +124,7 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 			if err := writeCheckOutput(cmd.OutOrStdout(), args[0], rep, output, files, warnings); err != nil {
 				return &exitError{exitOperational, err}
 			}
-			switch rep.Result {
-			case gate.StatusFail:
-				return &exitError{exitDenied, errors.New(report.Summary(rep))}
-			case gate.StatusError:
-				return &exitError{exitOperational, errors.New(report.Summary(rep))}
-			}
-			return nil
+			return verdictError(rep)
 		},
 	}
 	rf.register(cmd)
@@ -133,4 +135,18 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 	cmd.Flags().BoolVar(&ef.ignoreSCT, "insecure-ignore-sct", false, "native form (--identity): do not require the certificate's embedded SCT, as cosign's flag")
 	cmd.Flags().StringArrayVar(&ef.bundles, "bundle", nil, "Sigstore bundle file signing or attesting an image, as cosign verify --bundle (repeatable; admission will not see it)")
 	return cmd
+}
+
+// verdictError maps a report to check's exit code: 1 denied, 3 could not
+// check, nil for a pass. Every command that prints a verdict uses it.
+func verdictError(rep *gate.Report) error {
+	switch rep.Result {
+	case gate.StatusFail:
+		return &exitError{exitDenied, errors.New(report.Summary(rep))}
+	case gate.StatusError:
+		return &exitError{exitOperational, errors.New(report.Summary(rep))}
+	case gate.StatusPass:
+		return nil
+	}
+	return &exitError{exitOperational, fmt.Errorf("unknown result %q", rep.Result)}
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
@@ -22,6 +25,7 @@ type repoFlags struct {
 	extractors  string
 	maxFileSize int64
 	helmTimeout time.Duration
+	clusters    string
 	// The cluster Argo CD renders for, and the sources other than this
 	// repository that Applications may use: the gate's configuration.
 	kubeVersion   string
@@ -38,6 +42,7 @@ func (f *repoFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.repoURL, "repo-url", "", "URL of the repository, to match Argo CD Applications (default: the checkout's origin, else inferred)")
 	cmd.Flags().StringVar(&f.extractors, "extractors", "", "YAML file of Kyverno-style imageExtractors (kind: [{path, value, key}]) for custom resources")
 	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", manifests.DefaultMaxFileSize, "largest manifest file read, in bytes")
+	cmd.Flags().StringVar(&f.clusters, "clusters", "", "YAML list of the Argo CD clusters ({name, server, labels}) that ApplicationSet clusters generators expand to")
 	cmd.Flags().DurationVar(&f.helmTimeout, "helm-timeout", manifests.DefaultHelmTimeout, "longest a Helm chart may take to render (its templates run in a child process)")
 	cmd.Flags().StringVar(&f.kubeVersion, "kube-version", "", "Kubernetes version of the destination cluster, as Helm charts see it (.Capabilities.KubeVersion) unless an Application sets helm.kubeVersion (default: $KUBE_VERSION, which Argo CD sets for plugins, else "+manifests.DefaultKubeVersion+")")
 	cmd.Flags().StringSliceVar(&f.apiVersions, "api-versions", nil, "API versions the destination cluster serves beyond Helm's built-in set (.Capabilities.APIVersions), unless an Application sets helm.apiVersions; repeatable or comma-separated (default: $KUBE_API_VERSIONS, which Argo CD sets for plugins)")
@@ -107,6 +112,22 @@ func (f *repoFlags) options() (manifests.Options, error) {
 		}
 		opts.Extractors = ex
 	}
+	if f.clusters != "" {
+		data, err := os.ReadFile(f.clusters)
+		if err != nil {
+			return opts, &exitError{exitUsage, fmt.Errorf("--clusters: %w", err)}
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&opts.Clusters); err != nil && !errors.Is(err, io.EOF) {
+			return opts, &exitError{exitUsage, fmt.Errorf("--clusters %s: %w", f.clusters, err)}
+		}
+		for i, c := range opts.Clusters {
+			if c.Name == "" || c.Server == "" {
+				return opts, &exitError{exitUsage, fmt.Errorf("--clusters %s: entry %d needs a name and a server", f.clusters, i)}
+			}
+		}
+	}
 	return opts, nil
 }
 
@@ -119,9 +140,10 @@ func (f *repoFlags) close() {
 }
 
 // scanError turns a failed scan into the operational exit code; a bad
-// .gitops-gate.yaml is a configuration error.
+// .gitops-gate.yaml, a missing directory or one without apps is a
+// configuration error.
 func scanError(err error) error {
-	if errors.Is(err, manifests.ErrInvalidConfig) || errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, manifests.ErrInvalidConfig) || errors.Is(err, os.ErrNotExist) || errors.Is(err, gate.ErrNoApps) {
 		return &exitError{exitUsage, err}
 	}
 	return &exitError{exitOperational, err}

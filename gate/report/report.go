@@ -79,7 +79,7 @@ func WriteTable(w io.Writer, rep *gate.Report) error {
 }
 
 // Summary is the one-line outcome, e.g. "FAIL: 14 images: 11 verified,
-// 2 failed (api, worker), 1 unmatched; 0 apps failed to render".
+// 2 failed (api, worker), 1 not verified: no rule matches it (jobs)".
 func Summary(rep *gate.Report) string {
 	s := rep.Summary
 	parts := []string{fmt.Sprintf("%d verified", s.Passed)}
@@ -100,7 +100,8 @@ func Summary(rep *gate.Report) string {
 	add(s.Errors, "errors", gate.StatusError)
 	add(s.Audit, "audit", gate.StatusAudit)
 	add(s.Skipped, "skipped", gate.StatusSkipped)
-	add(s.Unmatched, "unmatched", gate.StatusUnmatched)
+	// An unmatched image passes unverified: the summary says so in words.
+	add(s.Unmatched, "not verified: no rule matches "+pronoun(s.Unmatched), gate.StatusUnmatched)
 	out := fmt.Sprintf("%s: %d images: %s", strings.ToUpper(string(rep.Result)), s.Images, strings.Join(parts, ", "))
 	if s.AppErrors > 0 {
 		out += fmt.Sprintf("; %d of %d apps could not be rendered", s.AppErrors, s.Apps)
@@ -109,6 +110,13 @@ func Summary(rep *gate.Report) string {
 		out += fmt.Sprintf("; %d warnings", s.Warnings)
 	}
 	return out
+}
+
+func pronoun(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // ShortDigest is the first 12 hex characters of a digest.

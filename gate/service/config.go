@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -47,6 +48,13 @@ type Config struct {
 		// that pins them (docs/pinning.md); "" or "off" does not.
 		ProposePins string `yaml:"proposePins"`
 	} `yaml:"github"`
+	// ArgoCD describes the Argo CD the gate stands in front of.
+	ArgoCD struct {
+		// Clusters are the clusters registered in Argo CD (name, server,
+		// labels): what ApplicationSet clusters generators expand to,
+		// besides Argo CD's in-cluster default.
+		Clusters []manifests.Cluster `yaml:"clusters"`
+	} `yaml:"argocd"`
 	// Defaults apply to every repository that does not set its own.
 	Defaults RepoSettings `yaml:"defaults"`
 	// Repos are the repositories the gate watches; webhooks of any other
@@ -167,9 +175,13 @@ func (c *Config) SetListen(addr string) {
 // RepoSettings say how one repository is judged. Trust comes from here,
 // never from the repository: it may only say where its apps are.
 type RepoSettings struct {
-	Name         string   `yaml:"name"`     // owner/name
-	CloneURL     string   `yaml:"cloneURL"` // default: the webhook's
-	Policies     []string `yaml:"policies"`
+	Name     string   `yaml:"name"`     // owner/name
+	CloneURL string   `yaml:"cloneURL"` // default: the webhook's
+	Policies []string `yaml:"policies"`
+	// PolicyIgnore are globs of files in the policy directories that are
+	// not policies (e.g. kustomization.yaml); any other YAML file there
+	// must hold only policies.
+	PolicyIgnore []string `yaml:"policyIgnore"`
 	TrustedRoot  string   `yaml:"trustedRoot"`
 	TUF          bool     `yaml:"tuf"`
 	TUFCache     string   `yaml:"tufCache"`
@@ -191,6 +203,14 @@ func LoadConfig(path string) (*Config, error) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		// Unknown keys and wrong types, named by their config key.
+		if err := checkKeys(path, &doc, reflect.TypeOf(c)); err != nil {
+			return nil, err
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
@@ -265,6 +285,11 @@ func (c *Config) validate() error {
 		}
 	default:
 		return fmt.Errorf("config: store.driver %q: want sqlite or postgres", c.Store.Driver)
+	}
+	for i, cl := range c.ArgoCD.Clusters {
+		if cl.Name == "" || cl.Server == "" {
+			return fmt.Errorf("config: argocd.clusters[%d]: needs a name and a server", i)
+		}
 	}
 	switch c.GitHub.ProposePins {
 	case "", "off", "comment":
@@ -392,6 +417,9 @@ func (c *Config) settings(repo string) (RepoSettings, bool) {
 func merge(d, r RepoSettings) RepoSettings {
 	if len(r.Policies) == 0 && len(r.Identities) == 0 && len(r.Keys) == 0 {
 		r.Policies, r.Identities, r.Keys = d.Policies, d.Identities, d.Keys
+		if len(r.PolicyIgnore) == 0 {
+			r.PolicyIgnore = d.PolicyIgnore
+		}
 	}
 	if r.TrustedRoot == "" && !r.TUF {
 		r.TrustedRoot, r.TUF, r.TUFCache = d.TrustedRoot, d.TUF, d.TUFCache
