@@ -1,0 +1,64 @@
+package gate_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// ATTACK: a registry host written in another case (LOCALHOST:port, GHCR.IO) is the same registry to the runtime but escapes a rule written in lower case.
+//
+// DNS names are case-insensitive, and containerd keeps the host as written
+// and connects to it: LOCALHOST:port/acme/unsigned:v1 pulls the very image
+// localhost:port/acme/unsigned:v1 names. imageref.Forms lists only the
+// spelling as written, so imageReferences ["localhost:port/*"] matches no
+// form and the unsigned image is "unmatched", which passes.
+func TestAttackRegistryHostCaseEscapesRule(t *testing.T) {
+	e := newEnv(t)
+	e.push("acme/unsigned:v1")
+	port := e.w.Registry.Host[strings.LastIndexByte(e.w.Registry.Host, ':')+1:]
+	pols := e.policy(strings.Replace(acmePolicy, `["REGISTRY/*"]`, `["localhost:`+port+`/*"]`, 1), true)
+	// The legitimate spelling is judged (and fails: nothing is signed).
+	expect(t, e.judge("localhost:"+port+"/acme/unsigned:v1", pols), gate.StatusFail, "no signatures found")
+	for _, host := range []string{"LOCALHOST", "Localhost", "localHost"} {
+		v := e.judge(host+":"+port+"/acme/unsigned:v1", pols)
+		if v.Status == gate.StatusPass || v.Status == gate.StatusUnmatched || v.Status == gate.StatusSkipped {
+			t.Errorf("%s:%s/acme/unsigned:v1 (the same registry as localhost:%s): verdict %s %q, want fail or error", host, port, port, v.Status, v.Reason)
+		}
+	}
+}
+
+// ATTACK: an exclude written with a group/version or a subresource (batch/v1/*, Job/*, batch/*/*) excludes every kind in the gate, so a Deployment's unsigned image is unmatched.
+//
+// Kyverno parses a kind selector into group, version, kind and subresource
+// (kyverno/kyverno pkg/utils/kube/kind.go ParseKindSelector, matched by
+// pkg/utils/match/kind.go CheckKind): "batch/v1/*" is every kind of the
+// batch group, "Job/*" is Job and its subresources. The gate keeps only the
+// text after the last '/', "*", which excludes every kind, Pods included, so
+// neither the Deployment rule nor the Pod rule judges the Deployment that
+// Kyverno denies.
+func TestAttackKindSelectorWithGroupOrSubresourceExcludesEverything(t *testing.T) {
+	e := newEnv(t)
+	e.push("acme/unsigned:v1")
+	unsigned := e.w.Ref("acme/unsigned:v1")
+	for _, sel := range []string{`"batch/v1/*"`, `"batch/*/*"`, `"Job/*"`, `"CronJob/*"`, `"apps/v1/DaemonSet/*"`} {
+		t.Run(sel, func(t *testing.T) {
+			doc := strings.Replace(acmePolicy, "    verifyImages:", "    exclude:\n      any:\n      - resources:\n          kinds: ["+sel+"]\n    verifyImages:", 1)
+			pols := e.policy(doc, true)
+			rep := e.evaluateRefs(pols, []manifests.ImageRef{
+				refAt(unsigned, "apps/v1", "Deployment", "prod", "spec.template.spec.containers[0].image"),
+				refAt(unsigned, "v1", "Pod", "prod", "spec.containers[0].image"),
+			})
+			for _, v := range rep.Apps[0].Images {
+				if v.Status != gate.StatusFail {
+					t.Errorf("%s with exclude kinds [%s]: verdict %s %q, want fail (Kyverno does not exclude it)", v.Resource.Kind, sel, v.Status, v.Reason)
+				}
+			}
+			if rep.Result == gate.StatusPass {
+				t.Errorf("result pass for an unsigned Deployment Kyverno denies")
+			}
+		})
+	}
+}
