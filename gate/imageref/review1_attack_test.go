@@ -2,7 +2,7 @@ package imageref
 
 import "testing"
 
-// ATTACK: a registry spelled in another case or with its default HTTPS port (GHCR.IO, ghcr.io:443, INDEX.DOCKER.IO) pulls the same image but no form matches a rule written for ghcr.io / docker.io.
+// ATTACK: a registry spelled in another case or with its default HTTPS port (GHCR.IO, ghcr.io:443, INDEX.DOCKER.IO, registry-1.docker.io) pulls the same image but no form matches a rule written for ghcr.io / docker.io.
 //
 // The runtime connects to the host as written; DNS and TLS names are
 // case-insensitive and :443 is the port https uses anyway, so each of these
@@ -19,6 +19,10 @@ func TestAttackRegistrySpellingsOfOneHost(t *testing.T) {
 		{"GHCR.IO:443/acme/app:1", "ghcr.io/acme/*"},
 		{"INDEX.DOCKER.IO/acme/app:1", "docker.io/acme/*"},
 		{"Index.Docker.Io/nginx:1", "docker.io/nginx*"},
+		// Docker Hub's registry API host: what containerd connects to for
+		// docker.io, and a valid registry name of its own.
+		{"registry-1.docker.io/library/nginx:1", "docker.io/library/nginx*"},
+		{"registry-1.docker.io/acme/app:1", "docker.io/acme/*"},
 	} {
 		info, err := Parse(c.image)
 		if err != nil {
