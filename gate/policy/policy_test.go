@@ -2,6 +2,8 @@ package policy
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -196,5 +198,58 @@ func TestNative(t *testing.T) {
 	}
 	if _, err := Native([]string{"no-equals-sign"}, nil); err == nil {
 		t.Error("want an error for a malformed --identity")
+	}
+}
+
+const listedPolicy = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: NAME}
+spec:
+  rules:
+  - name: signed
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["PATTERN"]
+      attestors:
+      - entries:
+        - keyless: {issuer: "https://token.actions.githubusercontent.com", subject: "https://github.com/acme/*"}
+`
+
+// Policies exported with kubectl get clusterpolicy -o yaml (a kind: List)
+// in a policy directory are loaded, not skipped in silence: kubectl apply -f
+// creates each item of a List, so the cluster enforces them, and an image
+// only they cover must not pass unmatched.
+func TestPolicyListIsExpanded(t *testing.T) {
+	dir := t.TempDir()
+	one := strings.NewReplacer("NAME", "other", "PATTERN", "docker.io/other/*").Replace(listedPolicy)
+	os.WriteFile(filepath.Join(dir, "other.yaml"), []byte(one), 0o644)
+	listed := strings.NewReplacer("NAME", "acme", "PATTERN", "ghcr.io/acme/*").Replace(listedPolicy)
+	// As kubectl get -o yaml writes it: each item indented under "- ".
+	list := "apiVersion: v1\nkind: List\nmetadata: {resourceVersion: \"\"}\nitems:\n- " + strings.TrimPrefix(indent(listed, "  "), "  ") + "\n"
+	os.WriteFile(filepath.Join(dir, "exported.yaml"), []byte(list), 0o644)
+	set, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(set.Policies) != 2 {
+		t.Errorf("loaded %d policies, want 2 (other and the List's acme)", len(set.Policies))
+	}
+	info := mustParse(t, "ghcr.io/acme/app:v1")
+	for _, r := range set.Rules() {
+		for _, v := range r.Verify {
+			if m, _ := v.Match(info); m {
+				return
+			}
+		}
+	}
+	t.Errorf("policy directory with a kind: List of ClusterPolicies loaded %d policies and no rule covers ghcr.io/acme/app:v1; the List was skipped in silence:\n%s", len(set.Policies), list)
+}
+
+// An items field on a policy does not make it a list to expand (which
+// would drop the policy): the policy is parsed, and its unknown field refused.
+func TestPolicyWithItemsIsNotDropped(t *testing.T) {
+	doc := strings.NewReplacer("NAME", "acme", "PATTERN", "ghcr.io/acme/*").Replace(listedPolicy) + "items:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n"
+	if ps, err := Parse("p.yaml", []byte(doc)); err == nil && len(ps) != 1 {
+		t.Errorf("policy with items: %d policies, no error: dropped in silence", len(ps))
 	}
 }
