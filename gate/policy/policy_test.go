@@ -53,11 +53,11 @@ func TestLoadGitHubPolicyAndAutogen(t *testing.T) {
 	}
 	r := pols[0].Rules[0]
 	for _, kind := range []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "ReplicationController"} {
-		if !r.Applies(kind, "prod") {
+		if !r.Applies("", kind, "prod") {
 			t.Errorf("a Pod rule must also apply to %s (Kyverno autogen)", kind)
 		}
 	}
-	if r.Applies("Rollout", "prod") {
+	if r.Applies("", "Rollout", "prod") {
 		t.Error("autogen does not cover Rollout")
 	}
 	v := r.Verify[0]
@@ -92,8 +92,8 @@ func TestAutogenAnnotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := pols[0].Rules[0]
-		if r.Applies("Deployment", "x") != c.deployment || r.Applies("CronJob", "x") != c.cronjob || !r.Applies("Pod", "x") {
-			t.Errorf("%q: Deployment %v CronJob %v", c.annotation, r.Applies("Deployment", "x"), r.Applies("CronJob", "x"))
+		if r.Applies("", "Deployment", "x") != c.deployment || r.Applies("", "CronJob", "x") != c.cronjob || !r.Applies("", "Pod", "x") {
+			t.Errorf("%q: Deployment %v CronJob %v", c.annotation, r.Applies("", "Deployment", "x"), r.Applies("", "CronJob", "x"))
 		}
 	}
 	mixed := strings.Replace(githubPolicy, "kinds: [Pod]\n      verifyImages", "kinds: [Pod, Service]\n      verifyImages", 1)
@@ -101,7 +101,7 @@ func TestAutogenAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pols[0].Rules[0].Applies("Deployment", "x") {
+	if pols[0].Rules[0].Applies("apps/v1", "Deployment", "x") {
 		t.Error("mixed Pod and other kinds disable autogen, as in Kyverno")
 	}
 }
@@ -114,7 +114,7 @@ func TestMatchAndExcludeNamespaces(t *testing.T) {
 	}
 	r := pols[0].Rules[0]
 	for ns, want := range map[string]bool{"prod-eu": true, "dev": false, "prod-sandbox": false, "": true} {
-		if got := r.Applies("Deployment", ns); got != want {
+		if got := r.Applies("apps/v1", "Deployment", ns); got != want {
 			t.Errorf("namespace %q: applies %v, want %v", ns, got, want)
 		}
 	}
@@ -182,7 +182,7 @@ spec:
 	if len(set.Entries) != 2 || set.Required() != 2 || !set.Entries[0].Key.Rekor.IgnoreTlog {
 		t.Errorf("want two key attestors, both required: %+v", set)
 	}
-	if pols[0].Rules[0].Applies("Pod", "x") {
+	if pols[0].Rules[0].Applies("v1", "Pod", "x") {
 		t.Error("a Deployment rule is not a Pod rule")
 	}
 }
