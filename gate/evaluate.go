@@ -172,7 +172,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		// A rule judges the resource itself (its kinds, with Kyverno's
 		// auto-generation), or, as a Pod rule, the Pods it creates: Kyverno
 		// admits every Pod through the Pod rule, whoever creates it.
-		direct := rule.Applies(kind, ns)
+		direct := rule.Applies(ref.Resource.APIVersion, kind, ns)
 		viaPods := !direct && kind != "Pod" && rule.AppliesToPods(ns)
 		if !direct && !viaPods {
 			continue
