@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,11 +100,13 @@ github:
   webhookSecret: %s
 %srepos:
   - name: acme/gitops
+    cloneURL: %s
     policies: [%s]
     trustedRoot: %s
     branches: [main]
 workers: 2
-`, filepath.Join(dir, "data"), g.gh.Server.URL, secret, githubExtra, pol, g.world.TrustedRootPath)+strings.Join(extra, "\n")), 0o644)
+registries: {deny: []} # the test registry listens on loopback
+`, filepath.Join(dir, "data"), g.gh.Server.URL, secret, githubExtra, g.repo.CloneURL(), pol, g.world.TrustedRootPath)+strings.Join(extra, "\n")), 0o644)
 	cfg, err := service.LoadConfig(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -175,11 +178,27 @@ func (g *gateEnv) payload(action string, pr int, sha string) []byte {
 	prm["number"] = pr
 	prm["title"] = "Bump the worker"
 	prm["head"].(map[string]any)["sha"] = sha
+	// GitHub stamps each state of the pull request: later payloads of a
+	// test describe later states.
+	prm["updated_at"] = nextUpdatedAt()
 	repo := p["repository"].(map[string]any)
 	repo["full_name"] = "acme/gitops"
 	repo["clone_url"] = g.repo.CloneURL()
 	out, _ := json.Marshal(p)
 	return out
+}
+
+var prClock = struct {
+	sync.Mutex
+	t time.Time
+}{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+
+// nextUpdatedAt is a pull_request.updated_at later than every earlier one.
+func nextUpdatedAt() string {
+	prClock.Lock()
+	defer prClock.Unlock()
+	prClock.t = prClock.t.Add(time.Second)
+	return prClock.t.Format(time.RFC3339)
 }
 
 func (g *gateEnv) send(event, delivery string, payload []byte, key string) *http.Response {

@@ -95,7 +95,12 @@ func serve(ctx context.Context, cfg *service.Config) error {
 		}
 	}
 	// Files the renderer will refuse by their size are not written out.
-	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git"), PlaceholderOver: cfg.Limits.MaxFileSizeBytes()})
+	// The GitHub token goes only to the configured GitHub's origin.
+	tokenOrigin, err := github.WebOrigin(cfg.GitHub.BaseURL)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git"), PlaceholderOver: cfg.Limits.MaxFileSizeBytes(), TokenOrigin: tokenOrigin})
 	if err != nil {
 		return &exitError{exitOperational, err}
 	}
@@ -128,8 +133,14 @@ func serve(ctx context.Context, cfg *service.Config) error {
 	}
 	e := web.New(web.Options{Service: svc, WebhookSecret: []byte(cfg.GitHub.WebhookSecret), APITokens: cfg.APITokens,
 		Demo: demo, Gatherer: reg, Metrics: metrics, Logger: log,
-		BasicUser: cfg.UI.BasicAuth.Username, BasicPassword: cfg.UI.BasicAuth.Password, TrustedUserHeader: cfg.UI.TrustedUserHeader})
-	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+		BasicUser: cfg.UI.BasicAuth.Username, BasicPassword: cfg.UI.BasicAuth.Password, TrustedUserHeader: cfg.UI.TrustedUserHeader,
+		TrustedProxies: cfg.TrustedProxies(), WebhookMaxBody: cfg.Server.WebhookMaxBodyBytes(), WebhookInFlight: cfg.Server.WebhookInFlightBytes()})
+	srv := web.NewHTTPServer(e, web.ServerLimits{ReadTimeout: cfg.Server.ReadTimeout, WriteTimeout: cfg.Server.WriteTimeout,
+		IdleTimeout: cfg.Server.IdleTimeout, MaxConnections: cfg.Server.MaxConnections})
+	ln, err := web.Listen(cfg.Listen, cfg.Server.MaxConnections)
+	if err != nil {
+		return &exitError{exitOperational, err}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -139,7 +150,7 @@ func serve(ctx context.Context, cfg *service.Config) error {
 		close(done)
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	log.Info("gitops-gate listening", "addr", cfg.Listen, "ui", cfg.ExternalURL, "version", buildVersion())
 	select {
 	case err = <-errc:
