@@ -59,8 +59,8 @@ type Options struct {
 	// signature is checked (see github.Receiver; 0 for the defaults).
 	WebhookMaxBody, WebhookInFlight int64
 	Gatherer                        prometheus.Gatherer
-	Metrics                  *service.Metrics
-	Logger                   *slog.Logger
+	Metrics                         *service.Metrics
+	Logger                          *slog.Logger
 }
 
 // New builds the echo server.
