@@ -96,6 +96,8 @@ type gateOptions struct {
 	denyDefault bool
 	// web changes the HTTP options.
 	web func(*web.Options)
+	// images replaces the policy's imageReferences glob (REGISTRY/*).
+	images string
 }
 
 func newGateWith(t *testing.T, o gateOptions) *gateEnv {
@@ -104,7 +106,11 @@ func newGateWith(t *testing.T, o gateOptions) *gateEnv {
 	g.repo = g.git.NewRepo("acme/gitops")
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
-	os.WriteFile(pol, []byte(strings.ReplaceAll(e2ePolicy, "REGISTRY", g.world.Registry.Host)), 0o644)
+	polText := strings.ReplaceAll(e2ePolicy, "REGISTRY", g.world.Registry.Host)
+	if o.images != "" {
+		polText = strings.Replace(polText, g.world.Registry.Host+"/*", o.images, 1)
+	}
+	os.WriteFile(pol, []byte(polText), 0o644)
 	var githubExtra string
 	var extra []string
 	for _, e := range o.extra {

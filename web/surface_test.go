@@ -3,12 +3,18 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -427,4 +433,140 @@ func TestAppModeForAPIEvaluations(t *testing.T) {
 
 func serviceRequest(sha string) service.Request {
 	return service.Request{Repo: "acme/gitops", Revision: sha, Ref: "refs/heads/main"}
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestForwardedForOnlyFromTrustedProxies: a client's X-Forwarded-For does
+// not choose the address the gate logs, unless the connection comes from
+// a configured proxy.
+func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	for name, tc := range map[string]struct {
+		proxies []netip.Prefix
+		want    string
+	}{
+		"no trusted proxy":     {nil, `"remote":"127.0.0.1"`},
+		"another proxy":        {[]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, `"remote":"127.0.0.1"`},
+		"from the trusted one": {[]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, `"remote":"203.0.113.9"`},
+	} {
+		var logs syncBuffer
+		srv := httptest.NewServer(web.New(web.Options{WebhookSecret: []byte(secret), TrustedProxies: tc.proxies,
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil))}))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/github", strings.NewReader("{}"))
+		req.Header.Set("X-Forwarded-For", "203.0.113.9")
+		req.Header.Set("X-Real-IP", "203.0.113.9")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		if !strings.Contains(logs.String(), tc.want) {
+			t.Errorf("%s: log %s, want %s", name, logs.String(), tc.want)
+		}
+	}
+}
+
+// TestReadyzKeepsItsReasonForTheLog: with trust material missing, /readyz
+// answers 503 without the error text (it names files and hosts); the log
+// has it.
+func TestReadyzKeepsItsReasonForTheLog(t *testing.T) {
+	dir := t.TempDir()
+	pol, _ := filepath.Abs("../testdata/policies/demo.yaml")
+	cfgFile := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfgFile, []byte("dataDir: "+dir+"\nrepos: [{name: acme/gitops, policies: ["+pol+"], trustedRoot: /secret-mount/trusted_root.json}]\n"), 0o644)
+	cfg, err := service.LoadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := service.New(service.Options{Config: cfg, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	srv := httptest.NewServer(web.New(web.Options{Service: svc, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(string(b), "secret-mount") || strings.Contains(string(b), "trust") {
+		t.Errorf("readyz: %d %q", resp.StatusCode, b)
+	}
+	if !strings.Contains(logs.String(), "secret-mount") {
+		t.Errorf("the log lacks the reason: %s", logs.String())
+	}
+}
+
+// TestHostileRepositoryReachesNoLoopbackRegistry: a pull request names
+// 150 images on 127.0.0.X (the gate's own host) under a policy whose
+// imageReferences is "*" (every host). With registries.deny at its
+// default the gate connects to none of them (a canary counts), every image
+// is an error naming the deny list, and the status is not success.
+func TestHostileRepositoryReachesNoLoopbackRegistry(t *testing.T) {
+	g := newGateWith(t, gateOptions{denyDefault: true, images: "*"})
+	canary, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer canary.Close()
+	var conns atomic.Int64
+	go func() {
+		for {
+			c, err := canary.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			c.Close()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(canary.Addr().String())
+	files := map[string]string{}
+	for i := range 150 {
+		host := fmt.Sprintf("127.0.0.%d:%s", i%250+1, port)
+		if i%2 == 1 {
+			host = fmt.Sprintf("127.0.0.%d:%d", i%250+1, 1000+i)
+		}
+		files[fmt.Sprintf("apps/a%03d/deploy.yaml", i)] = deployment(fmt.Sprintf("a%d", i), host+"/acme/app:v1")
+	}
+	g.repo.SetRef("refs/heads/main", g.repo.Commit("base", map[string]string{"README.md": "x\n"}))
+	sha := g.repo.Commit("scan", files)
+	g.repo.SetRef("refs/pull/1/head", sha)
+	g.send("pull_request", "d-scan", g.payload("opened", 1, sha), secret)
+	st := g.waitFinal(sha)
+	if last := st[len(st)-1]; last.State == "success" {
+		t.Errorf("status %+v", last)
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("%d connections reached the loopback canary", n)
+	}
+	evs, _, _ := g.store.List(context.Background(), store.Filter{})
+	ev, _ := g.store.Get(context.Background(), evs[0].ID)
+	if !strings.Contains(string(ev.Report), "registries.deny") {
+		t.Errorf("the report does not name the deny list: %.400s", ev.Report)
+	}
 }
