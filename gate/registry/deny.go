@@ -39,11 +39,11 @@ func checkHost(deny []netip.Prefix, host string) error {
 		h = hh
 	}
 	if a, err := netip.ParseAddr(h); err == nil && denied(deny, a) {
-		return fmt.Errorf("%w: %s is in registries.deny", ErrDenied, host)
+		return fmt.Errorf("%w: %s is denied (registries.deny, --registry-deny)", ErrDenied, host)
 	}
 	if h == "localhost" || len(h) > 10 && h[len(h)-10:] == ".localhost" {
 		if denied(deny, netip.MustParseAddr("127.0.0.1")) {
-			return fmt.Errorf("%w: %s is in registries.deny", ErrDenied, host)
+			return fmt.Errorf("%w: %s is denied (registries.deny, --registry-deny)", ErrDenied, host)
 		}
 	}
 	return nil
@@ -70,7 +70,7 @@ func denyingTransport(base http.RoundTripper, deny []netip.Prefix) (http.RoundTr
 				return fmt.Errorf("%w: cannot check %s", ErrDenied, address)
 			}
 			if denied(deny, ap.Addr()) {
-				return fmt.Errorf("%w: %s is in registries.deny", ErrDenied, ap.Addr())
+				return fmt.Errorf("%w: %s is denied (registries.deny, --registry-deny)", ErrDenied, ap.Addr())
 			}
 			return nil
 		},
