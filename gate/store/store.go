@@ -9,8 +9,10 @@
 // the deadline passes, and a worker whose lease was taken over cannot
 // complete it. Commit statuses go through the same queue (an outbox), one
 // commit at a time in order, so that a late "pending" never overwrites a
-// final state. A newer commit of a pull request supersedes its queued older
-// evaluation.
+// final state. A webhook evaluation of a newer state of a pull request
+// (pull_request.updated_at) supersedes the queued webhook evaluation of an
+// older one; API evaluations neither supersede nor are superseded, and run
+// after webhook work.
 //
 // SQLite (modernc.org/sqlite, pure Go, WAL) is the embedded default.
 package store
