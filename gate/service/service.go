@@ -300,7 +300,11 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 		}
 		spec.CloneURL = u
 	}
-	id, _, err := s.st.Accept(ctx, store.Intake{Spec: spec, Quota: s.cfg.Limits.APIQueuedPerToken})
+	in := store.Intake{Spec: spec}
+	if r.Requester != "" {
+		in.Quota = s.cfg.Limits.APIQueuedPerToken
+	}
+	id, _, err := s.st.Accept(ctx, in)
 	if err == nil {
 		s.notify()
 	}

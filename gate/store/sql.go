@@ -254,7 +254,7 @@ func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
 				return err
 			}
 		}
-		if in.Quota > 0 {
+		if in.Quota > 0 && in.Spec.Requester != "" {
 			if err := s.checkQuota(ctx, tx, in.Spec.Requester, in.Quota); err != nil {
 				return err
 			}

@@ -172,8 +172,9 @@ type Intake struct {
 	// Superseded gives the statuses to post for an older queued evaluation
 	// of the same pull request that this one replaces.
 	Superseded func(old *Evaluation, newID string) []Status
-	// Quota, when positive, bounds the evaluations of Spec.Requester that
-	// are queued or running; past it Accept fails with ErrQuota.
+	// Quota, when positive and Spec.Requester is set, bounds the
+	// evaluations of Spec.Requester that are queued or running; past it
+	// Accept fails with ErrQuota.
 	Quota int
 }
 
