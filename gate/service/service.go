@@ -198,8 +198,10 @@ func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult
 			// The clone URL of a signed delivery is GitHub's; the fetcher
 			// sends the token only to the configured GitHub's origin.
 			cloneURL := ev.CloneURL
-			if set.CloneURL != "" {
-				cloneURL = set.CloneURL
+			if set.CloneURL != "" || cloneURL == "" {
+				if cloneURL, err = s.cloneURL(set, ev.Repo); err != nil {
+					return nil, err
+				}
 			}
 			spec = &store.Spec{Repo: ev.Repo, CloneURL: cloneURL, PR: ev.PR, PRTitle: ev.PRTitle, SHA: ev.SHA, Ref: ev.Ref,
 				Trigger: ev.Kind, InstallationID: ev.InstallationID, DeliveryID: d.ID, PRUpdatedAt: ev.UpdatedAt}
