@@ -41,7 +41,8 @@ type Options struct {
 	Service       *service.Service
 	WebhookSecret []byte
 	// APITokens authorise the JSON API (Authorization: Bearer <token>).
-	// With none, reads are open and writes only in demo mode.
+	// With none, writes are accepted only in demo mode; reads are open
+	// only when no access control at all is configured.
 	APITokens []string
 	Demo      bool
 	// UI access control (optional): HTTP basic auth, or a header set by a

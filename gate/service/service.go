@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -323,19 +324,31 @@ func (s *Service) cloneURL(set RepoSettings, repo string) (string, error) {
 	return github.CloneURL(s.cfg.GitHub.BaseURL, repo)
 }
 
-// sameRepoURL compares two clone URLs as naming one repository: scheme
-// and host case-insensitively, without a trailing ".git" or "/".
+// sameRepoURL compares two clone URLs as naming one repository: the same
+// host and path, whatever the transport (https, ssh, scp-like
+// git@host:owner/name, as Argo CD Applications often say), without a
+// trailing ".git" or "/", case-insensitively as GitHub. Only the comparison uses the caller's URL: the
+// gate fetches from its own.
 func sameRepoURL(a, b string) bool {
-	norm := func(s string) string {
-		s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
-		if i := strings.Index(s, "://"); i >= 0 {
-			if j := strings.IndexByte(s[i+3:], '/'); j >= 0 {
-				return strings.ToLower(s[:i+3+j]) + s[i+3+j:]
-			}
+	ha, pa, oka := repoLocation(a)
+	hb, pb, okb := repoLocation(b)
+	return oka && okb && strings.EqualFold(ha, hb) && strings.EqualFold(pa, pb)
+}
+
+// repoLocation is the host (without port or user) and path of a clone URL.
+func repoLocation(raw string) (host, path string, ok bool) {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http" || u.Scheme == "ssh") {
+		host, path = u.Hostname(), u.Path
+	} else if at, rest, found := strings.Cut(raw, "@"); found && !strings.Contains(at, "/") {
+		// scp-like: git@github.com:acme/gitops.git
+		if host, path, found = strings.Cut(rest, ":"); !found {
+			return "", "", false
 		}
-		return strings.ToLower(s)
+	} else {
+		return "", "", false
 	}
-	return norm(a) == norm(b)
+	path = strings.Trim(strings.TrimSuffix(strings.TrimSuffix(path, "/"), ".git"), "/")
+	return host, path, host != "" && path != ""
 }
 
 // Get returns an evaluation.

@@ -106,6 +106,28 @@ func TestCloneURLFromTheGitHubHost(t *testing.T) {
 	}
 }
 
+// TestSameRepoURL: an API caller's cloneUrl is compared with the gate's
+// by host and path, across the forms Argo CD Applications use.
+func TestSameRepoURL(t *testing.T) {
+	gate := "https://github.com/acme/gitops.git"
+	for u, want := range map[string]bool{
+		"https://github.com/acme/gitops":         true,
+		"https://GitHub.com/acme/gitops.git/":    true,
+		"git@github.com:acme/gitops.git":         true,
+		"ssh://git@github.com/acme/gitops.git":   true,
+		"https://github.com/acme/gitops-evil":    false,
+		"https://evil.example.com/acme/gitops":   false,
+		"http://127.0.0.1:18082/acme/gitops.git": false,
+		"/acme/gitops":                           false,
+		"file:///acme/gitops":                    false,
+		"https://github.com/Acme/GitOps":         true, // GitHub names are case-insensitive
+	} {
+		if got := sameRepoURL(u, gate); got != want {
+			t.Errorf("%s: %v, want %v", u, got, want)
+		}
+	}
+}
+
 // TestRegistryMetricLabelsBounded: a repository naming 500 registry hosts
 // adds no series: only registries named in policies are label values,
 // the rest are "other".
