@@ -64,7 +64,7 @@ func container(t *testing.T, o object, name string) object {
 
 func TestBase(t *testing.T) {
 	objs := render(t, "..", "deploy/base")
-	for _, k := range []string{"Namespace/gitops-gate", "ServiceAccount/gitops-gate", "ConfigMap/gitops-gate-config", "Secret/gitops-gate",
+	for _, k := range []string{"Namespace/gitops-gate", "ServiceAccount/gitops-gate", "ConfigMap/gitops-gate-config",
 		"PersistentVolumeClaim/gitops-gate-data", "Deployment/gitops-gate", "Service/gitops-gate", "PodDisruptionBudget/gitops-gate"} {
 		o, ok := objs[k]
 		if !ok {
@@ -91,7 +91,16 @@ func TestBase(t *testing.T) {
 	if objs["PodDisruptionBudget/gitops-gate"].get("spec", "selector", "matchLabels", "app.kubernetes.io/name") != "gitops-gate" {
 		t.Error("the PodDisruptionBudget selects nothing")
 	}
-	// The example configuration and policy load as the service loads them.
+	// The Secrets are the user's (an example applied with the rest would
+	// overwrite the real one at every apply): none is rendered.
+	for k := range objs {
+		if strings.HasPrefix(k, "Secret/") {
+			t.Errorf("deploy/base ships %s", k)
+		}
+	}
+	// The example configuration and policy load as the service loads them
+	// (the App's key from the environment: the file is the user's Secret).
+	t.Setenv("GITOPS_GATE_GITHUB_PRIVATE_KEY", userObjects(t)["Secret/gitops-gate/gitops-gate"]["app.pem"])
 	cm := objs["ConfigMap/gitops-gate-config"]
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
@@ -134,7 +143,12 @@ func TestPresyncHook(t *testing.T) {
 }
 
 func TestArgoCDPlugin(t *testing.T) {
-	objs := render(t, "..", "deploy/argocd-cmp")
+	// The component as the docs have the user include it, built with
+	// kustomize's default load restrictor.
+	objs := map[string]object{}
+	for _, o := range buildArgoCD(t) {
+		objs[o.str("kind")+"/"+o.str("metadata", "name")] = o
+	}
 	cm := objs["ConfigMap/gitops-gate-cmp"]
 	var plugin map[string]any
 	if err := decodeYAML(cm.str("data", "plugin.yaml"), &plugin); err != nil {
@@ -144,27 +158,22 @@ func TestArgoCDPlugin(t *testing.T) {
 	if p.str("kind") != "ConfigManagementPlugin" || p.str("metadata", "name") != "gitops-gate" {
 		t.Errorf("plugin %v", p)
 	}
-	if args := p.get("spec", "generate", "args").([]any); !strings.Contains(args[0].(string), "render --pin") || !strings.Contains(args[0].(string), "pipefail") {
-		t.Errorf("generate %v", args)
+	// The image is distroless: the command must run without a shell.
+	var argv []string
+	for _, part := range []string{"command", "args"} {
+		l, _ := p.get("spec", "generate", part).([]any)
+		for _, a := range l {
+			argv = append(argv, a.(string))
+		}
 	}
-	// The repo-server patch applies to Argo CD's repo-server.
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "repo-server.yaml"), []byte(`apiVersion: apps/v1
-kind: Deployment
-metadata: {name: argocd-repo-server}
-spec:
-  template:
-    spec:
-      containers: [{name: argocd-repo-server, image: quay.io/argoproj/argocd:v3.1.0}]
-      volumes: [{name: var-files, emptyDir: {}}, {name: plugins, emptyDir: {}}]
-`), 0o644)
-	patch, err := os.ReadFile("argocd-cmp/repo-server-patch.yaml")
-	if err != nil {
-		t.Fatal(err)
+	if len(argv) < 3 || argv[0] != "gitops-gate" || argv[1] != "render" || argv[2] != "--pin" {
+		t.Errorf("generate %v, want gitops-gate render --pin …", argv)
 	}
-	os.WriteFile(filepath.Join(dir, "patch.yaml"), patch, 0o644)
-	os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("resources: [repo-server.yaml]\npatches: [{path: patch.yaml}]\n"), 0o644)
-	objs = render(t, dir, ".")
+	for _, a := range argv {
+		if a == "sh" || a == "bash" || a == "-c" || strings.HasSuffix(a, "/sh") || strings.Contains(a, "pipefail") {
+			t.Errorf("generate %v runs a shell, which the image does not have", argv)
+		}
+	}
 	side := container(t, objs["Deployment/argocd-repo-server"], "gitops-gate")
 	if cmd := side.get("command").([]any); cmd[0] != "/var/run/argocd/argocd-cmp-server" || side.get("securityContext", "runAsNonRoot") != true {
 		t.Errorf("sidecar %v", side)
@@ -211,9 +220,10 @@ func TestPostgresOverlay(t *testing.T) {
 	if dsnFrom == nil {
 		t.Fatal("no GITOPS_GATE_STORE_DSN")
 	}
-	sec, ok := objs["Secret/"+dsnFrom.str("name")]
-	if !ok || sec.get("stringData", dsnFrom.str("key")) == nil {
-		t.Fatalf("GITOPS_GATE_STORE_DSN refers to %v, which the overlay does not define", dsnFrom)
+	// The DSN's Secret is the user's (docs/argocd.md).
+	dsn, ok := userObjects(t)["Secret/gitops-gate/"+dsnFrom.str("name")][dsnFrom.str("key")]
+	if !ok {
+		t.Fatalf("GITOPS_GATE_STORE_DSN refers to %v, which the docs do not tell the user to create", dsnFrom)
 	}
 	if len(c.get("env").([]any)) != 3 {
 		t.Errorf("env %v: the base's variables must survive the patch", c.get("env"))
@@ -221,7 +231,8 @@ func TestPostgresOverlay(t *testing.T) {
 	// The configuration loads as the service loads it, with the DSN from the Secret.
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	os.WriteFile(cfgPath, []byte(objs["ConfigMap/gitops-gate-config"].str("data", "config.yaml")), 0o644)
-	t.Setenv("GITOPS_GATE_STORE_DSN", sec.get("stringData", dsnFrom.str("key")).(string))
+	t.Setenv("GITOPS_GATE_STORE_DSN", dsn)
+	t.Setenv("GITOPS_GATE_GITHUB_PRIVATE_KEY", userObjects(t)["Secret/gitops-gate/gitops-gate"]["app.pem"])
 	cfg, err := service.LoadConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)

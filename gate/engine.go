@@ -30,6 +30,9 @@ type Config struct {
 	// Cache keeps verification outcomes across evaluations (optional).
 	Cache        cache.Cache[verify.Outcome]
 	RequireMatch bool
+	// MaxSignatures bounds the signatures and referrers examined per digest
+	// (default verify.DefaultMaxSignatures); more is an error verdict.
+	MaxSignatures int
 }
 
 // Engine is a configured gate: policies, trust, registry access. It is safe
@@ -73,7 +76,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if e.Resolver, err = registry.New(cfg.Registry); err != nil {
 		return nil, err
 	}
-	vo := verify.Options{Registry: e.Resolver, TrustErr: e.TrustErr}
+	vo := verify.Options{Registry: e.Resolver, TrustErr: e.TrustErr, MaxSignatures: cfg.MaxSignatures}
 	if e.Trust != nil {
 		vo.Trusted = e.Trust
 	}

@@ -144,18 +144,24 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		return v
 	}
 	v.Normalized = info.String()
-	var applicable []*policy.Verification
+	var applicable []applied
 	skippedBy := ""
+	kind, ns := ref.Resource.Kind, ref.Resource.Namespace
 	for _, rule := range r.e.o.Policies.Rules() {
-		if !rule.Applies(ref.Resource.Kind, ref.Resource.Namespace) {
+		// A rule judges the resource itself (its kinds, with Kyverno's
+		// auto-generation), or, as a Pod rule, the Pods it creates: Kyverno
+		// admits every Pod through the Pod rule, whoever creates it.
+		direct := rule.Applies(kind, ns)
+		viaPods := !direct && kind != "Pod" && rule.AppliesToPods(ns)
+		if !direct && !viaPods {
 			continue
 		}
 		for _, vf := range rule.Verify {
-			switch m, s := vf.Match(v.Normalized); {
+			switch m, s := vf.Match(info); {
 			case m && s:
 				skippedBy = rule.ID()
 			case m:
-				applicable = append(applicable, vf)
+				applicable = append(applicable, applied{vf: vf, viaPods: viaPods, kyverno: vf.KyvernoMatches(info)})
 			}
 		}
 	}
@@ -170,22 +176,25 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		}
 		return v
 	}
-	gref, err := name.ParseReference(ref.Image)
+	// The reference resolved and verified is the one that was matched:
+	// built from the same parse, never parsed again another way.
+	gref, err := info.Reference()
 	if err != nil {
-		v.Status, v.Reason = StatusError, fmt.Sprintf("cannot parse image reference %q: %v", ref.Image, err)
+		v.Status, v.Reason = StatusError, fmt.Sprintf("cannot address image reference %q: %v", ref.Image, err)
 		return v
 	}
-	res, err := r.resolves.do(ref.Image, func() (*registry.Resolved, error) { return r.e.o.Resolver.Resolve(ctx, gref) })
+	res, err := r.resolves.do(gref.String(), func() (*registry.Resolved, error) { return r.e.o.Resolver.Resolve(ctx, gref) })
 	if err != nil {
 		v.Status, v.Reason = resolveFailure(gref, err, r.e.o.Resolver.Attempts())
 		return v
 	}
 	v.Digest, v.Platforms = res.Digest.DigestStr(), res.Platforms
 	_, pinned := gref.(name.Digest)
-	moved := r.tagMoved(ctx, ref.Image, v.Digest)
+	moved := r.tagMoved(ctx, info, v.Digest)
 
 	worst := -1
-	for _, vf := range applicable {
+	for _, ap := range applicable {
+		vf := ap.vf
 		o := r.verifyOne(ctx, res.Digest, vf)
 		if o.status == StatusPass && vf.VerifyDigest && !vf.MutateDigest && !pinned {
 			// Kyverno admits a tag only when its mutateDigest pins it first.
@@ -193,6 +202,9 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		}
 		if moved != "" && o.status != StatusPass {
 			o.reason = moved + "; " + o.reason
+		}
+		if o.status != StatusPass {
+			o.reason = ap.explain(kind, o.status, info) + o.reason
 		}
 		if sev := severity(o.status); sev > worst {
 			worst = sev
@@ -205,6 +217,43 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		v.MutateDigest = v.MutateDigest || vf.MutateDigest
 	}
 	return v
+}
+
+// applied is a verification that covers an image occurrence, and how.
+type applied struct {
+	vf *policy.Verification
+	// viaPods: the rule does not match the resource's kind, but as a Pod
+	// rule it judges the Pods the resource creates.
+	viaPods bool
+	// kyverno: Kyverno matches the image with its one spelling; when false
+	// the gate applies the rule because another spelling of the same
+	// pulled image matches it.
+	kyverno bool
+}
+
+// explain says, before a verdict's reason, which admission will refuse the
+// image when it is not the resource's own.
+func (ap applied) explain(kind string, st Status, info imageref.Info) string {
+	var out string
+	if ap.viaPods {
+		what := "the Pods this " + kind + " creates"
+		if kind == "" {
+			what = "the Pods this resource creates"
+		}
+		switch st {
+		case StatusAudit:
+			out = fmt.Sprintf("%s fail Audit rule %s (reported, not enforced): ", what, ap.vf.Rule.ID())
+		case StatusError:
+			out = fmt.Sprintf("%s are judged by rule %s, which could not decide: ", what, ap.vf.Rule.ID())
+		default:
+			out = fmt.Sprintf("%s are denied by rule %s: ", what, ap.vf.Rule.ID())
+		}
+	}
+	if !ap.kyverno {
+		out += fmt.Sprintf("Kyverno matches this image only as %s and would not apply rule %s to it, but the gate applies a rule to every spelling of the pulled image (%s); ",
+			info.String(), ap.vf.Rule.ID(), strings.Join(info.Forms(), ", "))
+	}
+	return out
 }
 
 func severity(s Status) int {
@@ -323,6 +372,9 @@ func (r *run) check(ctx context.Context, digest name.Digest, vf *policy.Verifica
 		m, err := r.materials.do(fmt.Sprintf("%s|%s|%v", digest, repo, referrers), func() (*verify.Material, error) {
 			return r.e.o.Verifier.Fetch(ctx, digest, repo, referrers)
 		})
+		if errors.Is(err, verify.ErrTooManySignatures) {
+			return verify.Outcome{Err: err}, nil
+		}
 		if err != nil {
 			_, reason := resolveFailure(digest, err, r.e.o.Resolver.Attempts())
 			return verify.Outcome{Err: errors.New(reason)}, nil
@@ -384,20 +436,15 @@ func resolveFailure(ref name.Reference, err error, attempts int) (Status, string
 // tagMoved reports, for a reference that carries both a tag and a digest,
 // that the tag now points elsewhere: the pinned digest is still what is
 // verified (as Kyverno does), but the reader should know.
-func (r *run) tagMoved(ctx context.Context, image, pinned string) string {
-	at := strings.LastIndexByte(image, '@')
-	if at < 0 {
+func (r *run) tagMoved(ctx context.Context, info imageref.Info, pinned string) string {
+	if info.Digest == "" {
 		return ""
 	}
-	repoTag := image[:at]
-	if i := strings.LastIndexByte(repoTag, ':'); i < 0 || i < strings.LastIndexByte(repoTag, '/') {
-		return "" // no tag
-	}
-	tag, err := name.NewTag(repoTag)
-	if err != nil {
+	tag, ok := info.TagReference()
+	if !ok {
 		return ""
 	}
-	res, err := r.resolves.do(repoTag, func() (*registry.Resolved, error) { return r.e.o.Resolver.Resolve(ctx, tag) })
+	res, err := r.resolves.do(tag.String(), func() (*registry.Resolved, error) { return r.e.o.Resolver.Resolve(ctx, tag) })
 	if err != nil || res.Digest.DigestStr() == pinned {
 		return ""
 	}

@@ -106,6 +106,18 @@ func (e *env) judge(image string, pols *policy.Set, mods ...func(*gate.Options, 
 
 func (e *env) evaluate(pols *policy.Set, images []string, mods ...func(*gate.Options, *verify.Options)) *gate.Report {
 	e.t.Helper()
+	var refs []manifests.ImageRef
+	for i, im := range images {
+		refs = append(refs, manifests.ImageRef{App: "app", Image: im, File: "app/d.yaml", Line: 10 + i,
+			Resource:  manifests.ResourceID{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "prod", Name: "web"},
+			FieldPath: "spec.template.spec.containers[0].image"})
+	}
+	return e.evaluateRefs(pols, refs, mods...)
+}
+
+// evaluateRefs evaluates one app holding refs.
+func (e *env) evaluateRefs(pols *policy.Set, refs []manifests.ImageRef, mods ...func(*gate.Options, *verify.Options)) *gate.Report {
+	e.t.Helper()
 	res, err := registry.New(e.ropts)
 	if err != nil {
 		e.t.Fatal(err)
@@ -122,12 +134,7 @@ func (e *env) evaluate(pols *policy.Set, images []string, mods ...func(*gate.Opt
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	app := manifests.AppImages{Name: "app", Path: "app", Kind: manifests.KindPlain}
-	for i, im := range images {
-		app.Images = append(app.Images, manifests.ImageRef{App: "app", Image: im, File: "app/d.yaml", Line: 10 + i,
-			Resource:  manifests.ResourceID{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "prod", Name: "web"},
-			FieldPath: "spec.template.spec.containers[0].image"})
-	}
+	app := manifests.AppImages{Name: "app", Path: "app", Kind: manifests.KindPlain, Images: refs}
 	return ev.Evaluate(e.ctx, &manifests.Inventory{APIVersion: manifests.InventoryAPIVersion, Apps: []manifests.AppImages{app}})
 }
 
@@ -322,14 +329,20 @@ spec:
 	expect(t, e.judge(e.w.Ref("acme/one:v1"), pols), gate.StatusFail, "1 verified, 2 required")
 }
 
+// Signatures are read where Kyverno with the rule reads them (kyverno/
+// kyverno pkg/image/verifiers/cpol/cosign/verifier.go VerifySignature):
+// type SigstoreBundle reads bundles, type Cosign the .sig tag, and OCI 1.1
+// referrer signatures only with cosignOCI11.
 func TestBundleAndReferrerFormats(t *testing.T) {
 	e := newEnv(t)
-	pols := e.policy(acmePolicy, true)
+	cosignPol := e.policy(acmePolicy, true)
+	bundlePol := e.policy(bundlePolicy(acmePolicy), true)
+	oci11Pol := e.policy(strings.Replace(acmePolicy, "    - imageReferences:", "    - cosignOCI11: true\n      imageReferences:", 1), true)
 	d := e.push("acme/bundled:v1")
 	if err := e.w.Sigstore.SignImageNewBundle(e.ctx, d, gatetest.SignOptions{}, ociremote.WithRemoteOptions(remote.WithContext(e.ctx))); err != nil {
 		t.Fatal(err)
 	}
-	v := e.judge(e.w.Ref("acme/bundled:v1"), pols)
+	v := e.judge(e.w.Ref("acme/bundled:v1"), bundlePol)
 	expect(t, v, gate.StatusPass, "")
 	if v.SignatureFormat != verify.FormatBundle || v.Signer == nil || v.Signer.GitHubWorkflowRepository != "acme/app" || v.Tlog == nil {
 		t.Errorf("bundle verdict %+v signer %+v", v, v.Signer)
@@ -337,7 +350,7 @@ func TestBundleAndReferrerFormats(t *testing.T) {
 
 	d = e.push("acme/referrer:v1")
 	e.sign(d, gatetest.SignOptions{OCI11: true})
-	v = e.judge(e.w.Ref("acme/referrer:v1"), pols)
+	v = e.judge(e.w.Ref("acme/referrer:v1"), oci11Pol)
 	expect(t, v, gate.StatusPass, "")
 	if v.SignatureFormat != verify.FormatReferrer {
 		t.Errorf("format %s, want referrer", v.SignatureFormat)
@@ -348,7 +361,8 @@ func TestBundleAndReferrerFormats(t *testing.T) {
 	if err := e.w.Sigstore.SignImageNewBundle(e.ctx, d, gatetest.SignOptions{Identity: gatetest.IdentityFor("evil/app", "refs/tags/v1")}); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, e.judge(e.w.Ref("acme/bundled-evil:v1"), pols), gate.StatusFail, "evil/app")
+	expect(t, e.judge(e.w.Ref("acme/bundled-evil:v1"), bundlePol), gate.StatusFail, "evil/app")
+	expect(t, e.judge(e.w.Ref("acme/bundled-evil:v1"), cosignPol), gate.StatusFail, "evil/app")
 }
 
 func TestMultiArch(t *testing.T) {

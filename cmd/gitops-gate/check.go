@@ -81,7 +81,8 @@ verifies its cosign signatures against the policies (Kyverno verifyImages, or th
 Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 3 operational error (an image or app could not be checked).`,
 		Example: `  gitops-gate check . --policy policies/ --trusted-root trusted_root.json
-  gitops-gate check . --identity 'https://token.actions.githubusercontent.com=^https://github\.com/acme/' --tuf
+  gitops-gate check . --tuf \
+    --identity 'https://token.actions.githubusercontent.com=https://github\.com/acme/.+/\.github/workflows/release\.yml@refs/tags/v.*'
   gitops-gate check . --policy policies/ --trusted-root trusted_root.json -o sarif > gitops-gate.sarif`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

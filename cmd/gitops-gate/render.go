@@ -117,7 +117,7 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 		}
 	}
 	if rep.Result != gate.StatusPass {
-		fmt.Fprintf(stderr, "gitops-gate: refusing to render %s at %s:\n", os.Getenv("ARGOCD_APP_NAME"), os.Getenv("ARGOCD_APP_REVISION"))
+		fmt.Fprintf(stderr, "gitops-gate: refusing to render %s:\n", renderTarget(dir, app))
 		for _, a := range rep.Apps {
 			if a.Error != "" {
 				fmt.Fprintf(stderr, "  app %s: %s\n", a.Name, a.Error)
@@ -136,6 +136,25 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 	}
 	_, err = cmd.OutOrStdout().Write(stream)
 	return err
+}
+
+// renderTarget names what was refused: the Application and revision from
+// Argo CD's environment, or, run by hand where they are not set, the app
+// or directory, saying which variable was missing.
+func renderTarget(dir, app string) string {
+	name := os.Getenv("ARGOCD_APP_NAME")
+	if name == "" {
+		name = "app " + app
+		if app == "" {
+			name = "the apps of " + dir
+		}
+		name += " (ARGOCD_APP_NAME not set)"
+	}
+	rev := os.Getenv("ARGOCD_APP_REVISION")
+	if rev == "" {
+		rev = "the working tree (ARGOCD_APP_REVISION not set)"
+	}
+	return name + " at " + rev
 }
 
 // recordOnServer asks the gate service to evaluate (and so record) what

@@ -7,10 +7,14 @@ import (
 )
 
 // FuzzParse: Parse never panics, and what it accepts is normalised for good:
-// the normalised forms parse back to the same reference.
+// the normalised forms parse back to the same reference. Agreement: the
+// registry client's reference (what is resolved and verified) names the
+// registry and repository that were matched, and every spelling in Forms
+// is the same pulled image.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"nginx", "nginx:1.25", "docker.io/library/nginx:1.25", "ghcr.io/acme/api@sha256:" + strings.Repeat("a", 64),
-		"localhost:5000/x/y:z@sha256:" + strings.Repeat("0", 64), "Foo/bar", "127.0.0.1:5000/a", "a/b/c/d:e", ":tag", "@sha256:", "x@sha256:abc"} {
+		"localhost:5000/x/y:z@sha256:" + strings.Repeat("0", 64), "Foo/bar", "127.0.0.1:5000/a", "a/b/c/d:e", ":tag", "@sha256:", "x@sha256:abc",
+		"localhost/acme/app", "[::1]:5000/acme/app:v1", "index.docker.io/nginx:1", "docker.io/library/x", "host:1/x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -28,6 +32,32 @@ func FuzzParse(f *testing.F) {
 			}
 			if again.Registry != info.Registry || again.Path != info.Path {
 				t.Fatalf("Parse(%q) = %s/%s, its form %q = %s/%s", s, info.Registry, info.Path, form, again.Registry, again.Path)
+			}
+		}
+		ref, err := info.Reference()
+		if err != nil {
+			t.Fatalf("Parse(%q) ok, but no registry reference: %v", s, err)
+		}
+		reg, path := info.canonical()
+		if hub(ref.Context().RegistryStr()) != hub(reg) || ref.Context().RepositoryStr() != path {
+			t.Fatalf("Parse(%q) matched as %s/%s, resolved at %s/%s", s, reg, path, ref.Context().RegistryStr(), ref.Context().RepositoryStr())
+		}
+		if want := info.Digest; want != "" && ref.Identifier() != want || want == "" && ref.Identifier() != info.Tag {
+			t.Fatalf("Parse(%q): resolves %s, want digest %q or tag %q", s, ref.Identifier(), info.Digest, info.Tag)
+		}
+		// Kyverno's spelling is always a form: the gate applies every rule
+		// Kyverno applies, and skips nothing Kyverno does not skip.
+		if forms := info.Forms(); len(forms) == 0 || forms[0] != info.String() {
+			t.Fatalf("Parse(%q): Forms %v do not start with Kyverno's %s", s, forms, info.String())
+		}
+		for _, form := range info.Forms() {
+			again, err := Parse(form)
+			if err != nil {
+				t.Fatalf("Parse(%q): its spelling %q does not parse: %v", s, form, err)
+			}
+			r2, p2 := again.canonical()
+			if r2 != reg || p2 != path {
+				t.Fatalf("Parse(%q): its spelling %q is another image (%s/%s, want %s/%s)", s, form, r2, p2, reg, path)
 			}
 		}
 	})
@@ -77,4 +107,12 @@ func latin1(s string) string {
 		r[i] = rune(s[i])
 	}
 	return string(r)
+}
+
+// hub folds Docker Hub's two names into one.
+func hub(registry string) string {
+	if registry == "index.docker.io" {
+		return "docker.io"
+	}
+	return registry
 }

@@ -1,13 +1,28 @@
-// Package imageref parses image references and matches them against
-// patterns exactly as Kyverno does, so that the gate's verdicts predict what
-// Kyverno will decide at admission.
+// Package imageref is the gate's one image-reference normaliser: the same
+// parse decides which policy rules match an image and which registry,
+// repository and manifest are resolved and verified. Nothing else in the
+// gate parses an image reference.
 //
-// Normalisation follows Kyverno's GetImageInfo: a reference whose first path
-// component has no '.' or ':' and is not "localhost" gets the default
-// registry docker.io; a single-component path gets "library/"; a reference
-// with neither tag nor digest gets the tag "latest". The string matched
-// against imageReferences patterns is registry/path@digest when a digest is
-// present (the tag is then dropped) and registry/path:tag otherwise.
+// Normalisation follows Kyverno's GetImageInfo (kyverno/kyverno
+// pkg/utils/image/infos.go, v1.17 to v1.19): a reference whose first path
+// component has no '.' or ':', is not "localhost" and is lower case gets the
+// default registry docker.io; a reference with neither tag nor digest gets
+// the tag "latest". Kyverno adds no "library/": nginx is docker.io/nginx.
+// The string Kyverno matches imageReferences against (String) is
+// registry/path@digest when a digest is present (the tag is dropped) and
+// registry/path:tag otherwise.
+//
+// The registry the gate connects to is exactly the registry that parse
+// names (Reference): "localhost/acme/app" is the registry localhost, never
+// Docker Hub's repository localhost/acme/app, which is what
+// go-containerregistry's own parser would make of it. The container runtime
+// (containerd's ParseNormalizedNamed) reads these names the same way.
+//
+// One image has several spellings (nginx, docker.io/library/nginx,
+// index.docker.io/nginx:1@sha256:…) that Kyverno matches as different
+// strings. Forms lists every spelling of the pulled image, so a caller can
+// apply a rule whenever any spelling matches it: the runtime pulls the same
+// content whichever spelling a manifest uses.
 //
 // Patterns use Kyverno's wildcards: '*' matches any run of characters,
 // including '/', and '?' matches exactly one; the whole string must match.
@@ -15,9 +30,11 @@ package imageref
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // DefaultRegistry is the registry Kyverno adds to references without one.
@@ -25,13 +42,12 @@ const DefaultRegistry = "docker.io"
 
 // Info is a parsed, normalised image reference.
 type Info struct {
-	Registry string // docker.io, ghcr.io, 127.0.0.1:5000
-	Path     string // library/nginx, acme/app
+	Registry string // docker.io, ghcr.io, localhost, 127.0.0.1:5000, [::1]:5000
+	Path     string // nginx, library/nginx, acme/app: as written, as Kyverno keeps it
 	Tag      string // set unless the reference has only a digest
 	Digest   string // sha256:...
-	// pathAsWritten is the path before "library/" is added: Kyverno's
-	// mutateDigest writes it that way (docker.io/nginx:1.25@sha256:...).
-	pathAsWritten string
+	// tagDefaulted is set when the reference had neither tag nor digest.
+	tagDefaulted bool
 }
 
 // Parse normalises image the way Kyverno does.
@@ -41,13 +57,16 @@ func Parse(image string) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("bad image reference %q: %w", image, err)
 	}
-	var info Info
 	named, ok := ref.(reference.Named)
 	if !ok {
 		return Info{}, fmt.Errorf("bad image reference %q: no repository", image)
 	}
+	var info Info
 	info.Registry = reference.Domain(named)
 	info.Path = reference.Path(named)
+	if info.Registry == "" {
+		return Info{}, fmt.Errorf("bad image reference %q: no registry", image)
+	}
 	if t, ok := ref.(reference.Tagged); ok {
 		info.Tag = t.Tag()
 	}
@@ -55,15 +74,17 @@ func Parse(image string) (Info, error) {
 		info.Digest = d.Digest().String()
 	}
 	if info.Tag == "" && info.Digest == "" {
-		info.Tag = "latest"
+		info.Tag, info.tagDefaulted = "latest", true
 	}
-	info.pathAsWritten = info.Path
-	if !strings.Contains(info.Path, "/") {
-		info.Path = "library/" + info.Path
+	// The registry must also be one the registry client can address; a
+	// name it cannot is refused here rather than parsed another way there.
+	if _, err := name.NewRegistry(info.Registry); err != nil {
+		return Info{}, fmt.Errorf("bad image reference %q: registry %q: %w", image, info.Registry, err)
 	}
 	return info, nil
 }
 
+// addDefaultRegistry is Kyverno's rule for "has this reference a registry".
 func addDefaultRegistry(name string) string {
 	i := strings.IndexRune(name, '/')
 	if i == -1 || (!strings.ContainsAny(name[:i], ".:") && name[:i] != "localhost" && strings.ToLower(name[:i]) == name[:i]) {
@@ -92,13 +113,116 @@ func (i Info) WithTag() string {
 }
 
 // PinnedWithTag is what Kyverno's mutateDigest writes for this reference:
-// registry/path:tag@digest, the default registry added, "library/" not.
+// registry/path:tag@digest, the default registry added.
 func (i Info) PinnedWithTag(digest string) string {
-	s := i.Registry + "/" + i.pathAsWritten
+	s := i.Repository()
 	if i.Tag != "" {
 		s += ":" + i.Tag
 	}
 	return s + "@" + digest
+}
+
+// canonical is the registry and path the runtime pulls, in one spelling:
+// Docker Hub as docker.io (index.docker.io is its legacy name), and its
+// single-component repositories under library/ (containerd's
+// ParseNormalizedNamed).
+func (i Info) canonical() (registry, path string) {
+	registry, path = i.Registry, i.Path
+	if registry == "index.docker.io" {
+		registry = DefaultRegistry
+	}
+	if registry == DefaultRegistry && !strings.Contains(path, "/") {
+		path = "library/" + path
+	}
+	return registry, path
+}
+
+// Forms are the spellings of the pulled image a pattern may be written
+// against, Kyverno's String first: with a digest, the reference with the
+// digest and, when a tag is written too, with the tag; each for the path as
+// written and, on Docker Hub, for its other names (docker.io and
+// index.docker.io, with and without library/ for an official image). A
+// rule that matches any of them covers the image.
+func (i Info) Forms() []string {
+	repos := []string{i.Repository()}
+	if reg, path := i.canonical(); reg == DefaultRegistry {
+		short := path
+		if rest, ok := strings.CutPrefix(path, "library/"); ok && !strings.Contains(rest, "/") {
+			short = rest
+		}
+		for _, r := range []string{DefaultRegistry, "index.docker.io"} {
+			for _, p := range []string{path, short} {
+				if rp := r + "/" + p; !slices.Contains(repos, rp) {
+					repos = append(repos, rp)
+				}
+			}
+		}
+	}
+	var out []string
+	for _, r := range repos {
+		if i.Digest != "" {
+			out = append(out, r+"@"+i.Digest)
+		}
+		if i.Tag != "" {
+			out = append(out, r+":"+i.Tag)
+		}
+	}
+	return out
+}
+
+// Reference is the registry client's reference for exactly this parse:
+// built from its registry and path, never parsed again (go-containerregistry
+// would read "localhost/acme/app" as a Docker Hub repository). A reference
+// with a digest is the digest; the tag, if written too, is not resolved.
+func (i Info) Reference() (name.Reference, error) {
+	repo, err := i.Repo()
+	if err != nil {
+		return nil, err
+	}
+	if i.Digest != "" {
+		return repo.Digest(i.Digest), nil
+	}
+	return repo.Tag(i.Tag), nil
+}
+
+// TagReference is the tag of a reference written with both a tag and a
+// digest, for telling the reader that the tag moved; ok is false without a
+// written tag.
+func (i Info) TagReference() (name.Tag, bool) {
+	if i.Tag == "" || i.tagDefaulted {
+		return name.Tag{}, false
+	}
+	repo, err := i.Repo()
+	if err != nil {
+		return name.Tag{}, false
+	}
+	return repo.Tag(i.Tag), true
+}
+
+// Repo is the registry client's repository for this parse.
+func (i Info) Repo() (name.Repository, error) {
+	reg, err := name.NewRegistry(i.Registry)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("registry %q: %w", i.Registry, err)
+	}
+	return reg.Repo(i.Path), nil
+}
+
+// ParseRepository normalises a repository name (a policy's signature
+// repository) with the same rules as Parse: "localhost/sigs" is the
+// registry localhost.
+func ParseRepository(repo string) (name.Repository, error) {
+	if strings.ContainsAny(repo, "@") {
+		return name.Repository{}, fmt.Errorf("repository %q: want a repository without tag or digest", repo)
+	}
+	info, err := Parse(repo)
+	if err != nil {
+		return name.Repository{}, err
+	}
+	if !info.tagDefaulted {
+		return name.Repository{}, fmt.Errorf("repository %q: want a repository without tag or digest", repo)
+	}
+	return info.Repo()
 }
 
 // Match reports whether s matches the Kyverno wildcard pattern.
@@ -139,4 +263,24 @@ func MatchAny(patterns []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// MatchAnyForm reports whether any pattern matches any of forms.
+func MatchAnyForm(patterns, forms []string) bool {
+	for _, f := range forms {
+		if MatchAny(patterns, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchEveryForm reports whether every one of forms matches a pattern.
+func MatchEveryForm(patterns, forms []string) bool {
+	for _, f := range forms {
+		if !MatchAny(patterns, f) {
+			return false
+		}
+	}
+	return len(forms) > 0
 }

@@ -88,23 +88,33 @@ func buildRule(p *Policy, file, field string, node *yaml.Node, rr rawRule, polic
 // any: with that entry, more is refused.
 func filters(m rawMatch) ([]resourceFilter, error) {
 	var out []resourceFilter
-	add := func(d rawResDesc) {
-		out = append(out, resourceFilter{Kinds: d.Kinds, Namespaces: d.Namespaces})
+	var errs []error
+	add := func(where string, d rawResDesc) {
+		f := resourceFilter{Kinds: d.Kinds, Namespaces: d.Namespaces}
+		for i, op := range d.Operations {
+			switch o := Operation(op); o {
+			case OpCreate, OpUpdate, OpDelete, OpConnect:
+				f.Operations = append(f.Operations, o)
+			default:
+				errs = append(errs, fmt.Errorf("%s.operations[%d]: %q: want CREATE, UPDATE, DELETE or CONNECT", where, i, op))
+			}
+		}
+		out = append(out, f)
 	}
-	for _, f := range m.Any {
-		add(f.Resources)
+	for i, f := range m.Any {
+		add(fmt.Sprintf("any[%d].resources", i), f.Resources)
 	}
 	switch len(m.All) {
 	case 0:
 	case 1:
-		add(m.All[0].Resources)
+		add("all[0].resources", m.All[0].Resources)
 	default:
 		return nil, fmt.Errorf("all: with more than one entry is %w; use any:", ErrUnsupported)
 	}
 	if m.Resources != nil {
-		add(*m.Resources)
+		add("resources", *m.Resources)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 func buildVerification(r *Rule, index int, rv rawVerify, policyAudit bool) (*Verification, error) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/gitops-gate/gitops-gate/gate/imageref"
 )
 
 func testPEM(t *testing.T) string {
@@ -28,4 +30,13 @@ func indent(s, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+func mustParse(t *testing.T, image string) imageref.Info {
+	t.Helper()
+	info, err := imageref.Parse(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }

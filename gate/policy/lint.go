@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -32,14 +33,17 @@ func Lint(p *Policy) []Warning {
 						if k.Subject == "" && k.SubjectRegExp == "" && k.AdditionalExtensions["githubWorkflowRepository"] == "" {
 							warn("no subject: any identity of the issuer may sign (for GitHub Actions, any workflow of any repository); set subject or subjectRegExp")
 						}
-						if k.SubjectRegExp != "" && !strings.HasPrefix(k.SubjectRegExp, "^") {
-							warn(fmt.Sprintf("subjectRegExp %q is not anchored: it matches anywhere in the subject, e.g. inside another repository's URL; start it with ^ (Kyverno matches it unanchored too)", k.SubjectRegExp))
+						if k.SubjectRegExp != "" && !AnchoredAtStart(k.SubjectRegExp) {
+							warn(fmt.Sprintf("subjectRegExp %q is not anchored in every alternative: it matches anywhere in the subject, e.g. inside another repository's URL; write ^(?:…) (Kyverno matches it unanchored too)", k.SubjectRegExp))
 						}
-						if k.IssuerRegExp != "" && !strings.HasPrefix(k.IssuerRegExp, "^") {
-							warn(fmt.Sprintf("issuerRegExp %q is not anchored; start it with ^", k.IssuerRegExp))
+						if k.IssuerRegExp != "" && !AnchoredAtStart(k.IssuerRegExp) {
+							warn(fmt.Sprintf("issuerRegExp %q is not anchored in every alternative; write ^(?:…)", k.IssuerRegExp))
 						}
 						if k.Subject == "*" || k.Issuer == "*" {
 							warn("a bare * accepts any value")
+						}
+						if v.Type == "SigstoreBundle" && (strings.ContainsAny(k.Subject, "*?") || strings.ContainsAny(k.Issuer, "*?")) {
+							warn("type: SigstoreBundle: Kyverno compares subject and issuer exactly there (sigstore-go certificate identity), so a wildcard never matches and every image is denied; use subjectRegExp/issuerRegExp")
 						}
 					case a.Key != nil:
 						rekor, ct = a.Key.Rekor, a.Key.CTLog
@@ -60,4 +64,32 @@ func Lint(p *Policy) []Warning {
 		}
 	}
 	return out
+}
+
+// AnchoredAtStart reports whether every string re matches must match from
+// the start: each alternative begins with ^ (or \A). "^a|b" is not: its
+// second alternative matches anywhere.
+func AnchoredAtStart(re string) bool {
+	t, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return false
+	}
+	return startsAnchored(t.Simplify())
+}
+
+func startsAnchored(t *syntax.Regexp) bool {
+	switch t.Op {
+	case syntax.OpBeginText:
+		return true
+	case syntax.OpConcat, syntax.OpCapture:
+		return len(t.Sub) > 0 && startsAnchored(t.Sub[0])
+	case syntax.OpAlternate:
+		for _, s := range t.Sub {
+			if !startsAnchored(s) {
+				return false
+			}
+		}
+		return len(t.Sub) > 0
+	}
+	return false
 }

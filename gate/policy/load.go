@@ -75,9 +75,9 @@ type rawFilter struct {
 }
 
 type rawResDesc struct {
-	Kinds      []string  `yaml:"kinds"`
-	Namespaces []string  `yaml:"namespaces"`
-	Operations yaml.Node `yaml:"operations" gate:"any"` // CREATE/UPDATE: a PR check sees every operation
+	Kinds      []string `yaml:"kinds"`
+	Namespaces []string `yaml:"namespaces"`
+	Operations []string `yaml:"operations"`
 }
 
 type rawVerify struct {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gitops-gate/gitops-gate/gate/imageref"
@@ -72,16 +73,36 @@ func kindName(k string) string {
 }
 
 // Applies reports whether the rule applies to an object of kind in
-// namespace. An unknown namespace (a manifest that leaves it to the sync)
-// is taken to match every namespace filter of match and none of exclude:
-// the stricter reading.
+// namespace when the sync sends it: as a CREATE for an object the cluster
+// does not have yet, as an UPDATE for one it has. The gate cannot know
+// which, so the rule applies when it applies on either (kyverno/kyverno
+// pkg/engine/utils/match.go doesResourceMatchConditionBlock: a filter with
+// operations matches only those operations, in match and in exclude alike,
+// so an exclude limited to UPDATE does not exclude a CREATE).
 func (r *Rule) Applies(kind, namespace string) bool {
+	return r.AppliesOn(kind, namespace, OpCreate) || r.AppliesOn(kind, namespace, OpUpdate)
+}
+
+// AppliesToPods reports whether the rule applies to the Pods created in
+// namespace. Kyverno enforces a Pod rule at the admission of every Pod,
+// whoever creates it, and a controller always creates its Pods (CREATE):
+// so a Pod rule judges the pod template of every resource that runs one,
+// whether or not auto-generation made a rule for that resource's kind.
+func (r *Rule) AppliesToPods(namespace string) bool {
+	return r.AppliesOn("Pod", namespace, OpCreate)
+}
+
+// AppliesOn reports whether the rule applies to an object of kind in
+// namespace on the admission operation op. An unknown namespace (a manifest
+// that leaves it to the sync) is taken to match every namespace filter of
+// match and none of exclude: the stricter reading.
+func (r *Rule) AppliesOn(kind, namespace string, op Operation) bool {
 	if r.Policy.Kind == "Policy" && namespace != "" && namespace != r.Policy.Namespace {
 		return false
 	}
 	matched := false
 	for _, f := range r.match {
-		if f.matches(kind, namespace, true) {
+		if f.matches(kind, namespace, op, true) {
 			matched = true
 			break
 		}
@@ -90,14 +111,17 @@ func (r *Rule) Applies(kind, namespace string) bool {
 		return false
 	}
 	for _, f := range r.exclude {
-		if f.matches(kind, namespace, false) {
+		if f.matches(kind, namespace, op, false) {
 			return false
 		}
 	}
 	return true
 }
 
-func (f resourceFilter) matches(kind, namespace string, unknownMatches bool) bool {
+func (f resourceFilter) matches(kind, namespace string, op Operation, unknownMatches bool) bool {
+	if len(f.Operations) > 0 && !slices.Contains(f.Operations, op) {
+		return false
+	}
 	kindOK := len(f.Kinds) == 0
 	for _, k := range f.Kinds {
 		if imageref.Match(kindName(k), kind) {
@@ -117,12 +141,27 @@ func (f resourceFilter) matches(kind, namespace string, unknownMatches bool) boo
 	return imageref.MatchAny(f.Namespaces, namespace)
 }
 
-// Match tells whether the verification covers an image: matched when a
-// pattern of imageReferences matches the normalised reference, skipped when
-// one of skipImageReferences does too.
-func (v *Verification) Match(normalized string) (matched, skipped bool) {
-	if !imageref.MatchAny(v.ImageReferences, normalized) {
+// Match tells whether the verification covers an image. Kyverno matches
+// imageReferences against one spelling of the image (info.String()); the
+// gate matches them against every spelling of the image the runtime pulls
+// (info.Forms()), so that writing docker.io/library/nginx instead of nginx,
+// or adding a tag to a digest, never takes an image out of a rule. For the
+// same reason an image is skipped only when every spelling matches
+// skipImageReferences. KyvernoMatches says whether Kyverno itself applies
+// the rule.
+func (v *Verification) Match(info imageref.Info) (matched, skipped bool) {
+	forms := info.Forms()
+	if !imageref.MatchAnyForm(v.ImageReferences, forms) {
 		return false, false
 	}
-	return true, imageref.MatchAny(v.SkipImageReferences, normalized)
+	return true, imageref.MatchEveryForm(v.SkipImageReferences, forms)
+}
+
+// KyvernoMatches reports whether Kyverno applies the verification to the
+// image: its imageReferences match, and its skipImageReferences do not
+// match, Kyverno's one spelling (kyverno/kyverno pkg/engine/utils/image.go
+// ImageMatches, over ImageInfo.String()).
+func (v *Verification) KyvernoMatches(info imageref.Info) bool {
+	s := info.String()
+	return imageref.MatchAny(v.ImageReferences, s) && !imageref.MatchAny(v.SkipImageReferences, s)
 }

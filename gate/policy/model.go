@@ -32,11 +32,23 @@ type Rule struct {
 	Verify  []*Verification
 }
 
-// resourceFilter is one Kyverno ResourceDescription: kinds and namespaces.
+// resourceFilter is one Kyverno ResourceDescription: kinds, namespaces and
+// the admission operations it is limited to (none: every operation).
 type resourceFilter struct {
 	Kinds      []string
 	Namespaces []string
+	Operations []Operation
 }
+
+// Operation is an admission operation, as a filter's operations name it.
+type Operation string
+
+const (
+	OpCreate  Operation = "CREATE"
+	OpUpdate  Operation = "UPDATE"
+	OpDelete  Operation = "DELETE"
+	OpConnect Operation = "CONNECT"
+)
 
 // ID names the rule for reports: policy/rule.
 func (r *Rule) ID() string { return r.Policy.Name + "/" + r.Name }
@@ -92,15 +104,25 @@ type Attestor struct {
 
 // Describe says in a few words what the attestor requires.
 func (a *Attestor) Describe() string {
+	var d string
 	switch {
 	case a.Keyless != nil:
-		return a.Keyless.Describe()
+		d = a.Keyless.Describe()
 	case a.Key != nil:
-		return "signed with public key " + shortPEM(a.Key.PublicKey)
+		d = "signed with public key " + shortPEM(a.Key.PublicKey)
 	case a.Certificate != nil:
-		return "signed with the given certificate"
+		d = "signed with the given certificate"
+	default:
+		d = "nothing"
 	}
-	return "nothing"
+	if len(a.Annotations) > 0 {
+		var parts []string
+		for _, k := range sortedKeys(a.Annotations) {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, a.Annotations[k]))
+		}
+		d += ", annotations " + strings.Join(parts, ", ")
+	}
+	return d
 }
 
 // Keyless is a Fulcio certificate identity.

@@ -11,7 +11,8 @@ import (
 // Native builds a policy from the CLI's exact-match forms: every image must
 // be signed by one of the identities ("ISSUER=SUBJECT_REGEXP"; the issuer is
 // compared exactly and the regexp is anchored at both ends) or one of the
-// public key files. It applies to every kind and namespace.
+// public key files. It applies to every kind and namespace. The regexp is
+// matched whole (WholeMatch), whatever alternations it holds.
 func Native(identities, keyFiles []string) (*Set, error) {
 	if len(identities) == 0 && len(keyFiles) == 0 {
 		return nil, errors.New("no identities or keys")
@@ -23,14 +24,9 @@ func Native(identities, keyFiles []string) (*Set, error) {
 	for i, id := range identities {
 		issuer, subject, ok := strings.Cut(id, "=")
 		if !ok || issuer == "" || subject == "" {
-			return nil, fmt.Errorf("--identity %q: want ISSUER=SUBJECT_REGEXP, e.g. https://token.actions.githubusercontent.com=^https://github\\.com/acme/app/", id)
+			return nil, fmt.Errorf("--identity %q: want ISSUER=SUBJECT_REGEXP, e.g. https://token.actions.githubusercontent.com=https://github\\.com/acme/.+/\\.github/workflows/release\\.yml@refs/tags/v.* (the regexp matches the whole subject)", id)
 		}
-		if !strings.HasPrefix(subject, "^") {
-			subject = "^" + subject
-		}
-		if !strings.HasSuffix(subject, "$") {
-			subject += "$"
-		}
+		subject = WholeMatch(subject)
 		if _, err := regexp.Compile(subject); err != nil {
 			return nil, fmt.Errorf("--identity %q: subject: %w", id, err)
 		}
@@ -57,6 +53,12 @@ func Native(identities, keyFiles []string) (*Set, error) {
 	p.Rules = []*Rule{r}
 	return &Set{Policies: []*Policy{p}}, nil
 }
+
+// WholeMatch makes a regular expression match whole strings only:
+// ^(?:re)$. Adding ^ and $ around re is not enough: in ^a|b$ each anchor
+// binds to one alternative, so "refs/heads/main|refs/tags/v.*" would
+// accept "refs/heads/main-attacker". The group anchors every alternative.
+func WholeMatch(re string) string { return "^(?:" + re + ")$" }
 
 // Merge returns the union of sets: every rule of each applies.
 func Merge(sets ...*Set) *Set {

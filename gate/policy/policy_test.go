@@ -59,10 +59,10 @@ func TestLoadGitHubPolicyAndAutogen(t *testing.T) {
 		t.Error("autogen does not cover Rollout")
 	}
 	v := r.Verify[0]
-	if m, s := v.Match("ghcr.io/acme/api:v1"); !m || s {
+	if m, s := v.Match(mustParse(t, "ghcr.io/acme/api:v1")); !m || s {
 		t.Errorf("match = %v, skip = %v", m, s)
 	}
-	if m, s := v.Match("ghcr.io/acme/scratch:1"); !m || !s {
+	if m, s := v.Match(mustParse(t, "ghcr.io/acme/scratch:1")); !m || !s {
 		t.Errorf("skip pattern: match = %v, skip = %v", m, s)
 	}
 	if !v.Required || !v.VerifyDigest || !v.MutateDigest || v.Audit {
@@ -191,7 +191,7 @@ func TestNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := set.Policies[0].Rules[0].Verify[0].Attestors[0].Entries[0].Keyless
-	if k.SubjectRegExp != "^https://github\\.com/acme/.*$" || k.IssuerRegExp != "^https://token\\.actions\\.githubusercontent\\.com$" {
+	if k.SubjectRegExp != "^(?:https://github\\.com/acme/.*)$" || k.IssuerRegExp != "^https://token\\.actions\\.githubusercontent\\.com$" {
 		t.Errorf("keyless %+v: want anchored, exact issuer", k)
 	}
 	if _, err := Native([]string{"no-equals-sign"}, nil); err == nil {

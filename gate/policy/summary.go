@@ -1,7 +1,10 @@
 package policy
 
 // Summary is a policy as a reader (and the JSON API) sees it: what each
-// rule applies to and what it requires.
+// rule applies to and what it requires. A rule that matches Pod also
+// judges the pod template of every other resource, through the Pods it
+// creates (Rule.AppliesToPods); Controllers are only the kinds Kyverno
+// auto-generates a rule for.
 type Summary struct {
 	Name        string        `json:"name"`
 	Kind        string        `json:"kind"`
@@ -21,13 +24,15 @@ type RuleSummary struct {
 
 // FilterSummary is one match or exclude filter, after auto-generation.
 type FilterSummary struct {
-	Kinds      []string `json:"kinds,omitempty"`
-	Namespaces []string `json:"namespaces,omitempty"`
+	Kinds      []string    `json:"kinds,omitempty"`
+	Namespaces []string    `json:"namespaces,omitempty"`
+	Operations []Operation `json:"operations,omitempty"`
 }
 
 // VerifySummary is one verifyImages entry.
 type VerifySummary struct {
 	Type                string            `json:"type"`
+	CosignOCI11         bool              `json:"cosignOCI11,omitempty"`
 	ImageReferences     []string          `json:"imageReferences"`
 	SkipImageReferences []string          `json:"skipImageReferences,omitempty"`
 	Audit               bool              `json:"audit"`
@@ -50,7 +55,7 @@ func (p *Policy) Summarize() Summary {
 	for _, r := range p.Rules {
 		rs := RuleSummary{Name: r.Name, Match: filterSummaries(r.match), Exclude: filterSummaries(r.exclude)}
 		for _, v := range r.Verify {
-			vs := VerifySummary{Type: v.Type, ImageReferences: v.ImageReferences, SkipImageReferences: v.SkipImageReferences, Audit: v.Audit,
+			vs := VerifySummary{Type: v.Type, CosignOCI11: v.CosignOCI11, ImageReferences: v.ImageReferences, SkipImageReferences: v.SkipImageReferences, Audit: v.Audit,
 				Required: v.Required, VerifyDigest: v.VerifyDigest, MutateDigest: v.MutateDigest, Repository: v.Repository}
 			for _, set := range v.Attestors {
 				as := AttestorSummary{Required: set.Required()}
@@ -69,7 +74,7 @@ func (p *Policy) Summarize() Summary {
 func filterSummaries(fs []resourceFilter) []FilterSummary {
 	var out []FilterSummary
 	for _, f := range fs {
-		out = append(out, FilterSummary{Kinds: f.Kinds, Namespaces: f.Namespaces})
+		out = append(out, FilterSummary{Kinds: f.Kinds, Namespaces: f.Namespaces, Operations: f.Operations})
 	}
 	return out
 }

@@ -2,11 +2,13 @@ package service
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -398,6 +400,12 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("config: github.proposePins %q: want comment or off", c.GitHub.ProposePins)
 	}
+	if err := c.checkSecrets(); err != nil {
+		return err
+	}
+	if err := c.checkAppKey(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
 		if !strings.Contains(r.Name, "/") {
@@ -434,6 +442,86 @@ func (c *Config) validateUI() error {
 		return fmt.Errorf("config: ui.trustedUserHeader %q: set ui.trustedProxies, the addresses of the proxy that sets it (any client can send a header)", c.UI.TrustedUserHeader)
 	}
 	return nil
+}
+
+// checkAppKey refuses a GitHub App without its private key, and a key
+// without its App: either used to start a service that never posts a
+// status, with only a warning in its log.
+func (c *Config) checkAppKey() error {
+	const env = "GITOPS_GATE_GITHUB_PRIVATE_KEY"
+	key, src := []byte(os.Getenv(env)), env
+	if len(key) == 0 && c.GitHub.PrivateKeyFile != "" {
+		src = "github.privateKeyFile " + c.GitHub.PrivateKeyFile
+		var err error
+		if key, err = os.ReadFile(c.GitHub.PrivateKeyFile); err != nil {
+			return fmt.Errorf("config: github.privateKeyFile: %w", err)
+		}
+	}
+	switch {
+	case c.GitHub.AppID == 0 && c.GitHub.PrivateKeyFile != "":
+		return fmt.Errorf("config: github.privateKeyFile is set but github.appID is not: the private key belongs to a GitHub App")
+	case c.GitHub.AppID == 0:
+		return nil
+	case src == env && len(key) == 0:
+		return fmt.Errorf("config: github.appID %d: the App's private key is missing: set github.privateKeyFile or %s", c.GitHub.AppID, env)
+	case len(bytes.TrimSpace(key)) == 0:
+		return fmt.Errorf("config: %s is empty: github.appID %d needs the App's private key (PEM)", src, c.GitHub.AppID)
+	}
+	if block, _ := pem.Decode(key); block == nil {
+		return fmt.Errorf("config: %s is not a PEM private key: github.appID %d needs the App's private key", src, c.GitHub.AppID)
+	}
+	return nil
+}
+
+// checkSecrets refuses secrets copied from an example instead of
+// generated. A placeholder is a secret everyone knows: a webhook secret of
+// "${...}" lets anyone sign webhooks, an API token of "changeme" opens the
+// API. The value is never repeated in the error.
+func (c *Config) checkSecrets() error {
+	check := func(key, env, v string) error {
+		if why := placeholder(v); why != "" {
+			return fmt.Errorf("config: %s (or %s) looks like a placeholder (%s), not a secret: this file is not expanded; give a generated value", key, env, why)
+		}
+		return nil
+	}
+	errs := []error{
+		check("github.webhookSecret", "GITOPS_GATE_WEBHOOK_SECRET", c.GitHub.WebhookSecret),
+		check("github.token", "GITOPS_GATE_GITHUB_TOKEN", c.GitHub.Token),
+		check("ui.basicAuth.password", "GITOPS_GATE_UI_PASSWORD", c.UI.BasicAuth.Password),
+	}
+	for i, t := range c.APITokens {
+		errs = append(errs, check(fmt.Sprintf("apiTokens[%d]", i), "GITOPS_GATE_API_TOKENS", t))
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	envReference = regexp.MustCompile(`^\$[A-Za-z_][A-Za-z0-9_]*$`)
+	placeholders = map[string]bool{"changeme": true, "changeit": true, "changethis": true, "replaceme": true, "secret": true,
+		"password": true, "token": true, "todo": true, "xxx": true, "example": true, "mysecret": true, "yoursecret": true}
+)
+
+// placeholder says why v looks like a placeholder, or "" when it does not.
+func placeholder(v string) string {
+	s := strings.TrimSpace(v)
+	switch {
+	case s == "":
+		return ""
+	case strings.Contains(s, "${") || envReference.MatchString(s):
+		return "a variable reference, which is not expanded"
+	case strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">"):
+		return "<...>"
+	}
+	var norm strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			norm.WriteRune(r)
+		}
+	}
+	if n := norm.String(); placeholders[n] || strings.HasPrefix(n, "changeme") || strings.HasPrefix(n, "replaceme") || strings.Trim(n, "x") == "" {
+		return "an example value such as changeme"
+	}
+	return ""
 }
 
 // DemoMode reports whether the service runs the demo.

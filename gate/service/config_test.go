@@ -88,3 +88,54 @@ func loadYAML(t *testing.T, yml, wantErr string) *Config {
 	}
 	return c
 }
+
+// TestLoadConfigAppKey: a GitHub App with an empty or missing private key
+// (the example Secret's app.pem: "") used to start with a warning and post
+// no status ever; it is a configuration error naming the key.
+func TestLoadConfigAppKey(t *testing.T) {
+	dir := t.TempDir()
+	empty, junk, good := filepath.Join(dir, "empty.pem"), filepath.Join(dir, "junk.pem"), filepath.Join(dir, "app.pem")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	os.WriteFile(junk, []byte("paste the key here"), 0o600)
+	os.WriteFile(good, []byte("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"), 0o600)
+	for _, tc := range []struct{ name, yaml, env, wantErr string }{
+		{"no app", "{}", "", ""},
+		{"app with key file", "github: {appID: 7, privateKeyFile: " + good + "}", "", ""},
+		{"app with key in env", "github: {appID: 7}", "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n", ""},
+		{"app without key", "github: {appID: 7}", "", "github.appID 7: the App's private key is missing: set github.privateKeyFile or GITOPS_GATE_GITHUB_PRIVATE_KEY"},
+		{"app with empty key file", "github: {appID: 7, privateKeyFile: " + empty + "}", "", "github.privateKeyFile " + empty + " is empty"},
+		{"app with missing key file", "github: {appID: 7, privateKeyFile: " + dir + "/nope.pem}", "", "github.privateKeyFile: open " + dir + "/nope.pem"},
+		{"app with a key that is not PEM", "github: {appID: 7, privateKeyFile: " + junk + "}", "", "is not a PEM private key"},
+		{"key without app", "github: {privateKeyFile: " + good + "}", "", "github.appID is not"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GITOPS_GATE_GITHUB_PRIVATE_KEY", tc.env)
+			loadYAML(t, tc.yaml, tc.wantErr)
+		})
+	}
+}
+
+// TestLoadConfigPlaceholderSecrets: a secret copied from an example
+// ("${from GITOPS_GATE_WEBHOOK_SECRET}", "<token>", "changeme") is a secret
+// everyone knows; it is refused at load, naming the key, never echoed.
+func TestLoadConfigPlaceholderSecrets(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, env, wantErr string }{
+		{"interpolation", "github: {webhookSecret: '${from GITOPS_GATE_WEBHOOK_SECRET}'}", "", "github.webhookSecret (or GITOPS_GATE_WEBHOOK_SECRET) looks like a placeholder"},
+		{"shell variable", "github: {webhookSecret: $GITOPS_GATE_WEBHOOK_SECRET}", "", "github.webhookSecret"},
+		{"angle brackets", "apiTokens: ['<token>']", "", "apiTokens[0]"},
+		{"changeme in env", "{}", "change-me", "github.webhookSecret (or GITOPS_GATE_WEBHOOK_SECRET)"},
+		{"password", "ui: {basicAuth: {username: a, password: CHANGEME}}", "", "ui.basicAuth.password"},
+		{"token", "github: {token: xxxxxxxx}", "", "github.token"},
+		{"generated", "github: {webhookSecret: 3f9c1e0b7a2d4c58e6f1}\napiTokens: [b64-Zk9xT2pQ]", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GITOPS_GATE_WEBHOOK_SECRET", tc.env)
+			loadYAML(t, tc.yaml, tc.wantErr)
+		})
+	}
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("github: {webhookSecret: '<my-webhook-secret>'}"), 0o600)
+	if _, err := LoadConfig(p); err == nil || strings.Contains(err.Error(), "my-webhook-secret") {
+		t.Errorf("err = %v: want an error that does not repeat the value", err)
+	}
+}

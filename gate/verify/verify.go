@@ -80,6 +80,21 @@ type Tlog struct {
 	IntegratedTime time.Time `json:"integratedTime"`
 }
 
+// DefaultMaxSignatures bounds the signatures, and separately the OCI 1.1
+// referrers, the gate examines per digest. Kyverno examines at most 50
+// referrers and refuses more (kyverno/kyverno
+// pkg/image/verifiers/cpol/cosign/sigstore.go attestationlimit, and
+// pkg/image/verifiers/cpol/notary/notary.go maxReferrersCount: "too many
+// referrers found, max limit is 50"). Anyone who can push to a repository
+// can attach signatures to its digests; without a bound each one costs a
+// request and a verification.
+const DefaultMaxSignatures = 50
+
+// ErrTooManySignatures is returned by Fetch when a digest carries more
+// signatures or referrers than the gate examines: the gate cannot decide,
+// which is an error verdict, never a pass or a fail.
+var ErrTooManySignatures = errors.New("too many signatures to examine")
+
 // Options configure a Verifier.
 type Options struct {
 	// Trusted is the trust root (Fulcio CAs, CT logs, Rekor logs). When nil,
@@ -87,6 +102,10 @@ type Options struct {
 	Trusted  root.TrustedMaterial
 	TrustErr error
 	Registry *registry.Resolver
+	// MaxSignatures bounds the signatures in the .sig tag, the OCI 1.1
+	// referrers, and the signatures they hold, per digest (default
+	// DefaultMaxSignatures).
+	MaxSignatures int
 }
 
 // Verifier checks signatures. It is safe for concurrent use.
@@ -94,6 +113,7 @@ type Verifier struct {
 	trusted  root.TrustedMaterial
 	trustErr error
 	reg      *registry.Resolver
+	max      int
 }
 
 // New builds a Verifier.
@@ -104,32 +124,47 @@ func New(o Options) (*Verifier, error) {
 	if o.Trusted == nil && o.TrustErr == nil {
 		o.TrustErr = ErrNoTrustRoot
 	}
-	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry}, nil
+	if o.MaxSignatures <= 0 {
+		o.MaxSignatures = DefaultMaxSignatures
+	}
+	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry, max: o.MaxSignatures}, nil
 }
 
-// Material is every signature found for one digest.
+// Material is every signature found for one digest, by where it was found.
 type Material struct {
-	Digest  name.Digest
+	Digest name.Digest
+	// Classic are the signatures of the sha256-<hex>.sig tag.
 	Classic []oci.Signature
-	// Referrer is set when Classic came from OCI 1.1 referrers.
-	Referrer bool
-	Bundles  []*sgbundle.Bundle
+	// Referrers are classic signatures stored as OCI 1.1 referrers
+	// (cosign sign --registry-referrers-mode=oci-1-1).
+	Referrers []oci.Signature
+	// Bundles are Sigstore bundles attached as referrers
+	// (cosign sign --new-bundle-format).
+	Bundles []*sgbundle.Bundle
 }
 
 // Empty reports that nothing cosign could have written was found.
-func (m *Material) Empty() bool { return len(m.Classic) == 0 && len(m.Bundles) == 0 }
+func (m *Material) Empty() bool {
+	return len(m.Classic) == 0 && len(m.Referrers) == 0 && len(m.Bundles) == 0
+}
 
 // Fetch collects the signatures of digest: the .sig tag first (the common
 // case, two requests), then OCI 1.1 referrers (bundles and referrer
 // signatures) when the tag has none or referrers is true. repository, when
 // set, is where the signatures are stored instead of the image's repository.
+// More signatures or referrers than the verifier examines is
+// ErrTooManySignatures.
 func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository string, referrers bool) (*Material, error) {
 	opts := []ociremote.Option{ociremote.WithRemoteOptions(v.reg.RemoteOptions(ctx)...)}
+	var target *name.Repository
 	if repository != "" {
-		repo, err := name.NewRepository(repository)
+		// The same normaliser as the image: "localhost/sigs" is the
+		// registry localhost.
+		repo, err := imageref.ParseRepository(repository)
 		if err != nil {
 			return nil, fmt.Errorf("signature repository %q: %w", repository, err)
 		}
+		target = &repo
 		opts = append(opts, ociremote.WithTargetRepository(repo))
 	}
 	m := &Material{Digest: digest}
@@ -145,6 +180,9 @@ func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository str
 	if err != nil && !notFound(err) {
 		return nil, fmt.Errorf("fetching signatures of %s: %w", digest.DigestStr(), err)
 	}
+	if len(m.Classic) > v.max {
+		return nil, fmt.Errorf("%w: the signature tag of %s holds %d signatures, more than the %d the gate examines per digest", ErrTooManySignatures, digest.DigestStr(), len(m.Classic), v.max)
+	}
 	if len(m.Classic) > 0 && !referrers {
 		return m, nil
 	}
@@ -155,25 +193,27 @@ func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository str
 		}
 		return nil, fmt.Errorf("listing referrers of %s: %w", digest.DigestStr(), err)
 	}
+	if len(idx.Manifests) > v.max {
+		return nil, fmt.Errorf("%w: %s has %d OCI referrers, more than the %d the gate examines per digest", ErrTooManySignatures, digest.DigestStr(), len(idx.Manifests), v.max)
+	}
 	for _, desc := range idx.Manifests {
 		ref := digest.Context().Digest(desc.Digest.String())
-		if repository != "" {
-			repo, _ := name.NewRepository(repository)
-			ref = repo.Digest(desc.Digest.String())
+		if target != nil {
+			ref = target.Digest(desc.Digest.String())
 		}
 		if b, err := ociremote.Bundle(ref, opts...); err == nil {
 			m.Bundles = append(m.Bundles, b)
 			continue
 		}
-		if len(m.Classic) > 0 {
-			continue
-		}
 		if s, err := ociremote.Signatures(ref, opts...); err == nil {
 			if list, err := s.Get(); err == nil && len(list) > 0 && list[0] != nil {
 				if mt, _ := list[0].MediaType(); strings.Contains(string(mt), "simplesigning") {
-					m.Classic, m.Referrer = memoize(list), true
+					m.Referrers = append(m.Referrers, memoize(list)...)
 				}
 			}
+		}
+		if len(m.Referrers) > v.max {
+			return nil, fmt.Errorf("%w: the OCI referrers of %s hold more than the %d signatures the gate examines per digest", ErrTooManySignatures, digest.DigestStr(), v.max)
 		}
 	}
 	return m, nil
@@ -232,6 +272,17 @@ type Outcome struct {
 }
 
 // Check verifies the material against one attestor. It makes no requests.
+//
+// It reads the formats Kyverno reads with this verification, and only
+// those, because the check exists to predict admission (kyverno/kyverno
+// pkg/image/verifiers/cpol/cosign/verifier.go VerifySignature): type
+// Cosign reads the .sig tag through cosign's VerifyImageSignatures, which
+// also reads OCI 1.1 referrer signatures with cosignOCI11
+// (ExperimentalOCI11, cosign.go buildCosignOptions) and never Sigstore
+// bundles; type SigstoreBundle reads only bundles from the referrers
+// (sigstore.go fetchBundles). A valid signature in a format the
+// verification does not read fails, with the setting that would let
+// Kyverno find it.
 func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, vf *policy.Verification) (out Outcome) {
 	defer func() {
 		// cosign runs on hostile input; a panic here must cost one verdict,
@@ -251,10 +302,87 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 	if err != nil {
 		return Outcome{Err: err}
 	}
+	read, unread := split(m, vf)
+	o, reasons, readErr := v.checkFound(ctx, read, h, a, co, vf.Type == "SigstoreBundle")
+	if o != nil {
+		return *o
+	}
+	var unreadReasons []string
+	if !unread.Empty() {
+		uo, why, _ := v.checkFound(ctx, unread, h, a, co, false)
+		if uo != nil && uo.Verified {
+			return Outcome{Reason: unreadReason(uo.Format, vf)}
+		}
+		unreadReasons = why
+	}
+	if readErr != nil {
+		return Outcome{Err: readErr}
+	}
+	if len(reasons) == 0 {
+		switch {
+		case vf.Type == "SigstoreBundle":
+			return Outcome{Reason: "no Sigstore bundle found at " + m.Digest.DigestStr() + " (type: SigstoreBundle reads only bundles)"}
+		case read.Empty():
+			reads := "the .sig tag"
+			if vf.CosignOCI11 {
+				reads += " and OCI 1.1 referrer signatures"
+			}
+			why := "no signature that Kyverno with this verification reads found at " + m.Digest.DigestStr() + " (type: Cosign reads " + reads + ")"
+			if len(unreadReasons) > 0 {
+				why += "; the other signatures found do not verify either: " + summarize(unreadReasons)
+			}
+			return Outcome{Reason: why}
+		default:
+			return Outcome{Reason: "no signatures this attestor can check at " + m.Digest.DigestStr()}
+		}
+	}
+	return Outcome{Reason: summarize(reasons)}
+}
+
+// split separates the material a verification reads from the rest.
+func split(m *Material, vf *policy.Verification) (read, unread *Material) {
+	read, unread = &Material{Digest: m.Digest}, &Material{Digest: m.Digest}
+	if vf.Type == "SigstoreBundle" {
+		read.Bundles = m.Bundles
+		unread.Classic, unread.Referrers = m.Classic, m.Referrers
+		return read, unread
+	}
+	read.Classic = m.Classic
+	unread.Bundles = m.Bundles
+	if vf.CosignOCI11 {
+		read.Referrers = m.Referrers
+	} else {
+		unread.Referrers = m.Referrers
+	}
+	return read, unread
+}
+
+// unreadReason says why a valid signature does not count, and what makes
+// Kyverno read it.
+func unreadReason(f Format, vf *policy.Verification) string {
+	switch {
+	case f == FormatBundle:
+		return "signed as a Sigstore bundle; Kyverno with type: Cosign will not find it: set type: SigstoreBundle"
+	case vf.Type == "SigstoreBundle" && f == FormatReferrer:
+		return "signed with a classic cosign signature stored as an OCI 1.1 referrer; Kyverno with type: SigstoreBundle will not find it: set type: Cosign and cosignOCI11: true"
+	case vf.Type == "SigstoreBundle":
+		return "signed with a classic cosign signature (the .sig tag); Kyverno with type: SigstoreBundle will not find it: set type: Cosign"
+	default:
+		return "signed with a classic cosign signature stored as an OCI 1.1 referrer; Kyverno with type: Cosign reads referrers only with cosignOCI11: set cosignOCI11: true"
+	}
+}
+
+// checkFound verifies found material against an attestor: a verified
+// outcome, or the reasons none verified and the last read failure.
+// exactBundles applies Kyverno's SigstoreBundle identity rule to bundles.
+func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor, co *cosign.CheckOpts, exactBundles bool) (*Outcome, []string, error) {
 	var reasons []string
 	var readErr error
-	if vf.Type != "SigstoreBundle" {
-		for _, sig := range m.Classic {
+	for _, src := range []struct {
+		sigs   []oci.Signature
+		format Format
+	}{{m.Classic, FormatClassic}, {m.Referrers, FormatReferrer}} {
+		for _, sig := range src.sigs {
 			sco, tsTime, tsProblem := timestampOpts(sig, co)
 			if _, err := cosign.VerifyImageSignature(ctx, sig, h, sco); err != nil {
 				if readFailure(err) {
@@ -281,35 +409,21 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 				reasons = append(reasons, why)
 				continue
 			}
-			o := Outcome{Verified: true, Signer: signer, Format: FormatClassic, Timestamp: tsTime}
-			if m.Referrer {
-				o.Format = FormatReferrer
-			}
+			o := Outcome{Verified: true, Signer: signer, Format: src.format, Timestamp: tsTime}
 			if b, err := sig.Bundle(); err == nil && b != nil {
 				o.Tlog = &Tlog{LogIndex: b.Payload.LogIndex, IntegratedTime: time.Unix(b.Payload.IntegratedTime, 0).UTC()}
 			}
-			return o
+			return &o, nil, nil
 		}
 	}
 	if a.Keyless != nil && len(m.Bundles) > 0 {
-		if o, why := v.checkBundles(ctx, m, h, a); o != nil {
-			return *o
-		} else {
-			reasons = append(reasons, why...)
+		o, why := v.checkBundles(ctx, m, h, a, exactBundles)
+		if o != nil {
+			return o, nil, nil
 		}
+		reasons = append(reasons, why...)
 	}
-	if readErr != nil {
-		return Outcome{Err: readErr}
-	}
-	if len(reasons) == 0 {
-		switch {
-		case vf.Type == "SigstoreBundle":
-			return Outcome{Reason: "no Sigstore bundle found at " + m.Digest.DigestStr()}
-		default:
-			return Outcome{Reason: "no signatures this attestor can check at " + m.Digest.DigestStr()}
-		}
-	}
-	return Outcome{Reason: summarize(reasons)}
+	return nil, reasons, readErr
 }
 
 // timestampOpts decides whether a signature's RFC 3161 timestamp may serve
@@ -346,7 +460,20 @@ func timestampOpts(sig oci.Signature, co *cosign.CheckOpts) (*cosign.CheckOpts, 
 	return &c, t, ""
 }
 
-func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor) (*Outcome, []string) {
+// checkBundles verifies Sigstore bundles against a keyless attestor. With
+// exact, a verified signer must also pass Kyverno's SigstoreBundle identity
+// check, which compares subject and issuer exactly: Kyverno hands them to
+// sigstore-go's NewShortCertificateIdentity (kyverno/kyverno
+// pkg/image/verifiers/cpol/cosign/sigstore.go buildPolicy), whose matchers
+// test equality, so a wildcard there never matches.
+func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor, exact bool) (*Outcome, []string) {
+	if len(a.Annotations) > 0 {
+		// cosign's annotations live in the simple-signing payload a bundle
+		// does not have: a bundle cannot carry what the attestor requires.
+		// (Kyverno's SigstoreBundle path does not check annotations at all;
+		// the gate does not let the format waive them.)
+		return nil, []string{fmt.Sprintf("a Sigstore bundle carries no cosign annotations, and the attestor requires %s", describeAnnotations(a.Annotations))}
+	}
 	co, err := v.checkOpts(a)
 	if err != nil {
 		return &Outcome{Err: err}, nil
@@ -375,6 +502,12 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 			reasons = append(reasons, why)
 			continue
 		}
+		if exact {
+			if why := exactIdentityMismatch(a.Keyless, signer); why != "" {
+				reasons = append(reasons, why)
+				continue
+			}
+		}
 		o := &Outcome{Verified: true, Signer: signer, Format: FormatBundle}
 		if entries, err := b.TlogEntries(); err == nil && len(entries) > 0 {
 			o.Tlog = &Tlog{LogIndex: entries[0].LogIndex(), IntegratedTime: entries[0].IntegratedTime().UTC()}
@@ -382,6 +515,36 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 		return o, nil
 	}
 	return nil, reasons
+}
+
+// exactIdentityMismatch says why Kyverno's SigstoreBundle path refuses a
+// signer the wildcard reading accepts, or "".
+func exactIdentityMismatch(k *policy.Keyless, s *Signer) string {
+	// Kyverno sets an identity only when both an issuer and a subject (or
+	// their regexps) are given; the gate never accepts an attestor without
+	// one, so the exact comparison is what remains to predict.
+	for _, f := range []struct{ field, want, got, regexpField string }{
+		{"subject", k.Subject, s.Subject, "subjectRegExp"},
+		{"issuer", k.Issuer, s.Issuer, "issuerRegExp"},
+	} {
+		if f.want == "" || f.want == f.got {
+			continue
+		}
+		why := fmt.Sprintf("signed by %s, and Kyverno with type: SigstoreBundle compares %s exactly: %q is not %q", s.String(), f.field, f.got, f.want)
+		if strings.ContainsAny(f.want, "*?") {
+			why += fmt.Sprintf(" (a wildcard never matches there: write %s)", f.regexpField)
+		}
+		return why
+	}
+	return ""
+}
+
+func describeAnnotations(m map[string]string) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s=%q", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // checkOpts is cosign's production configuration for one attestor.
