@@ -113,32 +113,129 @@ func TestBase(t *testing.T) {
 	}
 }
 
+// TestPresyncHook: the hook Argo CD runs can find its Application, has the
+// rights it needs before it starts on an app's first sync, and shares no
+// object with the hook of another app (issue 14.2).
 func TestPresyncHook(t *testing.T) {
-	objs := render(t, "..", "deploy/presync")
-	var job object
-	for k, o := range objs {
-		if strings.HasPrefix(k, "Job/") {
-			job = o
+	// Two apps in two namespaces include deploy/presync, as docs/argocd.md
+	// tells them to.
+	root := t.TempDir()
+	copyTree(t, "presync", filepath.Join(root, "deploy/presync"))
+	apps := map[string]map[string]object{}
+	for _, ns := range []string{"shop", "blog"} {
+		dir := filepath.Join(root, "apps", ns)
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("namespace: "+ns+"\nresources: [../../deploy/presync]\n"), 0o644)
+		apps[ns] = render(t, root, "apps/"+ns)
+	}
+	seen := map[string]string{}
+	for ns, objs := range apps {
+		for k, o := range objs {
+			switch o.str("kind") {
+			case "ClusterRole", "ClusterRoleBinding", "Namespace":
+				t.Errorf("%s: %s is cluster-scoped: every app would write the same object", ns, k)
+			}
+			if got := o.str("metadata", "namespace"); got != ns {
+				t.Errorf("%s: %s lands in namespace %q", ns, k, got)
+			}
+			id := o.str("metadata", "namespace") + "/" + k
+			if other, dup := seen[id]; dup {
+				t.Errorf("%s and %s both write %s", ns, other, id)
+			}
+			seen[id] = ns
 		}
 	}
+	objs := apps["shop"]
+	job := objs["Job/gitops-gate-presync"]
 	if job == nil {
 		t.Fatal("no Job")
+	}
+	wave := func(o object) string {
+		if w := o.str("metadata", "annotations", "argocd.argoproj.io/sync-wave"); w != "" {
+			return w
+		}
+		return "0"
 	}
 	if job.str("metadata", "annotations", "argocd.argoproj.io/hook") != "PreSync" || !strings.Contains(job.str("metadata", "annotations", "argocd.argoproj.io/hook-delete-policy"), "BeforeHookCreation") {
 		t.Errorf("hook annotations %v", job.get("metadata", "annotations"))
 	}
+	// What the Job needs exists before it: PreSync hooks of an earlier wave
+	// (ordinary resources are applied in the Sync phase, after PreSync).
+	sa := job.str("spec", "template", "spec", "serviceAccountName")
+	for _, k := range []string{"ServiceAccount/" + sa, "Role/gitops-gate-presync", "RoleBinding/gitops-gate-presync"} {
+		o := objs[k]
+		if o == nil {
+			t.Errorf("missing %s", k)
+			continue
+		}
+		if o.str("metadata", "annotations", "argocd.argoproj.io/hook") != "PreSync" || !(wave(o) < wave(job)) {
+			t.Errorf("%s must be a PreSync hook of an earlier wave than the Job: %v", k, o.get("metadata", "annotations"))
+		}
+	}
+	rb := objs["RoleBinding/gitops-gate-presync"]
+	subj := object(rb.get("subjects").([]any)[0].(map[string]any))
+	if subj.str("name") != sa || subj.str("namespace") != "shop" {
+		t.Errorf("the binding's subject is %v, want %s in shop", subj, sa)
+	}
+	rules := objs["Role/gitops-gate-presync"].get("rules").([]any)
+	r := object(rules[0].(map[string]any))
+	if len(rules) != 1 || r.get("resources").([]any)[0] != "jobs" || len(r.get("verbs").([]any)) != 1 || r.get("verbs").([]any)[0] != "get" {
+		t.Errorf("the hook's role must only read Jobs: %v", rules)
+	}
+	// The app's name comes from what Argo CD really provides: the
+	// tracking annotation on the Job (not on its pod template), read
+	// through the API. The pod learns its Job's name and namespace from
+	// the downward API.
 	c := container(t, job, "presync")
 	if args := c.get("args").([]any); args[0] != "presync" {
 		t.Errorf("args %v", args)
 	}
-	role := objs["ClusterRole/gitops-gate-presync"]
-	rules := role.get("rules").([]any)
-	r := object(rules[0].(map[string]any))
+	env := map[string]string{}
+	for _, e := range c.get("env").([]any) {
+		e := object(e.(map[string]any))
+		env[e.str("name")] = e.str("valueFrom", "fieldRef", "fieldPath")
+		if strings.Contains(e.str("valueFrom", "fieldRef", "fieldPath"), "app.kubernetes.io/instance") {
+			t.Errorf("%s reads the pod's instance label, which Argo CD does not set", e.str("name"))
+		}
+	}
+	if env["GITOPS_GATE_JOB"] != "metadata.labels['batch.kubernetes.io/job-name']" || env["POD_NAMESPACE"] != "metadata.namespace" {
+		t.Errorf("the hook cannot find its Job: %v", env)
+	}
+	if _, ok := env["ARGOCD_APP_NAME"]; ok {
+		t.Error("ARGOCD_APP_NAME is not provided by Argo CD to hooks")
+	}
+
+	// Installed once: the ClusterRole that only reads Applications.
+	cluster := render(t, "..", "deploy/presync/cluster")
+	role := cluster["ClusterRole/gitops-gate-presync"]
+	rules = role.get("rules").([]any)
+	r = object(rules[0].(map[string]any))
 	if len(rules) != 1 || r.get("resources").([]any)[0] != "applications" || len(r.get("verbs").([]any)) != 1 || r.get("verbs").([]any)[0] != "get" {
 		t.Errorf("the hook must only read Applications: %v", rules)
 	}
-	if objs["ClusterRoleBinding/gitops-gate-presync"] == nil || objs["ServiceAccount/gitops-gate-presync"] == nil {
-		t.Error("missing binding or service account")
+	if len(cluster) != 1 {
+		t.Errorf("deploy/presync/cluster holds more than the ClusterRole: %v", cluster)
+	}
+}
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -3,6 +3,7 @@ package manifests
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -433,28 +434,80 @@ func applyEdit(content []byte, e Edit) ([]byte, error) {
 }
 
 // WriteFiles writes edited files back in place, keeping their modes.
+//
+// A write-back must never leave the repository, whatever the checkout holds:
+// a target that is a symlink (even to a file inside the repository, which a
+// later checkout can point elsewhere), a directory or anything but a regular
+// file is refused, as is a target whose parent directories resolve outside
+// the repository. The new content goes to a fresh temporary file created
+// with O_EXCL (os.CreateTemp) in the target's own directory, so a symlink
+// planted at a predictable temporary name is never followed, and replaces
+// the target with one atomic rename, which replaces a directory entry and
+// never writes through one.
 func (r *Repo) WriteFiles(files map[string][]byte) error {
-	for rel, content := range files {
-		abs, err := r.abs(rel)
-		if err != nil {
-			return err
-		}
-		real, err := r.confine(abs)
-		if err != nil {
-			return err
-		}
-		st, err := os.Stat(real)
-		if err != nil {
-			return err
-		}
-		tmp := filepath.Join(filepath.Dir(real), "."+filepath.Base(real)+".gitops-gate")
-		if err := os.WriteFile(tmp, content, st.Mode().Perm()); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, real); err != nil {
-			os.Remove(tmp)
+	rels := make([]string, 0, len(files))
+	for rel := range files {
+		rels = append(rels, rel)
+	}
+	sort.Strings(rels)
+	for _, rel := range rels {
+		if err := r.writeFile(rel, files[rel]); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+func (r *Repo) writeFile(rel string, content []byte) error {
+	abs, err := r.abs(rel)
+	if err != nil {
+		return err
+	}
+	// The parent directory, symlinks resolved, must stay in the repository;
+	// the target itself is looked at without following it.
+	dir, err := r.confine(filepath.Dir(abs))
+	if err != nil {
+		return err
+	}
+	target := filepath.Join(dir, filepath.Base(abs))
+	st, err := os.Lstat(target)
+	if err != nil {
+		return &FileError{File: rel, Err: err}
+	}
+	switch {
+	case st.Mode()&os.ModeSymlink != 0:
+		return &FileError{File: rel, Err: errors.New("is a symlink: refusing to write through it")}
+	case st.IsDir():
+		return &FileError{File: rel, Err: errors.New("is a directory")}
+	case !st.Mode().IsRegular():
+		return &FileError{File: rel, Err: fmt.Errorf("is not a regular file (%s)", st.Mode().Type())}
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".gitops-gate-*")
+	if err != nil {
+		return &FileError{File: rel, Err: err}
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(content); err != nil {
+		return &FileError{File: rel, Err: err}
+	}
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		return &FileError{File: rel, Err: err}
+	}
+	if err := tmp.Sync(); err != nil {
+		return &FileError{File: rel, Err: err}
+	}
+	if err := tmp.Close(); err != nil {
+		return &FileError{File: rel, Err: err}
+	}
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		return &FileError{File: rel, Err: err}
+	}
+	done = true
 	return nil
 }

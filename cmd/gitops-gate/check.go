@@ -71,6 +71,7 @@ func newCheckCmd() *cobra.Command {
 	var rf repoFlags
 	var ef engineFlags
 	var output string
+	var files checkFiles
 	cmd := &cobra.Command{
 		Use:   "check DIR",
 		Short: "Verify that every image of the repository in DIR is signed by a trusted identity",
@@ -83,11 +84,12 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 		Example: `  gitops-gate check . --policy policies/ --trusted-root trusted_root.json
   gitops-gate check . --tuf \
     --identity 'https://token.actions.githubusercontent.com=https://github\.com/acme/.+/\.github/workflows/release\.yml@refs/tags/v.*'
-  gitops-gate check . --policy policies/ --trusted-root trusted_root.json -o sarif > gitops-gate.sarif`,
+  gitops-gate check . --policy policies/ --trusted-root trusted_root.json -o sarif > gitops-gate.sarif
+  gitops-gate check . --policy policies/ --trusted-root trusted_root.json -o github --sarif-file gitops-gate.sarif`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" && output != "sarif" {
-				return &exitError{exitUsage, fmt.Errorf("-o %q: want table, json or sarif", output)}
+			if !checkFormats[output] {
+				return &exitError{exitUsage, fmt.Errorf("-o %q: want table, json, sarif, markdown or github", output)}
 			}
 			eng, err := ef.engine()
 			if err != nil {
@@ -104,16 +106,11 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 			if err != nil {
 				return scanError(err)
 			}
-			out := cmd.OutOrStdout()
-			switch output {
-			case "json":
-				err = report.WriteJSON(out, rep)
-			case "sarif":
-				err = report.WriteSARIF(out, rep, buildVersion())
-			default:
-				err = report.WriteTable(out, rep)
+			var warnings []string
+			if eng.TrustErr != nil {
+				warnings = append(warnings, eng.TrustErr.Error()+"; images that need it will be errors")
 			}
-			if err != nil {
+			if err := writeCheckOutput(cmd.OutOrStdout(), args[0], rep, output, files, warnings); err != nil {
 				return &exitError{exitOperational, err}
 			}
 			switch rep.Result {
@@ -127,6 +124,7 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 	}
 	rf.register(cmd)
 	ef.register(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or sarif")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, sarif, markdown or github (workflow commands, and the Markdown summary appended to $GITHUB_STEP_SUMMARY)")
+	files.register(cmd)
 	return cmd
 }

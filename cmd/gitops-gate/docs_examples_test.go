@@ -262,6 +262,10 @@ func TestCommandExamples(t *testing.T) {
 					i++
 				case a == "--key":
 					i++ // the test repository is signed keyless
+				case a == "--sarif-file" || a == "--json-file":
+					// Written to a temporary directory, not the source tree.
+					args = append(args, a, filepath.Join(t.TempDir(), filepath.Base(rest[i+1])))
+					i++
 				case strings.HasPrefix(a, "-"):
 					args = append(args, a)
 					if f := cmd.Flags().Lookup(strings.TrimLeft(a, "-")); f != nil && f.Value.Type() != "bool" && !strings.Contains(a, "=") {

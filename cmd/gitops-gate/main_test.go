@@ -21,6 +21,11 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == helmSandboxCmd {
 		os.Exit(manifests.RunHelmChild(os.Stdin, os.Stdout))
 	}
+	// Run under GitHub Actions, the tests must not write to the job's step
+	// summary or see its workspace; tests that want them set them.
+	for _, v := range []string{"GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"} {
+		os.Unsetenv(v)
+	}
 	os.Exit(m.Run())
 }
 

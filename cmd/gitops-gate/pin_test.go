@@ -68,7 +68,7 @@ func TestRenderPinRecordsOnTheService(t *testing.T) {
 	remote := gs.NewRepo("acme/gitops")
 	sha := remote.Commit("api", map[string]string{"api/deploy.yaml": mustRead(t, repo+"/api/deploy.yaml")})
 	remote.SetRef("refs/heads/main", sha)
-	server := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %s, policies: [%s], trustedRoot: %s}\napiTokens: [cmp-token]\nregistries: {deny: []}\n", remote.CloneURL(), pol, w.TrustedRootPath))
+	server := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [cmp-token]\nregistries: {deny: []}\n", remote.CloneURL(), pol, w.TrustedRootPath))
 	t.Setenv("GITOPS_GATE_SERVER", server)
 	t.Setenv("GITOPS_GATE_TOKEN", "cmp-token")
 	t.Setenv("ARGOCD_APP_SOURCE_REPO_URL", remote.CloneURL())
@@ -122,13 +122,13 @@ spec:
 	t.Setenv("ARGOCD_ENV_HELM_VALUES", "image: "+signed+"\n")
 	t.Setenv("ARGOCD_ENV_HELM_VALUE_FILES", "prod.yaml")
 	out, stderr, code := run(t, append([]string{"render", "--pin", chart}, trust...)...)
-	if code != 0 || !strings.Contains(out, "image: "+signed+"@sha256:") || !strings.Contains(out, `name: "shop"`) ||
-		!strings.Contains(out, `namespace: "prod"`) || !strings.Contains(out, "replicas: 3") {
+	if code != 0 || !strings.Contains(out, "image: "+signed+"@sha256:") || !strings.Contains(out, "name: shop\n") ||
+		!strings.Contains(out, "namespace: prod\n") || !strings.Contains(out, "replicas: 3") {
 		t.Fatalf("with the plugin env: exit %d\n%s\n%s", code, out, stderr)
 	}
 	t.Setenv("ARGOCD_ENV_HELM_RELEASE_NAME", "shop-eu")
 	t.Setenv("ARGOCD_ENV_HELM_PARAMETERS", "replicas=5")
-	if out, _, _ := run(t, append([]string{"render", "--pin", chart}, trust...)...); !strings.Contains(out, `name: "shop-eu"`) || !strings.Contains(out, "replicas: 5") {
+	if out, _, _ := run(t, append([]string{"render", "--pin", chart}, trust...)...); !strings.Contains(out, "name: shop-eu\n") || !strings.Contains(out, "replicas: 5") {
 		t.Errorf("release name and parameters:\n%s", out)
 	}
 	// A misspelt setting is refused, not ignored.

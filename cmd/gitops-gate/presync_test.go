@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -77,8 +79,8 @@ func TestPresync(t *testing.T) {
 	}
 
 	// With the service: POST /api/v1/evaluations?wait= with the hook's token.
-	gate := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %s, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\nregistries: {deny: []}\n", repo.CloneURL(), pol, w.TrustedRootPath))
-	serverFlags := append(kubeFlags, "--server", gate, "--token", "hook-token", "--wait", "30s")
+	gate := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\nregistries: {deny: []}\n", repo.CloneURL(), pol, w.TrustedRootPath))
+	serverFlags := append(kubeFlags, "--server", gate, "--token", "hook-token", "--wait", "30s", "--insecure-http")
 	out, stderr, code = run(t, append([]string{"presync"}, serverFlags...)...)
 	if code != exitDenied || !strings.Contains(stderr, "FAIL "+unsigned) || !strings.Contains(stderr, gate+"/evaluations/") {
 		t.Errorf("service, bad revision: exit %d\n%s\n%s", code, out, stderr)
@@ -87,14 +89,14 @@ func TestPresync(t *testing.T) {
 	if _, stderr, code := run(t, append([]string{"presync"}, serverFlags...)...); code != 0 {
 		t.Errorf("service, good revision: exit %d\n%s", code, stderr)
 	}
-	if _, _, code := run(t, "presync", "--app", "web", "--kube-api", kube.URL, "--kube-token-file", tokenFile, "--server", gate, "--token", "wrong"); code != exitOperational {
+	if _, _, code := run(t, "presync", "--app", "web", "--kube-api", kube.URL, "--kube-token-file", tokenFile, "--server", gate, "--token", "wrong", "--insecure-http"); code != exitOperational {
 		t.Errorf("a wrong token must not pass: exit %d", code)
 	}
 	// No revision known: refused.
 	kube2 := fakeKube(t, "sa-token", func() string {
 		return `{"kind":"Application","metadata":{"name":"web"},"spec":{"source":{"repoURL":"x","path":"apps/web"}},"status":{}}`
 	})
-	if _, stderr, code := run(t, "presync", "--app", "web", "--kube-api", kube2.URL, "--kube-token-file", tokenFile, "--policy", pol); code != exitOperational || !strings.Contains(stderr, "no revision being synced") {
+	if _, stderr, code := run(t, "presync", "--app", "web", "--kube-api", kube2.URL, "--kube-token-file", tokenFile, "--policy", pol); code != exitOperational || !strings.Contains(stderr, "the revision being synced is not known") || !strings.Contains(stderr, "--revision") {
 		t.Errorf("no revision: exit %d %s", code, stderr)
 	}
 }
@@ -172,5 +174,97 @@ func TestPresyncRendersAsTheApplication(t *testing.T) {
 		if code != c.code {
 			t.Errorf("%s: exit %d, want %d\n%s", c.what, code, c.code, stderr)
 		}
+	}
+}
+
+// TestPresyncFindsItsApplication: the hook learns its Application from
+// its Job, where Argo CD writes it (issue 14.2): the tracking annotation
+// argocd.argoproj.io/tracking-id (Argo CD 3.x's default; the value is
+// <app>:<group>/<kind>:<namespace>/<name>, util/argo/resource_tracking.go
+// BuildAppInstanceValue, with <app> = <namespace>_<name> for an Application
+// outside Argo CD's namespace, types.go InstanceName), else the instance
+// label of label tracking. Argo CD labels the Job, never its pod template.
+func TestPresyncFindsItsApplication(t *testing.T) {
+	w, _, pol, signed, _ := checkWorld(t)
+	gs := gatetest.NewGitServer(t)
+	repo := gs.NewRepo("acme/gitops")
+	sha := repo.Commit("signed", map[string]string{"apps/web/deploy.yaml": deployment("web", signed)})
+	repo.SetRef("refs/heads/main", sha)
+	app := fmt.Sprintf(`{"kind":"Application","metadata":{"name":"web","namespace":"%%s"},"spec":{"source":{"repoURL":%q,"path":"apps/web","targetRevision":"main"}},
+ "status":{"operationState":{"operation":{"sync":{}},"syncResult":{"revision":%q}}}}`, repo.CloneURL(), sha)
+	var jobMeta string
+	kube := kubeAPI(t, "sa-token", func(p string) (string, bool) {
+		switch p {
+		case "/apis/batch/v1/namespaces/shop/jobs/gitops-gate-presync":
+			return `{"kind":"Job","metadata":{"name":"gitops-gate-presync","namespace":"shop",` + jobMeta + `}}`, true
+		case "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/web":
+			return fmt.Sprintf(app, "argocd"), true
+		case "/apis/argoproj.io/v1alpha1/namespaces/teams/applications/web":
+			return fmt.Sprintf(app, "teams"), true
+		}
+		return "", false
+	})
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("sa-token"), 0o600)
+	t.Setenv("ARGOCD_APP_NAME", "")
+	hook := []string{"presync", "--kube-api", kube.URL, "--kube-token-file", tokenFile, "--policy", pol, "--trusted-root", w.TrustedRootPath}
+	t.Setenv("GITOPS_GATE_JOB", "gitops-gate-presync")
+	t.Setenv("POD_NAMESPACE", "shop")
+	for _, c := range []struct {
+		what, meta string
+		code       int
+		stderr     string
+	}{
+		{"tracking annotation", `"annotations":{"argocd.argoproj.io/tracking-id":"web:batch/Job:shop/gitops-gate-presync"}`, exitOK, "checking web spec.source"},
+		{"tracking annotation of an Application in another namespace", `"annotations":{"argocd.argoproj.io/tracking-id":"teams_web:batch/Job:shop/gitops-gate-presync"}`, exitOK, "checking web spec.source"},
+		{"instance label", `"labels":{"app.kubernetes.io/instance":"web"}`, exitOK, "checking web spec.source"},
+		{"nothing on the Job", `"labels":{}`, exitUsage, "--app is required: it was expected from the hook's Job shop/gitops-gate-presync"},
+		{"a malformed tracking id", `"annotations":{"argocd.argoproj.io/tracking-id":"web"}`, exitUsage, "want <app>:<group>/<kind>:<namespace>/<name>"},
+	} {
+		jobMeta = c.meta
+		_, stderr, code := run(t, hook...)
+		if code != c.code || !strings.Contains(stderr, c.stderr) {
+			t.Errorf("%s: exit %d, want %d with %q\n%s", c.what, code, c.code, c.stderr, stderr)
+		}
+	}
+	t.Setenv("GITOPS_GATE_JOB", "")
+	if _, stderr, code := run(t, hook...); code != exitUsage || !strings.Contains(stderr, "ARGOCD_APP_NAME") || !strings.Contains(stderr, "downward API") {
+		t.Errorf("no app and no Job: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestPresyncServerTransport: the gate service is reached over https by
+// default, with a CA of the user's choosing; plain http needs
+// --insecure-http (issue 12.6).
+func TestPresyncServerTransport(t *testing.T) {
+	kube := kubeAPI(t, "sa-token", func(string) (string, bool) {
+		return `{"kind":"Application","metadata":{"name":"web","namespace":"argocd"},"spec":{"source":{"repoURL":"https://github.com/acme/gitops.git","path":"apps/web"}},
+ "status":{"operationState":{"operation":{"sync":{}},"syncResult":{"revision":"0123456789012345678901234567890123456789"}}}}`, true
+	})
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte("sa-token"), 0o600)
+	hook := []string{"presync", "--app", "web", "--kube-api", kube.URL, "--kube-token-file", tokenFile, "--token", "t", "--wait", "5s"}
+	var asked int
+	svc := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked++
+		var q map[string]any
+		json.NewDecoder(r.Body).Decode(&q)
+		fmt.Fprint(w, answer(q, `{"result":"pass","apps":[{"name":"apps/web","path":"apps/web","images":[]}]}`, nil))
+	}))
+	t.Cleanup(svc.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: svc.Certificate().Raw}), 0o644)
+
+	if _, stderr, code := run(t, append(hook, "--server", strings.Replace(svc.URL, "https://", "http://", 1))...); code != exitUsage || !strings.Contains(stderr, "--insecure-http") || asked != 0 {
+		t.Errorf("plain http without the flag: exit %d, asked %d\n%s", code, asked, stderr)
+	}
+	if _, _, code := run(t, append(hook, "--server", svc.URL)...); code == exitOK {
+		t.Error("a certificate from an unknown CA was accepted")
+	}
+	if _, stderr, code := run(t, append(hook, "--server", svc.URL, "--server-ca", ca)...); code != exitOK {
+		t.Errorf("https with --server-ca: exit %d\n%s", code, stderr)
+	}
+	if _, stderr, code := run(t, append(hook, "--server", strings.TrimPrefix(svc.URL, "https://"), "--server-ca", ca)...); code != exitOK {
+		t.Errorf("no scheme means https: exit %d\n%s", code, stderr)
 	}
 }

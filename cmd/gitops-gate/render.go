@@ -102,9 +102,28 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 	case env.HasSettings():
 		return &exitError{exitUsage, errors.New("ARGOCD_ENV_ settings apply to one app: name it with ARGOCD_APP_SOURCE_PATH or --app")}
 	}
+	// Argo CD merges .argocd-source*.yaml into the source before it picks
+	// the tool: such a file can change what the plugin renders, or route
+	// around the plugin altogether. Refused, in the plugin's directory and
+	// in the app's.
+	for _, d := range overrideDirs(dir, root, app) {
+		if err := argocd.RefuseSourceOverrides(d); err != nil {
+			return &exitError{exitOperational, err}
+		}
+	}
 	stream, rep, err := eng.CheckAndPin(cmd.Context(), root, gate.PinOptions{Manifests: mopts, App: app, Adjust: adjust})
 	if err != nil {
 		return scanError(err)
+	}
+	if rep.Result == gate.StatusPass {
+		// What is printed is what Argo CD will decode, re-serialised from
+		// the decoded objects and checked image by image against what
+		// was verified (see argocd.PluginOutput).
+		stream, err = argocd.PluginOutput(stream, argocd.Approved(rep), mopts.Extractors.Merge(eng.Extractors()))
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "gitops-gate: refusing to render %s: %v\n", renderTarget(dir, app), err)
+			return &exitError{exitDenied, err}
+		}
 	}
 	stderr := cmd.ErrOrStderr()
 	if server := os.Getenv("GITOPS_GATE_SERVER"); server != "" {
@@ -165,7 +184,7 @@ func recordOnServer(cmd *cobra.Command, server, token, app string) (string, erro
 	if repoURL == "" || rev == "" {
 		return "", errors.New("ARGOCD_APP_SOURCE_REPO_URL and ARGOCD_APP_REVISION are needed")
 	}
-	req := map[string]any{"repo": argocd.RepoName(repoURL), "cloneUrl": repoURL, "revision": rev, "apps": []string{app}, "trigger": "argocd"}
+	req := map[string]any{"repo": argocd.RepoName(repoURL), "revision": rev, "apps": []string{app}, "trigger": "argocd"}
 	if t := os.Getenv("ARGOCD_APP_SOURCE_TARGET_REVISION"); t != "" {
 		req["ref"] = fetchRef(&argocd.Source{TargetRevision: t})
 	}
@@ -206,4 +225,15 @@ func argoSource(dir string) (root, app string) {
 		return strings.TrimSuffix(abs, string(filepath.Separator)+filepath.FromSlash(src)), src
 	}
 	return dir, ""
+}
+
+// overrideDirs are the directories whose .argocd-source*.yaml files Argo
+// CD would merge for this render: the plugin's working directory (the
+// app's path in Argo CD) and the app's directory.
+func overrideDirs(dir, root, app string) []string {
+	dirs := []string{dir}
+	if app != "" {
+		dirs = append(dirs, filepath.Join(root, filepath.FromSlash(app)))
+	}
+	return dirs
 }

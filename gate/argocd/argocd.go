@@ -1,13 +1,17 @@
-// Package argocd reads what Argo CD is about to sync: the Application
-// object, through the Kubernetes API with the hook pod's service account
-// (read-only access to applications.argoproj.io is all it needs).
+// Package argocd holds what the gate knows of Argo CD: which Application
+// a hook belongs to (the tracking annotation on its Job), what a running
+// sync applies (every source, each at the commit the controller resolved),
+// how a source renders (CheckSource, shared by the hook's local mode and
+// the gate service), how Argo CD decodes a plugin's output (PluginOutput),
+// and how the hook asks the gate service and binds its answer to the
+// question. It reads the Kubernetes API with the hook pod's service
+// account: get on its own Job and on Applications is all it needs.
 package argocd
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,33 +37,23 @@ type Cluster struct {
 
 const serviceAccount = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-// Source is what the sync will apply.
-type Source struct {
-	Name           string
-	Namespace      string
-	RepoURL        string
-	Path           string
-	TargetRevision string
-	// Revision is the commit being synced.
-	Revision string
-	// Application is the object as the API returned it, and SourceIndex
-	// the number of the source above in it, so that the app can be
-	// rendered with the Application's own settings.
-	Application []byte
-	SourceIndex int
+// Sync reads the Application namespace/name and returns what its running
+// sync applies (see ParseSync).
+func (c Cluster) Sync(ctx context.Context, namespace, name string) (*Application, error) {
+	body, err := c.get(ctx, fmt.Sprintf("/apis/argoproj.io/v1alpha1/namespaces/%s/applications/%s", url.PathEscape(namespace), url.PathEscape(name)))
+	if err != nil {
+		return nil, fmt.Errorf("reading Application %s/%s: %w", namespace, name, err)
+	}
+	return ParseSync(body)
 }
 
-// Sync reads the Application and returns what is being synced: the
-// revision of the running operation (status.operationState.operation.sync),
-// else the last synced one. No revision is an error: the hook never passes
-// without knowing what it judged.
-func (c Cluster) Sync(ctx context.Context, namespace, name string) (*Source, error) {
+// get reads one object from the API.
+func (c Cluster) get(ctx context.Context, path string) ([]byte, error) {
 	client, base, token, err := c.client()
 	if err != nil {
 		return nil, err
 	}
-	u := fmt.Sprintf("%s/apis/argoproj.io/v1alpha1/namespaces/%s/applications/%s", strings.TrimRight(base, "/"), url.PathEscape(namespace), url.PathEscape(name))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +63,7 @@ func (c Cluster) Sync(ctx context.Context, namespace, name string) (*Source, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("reading Application %s/%s: %w", namespace, name, err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
@@ -77,69 +71,9 @@ func (c Cluster) Sync(ctx context.Context, namespace, name string) (*Source, err
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("reading Application %s/%s: %s: %s", namespace, name, resp.Status, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	var app struct {
-		Spec struct {
-			Source  *appSource  `json:"source"`
-			Sources []appSource `json:"sources"`
-		} `json:"spec"`
-		Status struct {
-			Sync struct {
-				Revision  string   `json:"revision"`
-				Revisions []string `json:"revisions"`
-			} `json:"sync"`
-			OperationState *struct {
-				Operation struct {
-					Sync *struct {
-						Revision  string   `json:"revision"`
-						Revisions []string `json:"revisions"`
-					} `json:"sync"`
-				} `json:"operation"`
-			} `json:"operationState"`
-		} `json:"status"`
-	}
-	if err := json.Unmarshal(body, &app); err != nil {
-		return nil, fmt.Errorf("Application %s/%s: %w", namespace, name, err)
-	}
-	src := app.Spec.Source
-	idx := 0
-	if src == nil {
-		for i := range app.Spec.Sources {
-			if app.Spec.Sources[i].Path != "" && app.Spec.Sources[i].Chart == "" {
-				src, idx = &app.Spec.Sources[i], i
-				break
-			}
-		}
-	}
-	if src == nil {
-		return nil, fmt.Errorf("Application %s/%s has no source in a Git repository", namespace, name)
-	}
-	s := &Source{Name: name, Namespace: namespace, RepoURL: src.RepoURL, Path: src.Path, TargetRevision: src.TargetRevision,
-		Application: body, SourceIndex: idx}
-	pick := func(rev string, revs []string) string {
-		if len(revs) > idx && revs[idx] != "" {
-			return revs[idx]
-		}
-		return rev
-	}
-	if op := app.Status.OperationState; op != nil && op.Operation.Sync != nil {
-		s.Revision = pick(op.Operation.Sync.Revision, op.Operation.Sync.Revisions)
-	}
-	if s.Revision == "" {
-		s.Revision = pick(app.Status.Sync.Revision, app.Status.Sync.Revisions)
-	}
-	if s.Revision == "" {
-		return nil, fmt.Errorf("Application %s/%s: no revision being synced (status.operationState.operation.sync.revision is empty)", namespace, name)
-	}
-	return s, nil
-}
-
-type appSource struct {
-	RepoURL        string `json:"repoURL"`
-	Path           string `json:"path"`
-	TargetRevision string `json:"targetRevision"`
-	Chart          string `json:"chart"`
+	return body, nil
 }
 
 func (c Cluster) client() (*http.Client, string, string, error) {

@@ -12,7 +12,8 @@ import (
 // FuzzWrite: whatever a manifest or a registry puts in an image name, a
 // path or a reason (quotes, control bytes, invalid UTF-8, HTML), the JSON
 // and SARIF outputs stay valid JSON that keeps the verdict, and the table
-// and summary do not panic.
+// and summary do not panic; the Markdown keeps its limit and the workflow
+// commands are only the gate's.
 func FuzzWrite(f *testing.F) {
 	f.Add("ghcr.io/acme/api:v1", "apps/api/deploy.yaml", "signed by another identity", "api", 12)
 	f.Add("\x00\"</script>", "a b/\u2028c.yaml", "\xff\xfe", "", 0)
@@ -52,5 +53,17 @@ func FuzzWrite(f *testing.F) {
 		}
 		WriteTable(&table, rep)
 		Summary(rep)
+		if md := Markdown(rep, MarkdownOptions{Limit: 2000}); len(md) > 2000 {
+			t.Fatalf("Markdown over its limit: %d bytes", len(md))
+		}
+		// The workflow commands: exactly the gate's one error, whatever
+		// the strings hold.
+		var gh bytes.Buffer
+		if err := WriteGitHub(&gh, rep, GitHubOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if cmds := parseCommands(t, gh.String()); len(cmds) != 1 || cmds[0].name != "error" {
+			t.Fatalf("workflow commands %+v from:\n%s", cmds, gh.String())
+		}
 	})
 }

@@ -33,8 +33,10 @@ func WriteTable(w io.Writer, rep *gate.Report) error {
 			if im.Line > 0 {
 				loc = fmt.Sprintf("%s:%d", im.File, im.Line)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(string(im.Status)), a.Name, im.Image,
-				ShortDigest(im.Digest), signer(im), loc, oneLine(im.Reason))
+			// Every cell is one safe line: a name or reason from the
+			// repository must not start a line of its own in a CI log.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(string(im.Status)), plainLine(a.Name), plainLine(im.Image),
+				plainLine(ShortDigest(im.Digest)), plainLine(signer(im)), plainLine(loc), plainLine(im.Reason))
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -49,7 +51,14 @@ func WriteTable(w io.Writer, rep *gate.Report) error {
 			fmt.Fprintln(w, "\nApps that could not be rendered (their images were not checked):")
 			first = false
 		}
-		fmt.Fprintf(w, "  %s (%s): %s\n", a.Name, a.Path, strings.ReplaceAll(a.Error, "\n", "\n    "))
+		lines := strings.Split(a.Error, "\n")
+		for i := range lines {
+			lines[i] = plainLine(lines[i])
+			if strings.HasPrefix(strings.TrimSpace(lines[i]), "::") { // a workflow command
+				lines[i] = "\uFFFD" + lines[i]
+			}
+		}
+		fmt.Fprintf(w, "  %s (%s): %s\n", plainLine(a.Name), plainLine(a.Path), strings.Join(lines, "\n    "))
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", Summary(rep))
 	return err
@@ -66,7 +75,9 @@ func Summary(rep *gate.Report) string {
 		}
 		apps := rep.AppsWith(st)
 		if len(apps) > 0 && len(apps) <= 3 {
-			parts = append(parts, fmt.Sprintf("%d %s (%s)", n, what, strings.Join(apps, ", ")))
+			// Names come from the repository: keep the summary one line,
+			// since it ends up in logs and exit messages.
+			parts = append(parts, fmt.Sprintf("%d %s (%s)", n, what, plainLine(strings.Join(apps, ", "))))
 		} else {
 			parts = append(parts, fmt.Sprintf("%d %s", n, what))
 		}
@@ -104,8 +115,6 @@ func signer(im gate.ImageVerdict) string {
 	}
 	return im.Signer.Subject
 }
-
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
 
 // SARIF 2.1.0, the subset GitHub code scanning reads.
 type sarifLog struct {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/argocd"
 	"github.com/gitops-gate/gitops-gate/gate/cache"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/github"
@@ -244,6 +245,12 @@ type Request struct {
 	PR       int      `json:"pr"`       // informational: API evaluations never post statuses
 	Apps     []string `json:"apps"`     // app paths to limit the evaluation to
 	Trigger  string   `json:"trigger"`
+	// Application, sent by the Argo CD PreSync hook, holds the
+	// Application's sources and the index of the one to judge: the app
+	// (the one entry of Apps, that source's path) renders with every
+	// option of that source, through the code the hook's local mode uses
+	// (argocd.CheckSource).
+	Application *argocd.Spec `json:"application,omitempty"`
 	// Requester names the caller (set by the HTTP layer from the API
 	// token, never from the body) for its quota of queued evaluations.
 	Requester string `json:"-"`
@@ -290,6 +297,18 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 		return "", fmt.Errorf("%w: repository %s is not configured", ErrBadRequest, r.Repo)
 	}
 	spec := &store.Spec{Repo: r.Repo, SHA: r.Revision, Ref: r.Ref, PR: r.PR, Apps: r.Apps, Trigger: r.Trigger, Requester: r.Requester}
+	if r.Application != nil {
+		src, err := r.Application.SourceAt(r.Application.Source)
+		if err != nil {
+			return "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		if len(r.Apps) != 1 || r.Apps[0] != src.AppPath() {
+			return "", fmt.Errorf("%w: apps: with application, want exactly the source's path [%q]", ErrBadRequest, src.AppPath())
+		}
+		if spec.Application, err = json.Marshal(r.Application); err != nil {
+			return "", fmt.Errorf("%w: application: %v", ErrBadRequest, err)
+		}
+	}
 	if r.Repo == demoRepo && s.demo != nil {
 		spec.Local = s.demo.RepoDir
 	} else {
@@ -666,6 +685,13 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 			}
 		}
 		return rep, nil
+	}
+	if len(ev.Spec.Application) > 0 {
+		var app argocd.Spec
+		if err := json.Unmarshal(ev.Spec.Application, &app); err != nil {
+			return nil, fmt.Errorf("application: %w", err)
+		}
+		return argocd.CheckSource(ctx, eng, dir, &app, s.manifestOptions())
 	}
 	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: s.manifestOptions()})
 	if err != nil {

@@ -67,6 +67,9 @@ type Spec struct {
 	Requester string `json:"requester,omitempty"`
 	// Local is a directory to evaluate instead of fetching (demo mode).
 	Local string `json:"local,omitempty"`
+	// Application is the Argo CD Application source spec to render the
+	// one app with (argocd.Spec, sent by the PreSync hook).
+	Application json.RawMessage `json:"application,omitempty"`
 }
 
 // Evaluation is one evaluation as stored.
