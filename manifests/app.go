@@ -37,15 +37,32 @@ type App struct {
 	Kustomize KustomizeOptions `json:"kustomize,omitzero"`
 	Directory DirectoryOptions `json:"directory,omitzero"`
 
+	// SourceFiles are the Argo CD override files (.argocd-source*.yaml)
+	// merged into the Application's source, repository-relative.
+	SourceFiles []string `json:"sourceFiles,omitempty"`
+	// Remote is set for an app whose files come from another Git
+	// repository, one the gate's configuration allows (Options.AllowSources).
+	Remote *RemoteSource `json:"remote,omitempty"`
+
 	// Err is set when discovery already knows the app cannot be rendered
 	// faithfully (an unsupported Argo CD source option, a plugin source, a path
 	// outside the repository).
 	Err error `json:"-"`
 }
 
+// RemoteSource names the Git repository and commit an app was fetched from.
+type RemoteSource struct {
+	RepoURL  string `json:"repoURL"`
+	Revision string `json:"revision,omitempty"`
+	Commit   string `json:"commit,omitempty"`
+}
+
 // HelmOptions are the Helm settings an app renders with, in Argo CD's terms.
 type HelmOptions struct {
 	ReleaseName string `json:"releaseName,omitempty" yaml:"releaseName"`
+	// Namespace is the release namespace (.Release.Namespace) when it is not
+	// the app's destination namespace (Argo CD's helm.namespace).
+	Namespace string `json:"namespace,omitempty" yaml:"namespace"`
 	// ValueFiles are relative to the app directory, applied in order after the
 	// chart's values.yaml.
 	ValueFiles []string `json:"valueFiles,omitempty" yaml:"valueFiles"`
@@ -56,6 +73,11 @@ type HelmOptions struct {
 	// Parameters are --set style overrides, applied last.
 	Parameters              []HelmParameter `json:"parameters,omitempty" yaml:"parameters"`
 	IgnoreMissingValueFiles bool            `json:"ignoreMissingValueFiles,omitempty" yaml:"ignoreMissingValueFiles"`
+	// KubeVersion and APIVersions are the cluster's Kubernetes version and
+	// API versions as the chart sees them (.Capabilities). Empty means the
+	// gate's configured ones (Options.KubeVersion, Options.APIVersions).
+	KubeVersion string   `json:"kubeVersion,omitempty" yaml:"kubeVersion"`
+	APIVersions []string `json:"apiVersions,omitempty" yaml:"apiVersions"`
 }
 
 // HelmParameter is one --set (or --set-string when ForceString) override.
@@ -71,6 +93,17 @@ type KustomizeOptions struct {
 	// `kustomize edit set image` (e.g. "app=registry/app:1.2" or
 	// "registry/app@sha256:..."), applied to the app's kustomization.
 	Images []string `json:"images,omitempty" yaml:"images"`
+	// Namespace is set on the kustomization, as `kustomize edit set
+	// namespace` does (Argo CD's kustomize.namespace).
+	Namespace string `json:"namespace,omitempty" yaml:"namespace"`
+	// Patches are appended to the kustomization's patches (Argo CD's
+	// kustomize.patches).
+	Patches []any `json:"patches,omitempty" yaml:"patches"`
+	// Components are added to the kustomization's components, as `kustomize
+	// edit add component` does; with IgnoreMissingComponents, the ones that
+	// do not exist are left out.
+	Components              []string `json:"components,omitempty" yaml:"components"`
+	IgnoreMissingComponents bool     `json:"ignoreMissingComponents,omitempty" yaml:"ignoreMissingComponents"`
 }
 
 // DirectoryOptions are the settings of a plain YAML app.
@@ -83,6 +116,13 @@ type DirectoryOptions struct {
 	// app directory; brace alternatives ({a,b}) are allowed.
 	Include string `json:"include,omitempty" yaml:"include"`
 	Exclude string `json:"exclude,omitempty" yaml:"exclude"`
+	// DisableExtensionFilter reads files whatever their extension (Argo
+	// CD's directory.disableExtensionFilter); include/exclude still apply.
+	DisableExtensionFilter bool `json:"disableExtensionFilter,omitempty" yaml:"disableExtensionFilter"`
+	// ArgoCD selects files exactly as Argo CD's repo-server does for a
+	// directory Application: hidden files and every subdirectory are read
+	// (see renderPlain). Set for apps of Argo CD Applications.
+	ArgoCD bool `json:"argoCD,omitempty" yaml:"-"`
 }
 
 // ErrUnsupported marks apps or inputs that gitops-gate recognises but cannot

@@ -1,12 +1,17 @@
 package manifests
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // argoSource is the part of an Argo CD ApplicationSource that decides what
@@ -14,23 +19,41 @@ import (
 // checked: one that changes the rendered images and is not implemented is an
 // error, never ignored.
 type argoSource struct {
-	RepoURL   string    `yaml:"repoURL"`
-	Path      string    `yaml:"path"`
-	Chart     string    `yaml:"chart"`
-	Ref       string    `yaml:"ref"`
-	Helm      yaml.Node `yaml:"helm"`
-	Kustomize yaml.Node `yaml:"kustomize"`
-	Directory yaml.Node `yaml:"directory"`
-	Plugin    yaml.Node `yaml:"plugin"`
+	RepoURL        string    `yaml:"repoURL" json:"repoURL,omitempty"`
+	Path           string    `yaml:"path" json:"path,omitempty"`
+	Chart          string    `yaml:"chart" json:"chart,omitempty"`
+	Ref            string    `yaml:"ref" json:"ref,omitempty"`
+	TargetRevision string    `yaml:"targetRevision" json:"targetRevision,omitempty"`
+	Helm           yaml.Node `yaml:"helm" json:"-"`
+	Kustomize      yaml.Node `yaml:"kustomize" json:"-"`
+	Directory      yaml.Node `yaml:"directory" json:"-"`
+	Plugin         yaml.Node `yaml:"plugin" json:"-"`
+
+	// node is the source as written, for merging .argocd-source files.
+	node *yaml.Node
+}
+
+// isOCI is ApplicationSource.IsOCI in Argo CD's types.go.
+func (s *argoSource) isOCI() bool { return strings.HasPrefix(s.RepoURL, "oci://") }
+
+// present reports whether a source section is set: Argo CD decodes
+// `helm: null` (or a section a merge patch removed) as absent.
+func present(n *yaml.Node) bool {
+	return n.Kind != 0 && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null")
 }
 
 // argoApp is an Argo CD Application found in the repository.
 type argoApp struct {
-	name      string
-	namespace string // destination namespace
-	file      string
-	line      int
-	sources   []argoSource
+	name          string
+	metaNamespace string // metadata.namespace: where the Application lives
+	namespace     string // destination namespace
+	project       string
+	file          string
+	line          int
+	sources       []argoSource
+	multi         bool   // spec.sources (Argo CD ignores spec.source then)
+	err           error  // the Application cannot be rendered at all
+	instance      string // Argo CD's InstanceName, set by discovery
 }
 
 // where names the file (and line, when the Application is written there
@@ -43,32 +66,61 @@ func (a *argoApp) where() string {
 }
 
 func parseArgoApplication(res *Resource) (*argoApp, error) {
-	a := &argoApp{name: res.Name, file: res.File, line: res.Line}
+	a := &argoApp{name: res.Name, metaNamespace: res.Namespace, file: res.File, line: res.Line}
 	spec := mapGet(res.Node, "spec")
 	a.namespace, _ = scalarString(mapGet(mapGet(spec, "destination"), "namespace"))
-	if src := mapGet(spec, "source"); src != nil {
+	a.project, _ = scalarString(mapGet(spec, "project"))
+	if h := mapGet(spec, "sourceHydrator"); h != nil && present(h) {
+		// With a hydrator Argo CD syncs the hydrated branch, not the sources
+		// (ApplicationSpec.HasMultipleSources, GetSource in types.go).
+		a.err = fmt.Errorf("spec.sourceHydrator: Argo CD syncs the manifests its hydrator commits to another branch, which gitops-gate does not see: %w", ErrUnsupported)
+		return a, nil
+	}
+	// Argo CD renders spec.sources when it has any, and then ignores
+	// spec.source (ApplicationSpec.HasMultipleSources and GetSources in
+	// pkg/apis/application/v1alpha1/types.go).
+	if srcs := mapGet(spec, "sources"); srcs != nil && srcs.Kind == yaml.SequenceNode && len(srcs.Content) > 0 {
+		for i, n := range srcs.Content {
+			var s argoSource
+			if err := n.Decode(&s); err != nil {
+				return nil, fmt.Errorf("spec.sources[%d]: %w", i, err)
+			}
+			s.node = n
+			a.sources = append(a.sources, s)
+		}
+		a.multi = true
+		return a, nil
+	}
+	if src := mapGet(spec, "source"); src != nil && present(src) {
 		var s argoSource
 		if err := src.Decode(&s); err != nil {
 			return nil, fmt.Errorf("spec.source: %w", err)
 		}
+		s.node = src
 		a.sources = append(a.sources, s)
-	}
-	if srcs := mapGet(spec, "sources"); srcs != nil {
-		var ss []argoSource
-		if err := srcs.Decode(&ss); err != nil {
-			return nil, fmt.Errorf("spec.sources: %w", err)
-		}
-		a.sources = append(a.sources, ss...)
 	}
 	return a, nil
 }
 
-// Fields of Argo CD source tools that do not change which images run.
+// instanceName is Argo CD's Application.InstanceName: the name when the
+// Application lives in Argo CD's own namespace (or says none), else
+// namespace_name. Argo CD passes it as the app name to the repo-server,
+// which reads .argocd-source-<it>.yaml.
+func (a *argoApp) instanceName(argoNamespace string) string {
+	if a.metaNamespace == "" || a.metaNamespace == argoNamespace {
+		return a.name
+	}
+	return a.metaNamespace + "_" + a.name
+}
+
+// Fields of Argo CD source tools that do not change which images run or
+// where they land.
 var (
-	harmlessHelm = set("passCredentials", "skipCrds", "skipSchemaValidation", "skipTests", "version",
-		"kubeVersion", "apiVersions")
+	harmlessHelm = set("passCredentials", "skipCrds", "skipSchemaValidation", "skipTests", "version")
+	// kubeVersion and apiVersions of a kustomize source only reach
+	// kustomize's Helm inflator (helmCharts), which gitops-gate refuses.
 	harmlessKustomize = set("namePrefix", "nameSuffix", "commonLabels", "commonAnnotations",
-		"commonAnnotationsEnvsubst", "forceCommonLabels", "forceCommonAnnotations", "namespace",
+		"commonAnnotationsEnvsubst", "forceCommonLabels", "forceCommonAnnotations",
 		"version", "labelWithoutSelector", "labelIncludeTemplates", "kubeVersion", "apiVersions", "replicas")
 )
 
@@ -80,7 +132,15 @@ func set(s ...string) map[string]bool {
 	return m
 }
 
-// toApp turns one in-repository source of an Application into an app.
+// sourceField names source number i of the Application in messages.
+func (a *argoApp) sourceField(i int) string {
+	if a.multi {
+		return fmt.Sprintf("spec.sources[%d]", i)
+	}
+	return "spec.source"
+}
+
+// toApp turns one source of an Application into an app.
 // refs maps `ref:` names of this Application's sources in the same repo to
 // their paths (for $ref/values.yaml value files).
 func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
@@ -89,20 +149,46 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 		Path:      cleanArgoPath(s.Path),
 		Namespace: a.namespace,
 		DefinedIn: a.where(),
+		Directory: DirectoryOptions{ArgoCD: true},
 	}
-	if len(a.sources) > 1 {
+	if a.multi {
 		app.Name = fmt.Sprintf("%s[%d]", a.name, i)
 	}
-	field := "spec.source"
-	if len(a.sources) > 1 {
-		field = fmt.Sprintf("spec.sources[%d]", i)
-	}
+	field := a.sourceField(i)
 	fail := func(format string, args ...any) App {
 		app.Err = fmt.Errorf("Application %s (%s): %s: %w", a.name, app.DefinedIn, fmt.Sprintf(format, args...), ErrUnsupported)
 		return app
 	}
-	if s.Plugin.Kind != 0 {
-		app.Kind = KindPlugin
+	failErr := func(key string, err error) App {
+		app.Err = fmt.Errorf("Application %s (%s): %s.%s: %w", a.name, app.DefinedIn, field, key, err)
+		return app
+	}
+	if a.err != nil {
+		app.Err = fmt.Errorf("Application %s (%s): %w", a.name, app.DefinedIn, a.err)
+		return app
+	}
+	env := a.env(s)
+
+	// The tool is the one section the source sets (ApplicationSource.
+	// ExplicitType in types.go); more than one is an error in Argo CD too.
+	// Only without any is the directory examined.
+	var kinds []string
+	for _, k := range []struct {
+		name string
+		node *yaml.Node
+		kind Kind
+	}{{"kustomize", &s.Kustomize, KindKustomize}, {"helm", &s.Helm, KindHelm}, {"directory", &s.Directory, KindPlain}, {"plugin", &s.Plugin, KindPlugin}} {
+		if present(k.node) {
+			kinds = append(kinds, k.name)
+			app.Kind = k.kind
+		}
+	}
+	if len(kinds) > 1 {
+		app.Kind = ""
+		app.Err = fmt.Errorf("Application %s (%s): %s: multiple application sources defined: %s (Argo CD refuses it)", a.name, app.DefinedIn, field, strings.Join(kinds, ","))
+		return app
+	}
+	if app.Kind == KindPlugin {
 		name, _ := scalarString(mapGet(&s.Plugin, "name"))
 		return fail("%s.plugin %q: Config Management Plugins are not run by gitops-gate, so this app's images cannot be seen", field, name)
 	}
@@ -116,7 +202,13 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 			case k == "releaseName":
 				app.Helm.ReleaseName, _ = scalarString(v)
 			case k == "namespace":
-				app.Namespace, _ = scalarString(v)
+				// The release's namespace (GetNamespaceOrDefault); objects
+				// without one still land in the destination namespace.
+				app.Helm.Namespace, _ = scalarString(v)
+			case k == "kubeVersion":
+				app.Helm.KubeVersion, _ = scalarString(v)
+			case k == "apiVersions":
+				err = v.Decode(&app.Helm.APIVersions)
 			case k == "valueFiles":
 				err = v.Decode(&app.Helm.ValueFiles)
 			case k == "values":
@@ -136,53 +228,298 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 				return fail("%s.helm.%s is not implemented", field, k)
 			}
 			if err != nil {
-				app.Err = fmt.Errorf("Application %s (%s): %s.helm.%s: %w", a.name, app.DefinedIn, field, k, err)
-				return app
+				return failErr("helm."+k, err)
 			}
 		}
+		// Argo CD substitutes its build environment in parameter values
+		// and value file paths (helmTemplate, getResolvedValueFiles).
+		for j := range app.Helm.Parameters {
+			v, err := env.subst(app.Helm.Parameters[j].Value)
+			if err != nil {
+				return failErr(fmt.Sprintf("helm.parameters[%d]", j), err)
+			}
+			app.Helm.Parameters[j].Value = v
+		}
 		for j, vf := range app.Helm.ValueFiles {
-			if ref, rest, ok := strings.Cut(vf, "/"); ok && strings.HasPrefix(ref, "$") {
+			if ref, rest, ok := strings.Cut(vf, "/"); ok && strings.HasPrefix(ref, "$") && a.multi {
 				p, known := refs[ref[1:]]
 				if !known {
 					return fail("%s.helm.valueFiles[%d] %q refers to a source that is not in this repository", field, j, vf)
 				}
-				app.Helm.ValueFiles[j] = "/" + strings.TrimPrefix(p+"/"+rest, "./")
+				vf = "/" + strings.TrimPrefix(p+"/"+rest, "./")
 			}
+			vf, err := env.subst(vf)
+			if err != nil {
+				return failErr(fmt.Sprintf("helm.valueFiles[%d]", j), err)
+			}
+			switch {
+			case strings.Contains(vf, "://"):
+				return fail("%s.helm.valueFiles[%d] %q: Argo CD downloads value files given as URLs; gitops-gate does not, so the values it renders with cannot be seen", field, j, vf)
+			case strings.ContainsAny(vf, "*?["):
+				return fail("%s.helm.valueFiles[%d] %q: glob value files are not implemented", field, j, vf)
+			}
+			app.Helm.ValueFiles[j] = vf
+		}
+		if app.Helm.ReleaseName == "" {
+			app.Helm.ReleaseName = a.name // helmTemplate: the name part of the instance name
 		}
 	}
 	if k := &s.Kustomize; k.Kind == yaml.MappingNode {
 		for j := 0; j+1 < len(k.Content); j += 2 {
-			key := k.Content[j].Value
+			key, v := k.Content[j].Value, k.Content[j+1]
+			var err error
 			switch {
 			case harmlessKustomize[key]:
 			case key == "images":
-				if err := k.Content[j+1].Decode(&app.Kustomize.Images); err != nil {
-					app.Err = fmt.Errorf("Application %s (%s): %s.kustomize.images: %w", a.name, app.DefinedIn, field, err)
-					return app
+				err = v.Decode(&app.Kustomize.Images)
+				for n := range app.Kustomize.Images {
+					if err == nil {
+						app.Kustomize.Images[n], err = env.subst(app.Kustomize.Images[n])
+					}
 				}
+			case key == "namespace":
+				app.Kustomize.Namespace, _ = scalarString(v)
+			case key == "patches":
+				err = v.Decode(&app.Kustomize.Patches)
+				if err == nil {
+					app.Kustomize.Patches, _ = jsonCompatible(app.Kustomize.Patches).([]any)
+				}
+			case key == "components":
+				err = v.Decode(&app.Kustomize.Components)
+			case key == "ignoreMissingComponents":
+				err = v.Decode(&app.Kustomize.IgnoreMissingComponents)
 			default:
 				return fail("%s.kustomize.%s is not implemented (it can change the rendered images)", field, key)
+			}
+			if err != nil {
+				return failErr("kustomize."+key, err)
 			}
 		}
 	}
 	if d := &s.Directory; d.Kind == yaml.MappingNode {
 		for j := 0; j+1 < len(d.Content); j += 2 {
 			key, v := d.Content[j].Value, d.Content[j+1]
+			var err error
 			switch key {
 			case "recurse":
-				_ = v.Decode(&app.Directory.Recurse)
+				err = v.Decode(&app.Directory.Recurse)
 			case "include":
 				app.Directory.Include, _ = scalarString(v)
 			case "exclude":
 				app.Directory.Exclude, _ = scalarString(v)
+			case "disableExtensionFilter":
+				err = v.Decode(&app.Directory.DisableExtensionFilter)
 			case "jsonnet":
-				app.Kind = KindJsonnet
+				// Options of Jsonnet files, which renderPlain refuses one by one.
 			default:
 				return fail("%s.directory.%s is not implemented", field, key)
+			}
+			if err != nil {
+				return failErr("directory."+key, err)
 			}
 		}
 	}
 	return app
+}
+
+// argoEnv is the build environment Argo CD substitutes in some source
+// options (newEnv and Env.Envsubst in repository.go and types.go). Names it
+// sets that gitops-gate cannot know are in unknown.
+type argoEnv struct {
+	known   map[string]string
+	unknown map[string]bool
+}
+
+func (a *argoApp) env(s argoSource) argoEnv {
+	instance := a.instance
+	if instance == "" {
+		instance = a.name
+	}
+	return argoEnv{
+		known: map[string]string{
+			"ARGOCD_APP_NAME":                   instance,
+			"ARGOCD_APP_NAMESPACE":              a.namespace,
+			"ARGOCD_APP_PROJECT_NAME":           a.project,
+			"ARGOCD_APP_SOURCE_REPO_URL":        s.RepoURL,
+			"ARGOCD_APP_SOURCE_PATH":            s.Path,
+			"ARGOCD_APP_SOURCE_TARGET_REVISION": s.TargetRevision,
+		},
+		// The revision is the commit Argo CD resolved, not known here.
+		unknown: set("ARGOCD_APP_REVISION", "ARGOCD_APP_REVISION_SHORT", "ARGOCD_APP_REVISION_SHORT_8"),
+	}
+}
+
+// subst is Argo CD's Env.Envsubst: os.Expand with `$$` for `$`, and an
+// empty string for a name it does not set. A name whose value only Argo CD
+// knows is an error naming it.
+func (e argoEnv) subst(s string) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var bad []string
+	out := os.Expand(s, func(name string) string {
+		if name == "$" {
+			return "$"
+		}
+		if e.unknown[name] {
+			bad = append(bad, name)
+		}
+		return e.known[name]
+	})
+	if len(bad) > 0 {
+		return "", fmt.Errorf("%q uses $%s, which Argo CD sets to the commit it syncs; gitops-gate cannot know it here: %w", s, bad[0], ErrUnsupported)
+	}
+	return out, nil
+}
+
+// Argo CD's source override files (repoSourceFile and appSourceFile in
+// reposerver/repository/repository.go).
+const (
+	argoSourceFile    = ".argocd-source.yaml"
+	argoAppSourceFile = ".argocd-source-%s.yaml"
+)
+
+// ArgoSourceOverrides lists the files in an app's directory dir that Argo
+// CD may merge into the source of the Application appName before it
+// decides how to render it: .argocd-source.yaml, .argocd-source-<name>.yaml
+// and .argocd-source-<namespace>_<name>.yaml (the name Argo CD uses for an
+// Application outside its own namespace). appName may be the Application's
+// name or its instance name (namespace_name). Paths are joined to dir, in
+// that order; a directory of such a name is not listed, as Argo CD skips it.
+func ArgoSourceOverrides(dir, appName string) []string {
+	name := appName
+	if i := strings.LastIndexByte(name, '_'); i >= 0 {
+		name = name[i+1:] // Kubernetes names have no '_'
+	}
+	var out []string
+	add := func(base string) {
+		p := filepath.Join(dir, base)
+		// Argo CD stats the file: a missing one (or a dangling link) and a
+		// directory are skipped.
+		if st, err := os.Stat(p); err != nil || st.IsDir() {
+			return
+		}
+		for _, o := range out {
+			if o == p {
+				return
+			}
+		}
+		out = append(out, p)
+	}
+	add(argoSourceFile)
+	if appName != "" {
+		add(fmt.Sprintf(argoAppSourceFile, appName))
+		add(fmt.Sprintf(argoAppSourceFile, name))
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if n := e.Name(); strings.HasPrefix(n, ".argocd-source-") && strings.HasSuffix(n, "_"+name+".yaml") {
+				add(n)
+			}
+		}
+	}
+	return out
+}
+
+// mergeSourceFiles applies .argocd-source.yaml and
+// .argocd-source-<instance>.yaml from the app's directory to source s, as
+// Argo CD's mergeSourceParameters does before it picks the tool: each file
+// is a JSON merge patch (RFC 7386) on the source, and only the tool
+// settings may change (chart, path, repoURL and targetRevision are put
+// back). It returns the files it applied. An override file that would apply
+// only if the Application lived in another namespace than the one assumed
+// is an error naming it: which one Argo CD reads cannot be known here.
+func (r *Repo) mergeSourceFiles(s argoSource, dir, instance string) (argoSource, []string, error) {
+	candidates := ArgoSourceOverrides(dir, instance)
+	if len(candidates) == 0 {
+		return s, nil, nil
+	}
+	apply := map[string]bool{
+		filepath.Join(dir, argoSourceFile):                           true,
+		filepath.Join(dir, fmt.Sprintf(argoAppSourceFile, instance)): true,
+	}
+	for _, c := range candidates {
+		if !apply[c] {
+			return s, nil, &FileError{File: r.rel(c), Err: fmt.Errorf("Argo CD merges this file into the Application's source when the Application is named %q there, which depends on the namespace Argo CD runs in (assumed %q, set with the gate's Argo CD namespace): %w",
+				strings.TrimSuffix(strings.TrimPrefix(filepath.Base(c), ".argocd-source-"), ".yaml"), r.opts.ArgoCDNamespace, ErrUnsupported)}
+		}
+	}
+	var merged any
+	if s.node != nil {
+		if err := s.node.Decode(&merged); err != nil {
+			return s, nil, err
+		}
+	}
+	merged = jsonCompatible(merged)
+	if merged == nil {
+		merged = map[string]any{}
+	}
+	var applied []string
+	for _, c := range candidates {
+		data, err := r.readFile(c)
+		if err != nil {
+			return s, nil, err
+		}
+		rel := r.rel(c)
+		if err := checkAliases(rel, data, r.opts.MaxDocumentNodes); err != nil {
+			return s, nil, err
+		}
+		js, err := sigsyaml.YAMLToJSON(data)
+		if err != nil {
+			return s, nil, &FileError{File: rel, Err: err}
+		}
+		var patch any
+		if err := json.Unmarshal(js, &patch); err != nil {
+			return s, nil, &FileError{File: rel, Err: err}
+		}
+		merged = mergePatch(merged, patch)
+		if _, ok := merged.(map[string]any); !ok {
+			return s, nil, &FileError{File: rel, Err: errors.New("the merged source is not an object")}
+		}
+		applied = append(applied, rel)
+	}
+	m := merged.(map[string]any)
+	for k, v := range map[string]string{"chart": s.Chart, "path": s.Path, "repoURL": s.RepoURL, "targetRevision": s.TargetRevision} {
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	js, err := json.Marshal(m)
+	if err != nil {
+		return s, nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(js, &doc); err != nil || len(doc.Content) == 0 {
+		return s, nil, fmt.Errorf("merging %s: %v", strings.Join(applied, ", "), err)
+	}
+	var out argoSource
+	if err := doc.Content[0].Decode(&out); err != nil {
+		return s, nil, fmt.Errorf("merging %s: %w", strings.Join(applied, ", "), err)
+	}
+	out.node = doc.Content[0]
+	return out, applied, nil
+}
+
+// mergePatch applies a JSON merge patch (RFC 7386), as jsonpatch.MergePatch
+// in Argo CD's mergeSourceParameters.
+func mergePatch(target, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	tm, ok := target.(map[string]any)
+	if !ok {
+		tm = map[string]any{}
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+		} else {
+			tm[k] = mergePatch(tm[k], v)
+		}
+	}
+	return tm
 }
 
 func cleanArgoPath(p string) string {

@@ -3,6 +3,7 @@ package manifests
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,10 +16,12 @@ import (
 )
 
 // Discover lists the apps of the repository, following the rules of
-// docs/apps.md: .gitops-gate.yaml when present; otherwise Argo CD
-// Applications that point into this repository, plus every directory the
-// layout says is an app (a top kustomization, a Helm chart, a directory of
-// plain manifests) that no Application already covers.
+// docs/apps.md: every Argo CD Application in the tree, each of its sources
+// an app; then the apps .gitops-gate.yaml lists when it lists any, else
+// every directory the layout says is an app (a top kustomization, a Helm
+// chart, a directory of plain manifests) that no Application already
+// covers. The repository's configuration may add apps; it never removes an
+// Application from the scan.
 //
 // An app that is known not to be renderable is returned with Err set; the
 // error return is for a repository that cannot be read at all, or a
@@ -28,8 +31,11 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	if err != nil {
 		return nil, err
 	}
+	var configured []App
 	if cfg != nil && len(cfg.Apps) > 0 {
-		return cfg.apps(r)
+		if configured, err = cfg.apps(r); err != nil {
+			return nil, err
+		}
 	}
 	lay, err := r.scanLayout(ctx)
 	if err != nil {
@@ -54,6 +60,7 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 					Err:       fmt.Errorf("Application %s in %s: %w", res.Name, res.File, err)})
 				continue
 			}
+			a.instance = a.instanceName(r.opts.ArgoCDNamespace)
 			argoApps = append(argoApps, a)
 		}
 	}
@@ -87,46 +94,32 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	covered := map[string]bool{}
 	var apps []App
 	for _, a := range argoApps {
-		refs := map[string]string{}
-		for _, s := range a.sources {
-			if s.Ref != "" && normalizeRepoURL(s.RepoURL) == repoURL {
-				refs[s.Ref] = cleanArgoPath(s.Path)
-			}
+		if len(a.sources) == 0 && a.err == nil {
+			a.err = errors.New("no spec.source or spec.sources")
+		}
+		if a.err != nil {
+			apps = append(apps, a.toApp(0, argoSource{}, nil))
+			continue
 		}
 		for i, s := range a.sources {
-			switch {
-			case s.Chart != "":
-				app := App{Name: a.name, Path: ".", Kind: KindHelm, DefinedIn: a.where()}
-				app.Err = fmt.Errorf("Application %s (%s): Helm chart %q from %s is not in this repository, so its images cannot be checked: %w",
-					a.name, app.DefinedIn, s.Chart, s.RepoURL, ErrUnsupported)
-				apps = append(apps, app)
-			case normalizeRepoURL(s.RepoURL) != repoURL:
-				r.opts.Logger.Debug("skipping Application source in another repository", "app", a.name, "repoURL", s.RepoURL)
-			case s.Ref != "" && s.Path == "":
-				// A values-only source ($ref): used by the others, not an app.
-			default:
-				app := a.toApp(i, s, refs)
-				if app.Err == nil {
-					if dir, err := r.abs(app.Path); err != nil {
-						app.Err = fmt.Errorf("Application %s (%s): spec.source.path: %w", a.name, app.DefinedIn, err)
-					} else if !exists(app.Path) {
-						app.Err = &FileError{File: app.Path, Err: fmt.Errorf("Application %s (%s) points at a path that does not exist in this repository", a.name, app.DefinedIn)}
-					} else if app.Kind == "" {
-						app.Kind = detectKind(dir)
-					}
-				}
-				if app.Kind == "" {
-					app.Kind = KindPlain
-				}
-				covered[app.Path] = true
-				apps = append(apps, app)
+			app, skip := r.sourceApp(ctx, a, i, s, repoURL)
+			if skip {
+				continue
 			}
+			if app.Remote == nil {
+				covered[app.Path] = true
+			}
+			apps = append(apps, app)
 		}
 	}
 	apps = append(apps, appErrs...)
-	for _, app := range fallback {
-		if !covered[app.Path] {
-			apps = append(apps, app)
+	if configured != nil {
+		apps = append(apps, configured...)
+	} else {
+		for _, app := range fallback {
+			if !covered[app.Path] {
+				apps = append(apps, app)
+			}
 		}
 	}
 	sort.SliceStable(apps, func(i, j int) bool {
@@ -136,6 +129,202 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 		return apps[i].Name < apps[j].Name
 	})
 	return uniqueNames(apps), nil
+}
+
+// sourceApp turns source i of Application a into an app, as Argo CD
+// renders it; skip is true for a source that renders nothing.
+func (r *Repo) sourceApp(ctx context.Context, a *argoApp, i int, s argoSource, repoURL string) (app App, skip bool) {
+	field := a.sourceField(i)
+	fail := func(err error) App {
+		app := App{Name: a.name, Path: cleanArgoPath(s.Path), Kind: KindPlain, DefinedIn: a.where(), Err: err}
+		if a.multi {
+			app.Name = fmt.Sprintf("%s[%d]", a.name, i)
+		}
+		return app
+	}
+	switch {
+	case a.multi && s.Ref != "" && s.Path == "" && s.Chart == "" && !s.isOCI():
+		// A values-only source ($ref): Argo CD renders nothing for it
+		// (GenerateManifest in reposerver/repository/repository.go).
+		return App{}, true
+	case s.Chart != "" || s.isOCI():
+		what := fmt.Sprintf("Helm chart %q from %s", s.Chart, s.RepoURL)
+		if s.Chart == "" {
+			what = "OCI artifact " + s.RepoURL
+		}
+		why := "the gate's configuration does not allow this source (--allow-source)"
+		if r.sourceAllowed(s.RepoURL) {
+			why = "the source is allowed, but gitops-gate does not fetch Helm or OCI charts yet"
+		}
+		app := fail(fmt.Errorf("Application %s (%s): %s: %s is not in this repository and %s, so its images cannot be checked: %w",
+			a.name, a.where(), field, what, why, ErrUnsupported))
+		app.Kind = KindHelm
+		return app, false
+	case normalizeRepoURL(s.RepoURL) != repoURL:
+		if !r.sourceAllowed(s.RepoURL) {
+			return fail(fmt.Errorf("Application %s (%s): %s: repository %s is not this repository (%s) and the gate's configuration does not allow it (--allow-source), so its images cannot be checked: %w",
+				a.name, a.where(), field, s.RepoURL, orUnknown(repoURL), ErrUnsupported)), false
+		}
+		rr, err := r.remote(ctx, s.RepoURL, s.TargetRevision)
+		if err != nil {
+			return fail(fmt.Errorf("Application %s (%s): %s: allowed source %s at %q: %w", a.name, a.where(), field, s.RepoURL, orHEAD(s.TargetRevision), err)), false
+		}
+		app := rr.repo.argoSourceApp(a, i, s)
+		app.Remote = &RemoteSource{RepoURL: s.RepoURL, Revision: s.TargetRevision, Commit: rr.commit}
+		return app, false
+	}
+	if !r.isThisRevision(s.TargetRevision) {
+		// This repository, but not the commit under review: Argo CD syncs
+		// what that revision holds.
+		rr, err := r.remote(ctx, s.RepoURL, s.TargetRevision)
+		if err != nil {
+			return fail(fmt.Errorf("Application %s (%s): %s: targetRevision %q is not the revision being checked (%s), and it cannot be fetched: %w",
+				a.name, a.where(), field, s.TargetRevision, strings.Join(r.opts.Revisions, ", "), err)), false
+		}
+		app := rr.repo.argoSourceApp(a, i, s)
+		app.Remote = &RemoteSource{RepoURL: s.RepoURL, Revision: s.TargetRevision, Commit: rr.commit}
+		return app, false
+	}
+	return r.argoSourceApp(a, i, s), false
+}
+
+// isThisRevision reports whether Argo CD renders a source of this
+// repository at targetRevision from the checkout (Options.Revisions).
+func (r *Repo) isThisRevision(rev string) bool {
+	if len(r.opts.Revisions) == 0 {
+		return true
+	}
+	norm := func(s string) string {
+		s = strings.TrimPrefix(strings.TrimSpace(s), "refs/heads/")
+		if s == "" {
+			return "HEAD"
+		}
+		return s
+	}
+	for _, o := range r.opts.Revisions {
+		if norm(o) == norm(rev) {
+			return true
+		}
+	}
+	return false
+}
+
+// argoSourceApp builds the app of a source whose files are in r: it merges
+// the .argocd-source files and decides the tool as Argo CD does.
+func (r *Repo) argoSourceApp(a *argoApp, i int, s argoSource) App {
+	refs := map[string]string{}
+	for _, o := range a.sources {
+		if o.Ref != "" && o.Chart == "" && normalizeRepoURL(o.RepoURL) == normalizeRepoURL(s.RepoURL) {
+			refs[o.Ref] = cleanArgoPath(o.Path)
+		}
+	}
+	path := cleanArgoPath(s.Path)
+	// A source that cannot render whatever its directory holds (a plugin,
+	// an option not implemented) says so first.
+	pathErr := func(err error) App {
+		app := a.toApp(i, s, refs)
+		if app.Err == nil {
+			app.Kind, app.Err = KindPlain, err
+		}
+		return app
+	}
+	dir, err := r.abs(path)
+	if err != nil {
+		return pathErr(fmt.Errorf("Application %s (%s): %s.path: %w", a.name, a.where(), a.sourceField(i), err))
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return pathErr(&FileError{File: path, Err: fmt.Errorf("Application %s (%s) points at a path that does not exist in this repository", a.name, a.where())})
+	}
+	merged, files, err := r.mergeSourceFiles(s, dir, a.instance)
+	if err != nil {
+		app := a.toApp(i, argoSource{Path: s.Path}, refs)
+		app.Kind, app.Err = KindPlain, fmt.Errorf("Application %s (%s): %s: Argo CD source overrides: %w", a.name, a.where(), a.sourceField(i), err)
+		return app
+	}
+	app := a.toApp(i, merged, refs)
+	app.SourceFiles = files
+	if app.Err != nil && len(files) > 0 {
+		app.Err = fmt.Errorf("%w (after merging %s)", app.Err, strings.Join(files, ", "))
+	}
+	if app.Err == nil && app.Kind == "" {
+		app.Kind = argoDetectKind(dir)
+	}
+	if app.Kind == "" {
+		app.Kind = KindPlain
+	}
+	return app
+}
+
+// argoDetectKind is Argo CD's discovery.AppType for a source without a tool
+// section: the files of the directory in lexical order, the last one that
+// names a tool wins — a name ending in Chart.yaml means Helm, a
+// kustomization file Kustomize (util/app/discovery/discovery.go). Anything
+// else is a directory app (Jsonnet files in it are refused one by one).
+func argoDetectKind(dir string) Kind {
+	entries, _ := os.ReadDir(dir) // sorted by name, as filepath.Walk
+	kind := KindPlain
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		n := e.Name()
+		if strings.HasSuffix(n, "Chart.yaml") {
+			kind = KindHelm
+		}
+		for _, k := range kustomizationFileNames {
+			if n == k {
+				kind = KindKustomize
+			}
+		}
+	}
+	return kind
+}
+
+// sourceAllowed reports whether the gate's configuration lists repoURL.
+func (r *Repo) sourceAllowed(repoURL string) bool {
+	u := normalizeRepoURL(repoURL)
+	for _, a := range r.opts.AllowSources {
+		if normalizeRepoURL(a) == u {
+			return true
+		}
+	}
+	return false
+}
+
+// remote fetches an allowed Git source once per evaluation, through the
+// caller's fetcher, and opens it with this repository's options.
+func (r *Repo) remote(ctx context.Context, repoURL, revision string) (*remoteRepo, error) {
+	if r.opts.Sources == nil {
+		return nil, fmt.Errorf("no fetcher for other repositories is configured: %w", ErrUnsupported)
+	}
+	v, _ := r.remotes.LoadOrStore(normalizeRepoURL(repoURL)+"@"+revision, &remoteRepo{})
+	rr := v.(*remoteRepo)
+	rr.once.Do(func() {
+		dir, commit, err := r.opts.Sources.FetchGit(ctx, repoURL, orHEAD(revision))
+		if err != nil {
+			rr.err = err
+			return
+		}
+		opts := r.opts
+		opts.RepoURL = repoURL
+		rr.repo, rr.err = Open(dir, opts)
+		rr.commit = commit
+	})
+	return rr, rr.err
+}
+
+func orHEAD(rev string) string {
+	if rev == "" {
+		return "HEAD"
+	}
+	return rev
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // definedByLayout is the DefinedIn of apps found by the layout rules.

@@ -48,6 +48,20 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 		Revision:  1,
 		IsInstall: true,
 	}
+	if app.Helm.Namespace != "" {
+		release.Namespace = app.Helm.Namespace
+	}
+	cluster := helmCluster{KubeVersion: app.Helm.KubeVersion, APIVersions: app.Helm.APIVersions}
+	if cluster.KubeVersion == "" {
+		cluster.KubeVersion = r.opts.KubeVersion
+	}
+	if len(cluster.APIVersions) == 0 {
+		cluster.APIVersions = r.opts.APIVersions
+	}
+	if _, err := cluster.capabilities(); err != nil {
+		out.Err = fmt.Errorf("Helm chart %s: %w", app.Path, err)
+		return
+	}
 	if release.Name == "" {
 		release.Name = app.Name
 	}
@@ -60,9 +74,9 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 	}
 	var files map[string]string
 	if r.opts.HelmSandbox != nil {
-		files, err = r.opts.HelmSandbox.render(ctx, dir, vals, release)
+		files, err = r.opts.HelmSandbox.render(ctx, dir, vals, release, cluster)
 	} else {
-		files, err = templateChart(chrt, vals, release)
+		files, err = templateChart(chrt, vals, release, cluster)
 	}
 	if err != nil {
 		out.Err = fmt.Errorf("Helm chart %s: %w", app.Path, err)
@@ -210,14 +224,48 @@ func mergeValues(dst, src map[string]any) {
 	}
 }
 
+// helmCluster is the cluster a chart renders for: what Argo CD passes as
+// `helm template --kube-version --api-versions` (the Application's
+// helm.kubeVersion/apiVersions, else the destination cluster's; helmTemplate
+// in reposerver/repository/repository.go).
+type helmCluster struct {
+	KubeVersion string
+	APIVersions []string
+}
+
+// capabilities are Helm's for `helm template` with these flags: the
+// default capabilities, the given Kubernetes version, and the API versions
+// added to the built-in set (action.Install with ClientOnly).
+func (c helmCluster) capabilities() (*chartutil.Capabilities, error) {
+	caps := chartutil.DefaultCapabilities.Copy()
+	if c.KubeVersion != "" {
+		kv, err := chartutil.ParseKubeVersion(c.KubeVersion)
+		if err != nil {
+			return nil, fmt.Errorf("Kubernetes version %q: %w", c.KubeVersion, err)
+		}
+		caps.KubeVersion = *kv
+	}
+	caps.APIVersions = append(caps.APIVersions, c.APIVersions...)
+	return caps, nil
+}
+
 // templateChart merges the chart's dependencies and values and runs its
 // templates, as `helm template` does: in this process, or in a sandbox's
 // child (helmTemplate).
-func templateChart(chrt *chart.Chart, vals map[string]any, rel chartutil.ReleaseOptions) (map[string]string, error) {
+func templateChart(chrt *chart.Chart, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
+	caps, err := cluster.capabilities()
+	if err != nil {
+		return nil, err
+	}
+	// As renderResources in Helm's action package: a chart that does not
+	// support the cluster's version does not render.
+	if kv := chrt.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, caps.KubeVersion.String()) {
+		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", kv, caps.KubeVersion.String())
+	}
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
 		return nil, fmt.Errorf("dependencies: %w", err)
 	}
-	renderVals, err := chartutil.ToRenderValues(chrt, vals, rel, chartutil.DefaultCapabilities.Copy())
+	renderVals, err := chartutil.ToRenderValues(chrt, vals, rel, caps)
 	if err != nil {
 		return nil, fmt.Errorf("values: %w", err)
 	}

@@ -40,11 +40,17 @@ func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
 		out.Err = fmt.Errorf("app %s: kustomize.images: %w", out.App.Name, err)
 		return
 	}
+	opts := out.App.Kustomize
+	opts.Components, err = r.checkComponents(dir, opts, &sources)
+	if err != nil {
+		out.Err = fmt.Errorf("app %s: kustomize.components: %w", out.App.Name, err)
+		return
+	}
 	if err := ctx.Err(); err != nil {
 		out.Err = err
 		return
 	}
-	b := &kustomizeBuild{repo: r, dir: dir, kfile: kfile, overrides: overrides}
+	b := &kustomizeBuild{repo: r, dir: dir, kfile: kfile, overrides: overrides, opts: opts}
 	objs, _, err := b.run(false)
 	if err != nil {
 		out.Err = fmt.Errorf("kustomize build %s: %w", out.App.Path, r.redactErr(err))
@@ -61,13 +67,14 @@ type kustomizeBuild struct {
 	dir       string
 	kfile     string
 	overrides []types.Image
+	opts      KustomizeOptions
 }
 
 // run builds the app. With origins, it also returns the source file of
 // every object, from kustomize's own origin annotations.
 func (b *kustomizeBuild) run(origins bool) ([]Resource, map[ResourceID]string, error) {
 	r := b.repo
-	fsys := &confinedFS{FileSystem: filesys.MakeFsOnDisk(), repo: r, rootKust: b.kfile, overrides: b.overrides, trackOrigins: origins}
+	fsys := &confinedFS{FileSystem: filesys.MakeFsOnDisk(), repo: r, rootKust: b.kfile, overrides: b.overrides, opts: b.opts, trackOrigins: origins}
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
 	opts.PluginConfig = types.DisabledPluginConfig()
@@ -139,6 +146,7 @@ type confinedFS struct {
 	repo      *Repo
 	rootKust  string
 	overrides []types.Image
+	opts      KustomizeOptions // Argo CD's edits of the root kustomization
 
 	trackOrigins bool // add buildMetadata: [originAnnotations]
 	userOrigins  bool // the kustomization itself asked for origin annotations
@@ -190,6 +198,32 @@ func (f *confinedFS) patchRoot(data []byte) ([]byte, error) {
 	if f.trackOrigins && !f.userOrigins {
 		k["buildMetadata"] = append(meta, types.OriginAnnotations)
 	}
+	// Argo CD edits the kustomization before it builds (Build in
+	// util/kustomize/kustomize.go): `kustomize edit set namespace`, patches
+	// appended to patches:, `kustomize edit add component`.
+	if f.opts.Namespace != "" {
+		k["namespace"] = f.opts.Namespace
+	}
+	if len(f.opts.Patches) > 0 {
+		existing, ok := k["patches"].([]any)
+		if _, has := k["patches"]; has && !ok {
+			return nil, fmt.Errorf("%s: patches is not a list, so Argo CD's kustomize.patches cannot be added", f.repo.rel(f.rootKust))
+		}
+		k["patches"] = append(existing, f.opts.Patches...)
+	}
+	if len(f.opts.Components) > 0 {
+		comps, _ := k["components"].([]any)
+	next:
+		for _, c := range f.opts.Components {
+			for _, e := range comps {
+				if e == c {
+					continue next // kustomize edit add component skips a listed one
+				}
+			}
+			comps = append(comps, c)
+		}
+		k["components"] = comps
+	}
 	if len(f.overrides) > 0 {
 		byName := map[string]any{}
 		var order []string
@@ -228,6 +262,46 @@ func (f *confinedFS) patchRoot(data []byte) ([]byte, error) {
 		k["images"] = imgs
 	}
 	return yaml.Marshal(k)
+}
+
+// checkComponents vets the components an Application adds (Argo CD's
+// kustomize.components) as checkLocalOnly vets a kustomization's own: local,
+// inside the repository. With IgnoreMissingComponents the ones that do not
+// exist are dropped, as Argo CD drops them. It returns the components to add.
+func (r *Repo) checkComponents(dir string, opts KustomizeOptions, sources *[]string) ([]string, error) {
+	var keep []string
+	seen := map[string]bool{}
+	for _, c := range opts.Components {
+		local := filepath.Join(dir, filepath.FromSlash(c))
+		st, err := os.Stat(local)
+		switch {
+		case err != nil && looksRemote(c):
+			return nil, fmt.Errorf("remote component %q: remote Kustomize bases are %w", c, ErrUnsupported)
+		case !within(r.root, filepath.Clean(local)):
+			if opts.IgnoreMissingComponents {
+				continue // Argo CD's os.Root refuses it, and it counts as missing
+			}
+			return nil, fmt.Errorf("%q is %w", c, ErrOutsideRepo)
+		case err != nil:
+			if opts.IgnoreMissingComponents {
+				continue
+			}
+			keep = append(keep, c) // kustomize reports it with its context
+			continue
+		}
+		if _, err := r.confine(local); err != nil {
+			return nil, fmt.Errorf("%q: %w", c, err)
+		}
+		if st.IsDir() {
+			if k := kustomizationFile(local); k != "" {
+				if err := r.checkLocalOnly(k, seen, sources); err != nil {
+					return nil, err
+				}
+			}
+		}
+		keep = append(keep, c)
+	}
+	return keep, nil
 }
 
 var setImageTag = regexp.MustCompile(`^(.*):([a-zA-Z0-9._-]*)$`)

@@ -205,8 +205,8 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 		if app.Kind == KindHelm && app.Helm.ReleaseName == "" {
 			app.Helm.ReleaseName = name // Argo CD's default
 		}
-		if want.Kind == KindJsonnet {
-			app.Kind = KindJsonnet
+		if want.Kind != "" {
+			app.Kind = want.Kind // the tool section the source sets (ExplicitType)
 		}
 		return nil
 	}, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -25,7 +26,53 @@ type Rendered struct {
 }
 
 // Render renders one app. It never returns nil; errors are in Rendered.Err.
+//
+// Objects without a namespace get the app's destination namespace, as Argo
+// CD applies them (unless their kind is cluster-scoped): policies match the
+// namespace a resource lands in.
 func (r *Repo) Render(ctx context.Context, app App) *Rendered {
+	out := r.render(ctx, app)
+	if app.Namespace != "" {
+		for i := range out.Resources {
+			id := &out.Resources[i].ResourceID
+			if id.Namespace == "" && !clusterScoped(id.APIVersion, id.Kind) {
+				id.Namespace = app.Namespace
+			}
+		}
+	}
+	return out
+}
+
+// clusterScoped reports kinds that have no namespace: the built-in ones,
+// and by convention every kind named Cluster* (ClusterRole,
+// ClusterWorkflowTemplate, ClusterTask...). Other custom kinds are taken as
+// namespaced, as most are.
+func clusterScoped(apiVersion, kind string) bool {
+	if strings.HasPrefix(kind, "Cluster") {
+		return true
+	}
+	switch kind {
+	case "Namespace", "Node", "PersistentVolume", "StorageClass", "CustomResourceDefinition", "PriorityClass",
+		"APIService", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+		"ValidatingAdmissionPolicyBinding", "CSIDriver", "CSINode", "IngressClass", "RuntimeClass",
+		"VolumeAttachment", "CertificateSigningRequest", "ComponentStatus":
+		return true
+	}
+	return false
+}
+
+func (r *Repo) render(ctx context.Context, app App) *Rendered {
+	if app.Remote != nil && app.Err == nil {
+		v, ok := r.remotes.Load(normalizeRepoURL(app.Remote.RepoURL) + "@" + app.Remote.Revision)
+		if !ok || v.(*remoteRepo).repo == nil {
+			return &Rendered{App: app, Err: fmt.Errorf("app %s: %s was not fetched", app.Name, app.Remote.RepoURL)}
+		}
+		local := app
+		local.Remote = nil // its files are the fetched checkout's own
+		out := v.(*remoteRepo).repo.render(ctx, local)
+		out.App = app
+		return out
+	}
 	if app.DefinedIn == definedByLayout {
 		if v, ok := r.prerendered.LoadAndDelete(app.Path); ok && v.(*Rendered).App.Kind == app.Kind {
 			rd := *v.(*Rendered)

@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -44,6 +45,51 @@ type Options struct {
 	// a deadline and a memory limit. Without it they run in this process,
 	// where a template that loops cannot be stopped.
 	HelmSandbox *HelmSandbox
+
+	// KubeVersion and APIVersions are the destination cluster's, as Helm
+	// charts see them (.Capabilities.KubeVersion, .Capabilities.APIVersions)
+	// unless an Application sets its own: Argo CD renders with the
+	// cluster's. Defaults: DefaultKubeVersion and Helm's built-in API
+	// versions.
+	KubeVersion string
+	APIVersions []string
+	// ArgoCDNamespace is the namespace Argo CD runs in (default "argocd"):
+	// it decides the name Argo CD gives an Application, and so which
+	// .argocd-source-<name>.yaml it reads.
+	ArgoCDNamespace string
+	// AllowSources are the repositories (Git, Helm or OCI, by URL) other
+	// than this one that Applications may take their sources from. They come
+	// from the gate's configuration, never from the repository. A source
+	// from any other repository is an app error.
+	AllowSources []string
+	// Revisions, when set, are the targetRevisions under which Argo CD
+	// renders this repository from the commit being checked (e.g. HEAD and
+	// the branch a pull request merges into; "" counts as HEAD, refs/heads/
+	// may be left out). A source of this repository at any other revision
+	// is fetched at that revision through Sources, or is an app error: the
+	// checkout is not what Argo CD would sync. When empty, every revision
+	// is taken to be this checkout.
+	Revisions []string
+	// Sources fetches allowed Git sources; without it an allowed Git source
+	// is an app error too. manifests/ never talks to the network itself.
+	Sources SourceFetcher
+}
+
+// DefaultKubeVersion is the Kubernetes version charts render for when
+// neither the Application nor the gate's configuration gives one: a
+// current release, not Helm's built-in default (which is years old).
+const DefaultKubeVersion = "v1.34.0"
+
+// DefaultArgoCDNamespace is the namespace Argo CD is installed in by default.
+const DefaultArgoCDNamespace = "argocd"
+
+// SourceFetcher fetches a Git repository the gate's configuration allows.
+type SourceFetcher interface {
+	// FetchGit checks out revision (a branch, tag, commit or HEAD, as in
+	// an Application's targetRevision) of repoURL into a local directory
+	// and returns it with the commit it resolved to. The directory stays
+	// the caller's: it removes it when the evaluation is over.
+	FetchGit(ctx context.Context, repoURL, revision string) (dir, commit string, err error)
 }
 
 func (o Options) withDefaults() Options {
@@ -55,6 +101,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if o.KubeVersion == "" {
+		o.KubeVersion = DefaultKubeVersion
+	}
+	if o.ArgoCDNamespace == "" {
+		o.ArgoCDNamespace = DefaultArgoCDNamespace
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -83,6 +135,17 @@ type Repo struct {
 	// Applications (app-of-apps), by path, so that a scan does not render them
 	// twice. Each entry is used once.
 	prerendered sync.Map // string -> *Rendered
+
+	// remotes are the checkouts of allowed Git sources, by repoURL and
+	// revision, opened by Discover.
+	remotes sync.Map // string -> *remoteRepo
+}
+
+type remoteRepo struct {
+	once   sync.Once
+	repo   *Repo
+	commit string
+	err    error
 }
 
 type cachedRead struct {

@@ -99,6 +99,7 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; images that need it will be errors\n", eng.TrustErr)
 			}
 			mopts, err := rf.options()
+			defer rf.close()
 			if err != nil {
 				return err
 			}

@@ -29,6 +29,7 @@ could not be rendered or an image field is empty or not a string.`,
 				return &exitError{exitUsage, fmt.Errorf("-o %q: want table or json", output)}
 			}
 			repo, err := rf.open(args[0])
+			defer rf.close()
 			if err != nil {
 				return err
 			}

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -19,6 +22,15 @@ type repoFlags struct {
 	extractors  string
 	maxFileSize int64
 	helmTimeout time.Duration
+	// The cluster Argo CD renders for, and the sources other than this
+	// repository that Applications may use: the gate's configuration.
+	kubeVersion   string
+	apiVersions   []string
+	argoNamespace string
+	allowSources  []string
+	revisions     []string
+	sources       *gitsrc.Sources // checkouts of allowed sources; close removes them
+	sourcesTmp    string
 }
 
 func (f *repoFlags) register(cmd *cobra.Command) {
@@ -27,6 +39,11 @@ func (f *repoFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.extractors, "extractors", "", "YAML file of Kyverno-style imageExtractors (kind: [{path, value, key}]) for custom resources")
 	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", manifests.DefaultMaxFileSize, "largest manifest file read, in bytes")
 	cmd.Flags().DurationVar(&f.helmTimeout, "helm-timeout", manifests.DefaultHelmTimeout, "longest a Helm chart may take to render (its templates run in a child process)")
+	cmd.Flags().StringVar(&f.kubeVersion, "kube-version", "", "Kubernetes version of the destination cluster, as Helm charts see it (.Capabilities.KubeVersion) unless an Application sets helm.kubeVersion (default: $KUBE_VERSION, which Argo CD sets for plugins, else "+manifests.DefaultKubeVersion+")")
+	cmd.Flags().StringSliceVar(&f.apiVersions, "api-versions", nil, "API versions the destination cluster serves beyond Helm's built-in set (.Capabilities.APIVersions), unless an Application sets helm.apiVersions; repeatable or comma-separated (default: $KUBE_API_VERSIONS, which Argo CD sets for plugins)")
+	cmd.Flags().StringVar(&f.argoNamespace, "argocd-namespace", manifests.DefaultArgoCDNamespace, "namespace Argo CD runs in: it decides which .argocd-source-<app>.yaml Argo CD reads")
+	cmd.Flags().StringArrayVar(&f.revisions, "revision", nil, "an Application targetRevision that means the commit being checked (e.g. HEAD and the branch the change merges into); repeatable. When set, a source of this repository at another revision is fetched at it (or is an app error)")
+	cmd.Flags().StringArrayVar(&f.allowSources, "allow-source", nil, "repository URL (Git, Helm or OCI) other than this one that Applications may use as a source; repeatable. Any other is an app error")
 }
 
 func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
@@ -42,7 +59,40 @@ func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
 }
 
 func (f *repoFlags) options() (manifests.Options, error) {
-	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize, HelmSandbox: helmSandbox(f.helmTimeout, 0)}
+	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize, HelmSandbox: helmSandbox(f.helmTimeout, 0),
+		KubeVersion: f.kubeVersion, APIVersions: f.apiVersions, ArgoCDNamespace: f.argoNamespace, AllowSources: f.allowSources,
+		Revisions: f.revisions}
+	// In Argo CD's plugin, the repo-server passes the destination
+	// cluster's version and API versions (getPluginEnvs in
+	// reposerver/repository/repository.go).
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = os.Getenv("KUBE_VERSION")
+	}
+	if len(opts.APIVersions) == 0 {
+		for _, v := range strings.Split(os.Getenv("KUBE_API_VERSIONS"), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				opts.APIVersions = append(opts.APIVersions, v)
+			}
+		}
+	}
+	if len(f.allowSources) > 0 || len(f.revisions) > 0 {
+		// Allowed Git sources are fetched with the checkout's limits into a
+		// cache shared between runs, and checked out under a directory of
+		// this run's.
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cache, "gitops-gate", "git"), PlaceholderOver: max(f.maxFileSize, manifests.DefaultMaxFileSize)})
+		if err != nil {
+			return opts, &exitError{exitOperational, fmt.Errorf("--allow-source: %w", err)}
+		}
+		if f.sourcesTmp, err = os.MkdirTemp("", "gitops-gate-sources-"); err != nil {
+			return opts, &exitError{exitOperational, err}
+		}
+		f.sources = &gitsrc.Sources{Fetcher: fetcher, TmpRoot: f.sourcesTmp}
+		opts.Sources = f.sources
+	}
 	if f.extractors != "" {
 		data, err := os.ReadFile(f.extractors)
 		if err != nil {
@@ -58,6 +108,14 @@ func (f *repoFlags) options() (manifests.Options, error) {
 		opts.Extractors = ex
 	}
 	return opts, nil
+}
+
+// close removes the checkouts of allowed sources.
+func (f *repoFlags) close() {
+	if f.sources != nil {
+		f.sources.Close()
+		os.RemoveAll(f.sourcesTmp)
+	}
 }
 
 // scanError turns a failed scan into the operational exit code; a bad

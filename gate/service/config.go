@@ -89,7 +89,22 @@ type Config struct {
 	Server Server `yaml:"server"`
 	// Limits bound what one hostile repository can cost the service.
 	Limits Limits `yaml:"limits"`
-	Log    struct {
+	// Cluster is what Argo CD renders for (docs/apps.md): the destination
+	// cluster's Kubernetes version and extra API versions, as Helm charts
+	// see them unless an Application sets its own (default: a current
+	// release), and the namespace Argo CD runs in (default argocd).
+	Cluster struct {
+		KubeVersion     string   `yaml:"kubeVersion"`
+		APIVersions     []string `yaml:"apiVersions"`
+		ArgoCDNamespace string   `yaml:"argocdNamespace"`
+	} `yaml:"cluster"`
+	// Sources.Allow lists the repositories other than the one under review
+	// that Applications may take sources from; any other source is an app
+	// error. Never read from the repository under review.
+	Sources struct {
+		Allow []string `yaml:"allow"`
+	} `yaml:"sources"`
+	Log struct {
 		Format string `yaml:"format"` // json or text (default: text on a terminal)
 		Level  string `yaml:"level"`
 	} `yaml:"log"`

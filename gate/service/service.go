@@ -89,9 +89,14 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-// manifestOptions are the configured limits on rendering a checkout.
-func (s *Service) manifestOptions() manifests.Options {
-	return manifests.Options{MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm}
+// manifestOptions are the configured limits on rendering a checkout of
+// repoURL. The URL decides which Argo CD Applications point into the
+// checkout: without it, it would be inferred from the Applications, which
+// the pull request writes.
+func (s *Service) manifestOptions(repoURL string) manifests.Options {
+	return manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
+		KubeVersion: s.cfg.Cluster.KubeVersion, APIVersions: s.cfg.Cluster.APIVersions,
+		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: s.cfg.Sources.Allow}
 }
 
 func settingsKey(r RepoSettings) string {
@@ -672,8 +677,16 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		defer cleanup()
 	}
+	mopts := s.manifestOptions(ev.Spec.CloneURL)
+	if len(s.cfg.Sources.Allow) > 0 && s.o.Fetcher != nil {
+		// Sources.Allow names the other repositories Applications may use:
+		// they are fetched with the checkout's limits, for this evaluation.
+		src := &gitsrc.Sources{Fetcher: s.o.Fetcher, TmpRoot: filepath.Join(s.cfg.DataDir, "checkouts")}
+		defer src.Close()
+		mopts.Sources = src
+	}
 	if s.proposesPins(ev) {
-		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: s.manifestOptions()})
+		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: mopts})
 		if err != nil {
 			return nil, err
 		}
@@ -691,9 +704,9 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		if err := json.Unmarshal(ev.Spec.Application, &app); err != nil {
 			return nil, fmt.Errorf("application: %w", err)
 		}
-		return argocd.CheckSource(ctx, eng, dir, &app, s.manifestOptions())
+		return argocd.CheckSource(ctx, eng, dir, &app, mopts)
 	}
-	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: s.manifestOptions()})
+	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: mopts})
 	if err != nil {
 		return nil, err
 	}
