@@ -30,6 +30,9 @@ type Config struct {
 	// Cache keeps verification outcomes across evaluations (optional).
 	Cache        cache.Cache[verify.Outcome]
 	RequireMatch bool
+	// StrictUnknownImages fails image fields of kinds the gate has no
+	// extractor for, instead of warning (see Options).
+	StrictUnknownImages bool
 	// MaxSignatures bounds the signatures and referrers examined per digest
 	// (default verify.DefaultMaxSignatures); more is an error verdict.
 	MaxSignatures int
@@ -86,7 +89,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e.evaluator, err = New(Options{Policies: e.Policies, Verifier: v, Resolver: e.Resolver,
 		Cache: cfg.Cache, TrustID: trust.ID(e.Trust), RequireMatch: cfg.RequireMatch,
-		PositiveTTL: positiveTTL(e.Trust, time.Now())})
+		StrictUnknownImages: cfg.StrictUnknownImages, PositiveTTL: positiveTTL(e.Trust, time.Now())})
 	return e, err
 }
 

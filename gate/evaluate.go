@@ -40,6 +40,9 @@ type Options struct {
 	PositiveTTL, NegativeTTL time.Duration
 	// RequireMatch fails images that no rule matches.
 	RequireMatch bool
+	// StrictUnknownImages fails the image fields the gate does not judge
+	// (manifests.Warning) instead of only warning about them.
+	StrictUnknownImages bool
 	// Concurrency bounds images judged at once (default 64); the registry
 	// transport bounds requests per registry on its own.
 	Concurrency int
@@ -99,11 +102,25 @@ func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Rep
 		}()
 	}
 	wg.Wait()
-	for i := range rep.Apps {
+	for i, app := range inv.Apps {
+		r.warnings(&rep.Apps[i], app.Warnings)
 		sortVerdicts(rep.Apps[i].Images)
 	}
 	rep.finish()
 	return rep
+}
+
+// warnings carries an app's warnings into its verdict; with
+// StrictUnknownImages each is a failed image instead.
+func (r *run) warnings(a *AppVerdict, ws []manifests.Warning) {
+	if !r.e.o.StrictUnknownImages {
+		a.Warnings = ws
+		return
+	}
+	for _, w := range ws {
+		a.Images = append(a.Images, ImageVerdict{ImageRef: w.ImageRef, Status: StatusFail,
+			Reason: w.Message + "; strictUnknownImages (--strict) fails it"})
+	}
 }
 
 // sortVerdicts puts what needs attention first: failed and errored images,

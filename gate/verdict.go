@@ -60,6 +60,10 @@ type AppVerdict struct {
 	Kind   manifests.Kind `json:"kind"`
 	Error  string         `json:"error,omitempty"`
 	Images []ImageVerdict `json:"images"`
+	// Warnings are image fields the gate does not judge: a string field
+	// named image in a resource of a kind it has no extractor for. With
+	// StrictUnknownImages each is a failed image instead.
+	Warnings []manifests.Warning `json:"warnings,omitempty"`
 }
 
 // Summary counts verdicts.
@@ -73,6 +77,7 @@ type Summary struct {
 	Audit     int `json:"audit"`
 	Skipped   int `json:"skipped"`
 	Unmatched int `json:"unmatched"`
+	Warnings  int `json:"warnings,omitempty"`
 }
 
 // Report is the result of an evaluation.
@@ -110,6 +115,7 @@ func (r *Report) finish() {
 		if a.Error != "" {
 			s.AppErrors++
 		}
+		s.Warnings += len(a.Warnings)
 		for _, im := range a.Images {
 			s.Images++
 			switch im.Status {

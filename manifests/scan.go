@@ -22,6 +22,8 @@ type AppImages struct {
 	Kind   Kind       `json:"kind"`
 	Error  string     `json:"error,omitempty"`
 	Images []ImageRef `json:"images"`
+	// Warnings are image fields the gate does not judge (see Warning).
+	Warnings []Warning `json:"warnings,omitempty"`
 }
 
 // ScanOptions select what Scan renders.
@@ -71,7 +73,7 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 	rendered := r.RenderAll(ctx, apps)
 	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(rendered))}
 	for i, rd := range rendered {
-		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, Images: rd.Images(ex)}
+		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, Images: rd.Images(ex), Warnings: rd.Warnings(ex)}
 		if ai.Images == nil {
 			ai.Images = []ImageRef{}
 		}

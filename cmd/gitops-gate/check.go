@@ -25,6 +25,7 @@ type engineFlags struct {
 	tuf          bool
 	tufCache     string
 	requireMatch bool
+	strict       bool
 	timeout      time.Duration
 	retries      int
 	deny         []string
@@ -45,6 +46,7 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.tuf, "tuf", false, "use public-good Sigstore's trust root through TUF (needs network on first use)")
 	fl.StringVar(&f.tufCache, "tuf-cache", "", "directory caching TUF metadata (default ~/.sigstore/root)")
 	fl.BoolVar(&f.requireMatch, "require-match", false, "fail images that no policy rule matches")
+	fl.BoolVar(&f.strict, "strict", false, "fail image fields of resource kinds the gate has no extractor for, instead of warning")
 	fl.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "timeout of each registry request")
 	fl.IntVar(&f.retries, "registry-retries", 3, "retries of a registry request on 429, 5xx or a dropped connection")
 	fl.StringSliceVar(&f.deny, "registry-deny", cliRegistryDeny, "addresses (IPs or CIDR ranges) never contacted for a registry, checked after DNS; --registry-deny= denies none (the service's registries.deny also denies loopback)")
@@ -57,9 +59,10 @@ func (f *engineFlags) engine() (*gate.Engine, error) {
 	}
 	e, err := gate.NewEngine(gate.Config{
 		PolicyPaths: f.policies, Identities: f.identities, KeyFiles: f.keys,
-		Trust:        trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
-		Registry:     registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN"), Deny: deny},
-		RequireMatch: f.requireMatch,
+		Trust:               trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
+		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN"), Deny: deny},
+		RequireMatch:        f.requireMatch,
+		StrictUnknownImages: f.strict,
 	})
 	if err != nil {
 		return nil, &exitError{exitUsage, err}

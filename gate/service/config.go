@@ -306,6 +306,9 @@ type RepoSettings struct {
 	Identities   []string `yaml:"identities"`
 	Keys         []string `yaml:"keys"`
 	RequireMatch *bool    `yaml:"requireMatch"`
+	// StrictUnknownImages fails image fields of resource kinds the gate has
+	// no extractor for, instead of warning about them.
+	StrictUnknownImages *bool `yaml:"strictUnknownImages"`
 	// Branches whose pushes are evaluated (default: none).
 	Branches []string `yaml:"branches"`
 }
@@ -567,6 +570,9 @@ func merge(d, r RepoSettings) RepoSettings {
 	}
 	if r.RequireMatch == nil {
 		r.RequireMatch = d.RequireMatch
+	}
+	if r.StrictUnknownImages == nil {
+		r.StrictUnknownImages = d.StrictUnknownImages
 	}
 	if len(r.Branches) == 0 {
 		r.Branches = d.Branches

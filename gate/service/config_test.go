@@ -139,3 +139,20 @@ func TestLoadConfigPlaceholderSecrets(t *testing.T) {
 		t.Errorf("err = %v: want an error that does not repeat the value", err)
 	}
 }
+
+// TestLoadConfigStrictUnknownImages: strictUnknownImages is read from the
+// defaults and per repository, a repository's own value winning.
+func TestLoadConfigStrictUnknownImages(t *testing.T) {
+	c := loadYAML(t, "defaults: {strictUnknownImages: true}\nrepos:\n- {name: acme/a}\n- {name: acme/b, strictUnknownImages: false}\n", "")
+	a, ok := c.settings("acme/a")
+	if !ok || a.StrictUnknownImages == nil || !*a.StrictUnknownImages {
+		t.Errorf("acme/a: %+v", a)
+	}
+	b, ok := c.settings("acme/b")
+	if !ok || b.StrictUnknownImages == nil || *b.StrictUnknownImages {
+		t.Errorf("acme/b: %+v", b)
+	}
+	if settingsKey(a) == settingsKey(b) {
+		t.Error("strictUnknownImages does not change the engine")
+	}
+}

@@ -103,8 +103,9 @@ func settingsKey(r RepoSettings) string {
 	b, _ := json.Marshal(struct {
 		P, I, K []string
 		T, C    string
-		U, M    bool
-	}{r.Policies, r.Identities, r.Keys, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch})
+		U, M, S bool
+	}{r.Policies, r.Identities, r.Keys, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch,
+		r.StrictUnknownImages != nil && *r.StrictUnknownImages})
 	return string(b)
 }
 
@@ -140,8 +141,9 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		Trust: trust.Source{TrustedRootPath: set.TrustedRoot, UseTUF: set.TUF, TUFCacheDir: set.TUFCache},
 		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
 			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log, Deny: deny},
-		Cache:        s.cache,
-		RequireMatch: set.RequireMatch != nil && *set.RequireMatch,
+		Cache:               s.cache,
+		RequireMatch:        set.RequireMatch != nil && *set.RequireMatch,
+		StrictUnknownImages: set.StrictUnknownImages != nil && *set.StrictUnknownImages,
 	})
 	if err != nil {
 		return nil, err
