@@ -195,7 +195,7 @@ func TestArgoCDSyncGate(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("sa-token\n"), 0o600)
 	hook := []string{"presync", "--app", "web", "--kube-api", kube.URL, "--kube-token-file", tokenFile}
-	service := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\n", repo.CloneURL(), pol, w.TrustedRootPath))
+	service := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\nregistries: {deny: []}\n", repo.CloneURL(), pol, w.TrustedRootPath))
 	trust := []string{"--policy", pol, "--trusted-root", w.TrustedRootPath}
 
 	for _, c := range rows {
