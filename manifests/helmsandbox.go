@@ -81,12 +81,15 @@ func (s *HelmSandbox) limits() helmLimits {
 // (the parent checked it first: symlinks confined, sizes bounded) and
 // renders it with the user values the parent composed.
 type helmRequest struct {
-	ChartDir    string
-	Values      map[string]any
-	Release     chartutil.ReleaseOptions
-	Cluster     helmCluster
-	MemoryLimit int64
-	MaxOutput   int64
+	ChartDir string
+	// Dependencies are directories of fetched dependency charts, added as
+	// if they were in the chart's charts/.
+	Dependencies []string
+	Values       map[string]any
+	Release      chartutil.ReleaseOptions
+	Cluster      helmCluster
+	MemoryLimit  int64
+	MaxOutput    int64
 }
 
 type helmResponse struct {
@@ -194,9 +197,9 @@ func (s *HelmSandbox) Close() error {
 }
 
 // render runs engine.Render for the chart in dir in a child process.
-func (s *HelmSandbox) render(ctx context.Context, dir string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
+func (s *HelmSandbox) render(ctx context.Context, dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
 	l := s.limits()
-	req := helmRequest{ChartDir: dir, Values: vals, Release: rel, Cluster: cluster, MemoryLimit: l.memory, MaxOutput: l.maxOutput}
+	req := helmRequest{ChartDir: dir, Dependencies: deps, Values: vals, Release: rel, Cluster: cluster, MemoryLimit: l.memory, MaxOutput: l.maxOutput}
 	for {
 		c, reused, err := s.get()
 		if err != nil {
@@ -278,7 +281,7 @@ func RunHelmChild(in io.Reader, out io.Writer) int {
 			go watchHeap(uint64(req.MemoryLimit))
 			watching = true
 		}
-		files, err := helmTemplate(req.ChartDir, req.Values, req.Release, req.Cluster)
+		files, err := helmTemplate(req.ChartDir, req.Dependencies, req.Values, req.Release, req.Cluster)
 		resp := helmResponse{Files: files}
 		if err != nil {
 			resp = helmResponse{Err: err.Error()}
@@ -309,9 +312,12 @@ func watchHeap(limit uint64) {
 
 // helmTemplate is the child's side of templateChart: it loads the chart
 // itself (the parent checked its files first).
-func helmTemplate(dir string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
+func helmTemplate(dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
 	chrt, err := loader.Load(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := addDependencies(chrt, deps); err != nil {
 		return nil, err
 	}
 	return templateChart(chrt, vals, rel, cluster)
