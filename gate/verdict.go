@@ -60,6 +60,11 @@ type AppVerdict struct {
 	Kind   manifests.Kind `json:"kind"`
 	Error  string         `json:"error,omitempty"`
 	Images []ImageVerdict `json:"images"`
+	// Remote and Dependencies say what an app's fetched files resolved
+	// to: the commit of another Git repository, or a chart's version and
+	// digest (manifests.RemoteSource).
+	Remote       *manifests.RemoteSource  `json:"remote,omitempty"`
+	Dependencies []manifests.RemoteSource `json:"dependencies,omitempty"`
 }
 
 // Summary counts verdicts.

@@ -22,6 +22,11 @@ type AppImages struct {
 	Kind   Kind       `json:"kind"`
 	Error  string     `json:"error,omitempty"`
 	Images []ImageRef `json:"images"`
+	// Remote and Dependencies say what the app's fetched files resolved
+	// to (App.Remote, App.Dependencies): a commit, or a chart's version
+	// and digest.
+	Remote       *RemoteSource  `json:"remote,omitempty"`
+	Dependencies []RemoteSource `json:"dependencies,omitempty"`
 }
 
 // ScanOptions select what Scan renders.
@@ -71,7 +76,7 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 	rendered := r.RenderAll(ctx, apps)
 	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(rendered))}
 	for i, rd := range rendered {
-		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, Images: rd.Images(ex)}
+		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, Images: rd.Images(ex), Remote: rd.App.Remote, Dependencies: rd.App.Dependencies}
 		if ai.Images == nil {
 			ai.Images = []ImageRef{}
 		}

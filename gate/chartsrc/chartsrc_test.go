@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -232,6 +233,19 @@ func TestHelmRepositoryChart(t *testing.T) {
 	r := got.app.Remote
 	if r == nil || r.Chart != "web" || r.Version != "1.3.1" || r.Digest != sha256Digest(a2) || r.Revision != "~1.2 || ^1.3" {
 		t.Errorf("remote %+v, want chart web 1.3.1 %s", r, sha256Digest(a2))
+	}
+	// The inventory (and so the verdict's JSON) carries them.
+	repo, err := manifests.Open(dir, manifests.Options{RepoURL: thisRepo, AllowSources: []string{hr.URL}, Charts: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, _, err := repo.Scan(context.Background(), manifests.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(inv.Apps)
+	if !strings.Contains(string(js), `"chart":"web","version":"1.3.1","digest":"`+sha256Digest(a2)+`"`) {
+		t.Errorf("inventory JSON lacks the resolved chart: %s", js)
 	}
 	// An exact version.
 	dir = writeRepo(t, map[string]string{"apps/web.yaml": chartApp(hr.URL, "web", "2.0.0")})
