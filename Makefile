@@ -29,7 +29,7 @@ test: fmt-check vet test-deps test-go fuzz-short
 # for FUZZTIME each. Crashers land in the package's testdata/fuzz and, once
 # fixed, stay there as regression seeds run by every go test.
 FUZZ_TARGETS = ./gate/imageref:FuzzParse ./gate/imageref:FuzzMatch ./gate/policy:FuzzParse \
-	./manifests:FuzzExtractImages ./gate/github:FuzzInterpret ./gate/report:FuzzWrite
+	./manifests:FuzzExtractImages ./manifests:FuzzDecodeAgreesWithApplier ./gate/github:FuzzInterpret ./gate/report:FuzzWrite
 FUZZ_SHORT ?= 3s
 FUZZTIME ?= 5m
 

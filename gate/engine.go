@@ -21,6 +21,9 @@ import (
 type Config struct {
 	// PolicyPaths are Kyverno policy files or directories.
 	PolicyPaths []string
+	// PolicyIgnore are glob patterns of files in policy directories that
+	// are not policies (policy.LoadOptions.Ignore).
+	PolicyIgnore []string
 	// Identities ("ISSUER=SUBJECT_REGEXP") and KeyFiles are the CLI's
 	// native exact-match policy; any of them may sign.
 	Identities []string
@@ -30,6 +33,9 @@ type Config struct {
 	// Cache keeps verification outcomes across evaluations (optional).
 	Cache        cache.Cache[verify.Outcome]
 	RequireMatch bool
+	// StrictUnknownImages fails image fields of kinds the gate has no
+	// extractor for, instead of warning (see Options).
+	StrictUnknownImages bool
 	// MaxSignatures bounds the signatures and referrers examined per digest
 	// (default verify.DefaultMaxSignatures); more is an error verdict.
 	MaxSignatures int
@@ -54,7 +60,7 @@ var ErrNoPolicy = errors.New("no policy: give Kyverno policies (--policy) or ide
 func NewEngine(cfg Config) (*Engine, error) {
 	var sets []*policy.Set
 	if len(cfg.PolicyPaths) > 0 {
-		s, err := policy.Load(cfg.PolicyPaths...)
+		s, err := policy.LoadWith(policy.LoadOptions{Ignore: cfg.PolicyIgnore}, cfg.PolicyPaths...)
 		if err != nil {
 			return nil, err
 		}
@@ -86,7 +92,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e.evaluator, err = New(Options{Policies: e.Policies, Verifier: v, Resolver: e.Resolver,
 		Cache: cfg.Cache, TrustID: trust.ID(e.Trust), RequireMatch: cfg.RequireMatch,
-		PositiveTTL: positiveTTL(e.Trust, time.Now())})
+		StrictUnknownImages: cfg.StrictUnknownImages, PositiveTTL: positiveTTL(e.Trust, time.Now())})
 	return e, err
 }
 
@@ -122,14 +128,31 @@ type CheckOptions struct {
 // Check renders the repository in dir and judges every image. The
 // policies' image extractors are added to the repository's.
 func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report, error) {
-	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
-	repo, err := manifests.Open(dir, o.Manifests)
+	_, inv, _, err := e.scan(ctx, dir, o.Manifests, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
 	if err != nil {
 		return nil, err
 	}
-	inv, _, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
-	if err != nil {
-		return nil, fmt.Errorf("scanning %s: %w", dir, err)
-	}
 	return e.Evaluate(ctx, inv), nil
+}
+
+// ErrNoApps marks a repository in which no app was found: nothing would be
+// verified, and a gate pointed at the wrong directory must not say PASS.
+var ErrNoApps = errors.New("no apps found")
+
+// scan opens and renders the repository in dir with the policies' image
+// extractors added. A repository with no app is an error naming dir.
+func (e *Engine) scan(ctx context.Context, dir string, mo manifests.Options, so manifests.ScanOptions) (*manifests.Repo, *manifests.Inventory, []*manifests.Rendered, error) {
+	mo.Extractors = mo.Extractors.Merge(e.Extractors())
+	repo, err := manifests.Open(dir, mo)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inv, rendered, err := repo.Scan(ctx, so)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
+	}
+	if len(inv.Apps) == 0 {
+		return nil, nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
+	}
+	return repo, inv, rendered, nil
 }

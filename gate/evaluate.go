@@ -40,6 +40,9 @@ type Options struct {
 	PositiveTTL, NegativeTTL time.Duration
 	// RequireMatch fails images that no rule matches.
 	RequireMatch bool
+	// StrictUnknownImages fails the image fields the gate does not judge
+	// (manifests.Warning) instead of only warning about them.
+	StrictUnknownImages bool
 	// Concurrency bounds images judged at once (default 64); the registry
 	// transport bounds requests per registry on its own.
 	Concurrency int
@@ -100,11 +103,29 @@ func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Rep
 		}()
 	}
 	wg.Wait()
-	for i := range rep.Apps {
+	for i, app := range inv.Apps {
+		r.warnings(&rep.Apps[i], app.Warnings)
 		sortVerdicts(rep.Apps[i].Images)
 	}
 	rep.finish()
 	return rep
+}
+
+// ReasonUnmatched is the reason of an image that no rule matches: it was
+// not verified, and passes only because matching is not required.
+const ReasonUnmatched = "no rule matches this image, so it was not verified; --require-match (requireMatch) fails it"
+
+// warnings carries an app's warnings into its verdict; with
+// StrictUnknownImages each is a failed image instead.
+func (r *run) warnings(a *AppVerdict, ws []manifests.Warning) {
+	if !r.e.o.StrictUnknownImages {
+		a.Warnings = ws
+		return
+	}
+	for _, w := range ws {
+		a.Images = append(a.Images, ImageVerdict{ImageRef: w.ImageRef, Status: StatusFail,
+			Reason: w.Message + "; strictUnknownImages (--strict) fails it"})
+	}
 }
 
 // sortVerdicts puts what needs attention first: failed and errored images,
@@ -173,7 +194,8 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		case r.e.o.RequireMatch:
 			v.Status, v.Reason = StatusFail, "no policy rule matches this image, and every image must be covered (--require-match)"
 		default:
-			v.Status = StatusUnmatched
+			// It passes, unverified: say so on the image, not only in a count.
+			v.Status, v.Reason = StatusUnmatched, ReasonUnmatched
 		}
 		return v
 	}
@@ -211,6 +233,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 			worst = sev
 			v.Status, v.Reason, v.Rule = o.status, o.reason, vf.Rule.ID()
 			v.Attestor = o.attestor
+			v.Expected, v.FoundSigner = o.expected, o.found
 		}
 		if o.signed != nil && v.Signer == nil {
 			v.Signer, v.Tlog, v.SignatureFormat, v.RFC3161Time = o.signed.Signer, o.signed.Tlog, o.signed.Format, o.signed.Timestamp
@@ -281,6 +304,8 @@ type verification struct {
 	reason   string
 	attestor string
 	signed   *verify.Outcome // a verified outcome, for the signer
+	expected *Expected       // of a failed attestor set
+	found    *verify.Signer  // who signed instead, when known
 }
 
 // verifyOne applies one verifyImages entry: every attestor set must have
@@ -306,6 +331,9 @@ func (r *run) verifyOne(ctx context.Context, digest name.Digest, vf *policy.Veri
 				}
 			default:
 				reasons = append(reasons, o.Reason)
+				if out.found == nil {
+					out.found = o.Found
+				}
 			}
 		}
 		if verified >= set.Required() {
@@ -331,6 +359,9 @@ func (r *run) verifyOne(ctx context.Context, digest name.Digest, vf *policy.Veri
 			detail = fmt.Sprintf("%d verified, %d required: %s", verified, set.Required(), detail)
 		}
 		failures = append(failures, fmt.Sprintf("%s (want %s)", detail, want))
+		if out.expected == nil {
+			out.expected = expectedOf(set.Entries, want)
+		}
 	}
 	switch {
 	case errored:
@@ -476,4 +507,34 @@ func (m *memo[V]) do(key string, f func() (V, error)) (V, error) {
 	call := c.(*memoCall[V])
 	call.once.Do(func() { call.v, call.err = f() })
 	return call.v, call.err
+}
+
+// expectedOf is what a failed attestor set wants, in short.
+func expectedOf(entries []*policy.Attestor, want string) *Expected {
+	if len(entries) != 1 || entries[0].Keyless == nil {
+		return &Expected{Other: want}
+	}
+	k := entries[0].Keyless
+	e := &Expected{Issuer: k.Issuer, Subject: k.Subject}
+	if k.IssuerRegExp != "" {
+		e.Issuer = "/" + k.IssuerRegExp + "/"
+	}
+	if k.SubjectRegExp != "" {
+		e.Subject = "/" + k.SubjectRegExp + "/"
+	}
+	var ext []string
+	for _, name := range sortedKeys(k.AdditionalExtensions) {
+		ext = append(ext, fmt.Sprintf("%s %q", name, k.AdditionalExtensions[name]))
+	}
+	e.Other = strings.Join(ext, ", ")
+	return e
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -47,15 +47,11 @@ type PinOptions struct {
 // verified image pinned to the digest that was verified. On anything else
 // the stream is nil and the report says why.
 func (e *Engine) CheckAndPin(ctx context.Context, dir string, o PinOptions) ([]byte, *Report, error) {
-	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
-	repo, err := manifests.Open(dir, o.Manifests)
+	_, inv, rendered, err := e.scan(ctx, dir, o.Manifests, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
 	if err != nil {
 		return nil, nil, err
 	}
-	inv, rendered, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
-	if err != nil {
-		return nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
-	}
+	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
 	rep := e.Evaluate(ctx, inv)
 	if rep.Result != StatusPass {
 		return nil, rep, nil
@@ -93,15 +89,11 @@ func (e *Engine) CheckAndPin(ctx context.Context, dir string, o PinOptions) ([]b
 // that pin every verified image to the digest that was verified. Images
 // that did not pass are not pinned; the report says why.
 func (e *Engine) PlanSourcePins(ctx context.Context, dir string, o PinOptions) (*manifests.Repo, *manifests.PinPlan, *Report, error) {
-	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
-	repo, err := manifests.Open(dir, o.Manifests)
+	repo, inv, rendered, err := e.scan(ctx, dir, o.Manifests, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	inv, rendered, err := repo.Scan(ctx, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
-	}
+	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
 	rep := e.Evaluate(ctx, inv)
 	verdicts := map[string]ImageVerdict{}
 	for _, a := range rep.Apps {

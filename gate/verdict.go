@@ -40,9 +40,14 @@ type ImageVerdict struct {
 	// Reason says why the image did not pass, in one line.
 	Reason string `json:"reason,omitempty"`
 	// Rule is policy/rule of the rule that decided; Attestor its attestor.
-	Rule            string         `json:"rule,omitempty"`
-	Attestor        string         `json:"attestor,omitempty"`
-	Signer          *verify.Signer `json:"signer,omitempty"`
+	Rule     string         `json:"rule,omitempty"`
+	Attestor string         `json:"attestor,omitempty"`
+	Signer   *verify.Signer `json:"signer,omitempty"`
+	// Expected is what the deciding attestor wants, and FoundSigner the
+	// identity a signature of the image was made by instead, for an image
+	// that did not pass (both when known).
+	Expected        *Expected      `json:"expected,omitempty"`
+	FoundSigner     *verify.Signer `json:"foundSigner,omitempty"`
 	SignatureFormat verify.Format  `json:"signatureFormat,omitempty"`
 	Tlog            *verify.Tlog   `json:"tlog,omitempty"`
 	// RFC3161Time is the signing time proven by a trusted timestamp
@@ -53,6 +58,16 @@ type ImageVerdict struct {
 	MutateDigest bool `json:"-"`
 }
 
+// Expected is what an attestor wants, in short: a keyless identity's
+// issuer and subject (wildcards, or /regexp/), or a key.
+type Expected struct {
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	// Other is any other requirement in words (a key, certificate
+	// extensions, n of m attestors).
+	Other string `json:"other,omitempty"`
+}
+
 // AppVerdict is one app's verdicts.
 type AppVerdict struct {
 	Name   string         `json:"name"`
@@ -60,6 +75,10 @@ type AppVerdict struct {
 	Kind   manifests.Kind `json:"kind"`
 	Error  string         `json:"error,omitempty"`
 	Images []ImageVerdict `json:"images"`
+	// Warnings are image fields the gate does not judge: a string field
+	// named image in a resource of a kind it has no extractor for. With
+	// StrictUnknownImages each is a failed image instead.
+	Warnings []manifests.Warning `json:"warnings,omitempty"`
 	// Remote and Dependencies say what an app's fetched files resolved
 	// to: the commit of another Git repository, or a chart's version and
 	// digest (manifests.RemoteSource).
@@ -78,6 +97,7 @@ type Summary struct {
 	Audit     int `json:"audit"`
 	Skipped   int `json:"skipped"`
 	Unmatched int `json:"unmatched"`
+	Warnings  int `json:"warnings,omitempty"`
 }
 
 // Report is the result of an evaluation.
@@ -115,6 +135,7 @@ func (r *Report) finish() {
 		if a.Error != "" {
 			s.AppErrors++
 		}
+		s.Warnings += len(a.Warnings)
 		for _, im := range a.Images {
 			s.Images++
 			switch im.Status {

@@ -143,8 +143,9 @@ func TestArgoDirectoryHiddenAndNestedFiles(t *testing.T) {
 func TestArgoDirectoryExtensionFilter(t *testing.T) {
 	sealed := "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: my-secret}\n"
 	dir := writeTree(t, map[string]string{
-		"apps/on.yaml":            argoApplication("on", "d", "directory: {include: '{*.yaml.sealed,*.yaml}'}"),
-		"apps/off.yaml":           argoApplication("off", "d", "directory: {disableExtensionFilter: true, include: '{*.yaml.sealed,*.yaml}'}"),
+		// Names "on" and "off" unquoted would be booleans to Argo CD (YAML 1.1).
+		"apps/on.yaml":            argoApplication("filter-on", "d", "directory: {include: '{*.yaml.sealed,*.yaml}'}"),
+		"apps/off.yaml":           argoApplication("filter-off", "d", "directory: {disableExtensionFilter: true, include: '{*.yaml.sealed,*.yaml}'}"),
 		"apps/jsonnet.yaml":       argoApplication("jsonnet", "j", ""),
 		"apps/jsonnet-excl.yaml":  argoApplication("jsonnet-excluded", "j", "directory: {exclude: '*.jsonnet'}"),
 		"d/my-secret.yaml.sealed": sealed,
@@ -164,10 +165,10 @@ func TestArgoDirectoryExtensionFilter(t *testing.T) {
 	for _, rd := range rendered {
 		byName[rd.App.Name] = rd
 	}
-	if rd := byName["on"]; rd.Err != nil || len(rd.Resources) != 0 {
+	if rd := byName["filter-on"]; rd.Err != nil || len(rd.Resources) != 0 {
 		t.Errorf("filter on: %d objects, err %v; want none (the extension regexp filters first)", len(rd.Resources), rd.Err)
 	}
-	if rd := byName["off"]; rd.Err != nil || len(rd.Resources) != 1 || rd.Resources[0].Kind != "SealedSecret" {
+	if rd := byName["filter-off"]; rd.Err != nil || len(rd.Resources) != 1 || rd.Resources[0].Kind != "SealedSecret" {
 		t.Errorf("filter off: %+v, err %v; want the SealedSecret", rd.Resources, rd.Err)
 	}
 	if rd := byName["jsonnet"]; rd.Err == nil || !strings.Contains(rd.Err.Error(), "j/app.jsonnet") || !errors.Is(rd.Err, ErrUnsupported) {

@@ -137,6 +137,9 @@ func extract(res *Resource, ex Extractors) []extracted {
 }
 
 func builtinImages(res *Resource) []extracted {
+	if x := crdExtractors[groupOf(res.APIVersion)+"/"+res.Kind]; x != nil {
+		return x(res.Node)
+	}
 	p, known := podSpecPaths[res.Kind]
 	if !known {
 		// Any resource with a pod template at spec.template (Argo Rollouts'
@@ -147,22 +150,17 @@ func builtinImages(res *Resource) []extracted {
 			return nil
 		}
 	}
-	spec := walkKeys(res.Node, p)
+	return podSpecImages(walkKeys(res.Node, p), strings.Join(p, "."))
+}
+
+// podSpecImages returns the images of a pod spec whose path is prefix.
+func podSpecImages(spec *yaml.Node, prefix string) []extracted {
 	if spec == nil || spec.Kind != yaml.MappingNode {
 		return nil
 	}
-	prefix := strings.Join(p, ".")
 	var refs []extracted
 	for _, list := range containerLists {
-		seq := mapGet(spec, list)
-		if seq == nil || seq.Kind != yaml.SequenceNode {
-			continue
-		}
-		for i, c := range seq.Content {
-			c = deref(c)
-			name, _ := scalarString(mapGet(c, "name"))
-			refs = append(refs, imageAt(c, "image", fmt.Sprintf("%s.%s[%d].image", prefix, list, i), name))
-		}
+		refs = append(refs, containerImages(mapGet(spec, list), prefix+"."+list, false)...)
 	}
 	// Image volumes (Kubernetes 1.31+) mount an OCI image's content: it is
 	// pulled and its content reaches the pod, so it is verified like a container.
@@ -177,6 +175,33 @@ func builtinImages(res *Resource) []extracted {
 		}
 	}
 	return refs
+}
+
+// containerImages returns the image of each container of a list at prefix.
+// With optional, a container without an image field is left out: its image
+// comes from a default that is extracted where it is written (Tekton's
+// stepTemplate, Argo Workflows' templateDefaults).
+func containerImages(seq *yaml.Node, prefix string, optional bool) []extracted {
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var refs []extracted
+	for i, c := range seq.Content {
+		if e, ok := containerImage(c, fmt.Sprintf("%s[%d]", prefix, i), optional); ok {
+			refs = append(refs, e)
+		}
+	}
+	return refs
+}
+
+// containerImage returns the image of one container-like object at path.
+func containerImage(c *yaml.Node, path string, optional bool) (extracted, bool) {
+	c = deref(c)
+	if optional && mapGet(c, "image") == nil {
+		return extracted{}, false
+	}
+	name, _ := scalarString(mapGet(c, "name"))
+	return imageAt(c, "image", path+".image", name), true
 }
 
 func hasContainerList(spec *yaml.Node) bool {

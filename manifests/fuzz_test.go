@@ -23,23 +23,17 @@ func FuzzExtractImages(f *testing.F) {
 	})
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: a}\n  spec:\n    containers: [{name: a, image: &i nginx}]\n    initContainers: [{name: b, image: *i}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		docs, _ := parseDocuments("fuzz.yaml", data, 10000)
-		for _, doc := range docs {
-			objs, err := objectsOf("fuzz.yaml", doc)
-			if err != nil {
-				if !strings.Contains(err.Error(), "fuzz.yaml") {
-					t.Fatalf("error does not name the file: %v", err)
+		objs, err := DecodeManifests(data, DecodeOptions{File: "fuzz.yaml", MaxNodes: 10000})
+		if err != nil && !strings.Contains(err.Error(), "fuzz.yaml") {
+			t.Fatalf("error does not name the file: %v", err)
+		}
+		for i := range objs {
+			for _, ref := range ExtractImages(&objs[i], nil) {
+				if ref.FieldPath == "" {
+					t.Fatalf("image %q without a field path", ref.Image)
 				}
-				continue
-			}
-			for i := range objs {
-				for _, ref := range ExtractImages(&objs[i], nil) {
-					if ref.FieldPath == "" {
-						t.Fatalf("image %q without a field path", ref.Image)
-					}
-					if ref.Image == "" && ref.Error == "" {
-						t.Fatalf("empty image at %s reported without an error", ref.FieldPath)
-					}
+				if ref.Image == "" && ref.Error == "" {
+					t.Fatalf("empty image at %s reported without an error", ref.FieldPath)
 				}
 			}
 		}

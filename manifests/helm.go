@@ -105,19 +105,14 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 			continue
 		}
 		file := strings.TrimPrefix(filepath.ToSlash(filepath.Join(app.Path, strings.TrimPrefix(name, prefix))), "./")
-		docs, err := parseDocuments(file, []byte(files[name]), r.opts.MaxDocumentNodes)
+		// Argo CD reads `helm template` output as one YAML stream.
+		objs, err := DecodeManifests([]byte(files[name]), DecodeOptions{File: file, MaxNodes: r.opts.MaxDocumentNodes, YAMLOnly: true})
+		for i := range objs {
+			objs[i].Line = 0 // lines of the rendered text, not of the template
+		}
+		out.Resources = append(out.Resources, objs...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rendered template: %w", err))
-		}
-		for _, d := range docs {
-			objs, err := objectsOf(file, d)
-			for i := range objs {
-				objs[i].Line = 0 // lines of the rendered text, not of the template
-			}
-			out.Resources = append(out.Resources, objs...)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("rendered template: %w", err))
-			}
 		}
 	}
 	out.Err = errors.Join(errs...)

@@ -101,17 +101,20 @@ func (b *kustomizeBuild) run(origins bool) ([]Resource, map[ResourceID]string, e
 				errs = append(errs, err)
 			}
 		}
-		// The resource's own node is a go.yaml.in/yaml/v3 node: use it as is
-		// rather than encoding and parsing every object again.
+		// Argo CD applies what `kustomize build` prints: each resource's
+		// JSON (MarshalJSON) as YAML, read back to the same object. The
+		// resource's own yaml.v3 node is held to that JSON, rather than
+		// printing and parsing every object again.
 		node := res.YNode()
 		if node.Kind == yaml.DocumentNode && len(node.Content) > 0 {
 			node = node.Content[0]
 		}
-		if expandedSize(node, r.opts.MaxDocumentNodes) > r.opts.MaxDocumentNodes {
-			errs = append(errs, &FileError{File: file, Err: fmt.Errorf("%s expands to more than %d YAML nodes: %w", res.CurId(), r.opts.MaxDocumentNodes, ErrTooLarge)})
+		printed, err := res.MarshalJSON()
+		if err != nil {
+			errs = append(errs, &FileError{File: file, Err: fmt.Errorf("%s: %w", res.CurId(), err)})
 			continue
 		}
-		objs, err := objectsOf(file, node)
+		objs, err := decodeRenderedNode(file, node, printed, r.opts.MaxDocumentNodes)
 		errs = append(errs, err)
 		for i := range objs {
 			objs[i].Line = 0

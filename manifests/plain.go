@@ -200,18 +200,11 @@ func (r *Repo) readManifests(abs string) ([]Resource, error) {
 		}
 		return nil, &FileError{File: rel, Err: err}
 	}
-	docs, parseErr := parseDocuments(rel, data, r.opts.MaxDocumentNodes)
-	var out []Resource
-	errs := []error{parseErr}
-	for _, d := range docs {
-		objs, err := objectsOf(rel, d)
-		for i := range objs {
-			objs[i].exactLines = true
-		}
-		out = append(out, objs...)
-		errs = append(errs, err)
+	out, err := DecodeManifests(data, DecodeOptions{File: rel, MaxNodes: r.opts.MaxDocumentNodes})
+	for i := range out {
+		out[i].exactLines = true
 	}
-	return out, errors.Join(errs...)
+	return out, err
 }
 
 // compileArgoGlob compiles a directory include/exclude pattern as Argo CD

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
+
 	"regexp"
 	"strconv"
 	"strings"
@@ -90,6 +90,15 @@ func scalarString(n *yaml.Node) (string, bool) {
 	return n.Value, true
 }
 
+// stringValue returns the value of a string scalar, else "".
+func stringValue(n *yaml.Node) string {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		return ""
+	}
+	return n.Value
+}
+
 // describeNode names a node's type for error messages.
 func describeNode(n *yaml.Node) string {
 	n = deref(n)
@@ -108,39 +117,6 @@ func describeNode(n *yaml.Node) string {
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
-
-// parseDocuments splits a YAML or JSON stream into documents. It stops at the
-// first syntax error (the decoder cannot resynchronise) and reports it with
-// its line; documents before it are kept. Empty documents are dropped.
-func parseDocuments(file string, data []byte, maxNodes int) ([]*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var docs []*yaml.Node
-	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return docs, nil
-		}
-		if err != nil {
-			fe := &FileError{File: file, Err: fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))}
-			if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-				fe.Line, _ = strconv.Atoi(m[1])
-			}
-			return docs, fe
-		}
-		if len(doc.Content) == 0 {
-			continue
-		}
-		root := doc.Content[0]
-		if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
-			continue
-		}
-		if n := expandedSize(root, maxNodes); n > maxNodes {
-			return docs, &FileError{File: file, Line: root.Line, Err: fmt.Errorf("document expands to more than %d YAML nodes (an alias bomb?): %w", maxNodes, ErrTooLarge)}
-		}
-		docs = append(docs, root)
-	}
-}
 
 // checkAliases refuses YAML whose documents expand past maxNodes once
 // aliases are resolved. It is for files that another library (kustomize,
@@ -197,15 +173,48 @@ func expandedSize(n *yaml.Node, limit int) int {
 	return size(n, 0)
 }
 
-// objectsOf turns a parsed document into Kubernetes objects. A `kind: *List`
-// with items is unwrapped the way kubectl and Argo CD do. A document that is
-// not an object (no apiVersion or kind) is an error that names its line.
+// objectsOf turns a decoded document into the Kubernetes objects the
+// applier applies. An object whose items field is a list is applied as its
+// items, whatever its kind (apimachinery's IsList, as Argo CD and kubectl
+// expand it), one level deep; one whose items is null and that has no spec or
+// status is applied as nothing (Argo CD's isNullList). A document that is not
+// an object (no apiVersion or kind) is an error that names its line.
 func objectsOf(file string, root *yaml.Node) ([]Resource, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &FileError{File: file, Line: root.Line, Err: fmt.Errorf("not a Kubernetes object: document is %s, want a mapping with apiVersion and kind", describeNode(root))}
 	}
-	apiVersion, _ := scalarString(mapGet(root, "apiVersion"))
-	kind, _ := scalarString(mapGet(root, "kind"))
+	switch items := mapGet(root, "items"); {
+	case items != nil && items.Kind == yaml.SequenceNode:
+		var out []Resource
+		var errs []error
+		for i, it := range items.Content {
+			it = deref(it)
+			if it == nil || it.Kind != yaml.MappingNode {
+				errs = append(errs, &FileError{File: file, Line: items.Line, Err: fmt.Errorf("items[%d] is %s: the applier applies each item of a list as an object", i, describeNode(it))})
+				continue
+			}
+			obj, err := objectOf(file, it)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, obj)
+		}
+		return out, errors.Join(errs...)
+	case items != nil && items.ShortTag() == "!!null" && mapGet(root, "spec") == nil && mapGet(root, "status") == nil:
+		return nil, nil
+	}
+	obj, err := objectOf(file, root)
+	if err != nil {
+		return nil, err
+	}
+	return []Resource{obj}, nil
+}
+
+// objectOf reads one object's identity.
+func objectOf(file string, root *yaml.Node) (Resource, error) {
+	// The applier reads these as strings only (unstructured.GetKind).
+	apiVersion, kind := stringValue(mapGet(root, "apiVersion")), stringValue(mapGet(root, "kind"))
 	if apiVersion == "" || kind == "" {
 		var missing []string
 		if apiVersion == "" {
@@ -214,19 +223,7 @@ func objectsOf(file string, root *yaml.Node) ([]Resource, error) {
 		if kind == "" {
 			missing = append(missing, "kind")
 		}
-		return nil, &FileError{File: file, Line: root.Line, Err: fmt.Errorf("not a Kubernetes object: no %s", strings.Join(missing, " or "))}
-	}
-	if items := mapGet(root, "items"); strings.HasSuffix(kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
-		var out []Resource
-		var errs []error
-		for _, it := range items.Content {
-			objs, err := objectsOf(file, deref(it))
-			out = append(out, objs...)
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
-		return out, errors.Join(errs...)
+		return Resource{}, &FileError{File: file, Line: root.Line, Err: fmt.Errorf("not a Kubernetes object: no %s", strings.Join(missing, " or "))}
 	}
 	meta := mapGet(root, "metadata")
 	name, _ := scalarString(mapGet(meta, "name"))
@@ -234,10 +231,10 @@ func objectsOf(file string, root *yaml.Node) ([]Resource, error) {
 		name, _ = scalarString(mapGet(meta, "generateName"))
 	}
 	ns, _ := scalarString(mapGet(meta, "namespace"))
-	return []Resource{{
+	return Resource{
 		ResourceID: ResourceID{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name},
 		File:       file,
 		Line:       root.Line,
 		Node:       root,
-	}}, nil
+	}, nil
 }

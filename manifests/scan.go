@@ -22,6 +22,8 @@ type AppImages struct {
 	Kind   Kind       `json:"kind"`
 	Error  string     `json:"error,omitempty"`
 	Images []ImageRef `json:"images"`
+	// Warnings are image fields the gate does not judge (see Warning).
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Remote and Dependencies say what the app's fetched files resolved
 	// to (App.Remote, App.Dependencies): a commit, or a chart's version
 	// and digest.
@@ -76,7 +78,8 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 	rendered := r.RenderAll(ctx, apps)
 	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(rendered))}
 	for i, rd := range rendered {
-		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, Images: rd.Images(ex), Remote: rd.App.Remote, Dependencies: rd.App.Dependencies}
+		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, Images: rd.Images(ex), Warnings: rd.Warnings(ex),
+			Remote: rd.App.Remote, Dependencies: rd.App.Dependencies}
 		if ai.Images == nil {
 			ai.Images = []ImageRef{}
 		}

@@ -154,7 +154,15 @@ func TestBrowser(t *testing.T) {
 	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.querySelectorAll("details").forEach(function (d) { d.open = true })`))
 	must(t, err)
 	body = p.text("main")
-	for _, want := range []string{"✗ Failed", unsigned, "no signatures found at sha256:", "apps/worker/deploy.yaml:10", "Deployment/worker",
+	// An image pinned by digest is shown with 12 hex characters of it.
+	short := func(ref string) string {
+		if i := strings.Index(ref, "@sha256:"); i >= 0 {
+			return ref[:i+len("@sha256:")+12] + "…"
+		}
+		return ref
+	}
+	shown := short(unsigned)
+	for _, want := range []string{"✗ Failed", shown, "No signatures found at sha256:", "apps/worker/deploy.yaml:10", "Deployment/worker",
 		"spec.template.spec.containers[0].image", "✓ Passed", "acme/app @ refs/tags/v1.0.0", "Rekor #"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("evaluation page lacks %q", want)
@@ -163,7 +171,7 @@ func TestBrowser(t *testing.T) {
 	if link := p.attr(`a[href*="apps/worker/deploy.yaml#L10"]`, "href"); !strings.HasSuffix(link, "/blob/"+failing+"/apps/worker/deploy.yaml#L10") {
 		t.Errorf("file link %q", link)
 	}
-	if i, j := strings.Index(body, unsigned), strings.Index(body, api); i < 0 || j < 0 || i > j {
+	if i, j := strings.Index(body, shown), strings.Index(body, short(api)); i < 0 || j < 0 || i > j {
 		t.Error("the failing image must come before the passing one")
 	}
 	p.do(chromedp.EmulateViewport(390, 844))
@@ -248,4 +256,94 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 		t.Error(err)
 	}
 	fmt.Println("wrote", filepath.Join(dir, name))
+}
+
+// TestBrowserAtAGlance: the demo, at a phone's and a laptop's width. The
+// list links every evaluation (the demo has no pull request); a wrongly
+// signed image shows its signer and the expected and found identities on
+// two labelled lines; a digest never wraps mid-word; every table is a
+// stack of cards on the phone; nothing overflows its card.
+func TestBrowserAtAGlance(t *testing.T) {
+	ctx, console := browser(t)
+	p := tab{t: t, ctx: ctx}
+	srv, _ := newDemoGate(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := do(t, "GET", srv.URL+"/api/v1/evaluations", "")
+		if strings.Contains(body, `"state":"done"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo evaluation did not finish: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	eval := func(js string) int {
+		t.Helper()
+		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
+		must(t, err)
+		return n
+	}
+	// overflowing lists the elements wider than their box, or than the page.
+	overflowing := func(where string) {
+		t.Helper()
+		bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(function () {
+			var out = [];
+			if (document.documentElement.scrollWidth > window.innerWidth + 1) { out.push("page " + document.documentElement.scrollWidth + " > " + window.innerWidth); }
+			document.querySelectorAll("main details.app, main section, main table, main tr, main td, main dl, main form").forEach(function (el) {
+				if (el.scrollWidth > el.clientWidth + 1) { out.push(el.tagName + "." + el.className + " " + el.scrollWidth + " > " + el.clientWidth + ": " + el.textContent.trim().slice(0, 60)); }
+			});
+			return out;
+		})()`))
+		must(t, err)
+		if len(bad) > 0 {
+			t.Errorf("%s: overflowing: %v", where, bad)
+		}
+	}
+	for _, size := range []struct{ w, h int }{{390, 844}, {1366, 900}} {
+		name := fmt.Sprintf("%dpx", size.w)
+		p.do(chromedp.EmulateViewport(int64(size.w), int64(size.h)))
+		p.open(srv.URL+"/", "table.evaluations")
+		link := `table.evaluations tbody tr a[href^="/evaluations/"]`
+		if text := strings.TrimSpace(p.text(link)); text == "" {
+			t.Errorf("%s: the demo row's link has no text", name)
+		}
+		overflowing(name + " list")
+		p.open(srv.URL+p.attr(link, "href"), "table.images")
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.querySelectorAll("details.app").forEach(function (d) { d.open = true })`))
+		must(t, err)
+		// The wrongly signed image: signer, expected and found.
+		row := `tr.status-fail:has(a[href*="migrate"])`
+		if s := p.text(row + ` td.signer`); !strings.Contains(s, "evil-fork/migrate @ refs/tags/v2.1.0") || !strings.Contains(s, "not a trusted signer") {
+			t.Errorf("%s: signer column %q", name, s)
+		}
+		reason := p.text(row + ` td.reason`)
+		for _, want := range []string{"Signed by another identity", "Expected", "acme/*/.github/workflows/release.yml@refs/tags/*", "Found", "evil-fork/migrate/.github/workflows/release.yml@refs/tags/v2.1.0"} {
+			if !strings.Contains(reason, want) {
+				t.Errorf("%s: reason lacks %q: %q", name, want, reason)
+			}
+		}
+		if lines := eval(`(function () { var td = document.querySelector('` + row + ` td.reason'); return Math.round(td.querySelector(".reason-body").getBoundingClientRect().height / parseFloat(getComputedStyle(td).lineHeight)); })()`); lines > 8 {
+			t.Errorf("%s: the reason takes %d lines", name, lines)
+		}
+		// Digests are one word; an image pinned by digest shows 12 hex characters.
+		if n := eval(`Array.from(document.querySelectorAll("code.digest")).filter(function (c) { return c.getClientRects().length !== 1 || c.getBoundingClientRect().height > 24 }).length`); n != 0 {
+			t.Errorf("%s: %d digests wrap", name, n)
+		}
+		if n := eval(`Array.from(document.querySelectorAll("code.ref")).filter(function (c) { return /[0-9a-f]{64}/.test(c.textContent) }).length`); n != 0 {
+			t.Errorf("%s: %d image references show a whole digest", name, n)
+		}
+		overflowing(name + " evaluation")
+		for _, page := range []struct{ url, table string }{{"/policies", "table.rules"}, {"/images?ref=" + p.attr(row+` td.image a`, "title"), "table.history"}} {
+			p.open(srv.URL+page.url, page.table)
+			display := eval(`getComputedStyle(document.querySelector("` + page.table + ` tr")).display === "block" ? 1 : 0`)
+			if (size.w < 600) != (display == 1) {
+				t.Errorf("%s %s: rows stacked = %v", name, page.url, display == 1)
+			}
+			overflowing(name + " " + page.url)
+		}
+	}
+	if ev := console.all(); len(ev) > 0 {
+		t.Errorf("console errors or dialogs: %v", ev)
+	}
 }

@@ -64,6 +64,9 @@ var funcs = template.FuncMap{
 		return "–"
 	},
 	"appNeedsAttention": needsAttention,
+	"shortRef":          shortRef,
+	"headline":          headline,
+	"identity":          identity,
 	"duration": func(e *store.Evaluation) string {
 		if e.StartedAt == nil || e.FinishedAt == nil {
 			return ""
@@ -150,7 +153,10 @@ func (v evaluationView) CommitURL() string {
 }
 
 func (h *handlers) listPage(c echo.Context) error {
-	f := filterOf(c)
+	f, err := filterOf(c)
+	if err != nil {
+		return c.String(http.StatusBadRequest, err.Error()+"\n")
+	}
 	evs, total, err := h.o.Service.List(c.Request().Context(), f)
 	if err != nil {
 		return c.String(http.StatusInternalServerError, err.Error())
@@ -220,4 +226,42 @@ func needsAttention(a gate.AppVerdict) bool {
 		}
 	}
 	return false
+}
+
+// shortRef shows an image reference with its digest cut to 12 hex
+// characters, so a 64-character digest never wraps mid-word or overflows a
+// phone's card; the full reference stays in the link and the title.
+func shortRef(image string) string {
+	name, digest, ok := strings.Cut(image, "@")
+	if !ok {
+		return image
+	}
+	algo, hexPart, ok := strings.Cut(digest, ":")
+	if !ok || len(hexPart) <= 12 {
+		return image
+	}
+	return name + "@" + algo + ":" + hexPart[:12] + "…"
+}
+
+// headline is the first clause of a reason, for an image whose expected
+// and found identities are shown on their own lines: "Signed by another
+// identity", "No signatures found at sha256:3104939895fb…".
+func headline(reason string) string {
+	h, _, _ := strings.Cut(reason, " (want ")
+	if before, _, ok := strings.Cut(h, ": got subjects"); ok {
+		h = before
+	}
+	if i := strings.Index(h, "sha256:"); i >= 0 && len(h) >= i+7+64 {
+		h = h[:i+7+12] + "…" + h[i+7+64:]
+	}
+	if h != "" {
+		h = strings.ToUpper(h[:1]) + h[1:]
+	}
+	return h
+}
+
+// identity shortens a certificate subject for a table cell: a GitHub
+// Actions workflow identity without its https://github.com/ prefix.
+func identity(subject string) string {
+	return strings.TrimPrefix(subject, "https://github.com/")
 }

@@ -199,8 +199,13 @@ func (h *handlers) policies(c echo.Context) error {
 // (or when the wait is over, with its current state).
 func (h *handlers) create(c echo.Context) error {
 	var req service.Request
-	if err := c.Bind(&req); err != nil {
-		return c.JSON(http.StatusBadRequest, map[string]string{"error": "body: " + err.Error()})
+	if err := decodeBody(c.Request(), &req); err != nil {
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	// Every parameter is checked before anything is queued.
+	wait, err := waitParam(c)
+	if err != nil {
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
 	}
 	id, err := h.o.Service.Submit(c.Request().Context(), req)
 	if errors.Is(err, service.ErrBadRequest) {
@@ -210,10 +215,6 @@ func (h *handlers) create(c echo.Context) error {
 		return c.JSON(http.StatusInternalServerError, map[string]string{"error": err.Error()})
 	}
 	c.Response().Header().Set("Location", "/api/v1/evaluations/"+id)
-	wait, err := waitParam(c)
-	if err != nil {
-		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
-	}
 	if wait == 0 {
 		return c.JSON(http.StatusAccepted, map[string]string{"id": id, "state": store.StateQueued})
 	}
@@ -257,7 +258,10 @@ func (h *handlers) get(c echo.Context) error {
 }
 
 func (h *handlers) list(c echo.Context) error {
-	f := filterOf(c)
+	f, err := filterOf(c)
+	if err != nil {
+		return c.JSON(http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
 	evs, total, err := h.o.Service.List(c.Request().Context(), f)
 	if err != nil {
 		return c.JSON(http.StatusInternalServerError, map[string]string{"error": err.Error()})
@@ -266,16 +270,6 @@ func (h *handlers) list(c echo.Context) error {
 		evs = []*store.Evaluation{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"total": total, "offset": f.Offset, "limit": f.Limit, "evaluations": evs})
-}
-
-func filterOf(c echo.Context) store.Filter {
-	f := store.Filter{Repo: c.QueryParam("repo"), Result: c.QueryParam("result"), Image: c.QueryParam("image"), Limit: 25}
-	f.PR, _ = strconv.Atoi(c.QueryParam("pr"))
-	f.Offset, _ = strconv.Atoi(c.QueryParam("offset"))
-	if n, err := strconv.Atoi(c.QueryParam("limit")); err == nil && n > 0 && n <= 200 {
-		f.Limit = n
-	}
-	return f
 }
 
 // renderer renders html/template pages: every value is escaped.

@@ -18,12 +18,14 @@ import (
 // that verifies).
 type engineFlags struct {
 	policies     []string
+	policyIgnore []string
 	identities   []string
 	keys         []string
 	trustedRoot  string
 	tuf          bool
 	tufCache     string
 	requireMatch bool
+	strict       bool
 	timeout      time.Duration
 	retries      int
 }
@@ -31,25 +33,34 @@ type engineFlags struct {
 func (f *engineFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.policies, "policy", nil, "Kyverno ClusterPolicy/Policy files or directories (repeatable)")
+	fl.StringArrayVar(&f.policyIgnore, "policy-ignore", nil, "glob of files in a --policy directory that are not policies, e.g. kustomization.yaml (repeatable; any other non-policy YAML there is an error)")
 	fl.StringArrayVar(&f.identities, "identity", nil, "trusted keyless identity ISSUER=SUBJECT_REGEXP, exact issuer and anchored regexp (repeatable)")
 	fl.StringArrayVar(&f.keys, "key", nil, "trusted cosign public key file (repeatable)")
 	fl.StringVar(&f.trustedRoot, "trusted-root", os.Getenv("GITOPS_GATE_TRUSTED_ROOT"), "Sigstore trusted_root.json (private or air-gapped Sigstore)")
 	fl.BoolVar(&f.tuf, "tuf", false, "use public-good Sigstore's trust root through TUF (needs network on first use)")
 	fl.StringVar(&f.tufCache, "tuf-cache", "", "directory caching TUF metadata (default ~/.sigstore/root)")
 	fl.BoolVar(&f.requireMatch, "require-match", false, "fail images that no policy rule matches")
+	fl.BoolVar(&f.strict, "strict", false, "fail image fields of resource kinds the gate has no extractor for, instead of warning")
 	fl.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "timeout of each registry request")
 	fl.IntVar(&f.retries, "registry-retries", 3, "retries of a registry request on 429, 5xx or a dropped connection")
 }
 
 func (f *engineFlags) engine() (*gate.Engine, error) {
 	e, err := gate.NewEngine(gate.Config{
-		PolicyPaths: f.policies, Identities: f.identities, KeyFiles: f.keys,
-		Trust:        trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
-		Registry:     registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
-		RequireMatch: f.requireMatch,
+		PolicyPaths: f.policies, PolicyIgnore: f.policyIgnore, Identities: f.identities, KeyFiles: f.keys,
+		Trust:               trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
+		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
+		RequireMatch:        f.requireMatch,
+		StrictUnknownImages: f.strict,
 	})
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
+	}
+	// A trust root the user named but the gate cannot read is a mistake in
+	// the command line: say it once, before any registry is contacted,
+	// rather than as the reason of every image.
+	if f.trustedRoot != "" && e.TrustErr != nil {
+		return nil, &exitError{exitUsage, fmt.Errorf("--trusted-root (or GITOPS_GATE_TRUSTED_ROOT): %w", e.TrustErr)}
 	}
 	return e, nil
 }
@@ -101,13 +112,7 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 			if err := writeCheckOutput(cmd.OutOrStdout(), args[0], rep, output, files, warnings); err != nil {
 				return &exitError{exitOperational, err}
 			}
-			switch rep.Result {
-			case gate.StatusFail:
-				return &exitError{exitDenied, errors.New(report.Summary(rep))}
-			case gate.StatusError:
-				return &exitError{exitOperational, errors.New(report.Summary(rep))}
-			}
-			return nil
+			return verdictError(rep)
 		},
 	}
 	rf.register(cmd)
@@ -115,4 +120,18 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, sarif, markdown or github (workflow commands, and the Markdown summary appended to $GITHUB_STEP_SUMMARY)")
 	files.register(cmd)
 	return cmd
+}
+
+// verdictError maps a report to check's exit code: 1 denied, 3 could not
+// check, nil for a pass. Every command that prints a verdict uses it.
+func verdictError(rep *gate.Report) error {
+	switch rep.Result {
+	case gate.StatusFail:
+		return &exitError{exitDenied, errors.New(report.Summary(rep))}
+	case gate.StatusError:
+		return &exitError{exitOperational, errors.New(report.Summary(rep))}
+	case gate.StatusPass:
+		return nil
+	}
+	return &exitError{exitOperational, fmt.Errorf("unknown result %q", rep.Result)}
 }

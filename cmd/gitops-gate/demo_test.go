@@ -7,8 +7,8 @@ import (
 
 func TestDemo(t *testing.T) {
 	out, stderr, code := run(t, "demo", "--repo", "../../testdata/repos/demo", "--policy", "../../testdata/policies/demo.yaml")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	if code != exitDenied {
+		t.Fatalf("exit %d, want %d (the demo's verdict is FAIL): %s", code, exitDenied, stderr)
 	}
 	for _, want := range []string{
 		"PASS    web-prod", "acme/web@refs/tags/v1.4.2", "apps/web/overlays/prod/kustomization.yaml:7",

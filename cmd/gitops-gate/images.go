@@ -112,6 +112,20 @@ func writeImagesTable(w io.Writer, inv *manifests.Inventory) error {
 		failed++
 		fmt.Fprintf(w, "  %s (%s): %s\n", a.Name, a.Path, strings.ReplaceAll(a.Error, "\n", "\n    "))
 	}
+	warned := false
+	for _, a := range inv.Apps {
+		for _, wn := range a.Warnings {
+			if !warned {
+				fmt.Fprintln(w, "\nWarnings (image fields the gate does not judge; check --strict fails them):")
+				warned = true
+			}
+			loc := wn.File
+			if wn.Line > 0 {
+				loc = fmt.Sprintf("%s:%d", wn.File, wn.Line)
+			}
+			fmt.Fprintf(w, "  WARNING %s %s %s: %s\n", a.Name, wn.Image, loc, wn.Message)
+		}
+	}
 	_, err := fmt.Fprintf(w, "\n%d images in %d apps, %d apps failed to render\n", images, len(inv.Apps), failed)
 	return err
 }

@@ -11,31 +11,43 @@ import (
 
 func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Work with verifyImages policies"}
-	cmd.AddCommand(&cobra.Command{
+	var ignore []string
+	lint := &cobra.Command{
 		Use:   "lint FILE...",
 		Short: "Load policies as the gate would, and report errors and risky settings",
 		Long: `Lint loads each file (or directory) as the gate does. A field the gate does not implement,
-a Notary rule, or a keyless attestor that would accept any signer is an error (exit 2);
+a Notary rule, a keyless attestor that would accept any signer, a YAML document in a
+policy directory that is not a kyverno.io ClusterPolicy or Policy (unless --policy-ignore
+excludes its file), and a set with no verifyImages rule at all are errors (exit 2);
 risky settings Kyverno also accepts (an unanchored subjectRegExp, no subject, ignoreTlog)
 are warnings.`,
+		Example: `  gitops-gate policy lint policies/
+  gitops-gate policy lint policies/ --policy-ignore kustomization.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
+			out := cmd.OutOrStdout()
 			for _, f := range args {
-				set, err := policy.Load(f)
+				set, err := policy.LoadWith(policy.LoadOptions{Ignore: ignore}, f)
 				if err != nil {
 					failed++
-					fmt.Fprintf(cmd.OutOrStdout(), "ERROR %v\n", err)
+					fmt.Fprintf(out, "ERROR %v\n", err)
 					continue
+				}
+				for _, ig := range set.Ignored {
+					fmt.Fprintf(out, "SKIP  %s\n", ig)
 				}
 				for _, p := range set.Policies {
 					rules := len(p.Rules)
-					fmt.Fprintf(cmd.OutOrStdout(), "OK    %s: %s %s, %d verifyImages rule(s)\n", p.File, p.Kind, p.Name, rules)
+					fmt.Fprintf(out, "OK    %s: %s %s, %d verifyImages rule(s)\n", p.File, p.Kind, p.Name, rules)
+					if rules == 0 {
+						fmt.Fprintf(out, "WARN  %s: %s %s has no verifyImages rule: the gate verifies nothing with it\n", p.File, p.Kind, p.Name)
+					}
 					if len(p.Controllers) > 0 {
-						fmt.Fprintf(cmd.OutOrStdout(), "      Pod rules also apply to %v (Kyverno auto-generation)\n", p.Controllers)
+						fmt.Fprintf(out, "      Pod rules also apply to %v (Kyverno auto-generation)\n", p.Controllers)
 					}
 					for _, w := range policy.Lint(p) {
-						fmt.Fprintf(cmd.OutOrStdout(), "WARN  %s\n", w)
+						fmt.Fprintf(out, "WARN  %s\n", w)
 					}
 				}
 			}
@@ -44,6 +56,8 @@ are warnings.`,
 			}
 			return nil
 		},
-	})
+	}
+	lint.Flags().StringArrayVar(&ignore, "policy-ignore", nil, "glob of files in a policy directory that are not policies, e.g. kustomization.yaml (repeatable)")
+	cmd.AddCommand(lint)
 	return cmd
 }

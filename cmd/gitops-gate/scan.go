@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/chartsrc"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/manifests"
@@ -133,9 +134,10 @@ func (f *repoFlags) close() {
 }
 
 // scanError turns a failed scan into the operational exit code; a bad
-// .gitops-gate.yaml is a configuration error.
+// .gitops-gate.yaml, a missing directory or one without apps is a
+// configuration error.
 func scanError(err error) error {
-	if errors.Is(err, manifests.ErrInvalidConfig) || errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, manifests.ErrInvalidConfig) || errors.Is(err, os.ErrNotExist) || errors.Is(err, gate.ErrNoApps) {
 		return &exitError{exitUsage, err}
 	}
 	return &exitError{exitOperational, err}

@@ -32,7 +32,10 @@ func newServeCmd() *cobra.Command {
 evaluates each commit against the gate's policies and posts a commit status; the JSON
 API and the verdict pages show every evaluation. With no GitHub credentials and no
 repositories configured it runs the demo: an in-process registry and Sigstore, and an
-evaluation of testdata/repos/demo.`,
+evaluation of the demo repository built into the binary (testdata/repos/demo).
+
+Serve binds its address and takes an exclusive lock on the data directory before it
+touches any state: SQLite serves one process (several belong on PostgreSQL).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := service.LoadConfig(configPath)
@@ -71,6 +74,17 @@ func newLogger(cfg *service.Config) *slog.Logger {
 
 func serve(ctx context.Context, cfg *service.Config) error {
 	log := newLogger(cfg)
+	// Bind and lock before touching any state (store, demo, git cache).
+	ln, err := bindListen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	unlock, err := lockDataDir(cfg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.Limits.MemoryBytes())
 	}
@@ -139,7 +153,7 @@ func serve(ctx context.Context, cfg *service.Config) error {
 		close(done)
 	}()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	log.Info("gitops-gate listening", "addr", cfg.Listen, "ui", cfg.ExternalURL, "version", buildVersion())
 	select {
 	case err = <-errc:

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gitops-gate/gitops-gate/testdata"
 )
 
 // Demo is a running demonstration: a registry and Sigstore, a copy of a
@@ -32,6 +34,25 @@ var demoImages = []struct {
 // copies repoSrc and policySrc into dir with registry.example.com replaced
 // by the demo registry (the cleanup job is pinned to its real digest).
 func NewDemo(ctx context.Context, dir, repoSrc, policySrc string) (*Demo, error) {
+	pol, err := os.ReadFile(policySrc)
+	if err != nil {
+		return nil, fmt.Errorf("demo policy: %w", err)
+	}
+	if _, err := os.Stat(repoSrc); err != nil {
+		return nil, fmt.Errorf("demo repository: %w", err)
+	}
+	return NewDemoFS(ctx, dir, os.DirFS(repoSrc), pol)
+}
+
+// NewEmbeddedDemo is NewDemo with the demo repository and policy built
+// into the binary (package testdata), so it works from any directory.
+func NewEmbeddedDemo(ctx context.Context, dir string) (*Demo, error) {
+	return NewDemoFS(ctx, dir, testdata.DemoRepo(), testdata.DemoPolicy)
+}
+
+// NewDemoFS is NewDemo with the repository read from repo and the policy
+// given (REGISTRY in it is replaced by the demo registry's address).
+func NewDemoFS(ctx context.Context, dir string, repoFS fs.FS, policy []byte) (*Demo, error) {
 	w, err := NewWorldIn(dir)
 	if err != nil {
 		return nil, err
@@ -55,37 +76,28 @@ func NewDemo(ctx context.Context, dir, repoSrc, policySrc string) (*Demo, error)
 	}
 	r := strings.NewReplacer(replace...)
 	repo := filepath.Join(dir, "repo")
-	if err := copyTree(repoSrc, repo, r); err != nil {
-		w.Close()
-		return nil, err
-	}
-	pol, err := os.ReadFile(policySrc)
-	if err != nil {
+	if err := copyTree(repoFS, repo, r); err != nil {
 		w.Close()
 		return nil, err
 	}
 	polPath := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(polPath, []byte(strings.ReplaceAll(string(pol), "REGISTRY", w.Registry.Host)), 0o644); err != nil {
+	if err := os.WriteFile(polPath, []byte(strings.ReplaceAll(string(policy), "REGISTRY", w.Registry.Host)), 0o644); err != nil {
 		w.Close()
 		return nil, err
 	}
 	return &Demo{World: w, RepoDir: repo, PolicyPath: polPath}, nil
 }
 
-func copyTree(src, dst string, r *strings.Replacer) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+func copyTree(src fs.FS, dst string, r *strings.Replacer) error {
+	return fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			return fmt.Errorf("demo: %w", err)
 		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
+		target := filepath.Join(dst, filepath.FromSlash(p))
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		data, err := os.ReadFile(p)
+		data, err := fs.ReadFile(src, p)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/gitops-gate/gitops-gate/gate/internal/suggest"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -149,6 +151,10 @@ type rawCTLog struct {
 // Set is every loaded policy.
 type Set struct {
 	Policies []*Policy
+	// Ignored lists the files and directories a LoadOptions.Ignore pattern
+	// kept from being read, with the pattern, so that a caller can show
+	// what was not loaded.
+	Ignored []string
 	// Extractors are the rules' imageExtractors; they add image fields to
 	// extraction (finding more images is never weaker).
 	Extractors manifests.Extractors
@@ -187,18 +193,43 @@ func (e *LoadError) Unwrap() error { return e.Err }
 // ErrUnsupported marks a policy feature the gate does not implement.
 var ErrUnsupported = errors.New("not supported by gitops-gate")
 
+// LoadOptions change how Load reads policy directories.
+type LoadOptions struct {
+	// Ignore are glob patterns (path.Match syntax) of files or directories
+	// inside a policy directory that are not policies, e.g.
+	// "kustomization.yaml" or "tests/*". A pattern without a slash matches
+	// a base name at any depth; one with a slash matches the path below
+	// the policy directory. Without it, every YAML file there must hold
+	// only policies: a misspelt kind is never skipped in silence.
+	Ignore []string
+}
+
+// ErrNoRules marks a policy set that verifies nothing: no policy in it has
+// a verifyImages rule, so every image would pass unverified.
+var ErrNoRules = errors.New("no verifyImages rule: the gate would verify nothing")
+
 // Load reads policies from files and directories (recursively, *.yaml and
-// *.yml). Every problem is returned, joined; a file with no ClusterPolicy or
-// Policy is an error.
-func Load(paths ...string) (*Set, error) {
+// *.yml). Every problem is returned, joined.
+func Load(paths ...string) (*Set, error) { return LoadWith(LoadOptions{}, paths...) }
+
+// LoadWith is Load with options. A document that is not a known policy
+// kind, a file with no policy, and a set with no verifyImages rule are
+// errors; files matched by o.Ignore are listed in Set.Ignored, not read.
+func LoadWith(o LoadOptions, paths ...string) (*Set, error) {
+	for _, pat := range o.Ignore {
+		if _, err := path.Match(pat, ""); err != nil || pat == "" {
+			return nil, fmt.Errorf("policy ignore pattern %q: want a glob such as kustomization.yaml or tests/*", pat)
+		}
+	}
 	set := &Set{}
 	var errs []error
 	for _, p := range paths {
-		files, err := policyFiles(p)
+		files, ignored, err := policyFiles(p, o.Ignore)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		set.Ignored = append(set.Ignored, ignored...)
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
@@ -211,7 +242,7 @@ func Load(paths ...string) (*Set, error) {
 			for _, pol := range pols {
 				set.Extractors = set.Extractors.Merge(pol.extractors)
 			}
-			if err == nil && len(pols) == 0 && !isDir(p) {
+			if err == nil && len(pols) == 0 {
 				errs = append(errs, &LoadError{File: f, Err: errors.New("no kyverno.io ClusterPolicy or Policy in this file")})
 			}
 		}
@@ -222,26 +253,40 @@ func Load(paths ...string) (*Set, error) {
 	if len(set.Policies) == 0 {
 		return nil, fmt.Errorf("no policies found in %s", strings.Join(paths, ", "))
 	}
+	if len(set.Rules()) == 0 {
+		var names []string
+		for _, p := range set.Policies {
+			names = append(names, p.Kind+" "+p.Name)
+		}
+		return nil, fmt.Errorf("%s: %w (loaded %s; each has only validate, mutate or generate rules)", strings.Join(paths, ", "), ErrNoRules, strings.Join(names, ", "))
+	}
 	return set, nil
 }
 
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
-
-func policyFiles(p string) ([]string, error) {
+// policyFiles lists the YAML files of p (p itself when it is a file), and
+// the files and directories below p that an ignore pattern excludes.
+func policyFiles(p string, ignore []string) (files, ignored []string, err error) {
 	st, err := os.Stat(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !st.IsDir() {
-		return []string{p}, nil
+		return []string{p}, nil, nil
 	}
-	var files []string
 	err = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if f == p {
+			return nil
+		}
+		rel, _ := filepath.Rel(p, f)
+		if pat := ignoredBy(filepath.ToSlash(rel), ignore); pat != "" {
+			ignored = append(ignored, fmt.Sprintf("%s (ignored: %s)", f, pat))
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		if !d.IsDir() && (strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")) {
 			files = append(files, f)
@@ -249,13 +294,67 @@ func policyFiles(p string) ([]string, error) {
 		return nil
 	})
 	sort.Strings(files)
-	return files, err
+	return files, ignored, err
+}
+
+// ignoredBy returns the first pattern that matches rel (a slash-separated
+// path below a policy directory), or "".
+func ignoredBy(rel string, patterns []string) string {
+	for _, pat := range patterns {
+		target := rel
+		if !strings.Contains(pat, "/") {
+			target = path.Base(rel)
+		}
+		if ok, _ := path.Match(pat, target); ok {
+			return pat
+		}
+	}
+	return ""
+}
+
+// policyKinds are the kinds Parse reads, with their API group.
+var policyKinds = []string{"ClusterPolicy", "Policy"}
+
+// notAPolicy is the error for a document of another kind: a policy
+// directory holds policies, and a misspelt kind must not drop a policy in
+// silence.
+func notAPolicy(file string, root *yaml.Node, apiVersion, kind string) error {
+	le := &LoadError{File: file, Line: root.Line, Field: "kind"}
+	hint := "; if this file is not a policy, exclude it with --policy-ignore (policyIgnore in the service's configuration)"
+	switch {
+	case root.Kind != yaml.MappingNode:
+		le.Field = ""
+		le.Err = fmt.Errorf("not a Kubernetes object (a %s): want a kyverno.io ClusterPolicy or Policy%s", root.ShortTag(), hint)
+	case kind == "":
+		le.Err = fmt.Errorf("missing: want ClusterPolicy or Policy of kyverno.io%s", hint)
+	case contains(policyKinds, kind):
+		le.Field, le.Line = "apiVersion", keyLine(root, "apiVersion")
+		le.Err = fmt.Errorf("%q: a %s is read only from kyverno.io/v1 (or v2beta1)%s", apiVersion, kind, hint)
+	default:
+		le.Line = keyLine(root, "kind")
+		did := ""
+		if near := suggest.Nearest(kind, policyKinds); near != "" {
+			did = "; did you mean " + near + "?"
+		}
+		le.Err = fmt.Errorf("%q (apiVersion %q) is not a policy kind gitops-gate reads (kyverno.io ClusterPolicy or Policy)%s%s", kind, apiVersion, did, hint)
+	}
+	return le
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// Parse reads the policies of one file. Documents of other kinds are
-// skipped; rules without verifyImages are not the gate's and are skipped.
+// Parse reads the policies of one file. A document of another kind is an
+// error (see LoadOptions.Ignore for files that are not policies); rules
+// without verifyImages are Kyverno's, not the gate's, and are skipped.
 func Parse(file string, data []byte) ([]*Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Policy
@@ -283,7 +382,8 @@ func Parse(file string, data []byte) ([]*Policy, error) {
 			Kind       string `yaml:"kind"`
 		}
 		_ = root.Decode(&head)
-		if head.Kind != "ClusterPolicy" && head.Kind != "Policy" || !strings.HasPrefix(head.APIVersion, "kyverno.io/") {
+		if !contains(policyKinds, head.Kind) || !strings.HasPrefix(head.APIVersion, "kyverno.io/") {
+			errs = append(errs, notAPolicy(file, root, head.APIVersion, head.Kind))
 			continue
 		}
 		p, err := parsePolicy(file, root)

@@ -68,6 +68,7 @@ func Merge(sets ...*Set) *Set {
 			continue
 		}
 		out.Policies = append(out.Policies, s.Policies...)
+		out.Ignored = append(out.Ignored, s.Ignored...)
 		out.Extractors = out.Extractors.Merge(s.Extractors)
 	}
 	return out

@@ -60,12 +60,26 @@ func WriteTable(w io.Writer, rep *gate.Report) error {
 		}
 		fmt.Fprintf(w, "  %s (%s): %s\n", plainLine(a.Name), plainLine(a.Path), strings.Join(lines, "\n    "))
 	}
+	first = true
+	for _, a := range rep.Apps {
+		for _, wn := range a.Warnings {
+			if first {
+				fmt.Fprintln(w, "\nWarnings (image fields the gate does not judge; --strict fails them):")
+				first = false
+			}
+			loc := wn.File
+			if wn.Line > 0 {
+				loc = fmt.Sprintf("%s:%d", wn.File, wn.Line)
+			}
+			fmt.Fprintf(w, "  WARNING %s %s %s: %s\n", plainLine(a.Name), plainLine(wn.Image), plainLine(loc), plainLine(wn.Message))
+		}
+	}
 	_, err := fmt.Fprintf(w, "\n%s\n", Summary(rep))
 	return err
 }
 
 // Summary is the one-line outcome, e.g. "FAIL: 14 images: 11 verified,
-// 2 failed (api, worker), 1 unmatched; 0 apps failed to render".
+// 2 failed (api, worker), 1 not verified: no rule matches it (jobs)".
 func Summary(rep *gate.Report) string {
 	s := rep.Summary
 	parts := []string{fmt.Sprintf("%d verified", s.Passed)}
@@ -86,12 +100,23 @@ func Summary(rep *gate.Report) string {
 	add(s.Errors, "errors", gate.StatusError)
 	add(s.Audit, "audit", gate.StatusAudit)
 	add(s.Skipped, "skipped", gate.StatusSkipped)
-	add(s.Unmatched, "unmatched", gate.StatusUnmatched)
+	// An unmatched image passes unverified: the summary says so in words.
+	add(s.Unmatched, "not verified: no rule matches "+pronoun(s.Unmatched), gate.StatusUnmatched)
 	out := fmt.Sprintf("%s: %d images: %s", strings.ToUpper(string(rep.Result)), s.Images, strings.Join(parts, ", "))
 	if s.AppErrors > 0 {
 		out += fmt.Sprintf("; %d of %d apps could not be rendered", s.AppErrors, s.Apps)
 	}
+	if s.Warnings > 0 {
+		out += fmt.Sprintf("; %d warnings", s.Warnings)
+	}
 	return out
+}
+
+func pronoun(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // ShortDigest is the first 12 hex characters of a digest.
@@ -189,6 +214,8 @@ var sarifRules = []sarifRule{
 		FullDescription: sarifText{"An Audit rule is not satisfied: reported, not enforced."}, DefaultConfiguration: sarifDefault{"warning"}},
 	{ID: "GG004", Name: "AppNotRendered", ShortDescription: sarifText{"App could not be rendered"},
 		FullDescription: sarifText{"The app's manifests could not be rendered, so its images were not checked."}, DefaultConfiguration: sarifDefault{"error"}},
+	{ID: "GG005", Name: "UnknownImageField", ShortDescription: sarifText{"Image field the gate does not judge"},
+		FullDescription: sarifText{"A resource of a kind the gate has no extractor for has an image field; whether it runs is unknown, so it is not verified (--strict fails it)."}, DefaultConfiguration: sarifDefault{"warning"}},
 }
 
 // WriteSARIF writes every non-passing image and every app that could not
@@ -202,6 +229,12 @@ func WriteSARIF(w io.Writer, rep *gate.Report, version string) error {
 				Message:             sarifText{fmt.Sprintf("App %s could not be rendered: %s", a.Name, a.Error)},
 				Locations:           []sarifLocation{location(a.Path, 0)},
 				PartialFingerprints: fingerprint("app", a.Name, a.Path)})
+		}
+		for _, wn := range a.Warnings {
+			run.Results = append(run.Results, sarifResult{RuleID: "GG005", Level: "warning",
+				Message:             sarifText{fmt.Sprintf("%s (%s %s/%s, %s): %s", wn.Image, a.Name, wn.Resource.Kind, wn.Resource.Name, wn.FieldPath, wn.Message)},
+				Locations:           []sarifLocation{location(wn.File, wn.Line)},
+				PartialFingerprints: fingerprint("warning", a.Name, wn.Resource.String(), wn.FieldPath, wn.Image)})
 		}
 		for _, im := range a.Images {
 			var id, level string

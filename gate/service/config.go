@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -170,15 +171,22 @@ func (c *Config) SetListen(addr string) {
 // RepoSettings say how one repository is judged. Trust comes from here,
 // never from the repository: it may only say where its apps are.
 type RepoSettings struct {
-	Name         string   `yaml:"name"`     // owner/name
-	CloneURL     string   `yaml:"cloneURL"` // default: the webhook's
-	Policies     []string `yaml:"policies"`
+	Name     string   `yaml:"name"`     // owner/name
+	CloneURL string   `yaml:"cloneURL"` // default: the webhook's
+	Policies []string `yaml:"policies"`
+	// PolicyIgnore are globs of files in the policy directories that are
+	// not policies (e.g. kustomization.yaml); any other YAML file there
+	// must hold only policies.
+	PolicyIgnore []string `yaml:"policyIgnore"`
 	TrustedRoot  string   `yaml:"trustedRoot"`
 	TUF          bool     `yaml:"tuf"`
 	TUFCache     string   `yaml:"tufCache"`
 	Identities   []string `yaml:"identities"`
 	Keys         []string `yaml:"keys"`
 	RequireMatch *bool    `yaml:"requireMatch"`
+	// StrictUnknownImages fails image fields of resource kinds the gate has
+	// no extractor for, instead of warning about them.
+	StrictUnknownImages *bool `yaml:"strictUnknownImages"`
 	// Branches whose pushes are evaluated (default: none).
 	Branches []string `yaml:"branches"`
 }
@@ -191,6 +199,14 @@ func LoadConfig(path string) (*Config, error) {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		// Unknown keys and wrong types, named by their config key.
+		if err := checkKeys(path, &doc, reflect.TypeOf(c)); err != nil {
+			return nil, err
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
@@ -392,12 +408,18 @@ func (c *Config) settings(repo string) (RepoSettings, bool) {
 func merge(d, r RepoSettings) RepoSettings {
 	if len(r.Policies) == 0 && len(r.Identities) == 0 && len(r.Keys) == 0 {
 		r.Policies, r.Identities, r.Keys = d.Policies, d.Identities, d.Keys
+		if len(r.PolicyIgnore) == 0 {
+			r.PolicyIgnore = d.PolicyIgnore
+		}
 	}
 	if r.TrustedRoot == "" && !r.TUF {
 		r.TrustedRoot, r.TUF, r.TUFCache = d.TrustedRoot, d.TUF, d.TUFCache
 	}
 	if r.RequireMatch == nil {
 		r.RequireMatch = d.RequireMatch
+	}
+	if r.StrictUnknownImages == nil {
+		r.StrictUnknownImages = d.StrictUnknownImages
 	}
 	if len(r.Branches) == 0 {
 		r.Branches = d.Branches

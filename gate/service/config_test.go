@@ -19,7 +19,7 @@ func TestLoadConfigStore(t *testing.T) {
 		{name: "postgres dsn from env", yaml: "store: {driver: postgres}", env: "postgres://gate:pw@db/gate", wantDSN: "postgres://gate:pw@db/gate"},
 		{name: "postgres without dsn", yaml: "store: {driver: postgres}", wantErr: "store.dsn"},
 		{name: "unknown driver", yaml: "store: {driver: mysql}", wantErr: `store.driver "mysql": want sqlite or postgres`},
-		{name: "unknown field", yaml: "store: {driver: sqlite, dns: x}", wantErr: "field dns not found"},
+		{name: "unknown field", yaml: "store: {driver: sqlite, dns: x}", wantErr: "store.dns: unknown key; did you mean dsn?"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("GITOPS_GATE_STORE_DSN", tc.env)
@@ -44,7 +44,7 @@ func TestLoadConfigLimits(t *testing.T) {
 		{name: "set", yaml: "limits: {memory: 2Gi, maxFileSize: 1Mi, helmMemory: 256Mi, helmTimeout: 20s}", memory: 2 << 30, file: 1 << 20, helm: 256 << 20, helmTimeout: 20 * time.Second},
 		{name: "bad size", yaml: "limits: {memory: lots}", wantErr: `limits.memory "lots": want a positive size`},
 		{name: "negative size", yaml: "limits: {helmMemory: -1Mi}", wantErr: `limits.helmMemory "-1Mi"`},
-		{name: "unknown field", yaml: "limits: {cpu: 2}", wantErr: "field cpu not found"},
+		{name: "unknown field", yaml: "limits: {cpu: 2}", wantErr: "limits.cpu: unknown key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := loadYAML(t, tc.yaml, tc.wantErr)
@@ -87,6 +87,36 @@ func loadYAML(t *testing.T, yml, wantErr string) *Config {
 		t.Fatalf("%s: %v", yml, err)
 	}
 	return c
+}
+
+// TestLoadConfigNamesKeys: configuration errors name the config key (not a
+// Go type or a CLI flag), every one of them, and suggest the nearest key.
+func TestLoadConfigNamesKeys(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(p, []byte("repo:\n  - name: a/b\nleaseTimout: 3m\nworkers: many\nrepos:\n  - name: a/c\n    trustedRooot: x\n    requireMatch: maybe\nevaluationTimeout: soon\n"), 0o600)
+	_, err := LoadConfig(p)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		p + ":1: repo: unknown key; did you mean repos?",
+		":3: leaseTimout: unknown key; did you mean leaseTimeout?",
+		`:4: workers: "many": want a whole number`,
+		":7: repos[0].trustedRooot: unknown key; did you mean trustedRoot?",
+		`:8: repos[0].requireMatch: "maybe": want true or false`,
+		`:9: evaluationTimeout: "soon": want a duration such as 30s`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "service.Config") || strings.Contains(err.Error(), "--") {
+		t.Errorf("the error speaks of Go types or flags:\n%v", err)
+	}
+	c := loadYAML(t, "repos:\n  - name: a/c\n    policies: [p/]\n    policyIgnore: [kustomization.yaml]\n", "")
+	if got := c.Repos[0].PolicyIgnore; len(got) != 1 || got[0] != "kustomization.yaml" {
+		t.Errorf("policyIgnore %q", got)
+	}
 }
 
 // TestLoadConfigAppKey: a GitHub App with an empty or missing private key
@@ -137,6 +167,33 @@ func TestLoadConfigPlaceholderSecrets(t *testing.T) {
 	os.WriteFile(p, []byte("github: {webhookSecret: '<my-webhook-secret>'}"), 0o600)
 	if _, err := LoadConfig(p); err == nil || strings.Contains(err.Error(), "my-webhook-secret") {
 		t.Errorf("err = %v: want an error that does not repeat the value", err)
+	}
+}
+
+// TestLoadConfigEmptyFile: a file with nothing but comments is every
+// default, not an error.
+func TestLoadConfigEmptyFile(t *testing.T) {
+	for _, yml := range []string{"", "# nothing yet\n"} {
+		if c := loadYAML(t, yml, ""); c == nil || c.Listen != ":8080" {
+			t.Errorf("%q: %+v", yml, c)
+		}
+	}
+}
+
+// TestLoadConfigStrictUnknownImages: strictUnknownImages is read from the
+// defaults and per repository, a repository's own value winning.
+func TestLoadConfigStrictUnknownImages(t *testing.T) {
+	c := loadYAML(t, "defaults: {strictUnknownImages: true}\nrepos:\n- {name: acme/a}\n- {name: acme/b, strictUnknownImages: false}\n", "")
+	a, ok := c.settings("acme/a")
+	if !ok || a.StrictUnknownImages == nil || !*a.StrictUnknownImages {
+		t.Errorf("acme/a: %+v", a)
+	}
+	b, ok := c.settings("acme/b")
+	if !ok || b.StrictUnknownImages == nil || *b.StrictUnknownImages {
+		t.Errorf("acme/b: %+v", b)
+	}
+	if settingsKey(a) == settingsKey(b) {
+		t.Error("strictUnknownImages does not change the engine")
 	}
 }
 

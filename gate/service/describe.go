@@ -44,7 +44,7 @@ func Describe(rep *gate.Report) string {
 		parts = append(parts, fmt.Sprintf("%d audit", s.Audit))
 	}
 	if s.Unmatched > 0 {
-		parts = append(parts, fmt.Sprintf("%d unmatched", s.Unmatched))
+		parts = append(parts, fmt.Sprintf("%d not verified (no rule matches)", s.Unmatched))
 	}
 	d := fmt.Sprintf("%d images: %s", s.Images, strings.Join(parts, ", "))
 	if s.AppErrors > 0 {

@@ -47,7 +47,9 @@ type Options struct {
 	// stopped.
 	HelmCommand []string
 	HelmEnv     []string
-	// DemoRepo and DemoPolicy locate the demo (defaults: testdata/...).
+	// DemoRepo and DemoPolicy locate the demo (default: the copy of
+	// testdata/repos/demo and testdata/policies/demo.yaml built into the
+	// binary).
 	DemoRepo, DemoPolicy string
 }
 
@@ -89,9 +91,14 @@ func New(o Options) (*Service, error) {
 			return nil, fmt.Errorf("sources.allow: %w", err)
 		}
 	}
-	for _, r := range s.cfg.Repos {
+	for i, r := range s.cfg.Repos {
 		if _, err := s.engineFor(r.Name); err != nil {
-			return nil, fmt.Errorf("repository %s: %w", r.Name, err)
+			// Name the config keys, not the CLI flags the engine's
+			// errors speak of.
+			if errors.Is(err, gate.ErrNoPolicy) {
+				err = errors.New("no policy: set policies, identities or keys, here or under defaults")
+			}
+			return nil, fmt.Errorf("config: repos[%d] (%s): %w", i, r.Name, err)
 		}
 	}
 	return s, nil
@@ -113,10 +120,11 @@ func (s *Service) manifestOptions(repoURL string) manifests.Options {
 
 func settingsKey(r RepoSettings) string {
 	b, _ := json.Marshal(struct {
-		P, I, K []string
-		T, C    string
-		U, M    bool
-	}{r.Policies, r.Identities, r.Keys, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch})
+		P, I, K, G []string
+		T, C       string
+		U, M, S    bool
+	}{r.Policies, r.Identities, r.Keys, r.PolicyIgnore, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch,
+		r.StrictUnknownImages != nil && *r.StrictUnknownImages})
 	return string(b)
 }
 
@@ -142,12 +150,13 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		observe = s.o.Metrics.observeRegistry
 	}
 	e, err := gate.NewEngine(gate.Config{
-		PolicyPaths: set.Policies, Identities: set.Identities, KeyFiles: set.Keys,
+		PolicyPaths: set.Policies, PolicyIgnore: set.PolicyIgnore, Identities: set.Identities, KeyFiles: set.Keys,
 		Trust: trust.Source{TrustedRootPath: set.TrustedRoot, UseTUF: set.TUF, TUFCacheDir: set.TUFCache},
 		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
 			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log},
-		Cache:        s.cache,
-		RequireMatch: set.RequireMatch != nil && *set.RequireMatch,
+		Cache:               s.cache,
+		RequireMatch:        set.RequireMatch != nil && *set.RequireMatch,
+		StrictUnknownImages: set.StrictUnknownImages != nil && *set.StrictUnknownImages,
 	})
 	if err != nil {
 		return nil, err
@@ -269,6 +278,14 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 	if !watched && r.Repo != demoRepo && len(s.cfg.Defaults.Policies)+len(s.cfg.Defaults.Identities)+len(s.cfg.Defaults.Keys) == 0 {
 		return "", fmt.Errorf("%w: repository %s is not configured", ErrBadRequest, r.Repo)
 	}
+	for i, a := range r.Apps {
+		if a == "" {
+			r.Apps[i] = "." // Argo CD's empty path: the repository root
+		}
+	}
+	if err := checkApps(r.Apps); err != nil {
+		return "", err
+	}
 	if r.Trigger == "" {
 		r.Trigger = "api"
 	}
@@ -302,6 +319,13 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 	}
 	if r.Repo == demoRepo && s.demo != nil {
 		spec.Local = s.demo.RepoDir
+	}
+	if spec.Local != "" && len(r.Apps) > 0 {
+		// The apps of a local repository are known now: an unknown one is
+		// the caller's mistake, answered at once rather than queued.
+		if err := s.knownApps(ctx, spec.Local, spec.CloneURL, r.Repo, r.Apps); err != nil {
+			return "", err
+		}
 	}
 	id, _, err := s.st.Accept(ctx, store.Intake{Spec: spec})
 	if err == nil {
@@ -536,7 +560,7 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return // shutting down: the lease expires and another worker takes over
-	case err != nil && job.Attempts < maxEvaluateAttempts && ectx.Err() == nil:
+	case err != nil && job.Attempts < maxEvaluateAttempts && ectx.Err() == nil && !isPermanent(err):
 		s.log.Warn("evaluation could not start; will retry", "id", ev.ID, "attempt", job.Attempts, "err", err)
 		s.st.Retry(ctx, job, s.owner, time.Now().Add(time.Duration(job.Attempts)*5*time.Second), err.Error())
 		return
@@ -645,8 +669,10 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 				apps = append(apps, a)
 			}
 		}
-		if len(apps) == 0 {
-			return nil, fmt.Errorf("none of the apps %v is in the repository", ev.Spec.Apps)
+		// Every app asked for must be there: one left out in silence
+		// would be a pass for what was never checked.
+		if missing := missingApps(ev.Spec.Apps, rep.Apps); len(missing) > 0 {
+			return nil, permanent(fmt.Errorf("apps %s: not in %s at %s (its apps: %s)", strings.Join(missing, ", "), ev.Spec.Repo, ev.Spec.SHA, appList(rep.Apps)))
 		}
 		filtered := &gate.Report{APIVersion: rep.APIVersion, Apps: apps}
 		filtered.Recount()
@@ -797,11 +823,13 @@ func (s *Service) StartDemo(ctx context.Context) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	repo, pol := s.o.DemoRepo, s.o.DemoPolicy
-	if repo == "" {
-		repo, pol = "testdata/repos/demo", "testdata/policies/demo.yaml"
+	var d *gatetest.Demo
+	var err error
+	if s.o.DemoRepo != "" {
+		d, err = gatetest.NewDemo(ctx, dir, s.o.DemoRepo, s.o.DemoPolicy)
+	} else {
+		d, err = gatetest.NewEmbeddedDemo(ctx, dir) // built in: works from any directory
 	}
-	d, err := gatetest.NewDemo(ctx, dir, repo, pol)
 	if err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}

@@ -39,7 +39,7 @@ func Load(s Source) (*root.TrustedRoot, error) {
 	switch {
 	case s.TrustedRootPath != "":
 		if _, err := os.Stat(s.TrustedRootPath); err != nil {
-			return nil, fmt.Errorf("trusted root %s: %w", s.TrustedRootPath, err)
+			return nil, fmt.Errorf("trusted root: %w", err) // the error names the path
 		}
 		tr, err := root.NewTrustedRootFromPath(s.TrustedRootPath)
 		if err != nil {

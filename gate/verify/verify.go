@@ -266,6 +266,10 @@ type Outcome struct {
 	Timestamp *time.Time
 	// Reason says, in one line, why the attestor is not satisfied.
 	Reason string
+	// Found is, when the attestor is not satisfied because a signature's
+	// certificate (its chain verified) names another identity, that
+	// identity: what the page shows beside the one expected.
+	Found *Signer
 	// Err is set when the check could not be made (trust root missing,
 	// malformed material): the verdict is an error, not a failure.
 	Err error
@@ -303,13 +307,13 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 		return Outcome{Err: err}
 	}
 	read, unread := split(m, vf)
-	o, reasons, readErr := v.checkFound(ctx, read, h, a, co, vf.Type == "SigstoreBundle")
+	o, reasons, found, readErr := v.checkFound(ctx, read, h, a, co, vf.Type == "SigstoreBundle")
 	if o != nil {
 		return *o
 	}
 	var unreadReasons []string
 	if !unread.Empty() {
-		uo, why, _ := v.checkFound(ctx, unread, h, a, co, false)
+		uo, why, _, _ := v.checkFound(ctx, unread, h, a, co, false)
 		if uo != nil && uo.Verified {
 			return Outcome{Reason: unreadReason(uo.Format, vf)}
 		}
@@ -336,7 +340,7 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 			return Outcome{Reason: "no signatures this attestor can check at " + m.Digest.DigestStr()}
 		}
 	}
-	return Outcome{Reason: summarize(reasons)}
+	return Outcome{Reason: summarize(reasons), Found: found}
 }
 
 // split separates the material a verification reads from the rest.
@@ -375,7 +379,7 @@ func unreadReason(f Format, vf *policy.Verification) string {
 // checkFound verifies found material against an attestor: a verified
 // outcome, or the reasons none verified and the last read failure.
 // exactBundles applies Kyverno's SigstoreBundle identity rule to bundles.
-func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor, co *cosign.CheckOpts, exactBundles bool) (*Outcome, []string, error) {
+func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *policy.Attestor, co *cosign.CheckOpts, exactBundles bool) (_ *Outcome, _ []string, found *Signer, _ error) {
 	var reasons []string
 	var readErr error
 	for _, src := range []struct {
@@ -394,6 +398,9 @@ func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *po
 					continue
 				}
 				reason := cleanReason(err)
+				if found == nil && strings.HasPrefix(reason, "signed by another identity") {
+					found, _ = signerOf(sig, a)
+				}
 				if tsProblem != "" {
 					reason += " (" + tsProblem + ")"
 				}
@@ -407,23 +414,26 @@ func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *po
 			}
 			if why := extensionMismatch(a, signer); why != "" {
 				reasons = append(reasons, why)
+				if found == nil {
+					found = signer
+				}
 				continue
 			}
 			o := Outcome{Verified: true, Signer: signer, Format: src.format, Timestamp: tsTime}
 			if b, err := sig.Bundle(); err == nil && b != nil {
 				o.Tlog = &Tlog{LogIndex: b.Payload.LogIndex, IntegratedTime: time.Unix(b.Payload.IntegratedTime, 0).UTC()}
 			}
-			return &o, nil, nil
+			return &o, nil, nil, nil
 		}
 	}
 	if a.Keyless != nil && len(m.Bundles) > 0 {
 		o, why := v.checkBundles(ctx, m, h, a, exactBundles)
 		if o != nil {
-			return o, nil, nil
+			return o, nil, nil, nil
 		}
 		reasons = append(reasons, why...)
 	}
-	return nil, reasons, readErr
+	return nil, reasons, found, readErr
 }
 
 // timestampOpts decides whether a signature's RFC 3161 timestamp may serve
