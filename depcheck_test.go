@@ -22,6 +22,10 @@ func TestDependencyDirection(t *testing.T) {
 	}{
 		{"./manifests/...", []string{module + "/gate", module + "/web", module + "/cmd"}, []string{"github.com/spf13/cobra", "github.com/labstack/echo"}},
 		{"./gate/...", []string{module + "/web", module + "/cmd"}, []string{"github.com/spf13/cobra", "github.com/labstack/echo"}},
+		// ApplicationSet expansion and Jsonnet evaluation read only what they
+		// are given: no network, and no way back into manifests.
+		{"./manifests/appset/...", []string{module + "/gate", module + "/web", module + "/cmd"}, []string{"net", module + "/manifests"}},
+		{"./manifests/jsonnet/...", []string{module + "/gate", module + "/web", module + "/cmd"}, []string{"net", module + "/manifests"}},
 	}
 	for _, r := range rules {
 		if _, err := os.Stat(strings.TrimSuffix(r.pkgs, "/...")); err != nil {

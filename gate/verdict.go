@@ -70,11 +70,14 @@ type Expected struct {
 
 // AppVerdict is one app's verdicts.
 type AppVerdict struct {
-	Name   string         `json:"name"`
-	Path   string         `json:"path"`
-	Kind   manifests.Kind `json:"kind"`
-	Error  string         `json:"error,omitempty"`
-	Images []ImageVerdict `json:"images"`
+	Name string         `json:"name"`
+	Path string         `json:"path"`
+	Kind manifests.Kind `json:"kind"`
+	// GeneratedBy names the ApplicationSet (and generator) that generated
+	// the app; absent for apps written in the repository.
+	GeneratedBy *manifests.GeneratedBy `json:"generatedBy,omitempty"`
+	Error       string                 `json:"error,omitempty"`
+	Images      []ImageVerdict         `json:"images"`
 	// Warnings are image fields the gate does not judge: a string field
 	// named image in a resource of a kind it has no extractor for. With
 	// StrictUnknownImages each is a failed image instead.

@@ -8,8 +8,8 @@ import (
 // Kind is how an app's manifests are produced.
 type Kind string
 
-// The kinds of app. Jsonnet and plugin apps are recognised so that they can be
-// reported as not renderable, never silently skipped.
+// The kinds of app. Plugin apps are recognised so that they can be reported
+// as not renderable, never silently skipped.
 const (
 	KindPlain     Kind = "plain"
 	KindKustomize Kind = "kustomize"
@@ -32,6 +32,9 @@ type App struct {
 	// DefinedIn says where the app was found: ".gitops-gate.yaml", the file of
 	// an Argo CD Application, or "layout" for directory discovery.
 	DefinedIn string `json:"definedIn,omitempty"`
+
+	// GeneratedBy is set on apps an ApplicationSet generated.
+	GeneratedBy *GeneratedBy `json:"generatedBy,omitempty"`
 
 	Helm      HelmOptions      `json:"helm,omitzero"`
 	Kustomize KustomizeOptions `json:"kustomize,omitzero"`
@@ -121,6 +124,33 @@ type KustomizeOptions struct {
 	IgnoreMissingComponents bool     `json:"ignoreMissingComponents,omitempty" yaml:"ignoreMissingComponents"`
 }
 
+// GeneratedBy names the ApplicationSet, and the generator in it, that
+// generated an Application.
+type GeneratedBy struct {
+	ApplicationSet string `json:"applicationSet"`
+	// Generator is the generator's place in the ApplicationSet, e.g.
+	// "generators[0].matrix".
+	Generator string `json:"generator"`
+	// File is where the ApplicationSet is written ("file:line").
+	File string `json:"file"`
+}
+
+// JsonnetOptions are Argo CD's spec.source.directory.jsonnet.
+type JsonnetOptions struct {
+	TLAs    []JsonnetVar `json:"tlas,omitempty" yaml:"tlas"`
+	ExtVars []JsonnetVar `json:"extVars,omitempty" yaml:"extVars"`
+	// Libs are library directories relative to the repository root.
+	Libs []string `json:"libs,omitempty" yaml:"libs"`
+}
+
+// JsonnetVar is a top-level argument or external variable: a string, or
+// Jsonnet code when Code is set.
+type JsonnetVar struct {
+	Name  string `json:"name" yaml:"name"`
+	Value string `json:"value" yaml:"value"`
+	Code  bool   `json:"code,omitempty" yaml:"code"`
+}
+
 // DirectoryOptions are the settings of a plain YAML app.
 type DirectoryOptions struct {
 	// Recurse reads subdirectories too. Apps found by layout or in
@@ -131,6 +161,8 @@ type DirectoryOptions struct {
 	// app directory; brace alternatives ({a,b}) are allowed.
 	Include string `json:"include,omitempty" yaml:"include"`
 	Exclude string `json:"exclude,omitempty" yaml:"exclude"`
+	// Jsonnet applies to the .jsonnet files of the directory.
+	Jsonnet JsonnetOptions `json:"jsonnet,omitzero" yaml:"jsonnet"`
 	// DisableExtensionFilter reads files whatever their extension (Argo
 	// CD's directory.disableExtensionFilter); include/exclude still apply.
 	DisableExtensionFilter bool `json:"disableExtensionFilter,omitempty" yaml:"disableExtensionFilter"`

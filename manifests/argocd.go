@@ -54,6 +54,8 @@ type argoApp struct {
 	multi         bool   // spec.sources (Argo CD ignores spec.source then)
 	err           error  // the Application cannot be rendered at all
 	instance      string // Argo CD's InstanceName, set by discovery
+	// generatedBy is set when an ApplicationSet generated the Application.
+	generatedBy *GeneratedBy
 }
 
 // where names the file (and line, when the Application is written there
@@ -310,7 +312,11 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 			case "disableExtensionFilter":
 				err = v.Decode(&app.Directory.DisableExtensionFilter)
 			case "jsonnet":
-				// Options of Jsonnet files, which renderPlain refuses one by one.
+				// Options of the directory's Jsonnet files (renderPlain
+				// evaluates them, as Argo CD does).
+				if err := decodeJsonnet(v, &app.Directory.Jsonnet); err != nil {
+					return fail("%s.directory.jsonnet: %v", field, err)
+				}
 			default:
 				return fail("%s.directory.%s is not implemented", field, key)
 			}

@@ -53,8 +53,8 @@ func TestCorpusEveryAppAccountedFor(t *testing.T) {
 		"example.helm-dependency":        {0, "chart dependency wordpress 9.0.3: repository https://charts.helm.sh/stable is not allowed"},
 		"example.helm-guestbook":         {1, ""},
 		"example.helm-hooks":             {4, ""},
-		"example.jsonnet-guestbook":      {0, "Jsonnet is not supported"},
-		"example.jsonnet-guestbook-tla":  {0, "Jsonnet is not supported"},
+		"example.jsonnet-guestbook":      {1, ""}, // gcr.io/google-samples/gb-frontend:v5, from params.libsonnet
+		"example.jsonnet-guestbook-tla":  {1, ""}, // the same image, the TLA default
 		"example.kustomize-guestbook":    {1, ""},
 		"example.plugin-kasane":          {0, `spec.source.plugin "kasane"`},
 		"example.plugin-kustomized-helm": {0, `spec.source.plugin "kustomized-helm"`},

@@ -47,9 +47,14 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	// charts or kustomizations) whose files mention them.
 	var argoApps []*argoApp
 	var appErrs []App
+	var appSets []*Resource
 	collect := func(resources []Resource) {
 		for i := range resources {
 			res := &resources[i]
+			if res.Kind == "ApplicationSet" && strings.HasPrefix(res.APIVersion, "argoproj.io/") {
+				appSets = append(appSets, res)
+				continue
+			}
 			if res.Kind != "Application" || !strings.HasPrefix(res.APIVersion, "argoproj.io/") {
 				continue
 			}
@@ -91,14 +96,27 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	if repoURL == "" {
 		repoURL = inferRepoURL(argoApps, exists)
 	}
+	// ApplicationSets: their Applications are discovered like written ones.
+	generated, genErrs := r.expandApplicationSets(ctx, appSets, repoURL)
+	if repoURL == "" && len(generated) > 0 {
+		// Generated Applications vote like written ones; git generators
+		// then read the checkout under the inferred URL.
+		if repoURL = inferRepoURL(append(argoApps, generated...), exists); repoURL != "" {
+			generated, genErrs = r.expandApplicationSets(ctx, appSets, repoURL)
+		}
+	}
+	argoApps = append(argoApps, generated...)
+	appErrs = append(appErrs, genErrs...)
 	covered := map[string]bool{}
 	var apps []App
 	for _, a := range argoApps {
+		first := len(apps)
 		if len(a.sources) == 0 && a.err == nil {
 			a.err = errors.New("no spec.source or spec.sources")
 		}
 		if a.err != nil {
 			apps = append(apps, a.toApp(0, argoSource{}, nil))
+			apps[len(apps)-1].GeneratedBy = a.generatedBy
 			continue
 		}
 		for i, s := range a.sources {
@@ -110,6 +128,9 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 				covered[app.Path] = true
 			}
 			apps = append(apps, app)
+		}
+		for k := first; k < len(apps); k++ {
+			apps[k].GeneratedBy = a.generatedBy
 		}
 	}
 	apps = append(apps, appErrs...)
@@ -384,7 +405,7 @@ type layout struct {
 
 var (
 	looksKubernetes = regexp.MustCompile(`(?m)(^|[{,\s"])"?(apiVersion|kind)"?\s*:`)
-	mentionsApp     = regexp.MustCompile(`(?m)kind"?\s*:\s*"?Application\b`)
+	mentionsApp     = regexp.MustCompile(`(?m)kind"?\s*:\s*"?Application(Set)?\b`)
 )
 
 func (r *Repo) scanLayout(ctx context.Context) (*layout, error) {

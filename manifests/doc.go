@@ -2,9 +2,11 @@
 // container images its apps would run, each with the place it is written.
 //
 // It discovers apps (from .gitops-gate.yaml, from Argo CD Application
-// manifests, or from the layout of the tree; see docs/apps.md), renders each
-// one in-process (plain YAML, Kustomize through krusty, Helm through the Helm
-// SDK), and extracts image references from the fields Kubernetes actually runs:
+// manifests and the Applications ApplicationSets generate, expanded offline
+// by package appset, or from the layout of the tree; see docs/apps.md),
+// renders each one (plain YAML, Kustomize through krusty, Helm through the
+// Helm SDK, Jsonnet through package jsonnet; Helm and Jsonnet in a bounded
+// child process when a HelmSandbox is set), and extracts image references from the fields Kubernetes actually runs:
 // the containers, init containers and ephemeral containers of every pod spec,
 // image volumes, and any custom resource field named by an ImageExtractor.
 // An `image:` key anywhere else (a ConfigMap, a policy CRD) is not an image.

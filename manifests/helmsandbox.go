@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitops-gate/gitops-gate/manifests/jsonnet"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 )
@@ -81,6 +82,10 @@ func (s *HelmSandbox) limits() helmLimits {
 // (the parent checked it first: symlinks confined, sizes bounded) and
 // renders it with the user values the parent composed.
 type helmRequest struct {
+	// Jsonnet, when set, asks for a Jsonnet evaluation instead of a chart:
+	// a Jsonnet program can loop or allocate without end just as a template
+	// can, so it runs under the same limits.
+	Jsonnet  *jsonnet.Job
 	ChartDir string
 	// Dependencies are directories of fetched dependency charts, added as
 	// if they were in the chart's charts/.
@@ -93,8 +98,9 @@ type helmRequest struct {
 }
 
 type helmResponse struct {
-	Files map[string]string
-	Err   string
+	Files   map[string]string
+	Jsonnet []jsonnet.Output
+	Err     string
 	// OverOutput says Err is about MaxOutput.
 	OverOutput bool
 }
@@ -199,11 +205,26 @@ func (s *HelmSandbox) Close() error {
 // render runs engine.Render for the chart in dir in a child process.
 func (s *HelmSandbox) render(ctx context.Context, dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
 	l := s.limits()
-	req := helmRequest{ChartDir: dir, Dependencies: deps, Values: vals, Release: rel, Cluster: cluster, MemoryLimit: l.memory, MaxOutput: l.maxOutput}
+	resp, err := s.run(ctx, helmRequest{ChartDir: dir, Dependencies: deps, Values: vals, Release: rel, Cluster: cluster, MemoryLimit: l.memory, MaxOutput: l.maxOutput}, "templates")
+	return resp.Files, err
+}
+
+// evalJsonnet evaluates a Jsonnet job in a child process, under the same
+// limits as a chart.
+func (s *HelmSandbox) evalJsonnet(ctx context.Context, job jsonnet.Job) ([]jsonnet.Output, error) {
+	l := s.limits()
+	resp, err := s.run(ctx, helmRequest{Jsonnet: &job, MemoryLimit: l.memory, MaxOutput: l.maxOutput}, "Jsonnet")
+	return resp.Jsonnet, err
+}
+
+// run sends one request to a child and waits for the answer within the
+// limits; what names the work in errors ("templates", "Jsonnet").
+func (s *HelmSandbox) run(ctx context.Context, req helmRequest, what string) (helmResponse, error) {
+	l := s.limits()
 	for {
 		c, reused, err := s.get()
 		if err != nil {
-			return nil, err
+			return helmResponse{}, err
 		}
 		var resp helmResponse
 		var sent bool
@@ -223,28 +244,28 @@ func (s *HelmSandbox) render(ctx context.Context, dir string, deps []string, val
 			c.stop()
 			<-done
 			timer.Stop()
-			return nil, ctx.Err()
+			return helmResponse{}, ctx.Err()
 		case <-timer.C:
 			c.stop()
 			<-done
-			return nil, fmt.Errorf("templates still rendering after %v (a template that loops?); stopped: %w", l.timeout, ErrHelmLimit)
+			return helmResponse{}, fmt.Errorf("%s still rendering after %v (%s that loops?); stopped: %w", what, l.timeout, loopHint[what], ErrHelmLimit)
 		}
 		timer.Stop()
 		if err == nil {
 			s.put(c)
 			switch {
 			case resp.OverOutput:
-				return nil, fmt.Errorf("%s; stopped: %w", resp.Err, ErrHelmLimit)
+				return helmResponse{}, fmt.Errorf("%s; stopped: %w", resp.Err, ErrHelmLimit)
 			case resp.Err != "":
-				return nil, errors.New(resp.Err)
+				return helmResponse{}, errors.New(resp.Err)
 			}
-			return resp.Files, nil
+			return resp, nil
 		}
 		// The conversation is broken either way; the child goes.
 		werr := c.stop()
 		switch {
 		case strings.Contains(err.Error(), "type not registered"):
-			return nil, fmt.Errorf("Helm sandbox: values cannot be passed to the renderer: %w", err)
+			return helmResponse{}, fmt.Errorf("Helm sandbox: values cannot be passed to the renderer: %w", err)
 		case reused && !sent:
 			// An idle child that died while waiting (killed from outside)
 			// never saw this chart: start a new one.
@@ -252,11 +273,13 @@ func (s *HelmSandbox) render(ctx context.Context, dir string, deps []string, val
 		}
 		var ee *exec.ExitError
 		if errors.As(werr, &ee) && ee.ExitCode() == helmChildExitMemory || strings.Contains(c.stderr.String(), "out of memory") {
-			return nil, fmt.Errorf("templates used more than %d MiB of memory; stopped: %w", l.memory>>20, ErrHelmLimit)
+			return helmResponse{}, fmt.Errorf("%s used more than %d MiB of memory; stopped: %w", what, l.memory>>20, ErrHelmLimit)
 		}
-		return nil, fmt.Errorf("Helm renderer failed (%v, %v): %s", err, werr, lastLine(c.stderr.String()))
+		return helmResponse{}, fmt.Errorf("%s renderer failed (%v, %v): %s", what, err, werr, lastLine(c.stderr.String()))
 	}
 }
+
+var loopHint = map[string]string{"templates": "a template", "Jsonnet": "a Jsonnet program"}
 
 // RunHelmChild is the child side of a HelmSandbox: it renders each request
 // read from in and writes the answer to out, until in ends, and returns the
@@ -281,11 +304,21 @@ func RunHelmChild(in io.Reader, out io.Writer) int {
 			go watchHeap(uint64(req.MemoryLimit))
 			watching = true
 		}
-		files, err := helmTemplate(req.ChartDir, req.Dependencies, req.Values, req.Release, req.Cluster)
-		resp := helmResponse{Files: files}
+		var resp helmResponse
+		var err error
+		var n int64
+		if req.Jsonnet != nil {
+			resp.Jsonnet, err = jsonnet.Evaluate(*req.Jsonnet)
+			for _, o := range resp.Jsonnet {
+				n += int64(len(o.JSON))
+			}
+		} else {
+			resp.Files, err = helmTemplate(req.ChartDir, req.Dependencies, req.Values, req.Release, req.Cluster)
+			n = outputSize(resp.Files)
+		}
 		if err != nil {
 			resp = helmResponse{Err: err.Error()}
-		} else if n := outputSize(files); req.MaxOutput > 0 && n > req.MaxOutput {
+		} else if req.MaxOutput > 0 && n > req.MaxOutput {
 			resp = helmResponse{Err: fmt.Sprintf("rendered output of %d bytes is larger than %d", n, req.MaxOutput), OverOutput: true}
 		}
 		if err := enc.Encode(resp); err != nil {

@@ -43,7 +43,7 @@ func (r *Repo) renderPlain(ctx context.Context, dir string, out *Rendered) {
 		return
 	}
 	gitDir := filepath.Join(r.root, ".git")
-	var files []string
+	var files, jsonnetFiles []string
 	var errs []error
 	walkErr := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -115,7 +115,8 @@ func (r *Repo) renderPlain(ctx context.Context, dir string, out *Rendered) {
 			return nil
 		}
 		if strings.HasSuffix(d.Name(), ".jsonnet") {
-			errs = append(errs, &FileError{File: r.rel(p), Err: fmt.Errorf("Argo CD evaluates Jsonnet files of a directory app; Jsonnet is %w, so its images cannot be seen: commit the rendered YAML, or exclude the file with directory.exclude", ErrUnsupported)})
+			// Argo CD evaluates the Jsonnet files of a directory app.
+			jsonnetFiles = append(jsonnetFiles, r.rel(p))
 			return nil
 		}
 		files = append(files, p)
@@ -137,6 +138,11 @@ func (r *Repo) renderPlain(ctx context.Context, dir string, out *Rendered) {
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(jsonnetFiles) > 0 {
+		res, err := r.evalJsonnetFiles(ctx, app, jsonnetFiles)
+		out.Resources = append(out.Resources, res...)
+		errs = append(errs, err)
 	}
 	out.Err = errors.Join(errs...)
 }

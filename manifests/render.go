@@ -118,11 +118,11 @@ func (r *Repo) render(ctx context.Context, app App) *Rendered {
 	case KindHelm:
 		r.renderHelm(ctx, dir, out)
 	case KindJsonnet:
-		out.Err = fmt.Errorf("app %s is a Jsonnet app: Jsonnet is %w; commit the rendered YAML and point the app at it", app.Path, ErrUnsupported)
+		r.renderJsonnet(ctx, dir, out)
 	case KindPlugin:
 		out.Err = fmt.Errorf("app %s uses an Argo CD Config Management Plugin: plugins are %w, so its images cannot be seen", app.Path, ErrUnsupported)
 	default:
-		out.Err = fmt.Errorf("app %s: unknown kind %q (want plain, kustomize or helm)", app.Path, app.Kind)
+		out.Err = fmt.Errorf("app %s: unknown kind %q (want plain, kustomize, helm or jsonnet)", app.Path, app.Kind)
 	}
 	return out
 }

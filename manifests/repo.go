@@ -41,6 +41,11 @@ type Options struct {
 	Extractors Extractors
 	// Logger receives debug detail; the default discards it.
 	Logger *slog.Logger
+	// Clusters is the gate's configured list of Argo CD clusters, which
+	// ApplicationSet clusters generators expand to (plus Argo CD's
+	// in-cluster default). It is configuration, never read from the
+	// repository under review.
+	Clusters []Cluster
 	// HelmSandbox, when set, renders Helm templates in a child process with
 	// a deadline and a memory limit. Without it they run in this process,
 	// where a template that loops cannot be stopped.

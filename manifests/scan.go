@@ -17,11 +17,13 @@ type Inventory struct {
 
 // AppImages is one app's entry in an Inventory.
 type AppImages struct {
-	Name   string     `json:"name"`
-	Path   string     `json:"path"`
-	Kind   Kind       `json:"kind"`
-	Error  string     `json:"error,omitempty"`
-	Images []ImageRef `json:"images"`
+	Name string `json:"name"`
+	Path string `json:"path"`
+	Kind Kind   `json:"kind"`
+	// GeneratedBy names the ApplicationSet that generated the app.
+	GeneratedBy *GeneratedBy `json:"generatedBy,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	Images      []ImageRef   `json:"images"`
 	// Warnings are image fields the gate does not judge (see Warning).
 	Warnings []Warning `json:"warnings,omitempty"`
 	// Remote and Dependencies say what the app's fetched files resolved
@@ -78,7 +80,7 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 	rendered := r.RenderAll(ctx, apps)
 	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(rendered))}
 	for i, rd := range rendered {
-		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, Images: rd.Images(ex), Warnings: rd.Warnings(ex),
+		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, GeneratedBy: rd.App.GeneratedBy, Images: rd.Images(ex), Warnings: rd.Warnings(ex),
 			Remote: rd.App.Remote, Dependencies: rd.App.Dependencies}
 		if ai.Images == nil {
 			ai.Images = []ImageRef{}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +26,7 @@ type repoFlags struct {
 	extractors  string
 	maxFileSize int64
 	helmTimeout time.Duration
+	clusters    string
 	// The cluster Argo CD renders for, and the sources other than this
 	// repository that Applications may use: the gate's configuration.
 	kubeVersion   string
@@ -40,6 +43,7 @@ func (f *repoFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.repoURL, "repo-url", "", "URL of the repository, to match Argo CD Applications (default: the checkout's origin, else inferred)")
 	cmd.Flags().StringVar(&f.extractors, "extractors", "", "YAML file of Kyverno-style imageExtractors (kind: [{path, value, key}]) for custom resources")
 	cmd.Flags().Int64Var(&f.maxFileSize, "max-file-size", manifests.DefaultMaxFileSize, "largest manifest file read, in bytes")
+	cmd.Flags().StringVar(&f.clusters, "clusters", "", "YAML list of the Argo CD clusters ({name, server, labels}) that ApplicationSet clusters generators expand to")
 	cmd.Flags().DurationVar(&f.helmTimeout, "helm-timeout", manifests.DefaultHelmTimeout, "longest a Helm chart may take to render (its templates run in a child process)")
 	cmd.Flags().StringVar(&f.kubeVersion, "kube-version", "", "Kubernetes version of the destination cluster, as Helm charts see it (.Capabilities.KubeVersion) unless an Application sets helm.kubeVersion (default: $KUBE_VERSION, which Argo CD sets for plugins, else "+manifests.DefaultKubeVersion+")")
 	cmd.Flags().StringSliceVar(&f.apiVersions, "api-versions", nil, "API versions the destination cluster serves beyond Helm's built-in set (.Capabilities.APIVersions), unless an Application sets helm.apiVersions; repeatable or comma-separated (default: $KUBE_API_VERSIONS, which Argo CD sets for plugins)")
@@ -121,6 +125,22 @@ func (f *repoFlags) options() (manifests.Options, error) {
 			return opts, &exitError{exitUsage, fmt.Errorf("--extractors %s: %w", f.extractors, err)}
 		}
 		opts.Extractors = ex
+	}
+	if f.clusters != "" {
+		data, err := os.ReadFile(f.clusters)
+		if err != nil {
+			return opts, &exitError{exitUsage, fmt.Errorf("--clusters: %w", err)}
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&opts.Clusters); err != nil && !errors.Is(err, io.EOF) {
+			return opts, &exitError{exitUsage, fmt.Errorf("--clusters %s: %w", f.clusters, err)}
+		}
+		for i, c := range opts.Clusters {
+			if c.Name == "" || c.Server == "" {
+				return opts, &exitError{exitUsage, fmt.Errorf("--clusters %s: entry %d needs a name and a server", f.clusters, i)}
+			}
+		}
 	}
 	return opts, nil
 }

@@ -49,6 +49,13 @@ type Config struct {
 		// that pins them (docs/pinning.md); "" or "off" does not.
 		ProposePins string `yaml:"proposePins"`
 	} `yaml:"github"`
+	// ArgoCD describes the Argo CD the gate stands in front of.
+	ArgoCD struct {
+		// Clusters are the clusters registered in Argo CD (name, server,
+		// labels): what ApplicationSet clusters generators expand to,
+		// besides Argo CD's in-cluster default.
+		Clusters []manifests.Cluster `yaml:"clusters"`
+	} `yaml:"argocd"`
 	// Defaults apply to every repository that does not set its own.
 	Defaults RepoSettings `yaml:"defaults"`
 	// Repos are the repositories the gate watches; webhooks of any other
@@ -281,6 +288,11 @@ func (c *Config) validate() error {
 		}
 	default:
 		return fmt.Errorf("config: store.driver %q: want sqlite or postgres", c.Store.Driver)
+	}
+	for i, cl := range c.ArgoCD.Clusters {
+		if cl.Name == "" || cl.Server == "" {
+			return fmt.Errorf("config: argocd.clusters[%d]: needs a name and a server", i)
+		}
 	}
 	switch c.GitHub.ProposePins {
 	case "", "off", "comment":

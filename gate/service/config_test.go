@@ -69,6 +69,18 @@ func TestLoadConfigProposePins(t *testing.T) {
 	}
 }
 
+// TestLoadConfigArgoCDClusters: the cluster list ApplicationSet clusters
+// generators expand to comes from the configuration, each with a name and
+// a server.
+func TestLoadConfigArgoCDClusters(t *testing.T) {
+	c := loadYAML(t, "argocd: {clusters: [{name: prod, server: https://prod.example, labels: {env: prod}}]}", "")
+	if len(c.ArgoCD.Clusters) != 1 || c.ArgoCD.Clusters[0].Labels["env"] != "prod" {
+		t.Errorf("clusters = %+v", c.ArgoCD.Clusters)
+	}
+	loadYAML(t, "argocd: {clusters: [{name: prod}]}", "argocd.clusters[0]: needs a name and a server")
+	loadYAML(t, "argocd: {clusters: [{name: prod, server: s, labelz: {}}]}", "labelz")
+}
+
 // loadYAML loads a configuration file holding yml. With wantErr, the load
 // must fail with an error containing it, and loadYAML returns nil.
 func loadYAML(t *testing.T, yml, wantErr string) *Config {

@@ -111,7 +111,8 @@ func New(o Options) (*Service, error) {
 func (s *Service) manifestOptions(repoURL string) manifests.Options {
 	opts := manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
 		KubeVersion: s.cfg.Cluster.KubeVersion, APIVersions: s.cfg.Cluster.APIVersions,
-		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: chartsrc.URLs(s.cfg.Sources.Allow)}
+		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: chartsrc.URLs(s.cfg.Sources.Allow),
+		Clusters: s.cfg.ArgoCD.Clusters}
 	if s.charts != nil {
 		opts.Charts = s.charts
 	}
