@@ -16,6 +16,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/gitops-gate/gitops-gate/gate/chartsrc"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -107,10 +108,12 @@ type Config struct {
 		ArgoCDNamespace string   `yaml:"argocdNamespace"`
 	} `yaml:"cluster"`
 	// Sources.Allow lists the repositories other than the one under review
-	// that Applications may take sources from; any other source is an app
-	// error. Never read from the repository under review.
+	// that Applications (and chart dependencies) may take sources from; any
+	// other source is an app error. Never read from the repository under
+	// review. An entry is a URL, or {url, mirror, username, password}: a
+	// chart repository's mirror and the credentials sent to it.
 	Sources struct {
-		Allow []string `yaml:"allow"`
+		Allow []chartsrc.Allowed `yaml:"allow"`
 	} `yaml:"sources"`
 	Log struct {
 		Format string `yaml:"format"` // json or text (default: text on a terminal)

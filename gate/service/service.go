@@ -22,6 +22,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/argocd"
 	"github.com/gitops-gate/gitops-gate/gate/cache"
+	"github.com/gitops-gate/gitops-gate/gate/chartsrc"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
@@ -66,6 +67,7 @@ type Service struct {
 	engines map[string]*gate.Engine // by settings key
 	demo    *gatetest.Demo
 	helm    *manifests.HelmSandbox // nil: charts render in process
+	charts  *chartsrc.Fetcher      // charts of allowed Helm and OCI repositories
 }
 
 // New checks the configuration (every configured repository's policies
@@ -82,6 +84,13 @@ func New(o Options) (*Service, error) {
 	if len(o.HelmCommand) > 0 {
 		s.helm = &manifests.HelmSandbox{Command: o.HelmCommand, Env: o.HelmEnv,
 			Timeout: s.cfg.Limits.HelmTimeout, MemoryLimit: s.cfg.Limits.helmMemory}
+	}
+	if len(s.cfg.Sources.Allow) > 0 {
+		var err error
+		s.charts, err = chartsrc.New(chartsrc.Options{CacheDir: filepath.Join(s.cfg.DataDir, "cache", "charts"), Allow: s.cfg.Sources.Allow})
+		if err != nil {
+			return nil, fmt.Errorf("sources.allow: %w", err)
+		}
 	}
 	for i, r := range s.cfg.Repos {
 		if _, err := s.engineFor(r.Name); err != nil {
@@ -101,10 +110,14 @@ func New(o Options) (*Service, error) {
 // checkout: without it, it would be inferred from the Applications, which
 // the pull request writes.
 func (s *Service) manifestOptions(repoURL string) manifests.Options {
-	return manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
+	opts := manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
 		KubeVersion: s.cfg.Cluster.KubeVersion, APIVersions: s.cfg.Cluster.APIVersions,
-		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: s.cfg.Sources.Allow,
+		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: chartsrc.URLs(s.cfg.Sources.Allow),
 		Clusters: s.cfg.ArgoCD.Clusters}
+	if s.charts != nil {
+		opts.Charts = s.charts
+	}
+	return opts
 }
 
 func settingsKey(r RepoSettings) string {
