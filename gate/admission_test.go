@@ -181,3 +181,46 @@ func TestParserAgreementLocalhostPort(t *testing.T) {
 		t.Errorf("verdict %+v", v)
 	}
 }
+
+// An exclude written with a group/version or a subresource (batch/v1/*,
+// Job/*, batch/*/*) excludes only what it names, as in Kyverno: it used to
+// exclude every kind in the gate, so a Deployment's unsigned image was
+// unmatched.
+//
+// Kyverno parses a kind selector into group, version, kind and subresource
+// (kyverno/kyverno pkg/utils/kube/kind.go ParseKindSelector, matched by
+// pkg/utils/match/kind.go CheckKind): "batch/v1/*" is every kind of the
+// batch group, "Job/*" is Job and its subresources. The gate used to keep
+// only the text after the last '/', "*", which excluded every kind. The
+// legitimate excludes ("v1/Pod", which autogen extends to the controllers,
+// and "*/*") still exclude both.
+func TestKindSelectorWithGroupOrSubresourceExcludesOnlyWhatItNames(t *testing.T) {
+	e := newEnv(t)
+	e.push("acme/unsigned:v1")
+	unsigned := e.w.Ref("acme/unsigned:v1")
+	for _, sel := range []string{`"batch/v1/*"`, `"batch/*/*"`, `"Job/*"`, `"CronJob/*"`, `"apps/v1/DaemonSet/*"`, `"v1/Pod"`, `"*/*"`} {
+		excluded := sel == `"v1/Pod"` || sel == `"*/*"`
+		t.Run(sel, func(t *testing.T) {
+			doc := strings.Replace(acmePolicy, "    verifyImages:", "    exclude:\n      any:\n      - resources:\n          kinds: ["+sel+"]\n    verifyImages:", 1)
+			pols := e.policy(doc, true)
+			rep := e.evaluateRefs(pols, []manifests.ImageRef{
+				refAt(unsigned, "apps/v1", "Deployment", "prod", "spec.template.spec.containers[0].image"),
+				refAt(unsigned, "v1", "Pod", "prod", "spec.containers[0].image"),
+			})
+			for _, v := range rep.Apps[0].Images {
+				if excluded {
+					if v.Status != gate.StatusUnmatched {
+						t.Errorf("%s with exclude kinds [%s]: verdict %s %q, want unmatched (Kyverno excludes it)", v.Resource.Kind, sel, v.Status, v.Reason)
+					}
+					continue
+				}
+				if v.Status != gate.StatusFail {
+					t.Errorf("%s with exclude kinds [%s]: verdict %s %q, want fail (Kyverno does not exclude it)", v.Resource.Kind, sel, v.Status, v.Reason)
+				}
+			}
+			if !excluded && rep.Result == gate.StatusPass {
+				t.Errorf("result pass for an unsigned Deployment Kyverno denies")
+			}
+		})
+	}
+}

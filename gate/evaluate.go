@@ -82,7 +82,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Rep
 	var firsts, repeats []job
 	seen := map[string]bool{}
 	for i, app := range inv.Apps {
-		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, GeneratedBy: app.GeneratedBy, Error: app.Error, Images: make([]ImageVerdict, len(app.Images))}
+		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, GeneratedBy: app.GeneratedBy, Error: app.Error, Images: make([]ImageVerdict, len(app.Images)),
+			Remote: app.Remote, Dependencies: app.Dependencies}
 		for j, ref := range app.Images {
 			if seen[ref.Image] {
 				repeats = append(repeats, job{i, j})
@@ -178,7 +179,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		// A rule judges the resource itself (its kinds, with Kyverno's
 		// auto-generation), or, as a Pod rule, the Pods it creates: Kyverno
 		// admits every Pod through the Pod rule, whoever creates it.
-		direct := rule.Applies(kind, ns)
+		direct := rule.Applies(ref.Resource.APIVersion, kind, ns)
 		viaPods := !direct && kind != "Pod" && rule.AppliesToPods(ns)
 		if !direct && !viaPods {
 			continue

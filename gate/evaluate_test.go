@@ -558,3 +558,30 @@ func TestUnreadableSignatureDoesNotHideAGoodOne(t *testing.T) {
 	e.breakSignatureLayer(other, 0)
 	expect(t, e.judge(e.w.Ref("acme/broken-and-evil:v1"), pols), gate.StatusError, "BLOB_UNKNOWN")
 }
+
+// A registry host written in another case (LOCALHOST:port, GHCR.IO) is the
+// same registry to the runtime: it does not escape a rule written in lower
+// case.
+//
+// DNS names are case-insensitive, and containerd keeps the host as written
+// and connects to it: LOCALHOST:port/acme/unsigned:v1 pulls the very image
+// localhost:port/acme/unsigned:v1 names. imageref.Forms lists the
+// lower-case spelling too, so imageReferences ["localhost:port/*"] judges
+// it, and the reason says Kyverno's string match would not.
+func TestRegistryHostCaseDoesNotEscapeRule(t *testing.T) {
+	e := newEnv(t)
+	e.push("acme/unsigned:v1")
+	port := e.w.Registry.Host[strings.LastIndexByte(e.w.Registry.Host, ':')+1:]
+	pols := e.policy(strings.Replace(acmePolicy, `["REGISTRY/*"]`, `["localhost:`+port+`/*"]`, 1), true)
+	// The legitimate spelling is judged (and fails: nothing is signed).
+	expect(t, e.judge("localhost:"+port+"/acme/unsigned:v1", pols), gate.StatusFail, "no signatures found")
+	for _, host := range []string{"LOCALHOST", "Localhost", "localHost"} {
+		v := e.judge(host+":"+port+"/acme/unsigned:v1", pols)
+		if v.Status == gate.StatusPass || v.Status == gate.StatusUnmatched || v.Status == gate.StatusSkipped {
+			t.Errorf("%s:%s/acme/unsigned:v1 (the same registry as localhost:%s): verdict %s %q, want fail or error", host, port, port, v.Status, v.Reason)
+		}
+		if !strings.Contains(v.Reason, "Kyverno matches this image only as") {
+			t.Errorf("%s: reason %q does not say Kyverno's match differs", host, v.Reason)
+		}
+	}
+}

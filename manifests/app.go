@@ -46,6 +46,9 @@ type App struct {
 	// Remote is set for an app whose files come from another Git
 	// repository, one the gate's configuration allows (Options.AllowSources).
 	Remote *RemoteSource `json:"remote,omitempty"`
+	// Dependencies are the chart dependencies downloaded for a Helm app
+	// (from repositories the gate's configuration allows), as resolved.
+	Dependencies []RemoteSource `json:"dependencies,omitempty"`
 
 	// Err is set when discovery already knows the app cannot be rendered
 	// faithfully (an unsupported Argo CD source option, a plugin source, a path
@@ -53,12 +56,24 @@ type App struct {
 	Err error `json:"-"`
 }
 
-// RemoteSource names the Git repository and commit an app was fetched from.
+// RemoteSource names where an app's files were fetched from: a Git
+// repository and the commit its revision resolved to, or a Helm chart of a
+// Helm repository or OCI registry and the version and archive digest its
+// revision (an exact version or a semver range) resolved to.
 type RemoteSource struct {
 	RepoURL  string `json:"repoURL"`
 	Revision string `json:"revision,omitempty"`
 	Commit   string `json:"commit,omitempty"`
+	// Chart, Version and Digest are set for a chart: its name, the version
+	// chosen and the sha256 of its .tgz, verified against the repository's
+	// index or the OCI manifest.
+	Chart   string `json:"chart,omitempty"`
+	Version string `json:"version,omitempty"`
+	Digest  string `json:"digest,omitempty"`
 }
+
+// key identifies the checkout of a Git RemoteSource within an evaluation.
+func (s *RemoteSource) key() string { return normalizeRepoURL(s.RepoURL) + "@" + s.Revision }
 
 // HelmOptions are the Helm settings an app renders with, in Argo CD's terms.
 type HelmOptions struct {

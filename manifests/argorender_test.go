@@ -480,13 +480,14 @@ spec:
 	}
 
 	// Allowed by the gate's configuration: the Git source is fetched at its
-	// revision and rendered; an allowed chart is still an error (not fetched).
+	// revision and rendered; an allowed chart without a ChartFetcher is an
+	// error (chartsrc's tests fetch them).
 	f := &fakeFetcher{dirs: map[string]string{"https://github.com/acme/other@main": remote}}
 	inv = scan(t, dir, Options{RepoURL: acmeURL, AllowSources: []string{"https://github.com/acme/other.git", "https://charts.example.com"}, Sources: f})
 	if a := appByName(t, inv, "multi[4]"); a.Error != "" || strings.Join(imagesOf(a), " ") != "registry.example/remote:1" || a.Images[0].Resource.Namespace != "prod" {
 		t.Errorf("allowed Git source: %+v (fetches %v)", a, f.calls)
 	}
-	if e := appByName(t, inv, "multi[5]").Error; !strings.Contains(e, "does not fetch Helm or OCI charts") {
+	if e := appByName(t, inv, "multi[5]").Error; !strings.Contains(e, "no fetcher for Helm or OCI charts") {
 		t.Errorf("allowed chart: %q", e)
 	}
 	// Allowed but without a fetcher: an error, not a skip.

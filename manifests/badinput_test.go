@@ -266,7 +266,7 @@ func TestHelmDependencyNeedingDownload(t *testing.T) {
 		"chart/values.yaml": "{}\n",
 	})
 	c := appByName(t, scan(t, dir, Options{}), "chart")
-	if !strings.Contains(c.Error, "redis 17.0.0 from oci://registry-1.docker.io/bitnamicharts is not in charts/") {
+	if !strings.Contains(c.Error, "redis 17.0.0: repository oci://registry-1.docker.io/bitnamicharts is not allowed") {
 		t.Errorf("error %q", c.Error)
 	}
 }

@@ -50,7 +50,7 @@ func TestCorpusEveryAppAccountedFor(t *testing.T) {
 		"apps":                           {0, ""}, // the app-of-apps chart: Applications only
 		"example.blue-green":             {1, ""},
 		"example.guestbook":              {1, ""},
-		"example.helm-dependency":        {0, "wordpress 9.0.3 from https://charts.helm.sh/stable is not in charts/"},
+		"example.helm-dependency":        {0, "chart dependency wordpress 9.0.3: repository https://charts.helm.sh/stable is not allowed"},
 		"example.helm-guestbook":         {1, ""},
 		"example.helm-hooks":             {4, ""},
 		"example.jsonnet-guestbook":      {1, ""}, // gcr.io/google-samples/gb-frontend:v5, from params.libsonnet

@@ -175,7 +175,10 @@ func (r *Repo) sourceApp(ctx context.Context, a *argoApp, i int, s argoSource, r
 		}
 		why := "the gate's configuration does not allow this source (--allow-source)"
 		if r.sourceAllowed(s.RepoURL) {
-			why = "the source is allowed, but gitops-gate does not fetch Helm or OCI charts yet"
+			if s.Chart != "" {
+				return r.chartSourceApp(ctx, a, i, s, fail), false
+			}
+			why = "the source is allowed, but gitops-gate fetches only Helm charts (with spec.source.chart) from OCI registries"
 		}
 		app := fail(fmt.Errorf("Application %s (%s): %s: %s is not in this repository and %s, so its images cannot be checked: %w",
 			a.name, a.where(), field, what, why, ErrUnsupported))
@@ -207,6 +210,31 @@ func (r *Repo) sourceApp(ctx context.Context, a *argoApp, i int, s argoSource, r
 		return app, false
 	}
 	return r.argoSourceApp(a, i, s), false
+}
+
+// chartSourceApp fetches the chart of an allowed Helm repository or OCI
+// registry that source i of Application a names, at its targetRevision
+// (a version or a semver range), and builds its app; the app's Remote
+// shows the version and digest the revision resolved to.
+func (r *Repo) chartSourceApp(ctx context.Context, a *argoApp, i int, s argoSource, fail func(error) App) App {
+	fc, err := r.fetchChart(ctx, s.RepoURL, s.Chart, s.TargetRevision)
+	if err != nil {
+		app := fail(fmt.Errorf("Application %s (%s): %s: Helm chart %q %s from allowed source %s: %w", a.name, a.where(), a.sourceField(i), s.Chart, orAny(s.TargetRevision), s.RepoURL, err))
+		app.Kind = KindHelm
+		return app
+	}
+	local := s
+	local.Path = filepath.Base(fc.chart.Dir)
+	app := fc.repo.argoSourceApp(a, i, local)
+	app.Remote = &RemoteSource{RepoURL: s.RepoURL, Revision: s.TargetRevision, Chart: s.Chart, Version: fc.chart.Version, Digest: fc.chart.Digest}
+	return app
+}
+
+func orAny(rev string) string {
+	if rev == "" {
+		return "(any version)"
+	}
+	return rev
 }
 
 // isThisRevision reports whether Argo CD renders a source of this

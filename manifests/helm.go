@@ -20,8 +20,9 @@ import (
 
 // renderHelm renders a local chart with the Helm SDK, as `helm template`
 // would: values.yaml, then the app's value files, values and parameters.
-// Dependencies must be vendored in charts/; one that would need a download is
-// an error naming it.
+// Dependencies not vendored in charts/ are fetched from the repositories
+// the gate's configuration allows (fetchDependencies); any other is an
+// error naming it.
 func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 	app := out.App
 	if err := r.checkChartFiles(dir); err != nil {
@@ -31,6 +32,15 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 	chrt, err := loader.Load(dir)
 	if err != nil {
 		out.Err = fmt.Errorf("loading Helm chart %s: %w", app.Path, r.redactErr(err))
+		return
+	}
+	depDirs, err := r.fetchDependencies(ctx, dir, chrt, &out.App)
+	if err != nil {
+		out.Err = err
+		return
+	}
+	if err := addDependencies(chrt, depDirs); err != nil {
+		out.Err = fmt.Errorf("Helm chart %s: %w", app.Path, err)
 		return
 	}
 	if err := missingDependencies(chrt); err != nil {
@@ -74,7 +84,7 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 	}
 	var files map[string]string
 	if r.opts.HelmSandbox != nil {
-		files, err = r.opts.HelmSandbox.render(ctx, dir, vals, release, cluster)
+		files, err = r.opts.HelmSandbox.render(ctx, dir, depDirs, vals, release, cluster)
 	} else {
 		files, err = templateChart(chrt, vals, release, cluster)
 	}
@@ -127,6 +137,19 @@ func (r *Repo) checkChartFiles(dir string) error {
 		}
 		return nil
 	})
+}
+
+// addDependencies adds the fetched dependency charts in dirs to c, as if
+// they were in its charts/ directory.
+func addDependencies(c *chart.Chart, dirs []string) error {
+	for _, d := range dirs {
+		dep, err := loader.Load(d)
+		if err != nil {
+			return fmt.Errorf("loading chart dependency %s: %w", filepath.Base(d), err)
+		}
+		c.AddDependency(dep)
+	}
+	return nil
 }
 
 // missingDependencies mirrors `helm template`'s check, naming where each

@@ -85,13 +85,16 @@ type helmRequest struct {
 	// Jsonnet, when set, asks for a Jsonnet evaluation instead of a chart:
 	// a Jsonnet program can loop or allocate without end just as a template
 	// can, so it runs under the same limits.
-	Jsonnet     *jsonnet.Job
-	ChartDir    string
-	Values      map[string]any
-	Release     chartutil.ReleaseOptions
-	Cluster     helmCluster
-	MemoryLimit int64
-	MaxOutput   int64
+	Jsonnet  *jsonnet.Job
+	ChartDir string
+	// Dependencies are directories of fetched dependency charts, added as
+	// if they were in the chart's charts/.
+	Dependencies []string
+	Values       map[string]any
+	Release      chartutil.ReleaseOptions
+	Cluster      helmCluster
+	MemoryLimit  int64
+	MaxOutput    int64
 }
 
 type helmResponse struct {
@@ -200,9 +203,9 @@ func (s *HelmSandbox) Close() error {
 }
 
 // render runs engine.Render for the chart in dir in a child process.
-func (s *HelmSandbox) render(ctx context.Context, dir string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
+func (s *HelmSandbox) render(ctx context.Context, dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
 	l := s.limits()
-	resp, err := s.run(ctx, helmRequest{ChartDir: dir, Values: vals, Release: rel, Cluster: cluster, MemoryLimit: l.memory, MaxOutput: l.maxOutput}, "templates")
+	resp, err := s.run(ctx, helmRequest{ChartDir: dir, Dependencies: deps, Values: vals, Release: rel, Cluster: cluster, MemoryLimit: l.memory, MaxOutput: l.maxOutput}, "templates")
 	return resp.Files, err
 }
 
@@ -310,7 +313,7 @@ func RunHelmChild(in io.Reader, out io.Writer) int {
 				n += int64(len(o.JSON))
 			}
 		} else {
-			resp.Files, err = helmTemplate(req.ChartDir, req.Values, req.Release, req.Cluster)
+			resp.Files, err = helmTemplate(req.ChartDir, req.Dependencies, req.Values, req.Release, req.Cluster)
 			n = outputSize(resp.Files)
 		}
 		if err != nil {
@@ -342,9 +345,12 @@ func watchHeap(limit uint64) {
 
 // helmTemplate is the child's side of templateChart: it loads the chart
 // itself (the parent checked its files first).
-func helmTemplate(dir string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
+func helmTemplate(dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
 	chrt, err := loader.Load(dir)
 	if err != nil {
+		return nil, err
+	}
+	if err := addDependencies(chrt, deps); err != nil {
 		return nil, err
 	}
 	return templateChart(chrt, vals, rel, cluster)

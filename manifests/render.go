@@ -63,14 +63,23 @@ func clusterScoped(apiVersion, kind string) bool {
 
 func (r *Repo) render(ctx context.Context, app App) *Rendered {
 	if app.Remote != nil && app.Err == nil {
-		v, ok := r.remotes.Load(normalizeRepoURL(app.Remote.RepoURL) + "@" + app.Remote.Revision)
-		if !ok || v.(*remoteRepo).repo == nil {
+		var from *Repo
+		if app.Remote.Chart != "" {
+			if v, ok := r.charts.Load(chartKey(app.Remote.RepoURL, app.Remote.Chart, app.Remote.Revision)); ok {
+				from = v.(*fetchedChart).repo
+			}
+		} else if v, ok := r.remotes.Load(app.Remote.key()); ok {
+			from = v.(*remoteRepo).repo
+		}
+		if from == nil {
 			return &Rendered{App: app, Err: fmt.Errorf("app %s: %s was not fetched", app.Name, app.Remote.RepoURL)}
 		}
 		local := app
 		local.Remote = nil // its files are the fetched checkout's own
-		out := v.(*remoteRepo).repo.render(ctx, local)
+		out := from.render(ctx, local)
+		deps := out.App.Dependencies // found while rendering
 		out.App = app
+		out.App.Dependencies = deps
 		return out
 	}
 	if app.DefinedIn == definedByLayout {

@@ -78,6 +78,10 @@ type Options struct {
 	// Sources fetches allowed Git sources; without it an allowed Git source
 	// is an app error too. manifests/ never talks to the network itself.
 	Sources SourceFetcher
+	// Charts fetches charts of allowed Helm repositories and OCI
+	// registries, for Applications' chart sources and for chart
+	// dependencies; without it those are app errors.
+	Charts ChartFetcher
 }
 
 // DefaultKubeVersion is the Kubernetes version charts render for when
@@ -144,6 +148,8 @@ type Repo struct {
 	// remotes are the checkouts of allowed Git sources, by repoURL and
 	// revision, opened by Discover.
 	remotes sync.Map // string -> *remoteRepo
+	// charts are the allowed charts fetched, by chartKey.
+	charts sync.Map // string -> *fetchedChart
 }
 
 type remoteRepo struct {

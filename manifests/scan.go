@@ -26,6 +26,11 @@ type AppImages struct {
 	Images      []ImageRef   `json:"images"`
 	// Warnings are image fields the gate does not judge (see Warning).
 	Warnings []Warning `json:"warnings,omitempty"`
+	// Remote and Dependencies say what the app's fetched files resolved
+	// to (App.Remote, App.Dependencies): a commit, or a chart's version
+	// and digest.
+	Remote       *RemoteSource  `json:"remote,omitempty"`
+	Dependencies []RemoteSource `json:"dependencies,omitempty"`
 }
 
 // ScanOptions select what Scan renders.
@@ -75,7 +80,8 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 	rendered := r.RenderAll(ctx, apps)
 	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(rendered))}
 	for i, rd := range rendered {
-		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, GeneratedBy: rd.App.GeneratedBy, Images: rd.Images(ex), Warnings: rd.Warnings(ex)}
+		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, GeneratedBy: rd.App.GeneratedBy, Images: rd.Images(ex), Warnings: rd.Warnings(ex),
+			Remote: rd.App.Remote, Dependencies: rd.App.Dependencies}
 		if ai.Images == nil {
 			ai.Images = []ImageRef{}
 		}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +60,9 @@ type gateEnv struct {
 	store  store.Store
 	cfg    *service.Config
 	cancel context.CancelFunc
+	svc    *service.Service
+	// start starts the workers (newGate has already).
+	start func()
 }
 
 // helmChildEnv makes the test binary the service's Helm sandbox child, as
@@ -76,34 +81,69 @@ func TestMain(m *testing.M) {
 // github section.
 func newGate(t *testing.T, extraConfig ...string) *gateEnv {
 	t.Helper()
+	return newGateWith(t, gateOptions{extra: extraConfig})
+}
+
+// gateOptions vary the e2e gate.
+type gateOptions struct {
+	extra []string
+	// noWorkers leaves the queue alone until start is called.
+	noWorkers bool
+	// app runs the gate as GitHub App 7, installed on these repositories.
+	app map[string]int64
+	// denyDefault leaves registries.deny at its default (loopback denied:
+	// the test registry is unreachable).
+	denyDefault bool
+	// web changes the HTTP options.
+	web func(*web.Options)
+	// images replaces the policy's imageReferences glob (REGISTRY/*).
+	images string
+}
+
+func newGateWith(t *testing.T, o gateOptions) *gateEnv {
+	t.Helper()
 	g := &gateEnv{t: t, world: gatetest.NewWorld(t), git: gatetest.NewGitServer(t), gh: gatetest.NewFakeGitHub(t)}
 	g.repo = g.git.NewRepo("acme/gitops")
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
-	os.WriteFile(pol, []byte(strings.ReplaceAll(e2ePolicy, "REGISTRY", g.world.Registry.Host)), 0o644)
+	polText := strings.ReplaceAll(e2ePolicy, "REGISTRY", g.world.Registry.Host)
+	if o.images != "" {
+		polText = strings.Replace(polText, g.world.Registry.Host+"/*", o.images, 1)
+	}
+	os.WriteFile(pol, []byte(polText), 0o644)
 	var githubExtra string
 	var extra []string
-	for _, e := range extraConfig {
+	for _, e := range o.extra {
 		if k, ok := strings.CutPrefix(e, "github."); ok {
 			githubExtra += "  " + k + "\n"
 		} else {
 			extra = append(extra, e)
 		}
 	}
+	credentials := "  token: ghp_test\n"
+	if o.app != nil {
+		keyFile := filepath.Join(dir, "app.pem")
+		os.WriteFile(keyFile, g.gh.App(7, o.app), 0o600)
+		credentials = "  appID: 7\n  privateKeyFile: " + keyFile + "\n"
+	}
+	deny := "registries: {deny: []} # the test registry listens on loopback\n"
+	if o.denyDefault {
+		deny = ""
+	}
 	cfgFile := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`dataDir: %s
 externalURL: https://gate.example.com
 github:
   baseURL: %s/
-  token: ghp_test
-  webhookSecret: %s
+%s  webhookSecret: %s
 %srepos:
   - name: acme/gitops
+    cloneURL: %s
     policies: [%s]
     trustedRoot: %s
     branches: [main]
 workers: 2
-`, filepath.Join(dir, "data"), g.gh.Server.URL, secret, githubExtra, pol, g.world.TrustedRootPath)+strings.Join(extra, "\n")), 0o644)
+%s`, filepath.Join(dir, "data"), g.gh.Server.URL, credentials, secret, githubExtra, g.repo.CloneURL(), pol, g.world.TrustedRootPath, deny)+strings.Join(extra, "\n")), 0o644)
 	cfg, err := service.LoadConfig(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -116,11 +156,21 @@ workers: 2
 		t.Fatal(err)
 	}
 	g.store = st
-	ghc, err := github.NewClient(github.Auth{Token: cfg.GitHub.Token, BaseURL: cfg.GitHub.BaseURL}, nil)
+	auth := github.Auth{Token: cfg.GitHub.Token, BaseURL: cfg.GitHub.BaseURL}
+	if o.app != nil {
+		auth = github.Auth{AppID: cfg.GitHub.AppID, BaseURL: cfg.GitHub.BaseURL}
+		auth.PrivateKey, _ = os.ReadFile(cfg.GitHub.PrivateKeyFile)
+	}
+	ghc, err := github.NewClient(auth, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fetcher, _ := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(dir, "git")})
+	// As serve does: the token goes only to the configured GitHub.
+	origin, err := github.WebOrigin(cfg.GitHub.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetcher, _ := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(dir, "git"), TokenOrigin: origin})
 	reg := prometheus.NewRegistry()
 	metrics := service.NewMetrics(reg, st)
 	svc, err := service.New(service.Options{Config: cfg, Store: st, GitHub: ghc, Fetcher: fetcher, Metrics: metrics,
@@ -128,13 +178,27 @@ workers: 2
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.svc = svc
 	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	g.srv = httptest.NewServer(web.New(web.Options{Service: svc, WebhookSecret: []byte(secret), Gatherer: reg, Metrics: metrics}))
+	var started atomic.Bool
+	g.start = func() {
+		started.Store(true)
+		go func() { svc.Run(ctx); close(done) }()
+	}
+	if !o.noWorkers {
+		g.start()
+	}
+	wo := web.Options{Service: svc, WebhookSecret: []byte(secret), Gatherer: reg, Metrics: metrics}
+	if o.web != nil {
+		o.web(&wo)
+	}
+	g.srv = httptest.NewServer(web.New(wo))
 	t.Cleanup(func() {
 		g.srv.Close()
 		cancel()
-		<-done
+		if started.Load() {
+			<-done
+		}
 		svc.Close()
 		st.Close()
 	})
@@ -175,6 +239,9 @@ func (g *gateEnv) payload(action string, pr int, sha string) []byte {
 	prm["number"] = pr
 	prm["title"] = "Bump the worker"
 	prm["head"].(map[string]any)["sha"] = sha
+	// GitHub stamps each state of the pull request: later payloads of a
+	// test describe later states.
+	prm["updated_at"] = nextUpdatedAt()
 	repo := p["repository"].(map[string]any)
 	repo["full_name"] = "acme/gitops"
 	repo["clone_url"] = g.repo.CloneURL()
@@ -182,16 +249,37 @@ func (g *gateEnv) payload(action string, pr int, sha string) []byte {
 	return out
 }
 
-func (g *gateEnv) send(event, delivery string, payload []byte, key string) *http.Response {
-	g.t.Helper()
+var prClock = struct {
+	sync.Mutex
+	t time.Time
+}{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+
+// nextUpdatedAt is a pull_request.updated_at later than every earlier one.
+func nextUpdatedAt() string {
+	prClock.Lock()
+	defer prClock.Unlock()
+	prClock.t = prClock.t.Add(time.Second)
+	return prClock.t.Format(time.RFC3339)
+}
+
+// signed is a webhook request signed with key; an empty delivery leaves
+// out X-GitHub-Delivery.
+func (g *gateEnv) signed(event, delivery string, payload []byte, key string) *http.Request {
 	req, _ := http.NewRequest(http.MethodPost, g.srv.URL+"/webhooks/github", bytes.NewReader(payload))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", delivery)
+	if delivery != "" {
+		req.Header.Set("X-GitHub-Delivery", delivery)
+	}
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write(payload)
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
+	return req
+}
+
+func (g *gateEnv) send(event, delivery string, payload []byte, key string) *http.Response {
+	g.t.Helper()
+	resp, err := http.DefaultClient.Do(g.signed(event, delivery, payload, key))
 	if err != nil {
 		g.t.Fatal(err)
 	}

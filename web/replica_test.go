@@ -132,6 +132,7 @@ repos:
     trustedRoot: %s
 workers: 2
 leaseTimeout: 3s
+registries: {deny: []} # the test registry listens on loopback
 log: {format: json, level: warn}
 `, addr, filepath.Join(dir, fmt.Sprintf("data-%d", i)), dsn, gh.Server.URL, secret, pol, world.TrustedRootPath)), 0o644)
 		logf, _ := os.Create(filepath.Join(dir, fmt.Sprintf("replica-%d.log", i)))

@@ -195,7 +195,7 @@ func TestArgoCDSyncGate(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("sa-token\n"), 0o600)
 	hook := []string{"presync", "--app", "web", "--kube-api", kube.URL, "--kube-token-file", tokenFile}
-	service := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\n", repo.CloneURL(), pol, w.TrustedRootPath))
+	service := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\nregistries: {deny: []}\n", repo.CloneURL(), pol, w.TrustedRootPath))
 	trust := []string{"--policy", pol, "--trusted-root", w.TrustedRootPath}
 
 	for _, c := range rows {
@@ -333,5 +333,70 @@ func assertArgoCDReadsOnlyVerified(t *testing.T, out, signedName, unsignedName s
 	}
 	if strings.Contains(out, "<<") {
 		t.Errorf("the output still holds a merge key:\n%s", out)
+	}
+}
+
+// render --pin approves objects, not image strings: an unsigned image that
+// passed where no rule applies (an excluded namespace) is not accepted in
+// an object Argo CD reads in a namespace the rule covers.
+//
+// PluginOutput re-extracts the images of the objects Argo CD decodes. It
+// used to require each to be in a set of approved image strings: when an
+// image passed in one place only because no rule applies there (namespace
+// sandbox is excluded: the verdict is unmatched, which passes), the same
+// string was "approved" everywhere. An object the gate's decoder does not
+// see, or sees in another namespace, then carries it into prod: a
+// ConfigMap with items: [Deployment in prod] (Argo CD expands any object
+// with an items list), or a metadata block with namespace: twice (the gate
+// reads the first, Argo CD the last). Kyverno denies those Pods in prod;
+// the plugin printed them with exit 0. (The gate's decoder now also sees
+// both, as Argo CD does; PluginOutput's own check is proved in gate/argocd
+// TestPluginOutputApprovesObjectsNotStrings.) Each image in the output must have
+// been judged for the object (kind, namespace, name) and field Argo CD will
+// apply it in; an object without a namespace is judged in the destination
+// namespace (ARGOCD_APP_NAMESPACE), where Argo CD applies it.
+func TestRenderPinApprovesObjectsNotImageStrings(t *testing.T) {
+	w, _, _, _, unsigned := checkWorld(t)
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	excl := strings.Replace(checkPolicy, "      verifyImages:", "      exclude:\n        any:\n          - resources:\n              namespaces: [sandbox]\n      verifyImages:", 1)
+	os.WriteFile(pol, []byte(strings.ReplaceAll(excl, "REGISTRY", w.Registry.Host)), 0o644)
+	sandbox := fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: play, namespace: sandbox}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: play, image: %s}\n", unsigned)
+	prod := fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: prod}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: web, image: %s}\n", unsigned)
+	for _, c := range []struct {
+		name, files string
+		argo        bool // Argo CD applies an unsigned image in prod
+		msg         string
+		destination string
+	}{
+		{"legitimate: the unsigned image only in the excluded namespace", sandbox, false, "", ""},
+		{"legitimate: no namespace, destination sandbox", strings.Replace(sandbox, ", namespace: sandbox", "", 1), false, "", "sandbox"},
+		{"no namespace, destination prod", strings.Replace(sandbox, ", namespace: sandbox", "", 1), true, "FAIL", "prod"},
+		{"the same image in prod, seen by the gate", sandbox + "---\n" + prod, true, "FAIL", ""},
+		{"a ConfigMap carrying items: [Deployment in prod]", sandbox + "---\n" + fmt.Sprintf(
+			"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: sandbox}\nitems:\n  - {apiVersion: apps/v1, kind: Deployment, metadata: {name: hidden, namespace: prod}, spec: {template: {spec: {containers: [{name: hidden, image: %s}]}}}}\n", unsigned), true, "", ""},
+		{"namespace: twice, the gate reads sandbox, Argo CD prod", fmt.Sprintf(
+			"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: sandbox\n  namespace: prod\nspec:\n  template:\n    spec:\n      containers:\n        - {name: web, image: %s}\n", unsigned), true, "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "app")
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(filepath.Join(dir, "all.yaml"), []byte(c.files), 0o644)
+			t.Setenv("ARGOCD_APP_NAME", "web")
+			t.Setenv("ARGOCD_APP_SOURCE_PATH", "app")
+			t.Setenv("ARGOCD_APP_NAMESPACE", c.destination)
+			out, stderr, code := run(t, "render", "--pin", dir, "--policy", pol, "--trusted-root", w.TrustedRootPath)
+			if !c.argo {
+				if code != exitOK {
+					t.Errorf("legitimate variant refused: exit %d\n%s", code, stderr)
+				}
+				return
+			}
+			if code == exitOK {
+				t.Errorf("Argo CD would run %s in namespace prod, where the rule applies and it is unsigned; render --pin passed:\n%s\n%s", unsigned, out, stderr)
+			}
+			if c.msg != "" && !strings.Contains(stderr, c.msg) {
+				t.Errorf("the refusal does not say %q:\n%s", c.msg, stderr)
+			}
+		})
 	}
 }

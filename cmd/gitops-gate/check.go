@@ -11,6 +11,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/report"
+	"github.com/gitops-gate/gitops-gate/gate/service"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
 )
 
@@ -28,10 +29,17 @@ type engineFlags struct {
 	strict       bool
 	timeout      time.Duration
 	retries      int
+	deny         []string
 	bundles      []string // check --bundle
 	ignoreTlog   bool     // check --insecure-ignore-tlog
 	ignoreSCT    bool     // check --insecure-ignore-sct
 }
+
+// cliRegistryDeny is --registry-deny's default: link-local addresses
+// (cloud metadata). Loopback stays reachable: someone running check on
+// their machine expects their local registry (localhost:5000, kind's) to
+// work. The service denies loopback too (registries.deny).
+var cliRegistryDeny = []string{"169.254.0.0/16", "fe80::/10"}
 
 func (f *engineFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
@@ -46,13 +54,18 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.strict, "strict", false, "fail image fields of resource kinds the gate has no extractor for, instead of warning")
 	fl.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "timeout of each registry request")
 	fl.IntVar(&f.retries, "registry-retries", 3, "retries of a registry request on 429, 5xx or a dropped connection")
+	fl.StringSliceVar(&f.deny, "registry-deny", cliRegistryDeny, "addresses (IPs or CIDR ranges) never contacted for a registry, checked after DNS; --registry-deny= denies none (the service's registries.deny also denies loopback)")
 }
 
 func (f *engineFlags) engine() (*gate.Engine, error) {
+	deny, err := service.ParsePrefixes("--registry-deny", f.deny)
+	if err != nil {
+		return nil, &exitError{exitUsage, err}
+	}
 	e, err := gate.NewEngine(gate.Config{
 		PolicyPaths: f.policies, PolicyIgnore: f.policyIgnore, Identities: f.identities, KeyFiles: f.keys,
 		Trust:               trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
-		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN")},
+		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN"), Deny: deny},
 		RequireMatch:        f.requireMatch,
 		StrictUnknownImages: f.strict,
 		BundleFiles:         f.bundles,

@@ -101,6 +101,7 @@ repos:
   - {name: acme/gitops, policies: [%s], trustedRoot: %s}
 workers: 2
 leaseTimeout: 2s
+registries: {deny: []} # the test registry listens on loopback
 log: {format: text}
 `, filepath.Join(dir, "data"), gh.Server.URL, pol, w.TrustedRootPath)), 0o644)
 	// Slow registry: evaluations are in flight when the process dies.

@@ -10,13 +10,14 @@ import (
 	"strings"
 
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/web"
 )
 
 // bindListen checks the listen address and binds it, before serve touches
 // any state: a second serve with a port in use, or a bare port number,
 // must fail without rewriting the demo or queueing an evaluation in a
 // store another process is using.
-func bindListen(addr string) (net.Listener, error) {
+func bindListen(addr string, maxConnections int) (net.Listener, error) {
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 		hint := ""
 		if _, err := strconv.Atoi(addr); err == nil {
@@ -24,7 +25,7 @@ func bindListen(addr string) (net.Listener, error) {
 		}
 		return nil, &exitError{exitUsage, fmt.Errorf("listen %q: want [host]:port, e.g. :8080 or 127.0.0.1:8080%s", addr, hint)}
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := web.Listen(addr, maxConnections)
 	if err != nil {
 		return nil, &exitError{exitOperational, fmt.Errorf("listen %s: %w (is another gitops-gate running?)", addr, err)}
 	}

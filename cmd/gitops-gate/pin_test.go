@@ -68,7 +68,7 @@ func TestRenderPinRecordsOnTheService(t *testing.T) {
 	remote := gs.NewRepo("acme/gitops")
 	sha := remote.Commit("api", map[string]string{"api/deploy.yaml": mustRead(t, repo+"/api/deploy.yaml")})
 	remote.SetRef("refs/heads/main", sha)
-	server := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [cmp-token]\n", remote.CloneURL(), pol, w.TrustedRootPath))
+	server := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [cmp-token]\nregistries: {deny: []}\n", remote.CloneURL(), pol, w.TrustedRootPath))
 	t.Setenv("GITOPS_GATE_SERVER", server)
 	t.Setenv("GITOPS_GATE_TOKEN", "cmp-token")
 	t.Setenv("ARGOCD_APP_SOURCE_REPO_URL", remote.CloneURL())

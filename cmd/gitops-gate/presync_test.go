@@ -79,7 +79,7 @@ func TestPresync(t *testing.T) {
 	}
 
 	// With the service: POST /api/v1/evaluations?wait= with the hook's token.
-	gate := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\n", repo.CloneURL(), pol, w.TrustedRootPath))
+	gate := startService(t, fmt.Sprintf("repos:\n  - {name: acme/gitops, cloneURL: %q, policies: [%s], trustedRoot: %s}\napiTokens: [hook-token]\nregistries: {deny: []}\n", repo.CloneURL(), pol, w.TrustedRootPath))
 	serverFlags := append(kubeFlags, "--server", gate, "--token", "hook-token", "--wait", "30s", "--insecure-http")
 	out, stderr, code = run(t, append([]string{"presync"}, serverFlags...)...)
 	if code != exitDenied || !strings.Contains(stderr, "FAIL "+unsigned) || !strings.Contains(stderr, gate+"/evaluations/") {

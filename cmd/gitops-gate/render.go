@@ -111,6 +111,7 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 			return &exitError{exitOperational, err}
 		}
 	}
+	adjust, destinations := argocd.RecordDestinations(adjust)
 	stream, rep, err := eng.CheckAndPin(cmd.Context(), root, gate.PinOptions{Manifests: mopts, App: app, Adjust: adjust})
 	if err != nil {
 		return scanError(err)
@@ -118,8 +119,9 @@ func renderPinned(cmd *cobra.Command, dir string, rf *repoFlags, ef *engineFlags
 	if rep.Result == gate.StatusPass {
 		// What is printed is what Argo CD will decode, re-serialised from
 		// the decoded objects and checked image by image against what
-		// was verified (see argocd.PluginOutput).
-		stream, err = argocd.PluginOutput(stream, argocd.Approved(rep), mopts.Extractors.Merge(eng.Extractors()))
+		// was judged, at the object and field it was judged in (see
+		// argocd.PluginOutput).
+		stream, err = argocd.PluginOutput(stream, argocd.Approved(rep, destinations()), mopts.Extractors.Merge(eng.Extractors()))
 		if err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "gitops-gate: refusing to render %s: %v\n", renderTarget(dir, app), err)
 			return &exitError{exitDenied, err}

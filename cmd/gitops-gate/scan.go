@@ -14,6 +14,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/chartsrc"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
@@ -48,7 +49,7 @@ func (f *repoFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.apiVersions, "api-versions", nil, "API versions the destination cluster serves beyond Helm's built-in set (.Capabilities.APIVersions), unless an Application sets helm.apiVersions; repeatable or comma-separated (default: $KUBE_API_VERSIONS, which Argo CD sets for plugins)")
 	cmd.Flags().StringVar(&f.argoNamespace, "argocd-namespace", manifests.DefaultArgoCDNamespace, "namespace Argo CD runs in: it decides which .argocd-source-<app>.yaml Argo CD reads")
 	cmd.Flags().StringArrayVar(&f.revisions, "revision", nil, "an Application targetRevision that means the commit being checked (e.g. HEAD and the branch the change merges into); repeatable. When set, a source of this repository at another revision is fetched at it (or is an app error)")
-	cmd.Flags().StringArrayVar(&f.allowSources, "allow-source", nil, "repository URL (Git, Helm or OCI) other than this one that Applications may use as a source; repeatable. Any other is an app error")
+	cmd.Flags().StringArrayVar(&f.allowSources, "allow-source", nil, "repository URL (Git, Helm or OCI) other than this one that Applications and chart dependencies may use as a source, as URL or URL=MIRROR (charts are then fetched from the mirror); repeatable. Any other is an app error")
 }
 
 func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
@@ -64,8 +65,16 @@ func (f *repoFlags) open(dir string) (*manifests.Repo, error) {
 }
 
 func (f *repoFlags) options() (manifests.Options, error) {
+	var allow []chartsrc.Allowed
+	for _, s := range f.allowSources {
+		a, err := chartsrc.ParseAllowed(s)
+		if err != nil {
+			return manifests.Options{}, &exitError{exitUsage, fmt.Errorf("--allow-source %q: %w", s, err)}
+		}
+		allow = append(allow, a)
+	}
 	opts := manifests.Options{RepoURL: f.repoURL, MaxFileSize: f.maxFileSize, HelmSandbox: helmSandbox(f.helmTimeout, 0),
-		KubeVersion: f.kubeVersion, APIVersions: f.apiVersions, ArgoCDNamespace: f.argoNamespace, AllowSources: f.allowSources,
+		KubeVersion: f.kubeVersion, APIVersions: f.apiVersions, ArgoCDNamespace: f.argoNamespace, AllowSources: chartsrc.URLs(allow),
 		Revisions: f.revisions}
 	// In Argo CD's plugin, the repo-server passes the destination
 	// cluster's version and API versions (getPluginEnvs in
@@ -97,6 +106,11 @@ func (f *repoFlags) options() (manifests.Options, error) {
 		}
 		f.sources = &gitsrc.Sources{Fetcher: fetcher, TmpRoot: f.sourcesTmp}
 		opts.Sources = f.sources
+		// Allowed charts are verified against their repository's digest
+		// and kept in a cache by that digest.
+		if opts.Charts, err = chartsrc.New(chartsrc.Options{CacheDir: filepath.Join(cache, "gitops-gate", "charts"), Allow: allow}); err != nil {
+			return opts, &exitError{exitOperational, fmt.Errorf("--allow-source: %w", err)}
+		}
 	}
 	if f.extractors != "" {
 		data, err := os.ReadFile(f.extractors)

@@ -75,7 +75,7 @@ func newLogger(cfg *service.Config) *slog.Logger {
 func serve(ctx context.Context, cfg *service.Config) error {
 	log := newLogger(cfg)
 	// Bind and lock before touching any state (store, demo, git cache).
-	ln, err := bindListen(cfg.Listen)
+	ln, err := bindListen(cfg.Listen, cfg.Server.MaxConnections)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,12 @@ func serve(ctx context.Context, cfg *service.Config) error {
 		}
 	}
 	// Files the renderer will refuse by their size are not written out.
-	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git"), PlaceholderOver: cfg.Limits.MaxFileSizeBytes()})
+	// The GitHub token goes only to the configured GitHub's origin.
+	tokenOrigin, err := github.WebOrigin(cfg.GitHub.BaseURL)
+	if err != nil {
+		return &exitError{exitUsage, err}
+	}
+	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git"), PlaceholderOver: cfg.Limits.MaxFileSizeBytes(), TokenOrigin: tokenOrigin})
 	if err != nil {
 		return &exitError{exitOperational, err}
 	}
@@ -142,8 +147,10 @@ func serve(ctx context.Context, cfg *service.Config) error {
 	}
 	e := web.New(web.Options{Service: svc, WebhookSecret: []byte(cfg.GitHub.WebhookSecret), APITokens: cfg.APITokens,
 		Demo: demo, Gatherer: reg, Metrics: metrics, Logger: log,
-		BasicUser: cfg.UI.BasicAuth.Username, BasicPassword: cfg.UI.BasicAuth.Password, TrustedUserHeader: cfg.UI.TrustedUserHeader})
-	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+		BasicUser: cfg.UI.BasicAuth.Username, BasicPassword: cfg.UI.BasicAuth.Password, TrustedUserHeader: cfg.UI.TrustedUserHeader,
+		TrustedProxies: cfg.TrustedProxies(), WebhookMaxBody: cfg.Server.WebhookMaxBodyBytes(), WebhookInFlight: cfg.Server.WebhookInFlightBytes()})
+	srv := web.NewHTTPServer(e, web.ServerLimits{ReadTimeout: cfg.Server.ReadTimeout, WriteTimeout: cfg.Server.WriteTimeout,
+		IdleTimeout: cfg.Server.IdleTimeout, MaxConnections: cfg.Server.MaxConnections})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

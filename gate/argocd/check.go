@@ -101,6 +101,7 @@ func checkSource(ctx context.Context, eng *gate.Engine, dir string, spec *Spec, 
 	if err != nil {
 		return nil, err
 	}
+	adjust, destinations := RecordDestinations(adjust)
 	stream, rep, err := eng.CheckAndPin(ctx, dir, gate.PinOptions{App: path, Adjust: adjust, Manifests: mopts})
 	if err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func checkSource(ctx context.Context, eng *gate.Engine, dir string, spec *Spec, 
 		return nil, fmt.Errorf("Application %s %s: no app at %s", spec.Name, src.Field, path)
 	}
 	if rep.Result == gate.StatusPass {
-		if _, err := PluginOutput(stream, Approved(rep), mopts.Extractors.Merge(eng.Extractors())); err != nil {
+		if _, err := PluginOutput(stream, Approved(rep, destinations()), mopts.Extractors.Merge(eng.Extractors())); err != nil {
 			return nil, fmt.Errorf("Application %s %s: %w", spec.Name, src.Field, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -84,36 +85,95 @@ func isNullList(u *unstructured.Unstructured) bool {
 	return ok && items == nil
 }
 
-// Approved returns the image values a passing report let through, as
-// they are written in pinned output: the pinned value of each verified
-// image, and the image itself when it is not pinned (already a digest, or
-// passing without a rule).
-func Approved(rep *gate.Report) map[string]bool {
-	ok := map[string]bool{}
+// Approvals are the images a passing report let through, each bound to
+// where it was judged: the object (apiVersion, kind, namespace, name) and
+// the field path. An image string alone approves nothing elsewhere: an
+// image that passes in one object only because no rule applies there (an
+// excluded namespace, an unmatched kind) is not approved in another object
+// that Argo CD applies where a rule does apply.
+type Approvals struct {
+	set map[approval]bool
+	// destinations are the namespaces Argo CD puts objects without one in
+	// (the apps' destination namespaces, as the gate rendered them).
+	destinations []string
+}
+
+type approval struct {
+	id           manifests.ResourceID
+	field, image string
+}
+
+// Approved returns the approvals of a passing report: the value written in
+// pinned output (the pinned value of each verified image, the image itself
+// when it is not pinned: already a digest, or passing without a rule) at
+// the object and field the gate judged it in. destinations are the
+// destination namespaces of the rendered apps (see RecordDestinations).
+func Approved(rep *gate.Report, destinations []string) Approvals {
+	ok := Approvals{set: map[approval]bool{}, destinations: destinations}
 	for _, a := range rep.Apps {
 		for _, v := range a.Images {
 			if !v.Status.Passing() || v.Error != "" {
 				continue
 			}
+			img := v.Image
 			if p, pinned := gate.PinnedValue(v); pinned {
-				ok[p] = true
-			} else {
-				ok[v.Image] = true
+				img = p
 			}
+			ok.set[approval{id: v.Resource, field: v.FieldPath, image: img}] = true
 		}
 	}
 	return ok
+}
+
+// covers reports whether image at field of the object id, as Argo CD
+// applies it, was approved. An object without a namespace lands in the
+// destination namespace, where the gate judged it (manifests.Repo.Render);
+// a judgment without a namespace is the strictest reading (every namespace
+// filter of match met, none of exclude) and covers any namespace.
+func (a Approvals) covers(id manifests.ResourceID, field, image string) bool {
+	ns := []string{id.Namespace, ""}
+	if id.Namespace == "" {
+		ns = append(ns, a.destinations...)
+	}
+	for _, n := range ns {
+		id.Namespace = n
+		if a.set[approval{id: id, field: field, image: image}] {
+			return true
+		}
+	}
+	return false
+}
+
+// RecordDestinations wraps a scan's Adjust (which may be nil) to record
+// the destination namespace of each app after adjustment: the namespace
+// the gate judged the app's namespace-less objects in, and the one Argo
+// CD applies them in.
+func RecordDestinations(adjust func(*manifests.App) error) (func(*manifests.App) error, func() []string) {
+	var ns []string
+	wrapped := func(app *manifests.App) error {
+		if adjust != nil {
+			if err := adjust(app); err != nil {
+				return err
+			}
+		}
+		if app.Namespace != "" && !slices.Contains(ns, app.Namespace) {
+			ns = append(ns, app.Namespace)
+		}
+		return nil
+	}
+	return wrapped, func() []string { return ns }
 }
 
 // PluginOutput turns the gate's pinned stream into what the plugin prints:
 // the objects as Argo CD decodes them (DecodeLikeArgoCD), re-serialised one
 // per document from the decoded values, so that there is nothing left for
 // another decoder to read differently (no duplicate keys, no merge keys, no
-// lists). Every image the gate's extractors find in those objects must be
-// one the gate approved, or nothing is printed: an object whose images the
-// gate never saw (a ConfigMap carrying items: [Deployment], a duplicate
-// image: key) is refused.
-func PluginOutput(stream []byte, approved map[string]bool, ex manifests.Extractors) ([]byte, error) {
+// lists). Every image the gate's extractors find in those objects must
+// have been approved at that object and field (Approvals), or nothing is
+// printed: an object whose images the gate never saw or saw elsewhere (a
+// ConfigMap carrying items: [Deployment in prod], a duplicate image: or
+// namespace: key) is refused.
+func PluginOutput(stream []byte, approved Approvals, ex manifests.Extractors) ([]byte, error) {
 	objs, err := DecodeLikeArgoCD(stream)
 	if err != nil {
 		return nil, fmt.Errorf("the rendered manifests as Argo CD decodes them: %w", err)
@@ -136,8 +196,8 @@ func PluginOutput(stream []byte, approved map[string]bool, ex manifests.Extracto
 			if ref.Error != "" {
 				return nil, fmt.Errorf("%s %s: %s: %s: %w", u.GetKind(), u.GetName(), ref.FieldPath, ref.Error, ErrUnverifiedOutput)
 			}
-			if !approved[ref.Image] {
-				return nil, fmt.Errorf("%s %s: %s: %s: %w", u.GetKind(), u.GetName(), ref.FieldPath, ref.Image, ErrUnverifiedOutput)
+			if !approved.covers(res.ResourceID, ref.FieldPath, ref.Image) {
+				return nil, fmt.Errorf("%s: %s: %s was not approved for this object: %w", res.ResourceID, ref.FieldPath, ref.Image, ErrUnverifiedOutput)
 			}
 		}
 		y, err := sigsyaml.JSONToYAML(js)

@@ -1,7 +1,12 @@
 package gatetest
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -9,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v4"
 )
 
 // PostedStatus is a commit status the fake GitHub received.
@@ -29,8 +36,9 @@ type Comment struct {
 	Created time.Time
 }
 
-// FakeGitHub answers GitHub's REST API for commit statuses, issue comments
-// and App installation tokens, and records what it received. FailNext answers that
+// FakeGitHub answers GitHub's REST API for commit statuses, issue comments,
+// App installation tokens and installation lookups, and records what it
+// received. FailNext answers that
 // many status posts with 502 first.
 type FakeGitHub struct {
 	Server *httptest.Server
@@ -40,6 +48,55 @@ type FakeGitHub struct {
 	failNext int
 	bad      []string // requests that did not look like GitHub's API
 	comments []*Comment
+
+	// GitHub App mode (App): the App's key and installations by repository.
+	appID         int64
+	appKey        *rsa.PrivateKey
+	installations map[string]int64
+	lookups       []string // repositories whose installation was looked up
+}
+
+// App makes the fake serve a GitHub App: installation tokens
+// (POST /app/installations/{id}/access_tokens) and installation lookups
+// (GET /repos/{owner}/{repo}/installation) need a JWT signed with the
+// App's key (returned, PEM) and issued by appID; installations maps
+// owner/name to the installation ID. Installation tokens are
+// "ghs_installation_<id>".
+func (f *FakeGitHub) App(appID int64, installations map[string]int64) []byte {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	f.mu.Lock()
+	f.appID, f.appKey, f.installations = appID, key, installations
+	f.mu.Unlock()
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+}
+
+// Lookups lists the repositories whose installation was looked up.
+func (f *FakeGitHub) Lookups() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.lookups...)
+}
+
+// appJWT checks the App's JWT on r (the caller holds f.mu).
+func (f *FakeGitHub) appJWT(r *http.Request) bool {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || f.appKey == nil {
+		return false
+	}
+	tok, err := jwt.ParseWithClaims(raw, &jwt.RegisteredClaims{}, func(t *jwt.Token) (any, error) {
+		if t.Method != jwt.SigningMethodRS256 {
+			return nil, fmt.Errorf("alg %v", t.Header["alg"])
+		}
+		return &f.appKey.PublicKey, nil
+	})
+	if err != nil || !tok.Valid {
+		return false
+	}
+	claims := tok.Claims.(*jwt.RegisteredClaims)
+	return claims.Issuer == strconv.FormatInt(f.appID, 10)
 }
 
 // Comments returns copies of the comments, oldest first.
@@ -88,8 +145,39 @@ func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, "/api/v3")
 	switch {
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/app/installations/") && strings.HasSuffix(path, "/access_tokens"):
+		token := "ghs_fake_installation_token"
+		if f.appKey != nil {
+			id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(path, "/app/installations/"), "/access_tokens"), 10, 64)
+			known := false
+			for _, v := range f.installations {
+				known = known || v == id
+			}
+			if err != nil || !known || !f.appJWT(r) {
+				f.bad = append(f.bad, r.Method+" "+r.URL.Path+" (unknown installation or bad JWT)")
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			token = fmt.Sprintf("ghs_installation_%d", id)
+		}
 		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(map[string]any{"token": "ghs_fake_installation_token", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339)})
+		json.NewEncoder(w).Encode(map[string]any{"token": token, "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/repos/") && strings.HasSuffix(path, "/installation"):
+		// GET /repos/{owner}/{repo}/installation, with the App's JWT.
+		parts := strings.Split(strings.TrimPrefix(path, "/repos/"), "/")
+		if len(parts) != 3 || !f.appJWT(r) {
+			f.bad = append(f.bad, r.Method+" "+r.URL.Path+" (bad path or JWT)")
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		repo := parts[0] + "/" + parts[1]
+		f.lookups = append(f.lookups, repo)
+		id, ok := f.installations[repo]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]any{"message": "Not Found"})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"id": id, "app_id": f.appID})
 	case strings.HasPrefix(path, "/repos/") && strings.Contains(path, "/issues/"):
 		f.serveComments(w, r, strings.Split(strings.TrimPrefix(path, "/repos/"), "/"))
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/repos/"):

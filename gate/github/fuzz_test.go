@@ -9,7 +9,8 @@ import (
 
 // FuzzInterpret: a webhook payload (already authenticated, so as hostile as
 // a compromised secret allows) never panics the parser, and an event the
-// gate acts on names a repository and a full commit SHA.
+// gate acts on names a valid repository and a full commit SHA (the clone
+// URL, when missing, is derived from the configured GitHub).
 func FuzzInterpret(f *testing.F) {
 	files, _ := filepath.Glob("../../testdata/github-webhooks/*.payload.json")
 	for _, p := range files {
@@ -28,8 +29,8 @@ func FuzzInterpret(f *testing.F) {
 		if ev.Kind == "ping" {
 			return
 		}
-		if !strings.Contains(ev.Repo, "/") || len(ev.SHA) != 40 || ev.CloneURL == "" {
-			t.Fatalf("acting on an event without repository, clone URL or SHA: %+v", ev)
+		if CheckRepo("repo", ev.Repo) != nil || !ValidSHA(ev.SHA) {
+			t.Fatalf("acting on an event without a valid repository or SHA: %+v", ev)
 		}
 	})
 }

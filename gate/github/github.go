@@ -42,7 +42,18 @@ type Client struct {
 
 	mu            sync.Mutex
 	installations map[int64]*ghinstallation.Transport
+	byRepo        map[string]repoInstallation
 }
+
+// repoInstallation is a cached installation lookup.
+type repoInstallation struct {
+	id      int64
+	fetched time.Time
+}
+
+// installationTTL is how long a repository's installation is trusted
+// before it is looked up again (an App can be uninstalled and installed).
+const installationTTL = time.Hour
 
 // NewClient checks the credentials and builds a client. transport may be
 // nil (http.DefaultTransport).
@@ -50,7 +61,7 @@ func NewClient(a Auth, transport http.RoundTripper) (*Client, error) {
 	if transport == nil {
 		transport = http.DefaultTransport
 	}
-	c := &Client{auth: a, base: transport, installations: map[int64]*ghinstallation.Transport{}}
+	c := &Client{auth: a, base: transport, installations: map[int64]*ghinstallation.Transport{}, byRepo: map[string]repoInstallation{}}
 	if a.AppID != 0 {
 		atr, err := ghinstallation.NewAppsTransport(transport, a.AppID, a.PrivateKey)
 		if err != nil {
@@ -105,6 +116,59 @@ func (c *Client) api(installationID int64) (*gh.Client, error) {
 	return client, nil
 }
 
+// InstallationFor returns the GitHub App's installation on repo
+// (owner/name), for evaluations that did not come with one (API and Argo
+// CD requests): GET /repos/{owner}/{repo}/installation, authenticated
+// with the App's JWT, and cached. With a token (no App) it returns 0.
+func (c *Client) InstallationFor(ctx context.Context, repo string) (int64, error) {
+	if c.apps == nil {
+		return 0, nil
+	}
+	if err := CheckRepo("repository", repo); err != nil {
+		return 0, err
+	}
+	key := strings.ToLower(repo)
+	c.mu.Lock()
+	cached, ok := c.byRepo[key]
+	c.mu.Unlock()
+	if ok && time.Since(cached.fetched) < installationTTL {
+		return cached.id, nil
+	}
+	owner, name, _ := strings.Cut(repo, "/")
+	client := gh.NewClient(&http.Client{Transport: c.apps})
+	if c.auth.BaseURL != "" {
+		var err error
+		if client, err = client.WithEnterpriseURLs(c.auth.BaseURL, c.auth.BaseURL); err != nil {
+			return 0, err
+		}
+	}
+	inst, _, err := client.Apps.FindRepositoryInstallation(ctx, owner, name)
+	if err != nil {
+		return 0, fmt.Errorf("the GitHub App's installation on %s: %w", repo, err)
+	}
+	if inst.GetID() == 0 {
+		return 0, fmt.Errorf("the GitHub App's installation on %s: GitHub answered without an ID", repo)
+	}
+	c.mu.Lock()
+	c.byRepo[key] = repoInstallation{id: inst.GetID(), fetched: time.Now()}
+	c.mu.Unlock()
+	return inst.GetID(), nil
+}
+
+// RepoToken is a token to fetch repo with: the installation's when
+// installationID is set (a webhook's), else, as a GitHub App, that of the
+// installation looked up for repo; or the configured token.
+func (c *Client) RepoToken(ctx context.Context, repo string, installationID int64) (string, error) {
+	if c.apps != nil && installationID == 0 {
+		id, err := c.InstallationFor(ctx, repo)
+		if err != nil {
+			return "", err
+		}
+		installationID = id
+	}
+	return c.Token(ctx, installationID)
+}
+
 // Token is a token to fetch the repository with.
 func (c *Client) Token(ctx context.Context, installationID int64) (string, error) {
 	itr, err := c.installation(installationID)
@@ -129,9 +193,9 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // PostStatus posts a commit status. A rate limit or server error returns a
 // *RetryError; anything else is permanent.
 func (c *Client) PostStatus(ctx context.Context, st store.Status) error {
-	owner, repo, ok := strings.Cut(st.Repo, "/")
-	if !ok {
-		return fmt.Errorf("repository %q: want owner/name", st.Repo)
+	owner, repo, err := statusTarget(st)
+	if err != nil {
+		return err
 	}
 	client, err := c.api(st.InstallationID)
 	if err != nil {
@@ -151,9 +215,9 @@ func (c *Client) PostStatus(ctx context.Context, st store.Status) error {
 // succeeded (the process died before recording it) asks this before posting
 // again, so a crash does not post a status twice.
 func (c *Client) StatusPosted(ctx context.Context, st store.Status) (bool, error) {
-	owner, repo, ok := strings.Cut(st.Repo, "/")
-	if !ok {
-		return false, fmt.Errorf("repository %q: want owner/name", st.Repo)
+	owner, repo, err := statusTarget(st)
+	if err != nil {
+		return false, err
 	}
 	client, err := c.api(st.InstallationID)
 	if err != nil {
@@ -171,6 +235,17 @@ func (c *Client) StatusPosted(ctx context.Context, st store.Status) (bool, error
 		return s.GetState() == st.State && s.GetDescription() == Truncate(st.Description, 140) && s.GetTargetURL() == st.TargetURL, nil
 	}
 	return false, nil
+}
+
+// statusTarget checks the repository and commit of a status before they
+// become a URL path: a status recorded before intake validated them must
+// not reach another API path.
+func statusTarget(st store.Status) (owner, repo string, err error) {
+	if err := errors.Join(CheckRepo("repository", st.Repo), CheckSHA("commit", st.SHA)); err != nil {
+		return "", "", err
+	}
+	owner, repo, _ = strings.Cut(st.Repo, "/")
+	return owner, repo, nil
 }
 
 func classify(err error) error {
@@ -228,10 +303,13 @@ const MaxCommentBytes = 65536
 // says which it did ("created", "updated", "newer" or "none"). Running it
 // again after a crash finds the comment instead of posting a second one.
 func (c *Client) UpsertComment(ctx context.Context, cm Comment) (string, error) {
-	owner, repo, ok := strings.Cut(cm.Repo, "/")
-	if !ok {
-		return "", fmt.Errorf("repository %q: want owner/name", cm.Repo)
+	if err := CheckRepo("repository", cm.Repo); err != nil {
+		return "", err
 	}
+	if cm.PR <= 0 {
+		return "", fmt.Errorf("%w: pull request %d", ErrMalformed, cm.PR)
+	}
+	owner, repo, _ := strings.Cut(cm.Repo, "/")
 	client, err := c.api(cm.InstallationID)
 	if err != nil {
 		return "", err

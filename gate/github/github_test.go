@@ -23,6 +23,8 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/store"
 )
 
+const testSHA = "0123456789abcdef0123456789abcdef01234567"
+
 func sign(secret, payload []byte) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write(payload)
@@ -173,13 +175,13 @@ func TestPostStatusWithToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	long := strings.Repeat("x", 200)
-	err = c.PostStatus(context.Background(), store.Status{Repo: "acme/gitops", SHA: "abc123", State: "failure", Context: "gitops-gate",
+	err = c.PostStatus(context.Background(), store.Status{Repo: "acme/gitops", SHA: testSHA, State: "failure", Context: "gitops-gate",
 		Description: long, TargetURL: "https://gate.example.com/evaluations/1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := f.statuses[0]
-	if got["path"] != "/repos/acme/gitops/statuses/abc123" || got["state"] != "failure" || got["context"] != "gitops-gate" ||
+	if got["path"] != "/repos/acme/gitops/statuses/"+testSHA || got["state"] != "failure" || got["context"] != "gitops-gate" ||
 		got["target_url"] != "https://gate.example.com/evaluations/1" || len([]rune(got["description"].(string))) != 140 {
 		t.Errorf("status %+v", got)
 	}
@@ -188,10 +190,10 @@ func TestPostStatusWithToken(t *testing.T) {
 	}
 	f.fail = 1
 	var re *RetryError
-	if err := c.PostStatus(context.Background(), store.Status{Repo: "acme/gitops", SHA: "abc", State: "pending"}); !errors.As(err, &re) {
+	if err := c.PostStatus(context.Background(), store.Status{Repo: "acme/gitops", SHA: testSHA, State: "pending"}); !errors.As(err, &re) {
 		t.Errorf("502: %v, want a RetryError", err)
 	}
-	if err := c.PostStatus(context.Background(), store.Status{Repo: "nope", SHA: "abc"}); err == nil || errors.As(err, &re) {
+	if err := c.PostStatus(context.Background(), store.Status{Repo: "nope", SHA: testSHA}); err == nil || errors.As(err, &re) {
 		t.Errorf("bad repo: %v, want a permanent error", err)
 	}
 }
@@ -204,7 +206,7 @@ func TestPostStatusAsGitHubApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.PostStatus(context.Background(), store.Status{Repo: "acme/gitops", SHA: "abc", State: "success", Context: "gitops-gate", InstallationID: 42}); err != nil {
+	if err := c.PostStatus(context.Background(), store.Status{Repo: "acme/gitops", SHA: testSHA, State: "success", Context: "gitops-gate", InstallationID: 42}); err != nil {
 		t.Fatal(err)
 	}
 	if f.paths[0] != "POST /app/installations/42/access_tokens" || !strings.HasPrefix(f.auth[0], "Bearer ey") {
@@ -216,7 +218,7 @@ func TestPostStatusAsGitHubApp(t *testing.T) {
 	if tok, err := c.Token(context.Background(), 42); err != nil || tok != "ghs_installation" {
 		t.Errorf("token %q %v", tok, err)
 	}
-	if err := c.PostStatus(context.Background(), store.Status{Repo: "acme/gitops", SHA: "abc", State: "success"}); err == nil {
+	if err := c.PostStatus(context.Background(), store.Status{Repo: "acme/gitops", SHA: testSHA, State: "success"}); err == nil {
 		t.Error("an App without an installation ID must refuse")
 	}
 	if _, err := NewClient(Auth{AppID: 7, PrivateKey: []byte("not a key")}, nil); err == nil {

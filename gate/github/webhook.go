@@ -1,17 +1,31 @@
 package github
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	gh "github.com/google/go-github/v60/github"
+	"golang.org/x/sync/semaphore"
 )
 
 // ErrSignature marks a delivery that is unsigned or signed with another
 // secret.
 var ErrSignature = errors.New("webhook signature does not match")
+
+// ErrTooLarge marks a delivery larger than GitHub sends.
+var ErrTooLarge = errors.New("webhook payload too large")
+
+// ErrBusy marks a delivery refused because too many unauthenticated bytes
+// are being read already; the sender may try again.
+var ErrBusy = errors.New("too many webhook bytes in flight")
 
 // Delivery is an authenticated webhook request.
 type Delivery struct {
@@ -20,24 +34,131 @@ type Delivery struct {
 	Payload []byte
 }
 
-// ReadDelivery authenticates a webhook request with the shared secret
-// (X-Hub-Signature-256, HMAC-SHA256, constant-time comparison) and reads
-// it. An empty secret refuses everything.
+// MaxPayload is the largest payload GitHub sends (it caps payloads at 25
+// MB and drops larger ones).
+const MaxPayload = 25 << 20
+
+// Receiver authenticates webhook requests. Before a request is
+// authenticated, its body is bytes an anonymous sender chose: the receiver
+// refuses bodies over MaxBody from their Content-Length, and holds at most
+// Budget such bytes in memory at once, across all requests; a request that
+// cannot get its share within Wait is refused with ErrBusy. It is safe for
+// concurrent use.
+type Receiver struct {
+	Secret []byte
+	// MaxBody bounds one payload (default and at most MaxPayload).
+	MaxBody int64
+	// Budget bounds the unauthenticated body bytes held at once (default
+	// 64 MiB; at least MaxBody).
+	Budget int64
+	// Wait is how long a request waits for its share (default 5s).
+	Wait time.Duration
+
+	once sync.Once
+	sem  *semaphore.Weighted
+}
+
+func (rc *Receiver) init() {
+	rc.once.Do(func() {
+		if rc.MaxBody <= 0 || rc.MaxBody > MaxPayload {
+			rc.MaxBody = MaxPayload
+		}
+		if rc.Budget <= 0 {
+			rc.Budget = 64 << 20
+		}
+		rc.Budget = max(rc.Budget, rc.MaxBody)
+		if rc.Wait <= 0 {
+			rc.Wait = 5 * time.Second
+		}
+		rc.sem = semaphore.NewWeighted(rc.Budget)
+	})
+}
+
+// ReadDelivery authenticates a webhook request with the shared secret; see
+// Receiver.Read.
 func ReadDelivery(r *http.Request, secret []byte) (*Delivery, error) {
-	if len(secret) == 0 {
+	return (&Receiver{Secret: secret}).Read(r)
+}
+
+// Read authenticates a webhook request with the shared secret
+// (X-Hub-Signature-256, HMAC-SHA256, constant-time comparison) and reads
+// it. An empty secret refuses everything. Everything that can be checked
+// without the body is checked before a byte of it is read.
+func (rc *Receiver) Read(r *http.Request) (*Delivery, error) {
+	rc.init()
+	if len(rc.Secret) == 0 {
 		return nil, fmt.Errorf("%w: no webhook secret is configured", ErrSignature)
 	}
-	if r.Header.Get(gh.SHA256SignatureHeader) == "" {
+	sig := r.Header.Get(gh.SHA256SignatureHeader)
+	if !strings.HasPrefix(sig, "sha256=") {
 		return nil, fmt.Errorf("%w: no %s header", ErrSignature, gh.SHA256SignatureHeader)
 	}
-	// Only the SHA-256 header counts: drop the legacy SHA-1 one so that
-	// go-github cannot fall back to it.
-	r.Header.Del(gh.SHA1SignatureHeader)
-	payload, err := gh.ValidatePayload(r, secret)
+	id, event := r.Header.Get(gh.DeliveryIDHeader), r.Header.Get(gh.EventTypeHeader)
+	if id == "" || len(id) > 100 {
+		// Deduplication keys on the delivery ID: without one a replay
+		// could not be told from a new delivery.
+		return nil, fmt.Errorf("%w: no %s header", ErrMalformed, gh.DeliveryIDHeader)
+	}
+	if event == "" || len(event) > 100 {
+		return nil, fmt.Errorf("%w: no %s header", ErrMalformed, gh.EventTypeHeader)
+	}
+	if r.ContentLength > rc.MaxBody {
+		return nil, fmt.Errorf("%w: %d bytes, GitHub sends at most %d", ErrTooLarge, r.ContentLength, rc.MaxBody)
+	}
+	// An unknown length may take up to twice MaxBody while it grows.
+	share := 2 * rc.MaxBody
+	if r.ContentLength >= 0 {
+		share = r.ContentLength
+	}
+	share = min(share, rc.Budget)
+	ctx, cancel := context.WithTimeout(r.Context(), rc.Wait)
+	err := rc.sem.Acquire(ctx, share)
+	cancel()
 	if err != nil {
+		return nil, ErrBusy
+	}
+	defer rc.sem.Release(share)
+	body, err := readBody(r, rc.MaxBody)
+	if err != nil {
+		return nil, err
+	}
+	if err := gh.ValidateSignature(sig, body, rc.Secret); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSignature, err)
 	}
-	return &Delivery{ID: gh.DeliveryID(r), Event: gh.WebHookType(r), Payload: payload}, nil
+	payload := body
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	switch strings.TrimSpace(strings.ToLower(ct)) {
+	case "application/json":
+	case "application/x-www-form-urlencoded":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, fmt.Errorf("%w: form payload: %v", ErrMalformed, err)
+		}
+		payload = []byte(form.Get("payload"))
+	default:
+		return nil, fmt.Errorf("%w: content type %q: want application/json", ErrMalformed, clip(ct))
+	}
+	return &Delivery{ID: id, Event: event, Payload: payload}, nil
+}
+
+// readBody reads the whole body, at most max bytes.
+func readBody(r *http.Request, max int64) ([]byte, error) {
+	if r.ContentLength >= 0 {
+		b := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, fmt.Errorf("%w: reading the body: %v", ErrMalformed, err)
+		}
+		return b, nil
+	}
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the body: %v", ErrMalformed, err)
+	}
+	if n > max {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+	}
+	return buf.Bytes(), nil
 }
 
 // Event is what the gate does with a delivery.
@@ -52,6 +173,9 @@ type Event struct {
 	Ref            string // the ref to fetch
 	Branch         string // for push: the branch name
 	InstallationID int64
+	// UpdatedAt is the pull request's pull_request.updated_at: which of
+	// two deliveries describes the newer state of the pull request.
+	UpdatedAt time.Time
 	// Ignore, when set, says why the gate takes no action.
 	Ignore string
 }
@@ -59,14 +183,16 @@ type Event struct {
 // actedOn are the pull request actions that change what would be deployed.
 var actedOn = map[string]bool{"opened": true, "synchronize": true, "reopened": true, "ready_for_review": true}
 
-// Interpret turns a delivery into an Event with go-github's parser.
+// Interpret turns a delivery into an Event with go-github's parser. A
+// payload the gate cannot act on safely (a SHA, repository or ref outside
+// what GitHub sends) is an ErrMalformed error.
 func Interpret(d *Delivery) (*Event, error) {
 	msg, err := gh.ParseWebHook(d.Event, d.Payload)
 	if err != nil {
 		if strings.Contains(err.Error(), "unknown X-Github-Event") {
-			return &Event{Kind: d.Event, Ignore: "event " + d.Event + " is not one the gate acts on"}, nil
+			return &Event{Kind: d.Event, Ignore: "event " + clip(d.Event) + " is not one the gate acts on"}, nil
 		}
-		return nil, fmt.Errorf("parsing %s delivery %s: %w", d.Event, d.ID, err)
+		return nil, fmt.Errorf("%w: parsing %s delivery %s: %v", ErrMalformed, clip(d.Event), clip(d.ID), err)
 	}
 	switch e := msg.(type) {
 	case *gh.PingEvent:
@@ -74,16 +200,20 @@ func Interpret(d *Delivery) (*Event, error) {
 	case *gh.PullRequestEvent:
 		pr := e.GetPullRequest()
 		ev := &Event{Kind: "pull_request", Action: e.GetAction(), Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
-			PR: e.GetNumber(), PRTitle: pr.GetTitle(), SHA: pr.GetHead().GetSHA(), InstallationID: e.GetInstallation().GetID()}
+			PR: e.GetNumber(), PRTitle: pr.GetTitle(), SHA: pr.GetHead().GetSHA(), InstallationID: e.GetInstallation().GetID(),
+			UpdatedAt: pr.GetUpdatedAt().Time}
 		if ev.PR == 0 {
 			ev.PR = pr.GetNumber()
 		}
 		ev.Ref = fmt.Sprintf("refs/pull/%d/head", ev.PR)
 		if !actedOn[ev.Action] {
-			ev.Ignore = "pull_request action " + ev.Action + " does not change what would be deployed"
+			ev.Ignore = "pull_request action " + clip(ev.Action) + " does not change what would be deployed"
 		}
-		if ev.SHA == "" || ev.Repo == "" {
-			return nil, fmt.Errorf("pull_request delivery %s has no repository or head SHA", d.ID)
+		if err := errors.Join(CheckRepo("repository.full_name", ev.Repo), CheckSHA("pull_request.head.sha", ev.SHA)); err != nil {
+			return nil, fmt.Errorf("pull_request delivery %s: %w", clip(d.ID), err)
+		}
+		if ev.PR <= 0 {
+			return nil, fmt.Errorf("pull_request delivery %s: %w: no pull request number", clip(d.ID), ErrMalformed)
 		}
 		return ev, nil
 	case *gh.PushEvent:
@@ -92,12 +222,17 @@ func Interpret(d *Delivery) (*Event, error) {
 		if b, ok := strings.CutPrefix(ev.Ref, "refs/heads/"); ok {
 			ev.Branch = b
 		} else {
-			ev.Ignore = "push to " + ev.Ref + " is not a branch"
+			ev.Ignore = "push to " + clip(ev.Ref) + " is not a branch"
 		}
 		if e.GetDeleted() || strings.Trim(ev.SHA, "0") == "" {
-			ev.Ignore = "push deletes " + ev.Ref
+			ev.Ignore = "push deletes " + clip(ev.Ref)
+		}
+		if ev.Ignore == "" {
+			if err := errors.Join(CheckRepo("repository.full_name", ev.Repo), CheckSHA("after", ev.SHA), CheckRef("ref", ev.Ref)); err != nil {
+				return nil, fmt.Errorf("push delivery %s: %w", clip(d.ID), err)
+			}
 		}
 		return ev, nil
 	}
-	return &Event{Kind: d.Event, Ignore: "event " + d.Event + " is not one the gate acts on"}, nil
+	return &Event{Kind: d.Event, Ignore: "event " + clip(d.Event) + " is not one the gate acts on"}, nil
 }

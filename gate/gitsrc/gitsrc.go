@@ -8,7 +8,10 @@
 // that concurrent checkouts of one repository share no state. Fetches are
 // bounded in time (the context) and in bytes received; checkouts in bytes
 // written. Authentication is a token (a GitHub App installation token or a
-// configured one) sent as HTTP basic auth.
+// configured one) sent as HTTP basic auth, and only to the configured
+// GitHub's origin (scheme and host): a clone URL elsewhere is fetched
+// without it, a redirect may not leave the origin, and only http(s) URLs
+// are fetched at all (never a local path).
 package gitsrc
 
 import (
@@ -19,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +53,11 @@ type Options struct {
 	// MiB). It must not be below the largest file the renderer reads, which
 	// refuses larger files from their size alone.
 	PlaceholderOver int64
+	// TokenOrigin is the only origin (scheme://host[:port]) a request's
+	// token is sent to: the GitHub that issued it (default
+	// https://github.com). A clone URL on any other origin, or on its
+	// host over another scheme, is fetched without credentials.
+	TokenOrigin string
 }
 
 // Fetcher fetches and checks out commits. It is safe for concurrent use.
@@ -77,13 +86,17 @@ func New(o Options) (*Fetcher, error) {
 	if o.PlaceholderOver <= 0 {
 		o.PlaceholderOver = defaultPlaceholderOver
 	}
+	if o.TokenOrigin == "" {
+		o.TokenOrigin = "https://github.com"
+	}
+	o.TokenOrigin = strings.ToLower(strings.TrimRight(o.TokenOrigin, "/"))
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return nil, err
 	}
 	installOnce.Do(func() {
 		// go-git's HTTP client is process-wide: every response it reads is
 		// bounded by the first fetcher's limit.
-		c := &http.Client{Transport: &limitedBody{next: http.DefaultTransport, max: o.MaxFetchBytes}}
+		c := &http.Client{Transport: &limitedBody{next: http.DefaultTransport, max: o.MaxFetchBytes}, CheckRedirect: sameOrigin}
 		client.InstallProtocol("https", githttp.NewClient(c))
 		client.InstallProtocol("http", githttp.NewClient(c))
 	})
@@ -110,6 +123,15 @@ var ErrTooLarge = errors.New("repository too large")
 func (f *Fetcher) Checkout(ctx context.Context, req Request, tmpRoot string) (dir string, cleanup func(), err error) {
 	if req.SHA == "" || len(req.SHA) < 7 {
 		return "", nil, fmt.Errorf("gitsrc: a commit SHA is required, got %q", req.SHA)
+	}
+	origin, err := httpOrigin(req.CloneURL)
+	if err != nil {
+		return "", nil, err
+	}
+	if origin != f.o.TokenOrigin {
+		// The token belongs to one GitHub: never hand it to another host,
+		// nor to that host over plain http.
+		req.Token = ""
 	}
 	repo, err := f.fetch(ctx, req)
 	if err != nil {
@@ -262,6 +284,30 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max, placehold
 		}
 		return err
 	})
+}
+
+// httpOrigin is the origin of an http(s) clone URL; any other URL (a
+// local path, file://, ssh) is refused.
+func httpOrigin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" {
+		return "", fmt.Errorf("clone URL %q: want an https URL", redact(raw))
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host), nil
+}
+
+// sameOrigin refuses a redirect that leaves the first request's origin:
+// Go keeps the Authorization header across a redirect to the same host
+// over http, and the token must stay on its origin.
+func sameOrigin(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+		return fmt.Errorf("redirect from %s://%s to %s://%s refused: it leaves the repository's origin", first.Scheme, first.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }
 
 // redact drops credentials from a URL for messages.

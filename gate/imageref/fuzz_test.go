@@ -14,7 +14,8 @@ import (
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"nginx", "nginx:1.25", "docker.io/library/nginx:1.25", "ghcr.io/acme/api@sha256:" + strings.Repeat("a", 64),
 		"localhost:5000/x/y:z@sha256:" + strings.Repeat("0", 64), "Foo/bar", "127.0.0.1:5000/a", "a/b/c/d:e", ":tag", "@sha256:", "x@sha256:abc",
-		"localhost/acme/app", "[::1]:5000/acme/app:v1", "index.docker.io/nginx:1", "docker.io/library/x", "host:1/x"} {
+		"localhost/acme/app", "[::1]:5000/acme/app:v1", "index.docker.io/nginx:1", "docker.io/library/x", "host:1/x",
+		"GHCR.IO:443/acme/app:1", "LOCALHOST:5000/x", "registry-1.docker.io/nginx:1", "Index.Docker.Io/acme/app"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -39,7 +40,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) ok, but no registry reference: %v", s, err)
 		}
 		reg, path := info.canonical()
-		if hub(ref.Context().RegistryStr()) != hub(reg) || ref.Context().RepositoryStr() != path {
+		if r2, p2 := (Info{Registry: ref.Context().RegistryStr(), Path: ref.Context().RepositoryStr()}).canonical(); r2 != reg || p2 != path {
 			t.Fatalf("Parse(%q) matched as %s/%s, resolved at %s/%s", s, reg, path, ref.Context().RegistryStr(), ref.Context().RepositoryStr())
 		}
 		if want := info.Digest; want != "" && ref.Identifier() != want || want == "" && ref.Identifier() != info.Tag {
@@ -107,12 +108,4 @@ func latin1(s string) string {
 		r[i] = rune(s[i])
 	}
 	return string(r)
-}
-
-// hub folds Docker Hub's two names into one.
-func hub(registry string) string {
-	if registry == "index.docker.io" {
-		return "docker.io"
-	}
-	return registry
 }

@@ -19,8 +19,8 @@
 // (containerd's ParseNormalizedNamed) reads these names the same way.
 //
 // One image has several spellings (nginx, docker.io/library/nginx,
-// index.docker.io/nginx:1@sha256:…) that Kyverno matches as different
-// strings. Forms lists every spelling of the pulled image, so a caller can
+// index.docker.io/nginx:1@sha256:…, GHCR.IO:443/acme/app for
+// ghcr.io/acme/app) that Kyverno matches as different strings. Forms lists every spelling of the pulled image, so a caller can
 // apply a rule whenever any spelling matches it: the runtime pulls the same
 // content whichever spelling a manifest uses.
 //
@@ -122,15 +122,30 @@ func (i Info) PinnedWithTag(digest string) string {
 	return s + "@" + digest
 }
 
+// dockerHubHosts are the names of Docker Hub's registry: docker.io (the
+// name containerd maps to the API host), index.docker.io (its legacy name,
+// go-containerregistry's default) and registry-1.docker.io (the API host
+// itself, a valid registry name of its own).
+var dockerHubHosts = []string{DefaultRegistry, "index.docker.io", "registry-1.docker.io"}
+
+// canonicalRegistry is the one spelling of the registry a host names: host
+// names are case-insensitive (DNS, TLS), 443 is the port HTTPS connects to
+// anyway, and Docker Hub has several names. "GHCR.IO:443" is ghcr.io,
+// "Index.Docker.Io" and "registry-1.docker.io" are docker.io.
+func canonicalRegistry(host string) string {
+	host = strings.TrimSuffix(strings.ToLower(host), ":443")
+	if slices.Contains(dockerHubHosts, host) {
+		return DefaultRegistry
+	}
+	return host
+}
+
 // canonical is the registry and path the runtime pulls, in one spelling:
-// Docker Hub as docker.io (index.docker.io is its legacy name), and its
+// the registry as canonicalRegistry spells it, and Docker Hub's
 // single-component repositories under library/ (containerd's
 // ParseNormalizedNamed).
 func (i Info) canonical() (registry, path string) {
-	registry, path = i.Registry, i.Path
-	if registry == "index.docker.io" {
-		registry = DefaultRegistry
-	}
+	registry, path = canonicalRegistry(i.Registry), i.Path
 	if registry == DefaultRegistry && !strings.Contains(path, "/") {
 		path = "library/" + path
 	}
@@ -139,24 +154,37 @@ func (i Info) canonical() (registry, path string) {
 
 // Forms are the spellings of the pulled image a pattern may be written
 // against, Kyverno's String first: with a digest, the reference with the
-// digest and, when a tag is written too, with the tag; each for the path as
-// written and, on Docker Hub, for its other names (docker.io and
-// index.docker.io, with and without library/ for an official image). A
-// rule that matches any of them covers the image.
+// digest and, when a tag is written too, with the tag; each for the
+// registry and path as written and for every other spelling of the same
+// registry: the host in lower case and without the default port :443
+// (LOCALHOST:5000, GHCR.IO:443), and on Docker Hub each of its names
+// (docker.io, index.docker.io, registry-1.docker.io), with and without
+// library/ for an official image. A rule that matches any of them covers
+// the image: a rule written for ghcr.io/acme/* covers GHCR.IO/acme/app,
+// which pulls the same content, though Kyverno's string match would not
+// apply it (the gate says so in its reason).
 func (i Info) Forms() []string {
 	repos := []string{i.Repository()}
-	if reg, path := i.canonical(); reg == DefaultRegistry {
+	add := func(rp string) {
+		if !slices.Contains(repos, rp) {
+			repos = append(repos, rp)
+		}
+	}
+	reg, path := i.canonical()
+	if reg == DefaultRegistry {
 		short := path
 		if rest, ok := strings.CutPrefix(path, "library/"); ok && !strings.Contains(rest, "/") {
 			short = rest
 		}
-		for _, r := range []string{DefaultRegistry, "index.docker.io"} {
+		for _, r := range dockerHubHosts {
 			for _, p := range []string{path, short} {
-				if rp := r + "/" + p; !slices.Contains(repos, rp) {
-					repos = append(repos, rp)
-				}
+				add(r + "/" + p)
 			}
 		}
+	} else if again, err := Parse(reg + "/" + path); err == nil && again.Registry == reg {
+		// Only a spelling that still names this registry: "Foo/bar" is
+		// the registry Foo, but "foo/bar" is Docker Hub's foo/bar.
+		add(reg + "/" + path)
 	}
 	var out []string
 	for _, r := range repos {
@@ -199,9 +227,11 @@ func (i Info) TagReference() (name.Tag, bool) {
 	return repo.Tag(i.Tag), true
 }
 
-// Repo is the registry client's repository for this parse.
+// Repo is the registry client's repository for this parse. The host is
+// lower-cased: it is the same server in any case (DNS), and the client
+// treats only the lower-case "localhost" as a plain-HTTP local registry.
 func (i Info) Repo() (name.Repository, error) {
-	reg, err := name.NewRegistry(i.Registry)
+	reg, err := name.NewRegistry(strings.ToLower(i.Registry))
 	if err != nil {
 		return name.Repository{}, fmt.Errorf("registry %q: %w", i.Registry, err)
 	}

@@ -147,16 +147,19 @@ func TestReferenceIsTheSameParse(t *testing.T) {
 func TestForms(t *testing.T) {
 	const dg = "sha256:6a1c5b0e6f4a2b5cbb2c7f0b3b0e8d2f6e9c4f1d7a3b2c1d0e9f8a7b6c5d4e3f"
 	for in, want := range map[string]string{
-		"nginx":                            "docker.io/nginx:latest docker.io/library/nginx:latest index.docker.io/library/nginx:latest index.docker.io/nginx:latest",
-		"docker.io/library/nginx:1":        "docker.io/library/nginx:1 docker.io/nginx:1 index.docker.io/library/nginx:1 index.docker.io/nginx:1",
-		"index.docker.io/nginx:1":          "index.docker.io/nginx:1 docker.io/library/nginx:1 docker.io/nginx:1 index.docker.io/library/nginx:1",
-		"acme/app:1":                       "docker.io/acme/app:1 index.docker.io/acme/app:1",
-		"docker.io/library/acme/app:1":     "docker.io/library/acme/app:1 index.docker.io/library/acme/app:1",
+		"nginx":                            "docker.io/nginx:latest docker.io/library/nginx:latest index.docker.io/library/nginx:latest index.docker.io/nginx:latest registry-1.docker.io/library/nginx:latest registry-1.docker.io/nginx:latest",
+		"docker.io/library/nginx:1":        "docker.io/library/nginx:1 docker.io/nginx:1 index.docker.io/library/nginx:1 index.docker.io/nginx:1 registry-1.docker.io/library/nginx:1 registry-1.docker.io/nginx:1",
+		"index.docker.io/nginx:1":          "index.docker.io/nginx:1 docker.io/library/nginx:1 docker.io/nginx:1 index.docker.io/library/nginx:1 registry-1.docker.io/library/nginx:1 registry-1.docker.io/nginx:1",
+		"acme/app:1":                       "docker.io/acme/app:1 index.docker.io/acme/app:1 registry-1.docker.io/acme/app:1",
+		"docker.io/library/acme/app:1":     "docker.io/library/acme/app:1 index.docker.io/library/acme/app:1 registry-1.docker.io/library/acme/app:1",
 		"localhost/app":                    "localhost/app:latest",
 		"ghcr.io/acme/app@" + dg:           "ghcr.io/acme/app@" + dg,
 		"ghcr.io/acme/app:v1@" + dg:        "ghcr.io/acme/app@" + dg + " ghcr.io/acme/app:v1",
 		"[::1]:5000/acme/app:v1":           "[::1]:5000/acme/app:v1",
 		"registry.example:8443/team/app:1": "registry.example:8443/team/app:1",
+		"GHCR.IO:443/acme/app:1":           "GHCR.IO:443/acme/app:1 ghcr.io/acme/app:1",
+		"LOCALHOST:5000/app:1":             "LOCALHOST:5000/app:1 localhost:5000/app:1",
+		"Foo/bar:1":                        "Foo/bar:1",
 	} {
 		info, err := Parse(in)
 		if err != nil {
@@ -167,6 +170,42 @@ func TestForms(t *testing.T) {
 		}
 		if info.Forms()[0] != info.String() {
 			t.Errorf("Forms(%q)[0] is not Kyverno's String()", in)
+		}
+	}
+}
+
+// A registry spelled in another case or with its default HTTPS port (GHCR.IO, ghcr.io:443, INDEX.DOCKER.IO, registry-1.docker.io) pulls the same image but no form matches a rule written for ghcr.io / docker.io.
+//
+// The runtime connects to the host as written; DNS and TLS names are
+// case-insensitive and :443 is the port https uses anyway, so each of these
+// pulls what the lower-case, port-less name pulls. A rule that covers the
+// image under one spelling must cover it under all (the promise of Forms),
+// or the reference must be refused. (Docker.io itself is left out: the
+// runtime maps only the exact name docker.io to registry-1.docker.io, while
+// index.docker.io serves the registry API under any case.)
+func TestRegistrySpellingsOfOneHostShareRules(t *testing.T) {
+	for _, c := range []struct{ image, pattern string }{
+		{"GHCR.IO/acme/app:1", "ghcr.io/acme/*"},
+		{"Ghcr.io/acme/app:1", "ghcr.io/acme/*"},
+		{"ghcr.io:443/acme/app:1", "ghcr.io/acme/*"},
+		{"GHCR.IO:443/acme/app:1", "ghcr.io/acme/*"},
+		{"INDEX.DOCKER.IO/acme/app:1", "docker.io/acme/*"},
+		{"Index.Docker.Io/nginx:1", "docker.io/nginx*"},
+		// Docker Hub's registry API host: what containerd connects to for
+		// docker.io, and a valid registry name of its own.
+		{"registry-1.docker.io/library/nginx:1", "docker.io/library/nginx*"},
+		{"registry-1.docker.io/acme/app:1", "docker.io/acme/*"},
+		// And the other way round: a rule written for another spelling.
+		{"ghcr.io/acme/app:1", "ghcr.io/acme/*"},
+		{"nginx:1", "registry-1.docker.io/library/nginx*"},
+		{"localhost:5000/acme/app:1", "localhost:5000/*"},
+	} {
+		info, err := Parse(c.image)
+		if err != nil {
+			continue // refusing the spelling is safe too
+		}
+		if !MatchAnyForm([]string{c.pattern}, info.Forms()) {
+			t.Errorf("%s: forms %v: none matches %q, so the rule does not cover the image it pulls", c.image, info.Forms(), c.pattern)
 		}
 	}
 }

@@ -58,7 +58,7 @@ func TestPodRuleJudgesPodsOfEveryController(t *testing.T) {
 	} {
 		r := parsePodRule(t, c.annotations, "", "")
 		for kind, want := range c.direct {
-			if got := r.Applies(kind, "prod"); got != want {
+			if got := r.Applies("", kind, "prod"); got != want {
 				t.Errorf("%s: rule applies to the %s itself: %v, want %v", c.name, kind, got, want)
 			}
 		}
@@ -92,13 +92,13 @@ func TestOperations(t *testing.T) {
 		{"match on CREATE only", createOnly, "", true, false, true},
 	} {
 		r := parsePodRule(t, "", c.matchOps, c.exclude)
-		if got := r.AppliesOn("Pod", "prod", OpCreate); got != c.create {
+		if got := r.AppliesOn("v1", "Pod", "prod", OpCreate); got != c.create {
 			t.Errorf("%s: CREATE %v, want %v", c.name, got, c.create)
 		}
-		if got := r.AppliesOn("Pod", "prod", OpUpdate); got != c.update {
+		if got := r.AppliesOn("v1", "Pod", "prod", OpUpdate); got != c.update {
 			t.Errorf("%s: UPDATE %v, want %v", c.name, got, c.update)
 		}
-		if got := r.Applies("Pod", "prod"); got != (c.create || c.update) {
+		if got := r.Applies("v1", "Pod", "prod"); got != (c.create || c.update) {
 			t.Errorf("%s: Applies %v: want it when either operation applies (fail closed)", c.name, got)
 		}
 		if got := r.AppliesToPods("prod"); got != c.podsMade {
@@ -186,5 +186,47 @@ func TestLintWildcardUnderSigstoreBundle(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("lint: %v", Lint(pols[0]))
+	}
+}
+
+// Kind selectors are read as Kyverno's ParseKindSelector reads them and
+// matched as its CheckKind matches them: group/version/kind/subresource,
+// each a wildcard; the gate judges objects, never subresources.
+func TestKindSelectors(t *testing.T) {
+	for _, c := range []struct {
+		sel, apiVersion, kind string
+		want                  bool
+	}{
+		{"Deployment", "apps/v1", "Deployment", true},
+		{"Deployment", "", "Deployment", true},
+		{"v1/Pod", "v1", "Pod", true},
+		{"v1/Pod", "apps/v1", "Pod", true}, // a version, any group
+		{"v2/Pod", "v1", "Pod", false},
+		{"apps/v1/Deployment", "apps/v1", "Deployment", true},
+		{"apps/v1/Deployment", "extensions/v1beta1", "Deployment", false},
+		{"batch/v1/*", "batch/v1", "Job", true},
+		{"batch/v1/*", "apps/v1", "Deployment", false},
+		{"batch/v1/*", "v1", "Pod", false},
+		{"batch/*/*", "batch/v1", "CronJob", true},
+		{"batch/*/*", "apps/v1", "Deployment", false},
+		{"Job/*", "batch/v1", "Job", true}, // Job and its subresources
+		{"Job/*", "apps/v1", "Deployment", false},
+		{"Pod/status", "v1", "Pod", false}, // only the subresource
+		{"Pod.status", "v1", "Pod", false},
+		{"*/status", "v1", "Pod", false},
+		{"*/*", "apps/v1", "Deployment", true},
+		{"*", "v1", "Pod", true},
+		{"apps/v1/DaemonSet/*", "apps/v1", "DaemonSet", true},
+		{"apps/v1/DaemonSet/*", "apps/v1", "Deployment", false},
+		{"networking.k8s.io/v1/Ingress", "networking.k8s.io/v1", "Ingress", true},
+		{"a/b/c/d/e", "v1", "Pod", false}, // unparseable: nothing
+	} {
+		if got := parseKindSelector(c.sel).matches(c.apiVersion, c.kind, false); got != c.want {
+			t.Errorf("kind selector %q on %s %s: %v, want %v (%+v)", c.sel, c.apiVersion, c.kind, got, c.want, parseKindSelector(c.sel))
+		}
+	}
+	// An unknown apiVersion meets a group or version in match, not in exclude.
+	if !parseKindSelector("apps/v1/Deployment").matches("", "Deployment", true) || parseKindSelector("apps/v1/Deployment").matches("", "Deployment", false) {
+		t.Error("unknown apiVersion: want the stricter reading (match yes, exclude no)")
 	}
 }

@@ -373,9 +373,10 @@ func contains(list []string, s string) bool {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// Parse reads the policies of one file. A document of another kind is an
-// error (see LoadOptions.Ignore for files that are not policies); rules
-// without verifyImages are Kyverno's, not the gate's, and are skipped.
+// Parse reads the policies of one file, the items of lists included. A
+// document of another kind is an error (see LoadOptions.Ignore for files
+// that are not policies); rules without verifyImages are Kyverno's, not the
+// gate's, and are skipped.
 func Parse(file string, data []byte) ([]*Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Policy
@@ -397,24 +398,53 @@ func Parse(file string, data []byte) ([]*Policy, error) {
 		if len(doc.Content) == 0 {
 			continue
 		}
-		root := doc.Content[0]
-		var head struct {
-			APIVersion string `yaml:"apiVersion"`
-			Kind       string `yaml:"kind"`
+		for _, root := range expandLists(doc.Content[0]) {
+			var head struct {
+				APIVersion string `yaml:"apiVersion"`
+				Kind       string `yaml:"kind"`
+			}
+			_ = root.Decode(&head)
+			if !contains(policyKinds, head.Kind) || !strings.HasPrefix(head.APIVersion, "kyverno.io/") {
+				errs = append(errs, notAPolicy(file, root, head.APIVersion, head.Kind))
+				continue
+			}
+			p, err := parsePolicy(file, root)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, p)
 		}
-		_ = root.Decode(&head)
-		if !contains(policyKinds, head.Kind) || !strings.HasPrefix(head.APIVersion, "kyverno.io/") {
-			errs = append(errs, notAPolicy(file, root, head.APIVersion, head.Kind))
-			continue
-		}
-		p, err := parsePolicy(file, root)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, p)
 	}
 	return out, errors.Join(errs...)
+}
+
+// expandLists returns the objects a document holds: the document itself,
+// or, for a list (kubectl get -o yaml writes apiVersion: v1, kind: List),
+// its items, each expanded in turn. As apimachinery's meta.IsListType
+// does, any object whose items is a sequence of objects is a list,
+// whatever its kind: kubectl apply creates each item, so the cluster
+// enforces the policies a list holds.
+// A policy is never a list: an items field on one is for parsePolicy to
+// refuse, not a reason to drop the policy.
+func expandLists(root *yaml.Node) []*yaml.Node {
+	items := mapValue(root, "items")
+	if items == nil || items.Kind != yaml.SequenceNode {
+		return []*yaml.Node{root}
+	}
+	if k := mapValue(root, "kind"); k != nil && (k.Value == "ClusterPolicy" || k.Value == "Policy") {
+		return []*yaml.Node{root}
+	}
+	for _, it := range items.Content {
+		if it.Kind != yaml.MappingNode {
+			return []*yaml.Node{root}
+		}
+	}
+	var out []*yaml.Node
+	for _, it := range items.Content {
+		out = append(out, expandLists(it)...)
+	}
+	return out
 }
 
 func parsePolicy(file string, root *yaml.Node) (*Policy, error) {

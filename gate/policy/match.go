@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 
@@ -57,30 +58,81 @@ func applyAutogen(p *Policy, annotations map[string]string) {
 
 func containsKind(kinds []string, kind string) bool {
 	for _, k := range kinds {
-		if kindName(k) == kind {
+		if parseKindSelector(k).kind == kind {
 			return true
 		}
 	}
 	return false
 }
 
-// kindName strips the group/version of "apps/v1/Deployment" or "v1/Pod".
-func kindName(k string) string {
-	if i := strings.LastIndexByte(k, '/'); i >= 0 {
-		return k[i+1:]
+// kindSelector is one entry of a filter's kinds, read as Kyverno reads it
+// (kyverno/kyverno pkg/utils/kube/kind.go ParseKindSelector): group,
+// version, kind and subresource, each a wildcard pattern. "Deployment" is
+// */*/Deployment; "v1/Pod" is version v1; "apps/v1/Deployment" is group
+// apps; "batch/v1/*" every kind of group batch; "Job/*" and "Pod.status"
+// are a kind with a subresource ("Job/*" is Job and its subresources, not
+// every kind); "*/*" is everything. An unparseable selector matches
+// nothing, as in Kyverno.
+type kindSelector struct{ group, version, kind, sub string }
+
+// versionSelector is Kyverno's test for "this part is a version".
+var versionSelector = regexp.MustCompile(`^(v\d+((alpha|beta)\d+)?|\*)$`)
+
+func parseKindSelector(s string) kindSelector {
+	parts := strings.Split(s, "/")
+	// The last part may carry a subresource after a '.': Pod.status.
+	parts = append(parts[:len(parts)-1], strings.Split(parts[len(parts)-1], ".")...)
+	switch len(parts) {
+	case 1:
+		return kindSelector{"*", "*", parts[0], ""}
+	case 2:
+		switch {
+		case parts[0] == "*" && parts[1] == "*":
+			return kindSelector{"*", "*", "*", "*"}
+		case parts[0] == "*" && strings.ToLower(parts[1]) == parts[1]:
+			return kindSelector{"*", "*", "*", parts[1]}
+		case versionSelector.MatchString(parts[0]):
+			return kindSelector{"*", parts[0], parts[1], ""}
+		}
+		return kindSelector{"*", "*", parts[0], parts[1]}
+	case 3:
+		if versionSelector.MatchString(parts[0]) {
+			return kindSelector{"*", parts[0], parts[1], parts[2]}
+		}
+		return kindSelector{parts[0], parts[1], parts[2], ""}
+	case 4:
+		return kindSelector{parts[0], parts[1], parts[2], parts[3]}
 	}
-	return k
+	return kindSelector{}
 }
 
-// Applies reports whether the rule applies to an object of kind in
-// namespace when the sync sends it: as a CREATE for an object the cluster
-// does not have yet, as an UPDATE for one it has. The gate cannot know
-// which, so the rule applies when it applies on either (kyverno/kyverno
+// matches reports whether the selector selects an object (never a
+// subresource: the gate judges objects) of apiVersion and kind. An unknown
+// apiVersion ("") matches a group or version pattern only when
+// unknownMatches: the stricter reading, as for namespaces.
+func (k kindSelector) matches(apiVersion, kind string, unknownMatches bool) bool {
+	if k.kind == "" || !imageref.Match(k.kind, kind) || !imageref.Match(k.sub, "") {
+		return false
+	}
+	if apiVersion == "" {
+		return k.group == "*" && k.version == "*" || unknownMatches
+	}
+	group, version := "", apiVersion
+	if i := strings.LastIndexByte(apiVersion, '/'); i >= 0 {
+		group, version = apiVersion[:i], apiVersion[i+1:]
+	}
+	return imageref.Match(k.group, group) && imageref.Match(k.version, version)
+}
+
+// Applies reports whether the rule applies to an object of apiVersion and
+// kind in namespace when the sync sends it: as a CREATE for an object the
+// cluster does not have yet, as an UPDATE for one it has. The gate cannot
+// know which, so the rule applies when it applies on either (kyverno/kyverno
 // pkg/engine/utils/match.go doesResourceMatchConditionBlock: a filter with
 // operations matches only those operations, in match and in exclude alike,
 // so an exclude limited to UPDATE does not exclude a CREATE).
-func (r *Rule) Applies(kind, namespace string) bool {
-	return r.AppliesOn(kind, namespace, OpCreate) || r.AppliesOn(kind, namespace, OpUpdate)
+func (r *Rule) Applies(apiVersion, kind, namespace string) bool {
+	return r.AppliesOn(apiVersion, kind, namespace, OpCreate) || r.AppliesOn(apiVersion, kind, namespace, OpUpdate)
 }
 
 // AppliesToPods reports whether the rule applies to the Pods created in
@@ -89,20 +141,20 @@ func (r *Rule) Applies(kind, namespace string) bool {
 // so a Pod rule judges the pod template of every resource that runs one,
 // whether or not auto-generation made a rule for that resource's kind.
 func (r *Rule) AppliesToPods(namespace string) bool {
-	return r.AppliesOn("Pod", namespace, OpCreate)
+	return r.AppliesOn("v1", "Pod", namespace, OpCreate)
 }
 
-// AppliesOn reports whether the rule applies to an object of kind in
-// namespace on the admission operation op. An unknown namespace (a manifest
-// that leaves it to the sync) is taken to match every namespace filter of
-// match and none of exclude: the stricter reading.
-func (r *Rule) AppliesOn(kind, namespace string, op Operation) bool {
+// AppliesOn reports whether the rule applies to an object of apiVersion
+// and kind in namespace on the admission operation op. An unknown
+// namespace (a manifest that leaves it to the sync) or apiVersion is taken
+// to match every filter of match and none of exclude: the stricter reading.
+func (r *Rule) AppliesOn(apiVersion, kind, namespace string, op Operation) bool {
 	if r.Policy.Kind == "Policy" && namespace != "" && namespace != r.Policy.Namespace {
 		return false
 	}
 	matched := false
 	for _, f := range r.match {
-		if f.matches(kind, namespace, op, true) {
+		if f.matches(apiVersion, kind, namespace, op, true) {
 			matched = true
 			break
 		}
@@ -111,20 +163,20 @@ func (r *Rule) AppliesOn(kind, namespace string, op Operation) bool {
 		return false
 	}
 	for _, f := range r.exclude {
-		if f.matches(kind, namespace, op, false) {
+		if f.matches(apiVersion, kind, namespace, op, false) {
 			return false
 		}
 	}
 	return true
 }
 
-func (f resourceFilter) matches(kind, namespace string, op Operation, unknownMatches bool) bool {
+func (f resourceFilter) matches(apiVersion, kind, namespace string, op Operation, unknownMatches bool) bool {
 	if len(f.Operations) > 0 && !slices.Contains(f.Operations, op) {
 		return false
 	}
 	kindOK := len(f.Kinds) == 0
 	for _, k := range f.Kinds {
-		if imageref.Match(kindName(k), kind) {
+		if parseKindSelector(k).matches(apiVersion, kind, unknownMatches) {
 			kindOK = true
 			break
 		}

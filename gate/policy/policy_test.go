@@ -2,6 +2,8 @@ package policy
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,11 +53,11 @@ func TestLoadGitHubPolicyAndAutogen(t *testing.T) {
 	}
 	r := pols[0].Rules[0]
 	for _, kind := range []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "ReplicationController"} {
-		if !r.Applies(kind, "prod") {
+		if !r.Applies("", kind, "prod") {
 			t.Errorf("a Pod rule must also apply to %s (Kyverno autogen)", kind)
 		}
 	}
-	if r.Applies("Rollout", "prod") {
+	if r.Applies("", "Rollout", "prod") {
 		t.Error("autogen does not cover Rollout")
 	}
 	v := r.Verify[0]
@@ -90,8 +92,8 @@ func TestAutogenAnnotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := pols[0].Rules[0]
-		if r.Applies("Deployment", "x") != c.deployment || r.Applies("CronJob", "x") != c.cronjob || !r.Applies("Pod", "x") {
-			t.Errorf("%q: Deployment %v CronJob %v", c.annotation, r.Applies("Deployment", "x"), r.Applies("CronJob", "x"))
+		if r.Applies("", "Deployment", "x") != c.deployment || r.Applies("", "CronJob", "x") != c.cronjob || !r.Applies("", "Pod", "x") {
+			t.Errorf("%q: Deployment %v CronJob %v", c.annotation, r.Applies("", "Deployment", "x"), r.Applies("", "CronJob", "x"))
 		}
 	}
 	mixed := strings.Replace(githubPolicy, "kinds: [Pod]\n      verifyImages", "kinds: [Pod, Service]\n      verifyImages", 1)
@@ -99,7 +101,7 @@ func TestAutogenAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pols[0].Rules[0].Applies("Deployment", "x") {
+	if pols[0].Rules[0].Applies("apps/v1", "Deployment", "x") {
 		t.Error("mixed Pod and other kinds disable autogen, as in Kyverno")
 	}
 }
@@ -112,7 +114,7 @@ func TestMatchAndExcludeNamespaces(t *testing.T) {
 	}
 	r := pols[0].Rules[0]
 	for ns, want := range map[string]bool{"prod-eu": true, "dev": false, "prod-sandbox": false, "": true} {
-		if got := r.Applies("Deployment", ns); got != want {
+		if got := r.Applies("apps/v1", "Deployment", ns); got != want {
 			t.Errorf("namespace %q: applies %v, want %v", ns, got, want)
 		}
 	}
@@ -183,7 +185,7 @@ spec:
 	if len(set.Entries) != 2 || set.Required() != 2 || !set.Entries[0].Key.Rekor.IgnoreTlog {
 		t.Errorf("want two key attestors, both required: %+v", set)
 	}
-	if pols[0].Rules[0].Applies("Pod", "x") {
+	if pols[0].Rules[0].Applies("v1", "Pod", "x") {
 		t.Error("a Deployment rule is not a Pod rule")
 	}
 }
@@ -199,5 +201,58 @@ func TestNative(t *testing.T) {
 	}
 	if _, err := Native([]string{"no-equals-sign"}, nil); err == nil {
 		t.Error("want an error for a malformed --identity")
+	}
+}
+
+const listedPolicy = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: NAME}
+spec:
+  rules:
+  - name: signed
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["PATTERN"]
+      attestors:
+      - entries:
+        - keyless: {issuer: "https://token.actions.githubusercontent.com", subject: "https://github.com/acme/*"}
+`
+
+// Policies exported with kubectl get clusterpolicy -o yaml (a kind: List)
+// in a policy directory are loaded, not skipped in silence: kubectl apply -f
+// creates each item of a List, so the cluster enforces them, and an image
+// only they cover must not pass unmatched.
+func TestPolicyListIsExpanded(t *testing.T) {
+	dir := t.TempDir()
+	one := strings.NewReplacer("NAME", "other", "PATTERN", "docker.io/other/*").Replace(listedPolicy)
+	os.WriteFile(filepath.Join(dir, "other.yaml"), []byte(one), 0o644)
+	listed := strings.NewReplacer("NAME", "acme", "PATTERN", "ghcr.io/acme/*").Replace(listedPolicy)
+	// As kubectl get -o yaml writes it: each item indented under "- ".
+	list := "apiVersion: v1\nkind: List\nmetadata: {resourceVersion: \"\"}\nitems:\n- " + strings.TrimPrefix(indent(listed, "  "), "  ") + "\n"
+	os.WriteFile(filepath.Join(dir, "exported.yaml"), []byte(list), 0o644)
+	set, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if len(set.Policies) != 2 {
+		t.Errorf("loaded %d policies, want 2 (other and the List's acme)", len(set.Policies))
+	}
+	info := mustParse(t, "ghcr.io/acme/app:v1")
+	for _, r := range set.Rules() {
+		for _, v := range r.Verify {
+			if m, _ := v.Match(info); m {
+				return
+			}
+		}
+	}
+	t.Errorf("policy directory with a kind: List of ClusterPolicies loaded %d policies and no rule covers ghcr.io/acme/app:v1; the List was skipped in silence:\n%s", len(set.Policies), list)
+}
+
+// An items field on a policy does not make it a list to expand (which
+// would drop the policy): the policy is parsed, and its unknown field refused.
+func TestPolicyWithItemsIsNotDropped(t *testing.T) {
+	doc := strings.NewReplacer("NAME", "acme", "PATTERN", "ghcr.io/acme/*").Replace(listedPolicy) + "items:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: x}}\n"
+	if ps, err := Parse("p.yaml", []byte(doc)); err == nil && len(ps) != 1 {
+		t.Errorf("policy with items: %d policies, no error: dropped in silence", len(ps))
 	}
 }

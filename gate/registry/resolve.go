@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -39,6 +40,11 @@ type Options struct {
 	// answer is a hostile or broken registry, and reading it would let that
 	// registry choose the gate's memory use.
 	MaxResponseBytes int64
+	// Deny lists addresses never connected to: a reference whose host is
+	// (or resolves to) one fails with ErrDenied, without a connection.
+	// Checked on the address dialled, so DNS cannot route around it; with
+	// an HTTP proxy in the environment only the literal hosts are checked.
+	Deny []netip.Prefix
 	// Observe, when set, is called after every HTTP request (for metrics).
 	Observe func(registry string, status int, err error)
 	Logger  *slog.Logger
@@ -74,6 +80,13 @@ func New(o Options) (*Resolver, error) {
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = 32 << 20
 	}
+	if len(o.Deny) > 0 {
+		tr, err := denyingTransport(o.Transport, o.Deny)
+		if err != nil {
+			return nil, err
+		}
+		o.Transport = tr
+	}
 	if o.Transport == nil {
 		o.Transport = remote.DefaultTransport
 	}
@@ -85,7 +98,7 @@ func New(o Options) (*Resolver, error) {
 		kc = authn.NewMultiKeychain(githubKeychain{token: o.GitHubToken}, kc)
 	}
 	t := &limitedTransport{next: o.Transport, perHost: o.PerRegistry, timeout: o.Timeout, retries: o.Retries,
-		baseBackoff: o.BaseBackoff, maxBackoff: o.MaxBackoff, maxBody: o.MaxResponseBytes, observe: o.Observe}
+		baseBackoff: o.BaseBackoff, maxBackoff: o.MaxBackoff, maxBody: o.MaxResponseBytes, observe: o.Observe, deny: o.Deny}
 	opts := []remote.Option{
 		remote.WithTransport(t),
 		remote.WithAuthFromKeychain(kc),

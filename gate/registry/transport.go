@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ type limitedTransport struct {
 	maxBackoff  time.Duration
 	maxBody     int64
 	observe     func(host string, status int, err error)
+	deny        []netip.Prefix
 
 	mu    sync.Mutex
 	sems  map[string]chan struct{}
@@ -78,7 +80,7 @@ func transientErr(err error) bool {
 	switch {
 	case errors.As(err, &rh), errors.As(err, &cv), errors.As(err, &ua), errors.As(err, &hn):
 		return false
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"), errors.Is(err, ErrResponseTooLarge):
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"), errors.Is(err, ErrResponseTooLarge), errors.Is(err, ErrDenied):
 		return false
 	}
 	return true
@@ -92,6 +94,9 @@ func retryable(status int) bool {
 }
 
 func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := checkHost(t.deny, req.URL.Host); err != nil {
+		return nil, err
+	}
 	sem, st := t.host(req.URL.Host)
 	idempotent := req.Method == http.MethodGet || req.Method == http.MethodHead
 	var lastErr error

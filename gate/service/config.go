@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/gitops-gate/gitops-gate/gate/chartsrc"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -73,12 +75,27 @@ type Config struct {
 			Username string `yaml:"username"`
 			Password string `yaml:"password"`
 		} `yaml:"basicAuth"`
-		TrustedUserHeader string `yaml:"trustedUserHeader"`
+		// TrustedUserHeader is believed only on connections from
+		// TrustedProxies (IP addresses or CIDR ranges), and never instead
+		// of a configured basic auth.
+		TrustedUserHeader string   `yaml:"trustedUserHeader"`
+		TrustedProxies    []string `yaml:"trustedProxies"`
 	} `yaml:"ui"`
 	Registry struct {
 		Timeout time.Duration `yaml:"timeout"`
 		Retries int           `yaml:"retries"`
 	} `yaml:"registry"`
+	// Registries says which registries a repository under review may make
+	// the gate connect to.
+	Registries struct {
+		// Deny lists addresses (IPs or CIDR ranges) the gate never
+		// connects to for a registry, checked on the address dialled (after
+		// DNS). Unset: loopback and link-local addresses (the gate's own
+		// host, cloud metadata); [] denies nothing.
+		Deny *[]string `yaml:"deny"`
+	} `yaml:"registries"`
+	// Server bounds the HTTP surface, before anyone is authenticated.
+	Server Server `yaml:"server"`
 	// Limits bound what one hostile repository can cost the service.
 	Limits Limits `yaml:"limits"`
 	// Cluster is what Argo CD renders for (docs/apps.md): the destination
@@ -91,10 +108,12 @@ type Config struct {
 		ArgoCDNamespace string   `yaml:"argocdNamespace"`
 	} `yaml:"cluster"`
 	// Sources.Allow lists the repositories other than the one under review
-	// that Applications may take sources from; any other source is an app
-	// error. Never read from the repository under review.
+	// that Applications (and chart dependencies) may take sources from; any
+	// other source is an app error. Never read from the repository under
+	// review. An entry is a URL, or {url, mirror, username, password}: a
+	// chart repository's mirror and the credentials sent to it.
 	Sources struct {
-		Allow []string `yaml:"allow"`
+		Allow []chartsrc.Allowed `yaml:"allow"`
 	} `yaml:"sources"`
 	Log struct {
 		Format string `yaml:"format"` // json or text (default: text on a terminal)
@@ -106,6 +125,10 @@ type Config struct {
 	Demo *bool `yaml:"demo"`
 
 	externalDerived bool
+	// uiPasswordFromEnv says the password came from GITOPS_GATE_UI_PASSWORD.
+	uiPasswordFromEnv bool
+	registryDeny      []netip.Prefix
+	trustedProxies    []netip.Prefix
 }
 
 // Limits are sizes in Kubernetes quantity syntax (512Mi, 1Gi) and
@@ -121,8 +144,118 @@ type Limits struct {
 	// child process (defaults 60s and 512Mi).
 	HelmTimeout time.Duration `yaml:"helmTimeout"`
 	HelmMemory  string        `yaml:"helmMemory"`
+	// APIQueuedPerToken bounds the evaluations one API token may have
+	// queued or running (default 20); past it the API answers 429.
+	APIQueuedPerToken int `yaml:"apiQueuedPerToken"`
 
 	memory, maxFileSize, helmMemory int64
+}
+
+// Server bounds the HTTP server. Timeouts and sizes in Go duration and
+// Kubernetes quantity syntax.
+type Server struct {
+	// ReadTimeout bounds reading one request, body included (default
+	// 60s); WriteTimeout bounds the whole exchange and must outlast the
+	// longest ?wait= (default 11m); IdleTimeout bounds a kept-alive
+	// connection between requests (default 2m).
+	ReadTimeout  time.Duration `yaml:"readTimeout"`
+	WriteTimeout time.Duration `yaml:"writeTimeout"`
+	IdleTimeout  time.Duration `yaml:"idleTimeout"`
+	// MaxConnections caps open connections (default 512); more wait to
+	// be accepted.
+	MaxConnections int `yaml:"maxConnections"`
+	// WebhookInFlight bounds the webhook body bytes held in memory before
+	// their signature is checked, across all requests (default 64Mi);
+	// WebhookMaxBody bounds one (default and at most 25Mi, what GitHub
+	// sends).
+	WebhookInFlight string `yaml:"webhookInFlight"`
+	WebhookMaxBody  string `yaml:"webhookMaxBody"`
+
+	webhookInFlight, webhookMaxBody int64
+}
+
+// MaxWait is the longest ?wait= the API accepts: the server's write
+// timeout must outlast it.
+const MaxWait = 10 * time.Minute
+
+// WebhookInFlightBytes and WebhookMaxBodyBytes are the parsed sizes.
+func (s Server) WebhookInFlightBytes() int64 { return s.webhookInFlight }
+func (s Server) WebhookMaxBodyBytes() int64  { return s.webhookMaxBody }
+
+func (s *Server) parse() error {
+	if s.ReadTimeout < 0 || s.WriteTimeout < 0 || s.IdleTimeout < 0 || s.MaxConnections < 0 {
+		return errors.New("config: server: timeouts and maxConnections must be positive")
+	}
+	if s.ReadTimeout == 0 {
+		s.ReadTimeout = 60 * time.Second
+	}
+	if s.WriteTimeout == 0 {
+		s.WriteTimeout = MaxWait + time.Minute
+	}
+	if s.WriteTimeout <= MaxWait {
+		return fmt.Errorf("config: server.writeTimeout %v: must be longer than the longest ?wait= (%v)", s.WriteTimeout, MaxWait)
+	}
+	if s.IdleTimeout == 0 {
+		s.IdleTimeout = 2 * time.Minute
+	}
+	if s.MaxConnections == 0 {
+		s.MaxConnections = 512
+	}
+	for _, q := range []struct {
+		field string
+		in    string
+		def   int64
+		out   *int64
+	}{
+		{"server.webhookInFlight", s.WebhookInFlight, 64 << 20, &s.webhookInFlight},
+		{"server.webhookMaxBody", s.WebhookMaxBody, 25 << 20, &s.webhookMaxBody},
+	} {
+		*q.out = q.def
+		if q.in == "" {
+			continue
+		}
+		v, err := resource.ParseQuantity(q.in)
+		if err != nil || v.Value() <= 0 {
+			return fmt.Errorf("config: %s %q: want a positive size such as 25Mi", q.field, q.in)
+		}
+		*q.out = v.Value()
+	}
+	if s.webhookMaxBody > 25<<20 {
+		return fmt.Errorf("config: server.webhookMaxBody %s: GitHub sends at most 25Mi", s.WebhookMaxBody)
+	}
+	if s.webhookInFlight < s.webhookMaxBody {
+		return fmt.Errorf("config: server.webhookInFlight %s: must hold at least one payload of webhookMaxBody", s.WebhookInFlight)
+	}
+	return nil
+}
+
+// DefaultRegistryDeny is what registries.deny is when unset: loopback and
+// link-local addresses, where the gate's host and cloud metadata answer.
+var DefaultRegistryDeny = []string{"127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128"}
+
+// RegistryDeny is the effective deny list.
+func (c *Config) RegistryDeny() []netip.Prefix { return c.registryDeny }
+
+// TrustedProxies are the parsed ui.trustedProxies.
+func (c *Config) TrustedProxies() []netip.Prefix { return c.trustedProxies }
+
+// ParsePrefixes reads IP addresses and CIDR ranges; field names the list
+// in errors.
+func ParsePrefixes(field string, in []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range in {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s[%d] %q: want an IP address or a CIDR range", field, i, s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // MemoryBytes is the configured memory ceiling in bytes.
@@ -225,7 +358,7 @@ func LoadConfig(path string) (*Config, error) {
 		c.GitHub.Token = v
 	}
 	if v := os.Getenv("GITOPS_GATE_UI_PASSWORD"); v != "" {
-		c.UI.BasicAuth.Password = v
+		c.UI.BasicAuth.Password, c.uiPasswordFromEnv = v, true
 	}
 	if v := os.Getenv("GITOPS_GATE_STORE_DSN"); v != "" {
 		c.Store.DSN = v
@@ -271,10 +404,27 @@ func (c *Config) defaults() {
 	if c.EvaluationTimeout <= 0 {
 		c.EvaluationTimeout = 10 * time.Minute
 	}
+	if c.Limits.APIQueuedPerToken <= 0 {
+		c.Limits.APIQueuedPerToken = 20
+	}
 }
 
 func (c *Config) validate() error {
 	if err := c.Limits.parse(); err != nil {
+		return err
+	}
+	if err := c.Server.parse(); err != nil {
+		return err
+	}
+	if err := c.validateUI(); err != nil {
+		return err
+	}
+	deny := DefaultRegistryDeny
+	if c.Registries.Deny != nil {
+		deny = *c.Registries.Deny
+	}
+	var err error
+	if c.registryDeny, err = ParsePrefixes("registries.deny", deny); err != nil {
 		return err
 	}
 	switch c.Store.Driver {
@@ -311,6 +461,31 @@ func (c *Config) validate() error {
 			return fmt.Errorf("config: repos[%d]: %s is listed twice", i, r.Name)
 		}
 		seen[strings.ToLower(r.Name)] = true
+	}
+	return nil
+}
+
+// validateUI refuses access control that is half configured: a basic
+// auth with one half missing would leave the pages open (or locked to
+// nobody), and a user header believed from anyone is no authentication.
+func (c *Config) validateUI() error {
+	ba := c.UI.BasicAuth
+	pw := "ui.basicAuth.password"
+	if c.uiPasswordFromEnv {
+		pw = "GITOPS_GATE_UI_PASSWORD"
+	}
+	switch {
+	case ba.Username != "" && ba.Password == "":
+		return fmt.Errorf("config: ui.basicAuth: username %q is set but the password is missing (ui.basicAuth.password or GITOPS_GATE_UI_PASSWORD)", ba.Username)
+	case ba.Username == "" && ba.Password != "":
+		return fmt.Errorf("config: ui.basicAuth: a password is set (%s) but the username is missing (ui.basicAuth.username)", pw)
+	}
+	var err error
+	if c.trustedProxies, err = ParsePrefixes("ui.trustedProxies", c.UI.TrustedProxies); err != nil {
+		return err
+	}
+	if c.UI.TrustedUserHeader != "" && len(c.trustedProxies) == 0 {
+		return fmt.Errorf("config: ui.trustedUserHeader %q: set ui.trustedProxies, the addresses of the proxy that sets it (any client can send a header)", c.UI.TrustedUserHeader)
 	}
 	return nil
 }

@@ -208,3 +208,18 @@ func TestLoadConfigStrictUnknownImages(t *testing.T) {
 		t.Error("strictUnknownImages does not change the engine")
 	}
 }
+
+// TestLoadConfigSourcesAllow: entries are plain URLs or mappings with a
+// mirror and credentials; an unknown key is an error, not ignored.
+func TestLoadConfigSourcesAllow(t *testing.T) {
+	c := loadYAML(t, `sources:
+  allow:
+  - https://github.com/acme/other
+  - {url: https://charts.bitnami.com/bitnami, mirror: "http://127.0.0.1:8080/bitnami", username: u, password: p}
+`, "")
+	a := c.Sources.Allow
+	if len(a) != 2 || a[0].URL != "https://github.com/acme/other" || a[1].Mirror != "http://127.0.0.1:8080/bitnami" || a[1].Password != "p" {
+		t.Errorf("allow %+v", a)
+	}
+	loadYAML(t, "sources:\n  allow:\n  - {url: https://x.example, mirorr: http://127.0.0.1}\n", `unknown field "mirorr"`)
+}

@@ -50,6 +50,12 @@ func walkKeys(file string, n *yaml.Node, t reflect.Type, path string, errs *[]er
 		return
 	}
 	switch {
+	case reflect.PointerTo(t).Implements(reflect.TypeFor[yaml.Unmarshaler]()):
+		// A type that reads itself (a sources.allow entry: a string or a
+		// mapping) checks its own keys.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			fail(n.Line, "%s: %v", orTop(path), err)
+		}
 	case t.Kind() == reflect.Struct && t != reflect.TypeOf(time.Time{}):
 		if n.Kind != yaml.MappingNode {
 			fail(n.Line, "%s: want a mapping of keys, got %s", orTop(path), n.ShortTag())

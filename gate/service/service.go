@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/argocd"
 	"github.com/gitops-gate/gitops-gate/gate/cache"
+	"github.com/gitops-gate/gitops-gate/gate/chartsrc"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
@@ -65,6 +67,7 @@ type Service struct {
 	engines map[string]*gate.Engine // by settings key
 	demo    *gatetest.Demo
 	helm    *manifests.HelmSandbox // nil: charts render in process
+	charts  *chartsrc.Fetcher      // charts of allowed Helm and OCI repositories
 }
 
 // New checks the configuration (every configured repository's policies
@@ -81,6 +84,13 @@ func New(o Options) (*Service, error) {
 	if len(o.HelmCommand) > 0 {
 		s.helm = &manifests.HelmSandbox{Command: o.HelmCommand, Env: o.HelmEnv,
 			Timeout: s.cfg.Limits.HelmTimeout, MemoryLimit: s.cfg.Limits.helmMemory}
+	}
+	if len(s.cfg.Sources.Allow) > 0 {
+		var err error
+		s.charts, err = chartsrc.New(chartsrc.Options{CacheDir: filepath.Join(s.cfg.DataDir, "cache", "charts"), Allow: s.cfg.Sources.Allow})
+		if err != nil {
+			return nil, fmt.Errorf("sources.allow: %w", err)
+		}
 	}
 	for i, r := range s.cfg.Repos {
 		if _, err := s.engineFor(r.Name); err != nil {
@@ -100,10 +110,14 @@ func New(o Options) (*Service, error) {
 // checkout: without it, it would be inferred from the Applications, which
 // the pull request writes.
 func (s *Service) manifestOptions(repoURL string) manifests.Options {
-	return manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
+	opts := manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
 		KubeVersion: s.cfg.Cluster.KubeVersion, APIVersions: s.cfg.Cluster.APIVersions,
-		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: s.cfg.Sources.Allow,
+		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: chartsrc.URLs(s.cfg.Sources.Allow),
 		Clusters: s.cfg.ArgoCD.Clusters}
+	if s.charts != nil {
+		opts.Charts = s.charts
+	}
+	return opts
 }
 
 func settingsKey(r RepoSettings) string {
@@ -137,11 +151,17 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 	if s.o.Metrics != nil {
 		observe = s.o.Metrics.observeRegistry
 	}
+	deny := s.cfg.RegistryDeny()
+	if s.demo != nil && repo == demoRepo {
+		// The demo's own in-process registry listens on loopback, and the
+		// demo repository is the gate's own.
+		deny = nil
+	}
 	e, err := gate.NewEngine(gate.Config{
 		PolicyPaths: set.Policies, PolicyIgnore: set.PolicyIgnore, Identities: set.Identities, KeyFiles: set.Keys,
 		Trust: trust.Source{TrustedRootPath: set.TrustedRoot, UseTUF: set.TUF, TUFCacheDir: set.TUFCache},
 		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
-			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log},
+			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log, Deny: deny},
 		Cache:               s.cache,
 		RequireMatch:        set.RequireMatch != nil && *set.RequireMatch,
 		StrictUnknownImages: set.StrictUnknownImages != nil && *set.StrictUnknownImages,
@@ -152,6 +172,7 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 	if e.TrustErr != nil {
 		s.log.Warn("trust material unavailable: images that need it will be errors", "repo", repo, "err", e.TrustErr)
 	}
+	s.o.Metrics.knowRegistries(policyRegistries(e.Policies))
 	s.engines[key] = e
 	return e, nil
 }
@@ -186,11 +207,13 @@ type IntakeResult struct {
 	Ignored      string // why nothing was queued
 }
 
-// Intake records an authenticated delivery and queues its evaluation.
+// Intake records an authenticated delivery and queues its evaluation. A
+// payload the gate cannot act on is an error wrapping ErrBadRequest (and
+// github.ErrMalformed): redelivering it would not help.
 func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult, error) {
 	ev, err := github.Interpret(d)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	res := &IntakeResult{Ignored: ev.Ignore}
 	var spec *store.Spec
@@ -202,12 +225,16 @@ func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult
 		case ev.Kind == "push" && !contains(set.Branches, ev.Branch):
 			res.Ignored = "pushes to " + ev.Branch + " are not evaluated (not in the repository's branches)"
 		default:
+			// The clone URL of a signed delivery is GitHub's; the fetcher
+			// sends the token only to the configured GitHub's origin.
 			cloneURL := ev.CloneURL
-			if set.CloneURL != "" {
-				cloneURL = set.CloneURL
+			if set.CloneURL != "" || cloneURL == "" {
+				if cloneURL, err = s.cloneURL(set, ev.Repo); err != nil {
+					return nil, err
+				}
 			}
 			spec = &store.Spec{Repo: ev.Repo, CloneURL: cloneURL, PR: ev.PR, PRTitle: ev.PRTitle, SHA: ev.SHA, Ref: ev.Ref,
-				Trigger: ev.Kind, InstallationID: ev.InstallationID, DeliveryID: d.ID}
+				Trigger: ev.Kind, InstallationID: ev.InstallationID, DeliveryID: d.ID, PRUpdatedAt: ev.UpdatedAt}
 		}
 	}
 	in := store.Intake{DeliveryID: d.ID, Event: d.Event, Payload: d.Payload, Spec: spec}
@@ -236,12 +263,15 @@ func contains(list []string, s string) bool {
 
 // Request is an evaluation asked for through the API.
 type Request struct {
-	Repo     string   `json:"repo"`     // owner/name of a configured repository
-	CloneURL string   `json:"cloneUrl"` // default: the configured one, else https://github.com/<repo>.git
-	Revision string   `json:"revision"` // a commit SHA
-	Ref      string   `json:"ref"`      // what to fetch (default refs/heads/main... or the SHA itself)
-	PR       int      `json:"pr"`
-	Apps     []string `json:"apps"` // app paths to limit the evaluation to
+	Repo string `json:"repo"` // owner/name of a configured repository
+	// CloneURL may only repeat where the gate fetches the repository from
+	// (its configured cloneURL, else the GitHub host's): API callers do
+	// not choose where the gate fetches, with its token, from.
+	CloneURL string   `json:"cloneUrl"`
+	Revision string   `json:"revision"` // a full commit SHA
+	Ref      string   `json:"ref"`      // what to fetch (default: the SHA itself)
+	PR       int      `json:"pr"`       // informational: API evaluations never post statuses
+	Apps     []string `json:"apps"`     // app paths to limit the evaluation to
 	Trigger  string   `json:"trigger"`
 	// Application, sent by the Argo CD PreSync hook, holds the
 	// Application's sources and the index of the one to judge: the app
@@ -249,22 +279,24 @@ type Request struct {
 	// option of that source, through the code the hook's local mode uses
 	// (argocd.CheckSource).
 	Application *argocd.Spec `json:"application,omitempty"`
+	// Requester names the caller (set by the HTTP layer from the API
+	// token, never from the body) for its quota of queued evaluations.
+	Requester string `json:"-"`
 }
 
 // ErrBadRequest marks an API request the gate cannot act on.
 var ErrBadRequest = errors.New("bad request")
 
-// Submit queues an evaluation requested through the API.
+// ErrQuota marks an API request refused because its caller has as many
+// evaluations queued as its quota allows.
+var ErrQuota = store.ErrQuota
+
+// Submit queues an evaluation requested through the API. It never posts
+// a commit status, never supersedes a webhook's evaluation and is never
+// superseded by one; it runs after webhook work.
 func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
-	if r.Repo == "" || !strings.Contains(r.Repo, "/") {
-		return "", fmt.Errorf("%w: repo: want owner/name", ErrBadRequest)
-	}
-	if len(r.Revision) < 7 {
-		return "", fmt.Errorf("%w: revision: want a commit SHA", ErrBadRequest)
-	}
-	set, watched := s.cfg.settings(r.Repo)
-	if !watched && r.Repo != demoRepo && len(s.cfg.Defaults.Policies)+len(s.cfg.Defaults.Identities)+len(s.cfg.Defaults.Keys) == 0 {
-		return "", fmt.Errorf("%w: repository %s is not configured", ErrBadRequest, r.Repo)
+	if err := github.CheckRepo("repo", r.Repo); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
 	for i, a := range r.Apps {
 		if a == "" {
@@ -286,7 +318,21 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 	default:
 		return "", fmt.Errorf("%w: trigger %q: want api or argocd", ErrBadRequest, r.Trigger)
 	}
-	spec := &store.Spec{Repo: r.Repo, CloneURL: r.CloneURL, SHA: r.Revision, Ref: r.Ref, PR: r.PR, Apps: r.Apps, Trigger: r.Trigger}
+	if r.Trigger != "demo" {
+		if err := github.CheckSHA("revision", r.Revision); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+	}
+	if r.Ref != "" {
+		if err := github.CheckRef("ref", r.Ref); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+	}
+	set, watched := s.cfg.settings(r.Repo)
+	if !watched && r.Repo != demoRepo && len(s.cfg.Defaults.Policies)+len(s.cfg.Defaults.Identities)+len(s.cfg.Defaults.Keys) == 0 {
+		return "", fmt.Errorf("%w: repository %s is not configured", ErrBadRequest, r.Repo)
+	}
+	spec := &store.Spec{Repo: r.Repo, SHA: r.Revision, Ref: r.Ref, PR: r.PR, Apps: r.Apps, Trigger: r.Trigger, Requester: r.Requester}
 	if r.Application != nil {
 		src, err := r.Application.SourceAt(r.Application.Source)
 		if err != nil {
@@ -299,14 +345,18 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 			return "", fmt.Errorf("%w: application: %v", ErrBadRequest, err)
 		}
 	}
-	if spec.CloneURL == "" {
-		spec.CloneURL = set.CloneURL
-	}
-	if spec.CloneURL == "" && r.Repo != demoRepo {
-		spec.CloneURL = "https://github.com/" + r.Repo + ".git"
-	}
 	if r.Repo == demoRepo && s.demo != nil {
 		spec.Local = s.demo.RepoDir
+	} else {
+		u, err := s.cloneURL(set, r.Repo)
+		if err != nil {
+			return "", err
+		}
+		if r.CloneURL != "" && !sameRepoURL(r.CloneURL, u) {
+			return "", fmt.Errorf("%w: cloneUrl %q is not where the gate fetches %s from (%s): the clone URL comes from the gate's configuration",
+				ErrBadRequest, r.CloneURL, r.Repo, u)
+		}
+		spec.CloneURL = u
 	}
 	if spec.Local != "" && len(r.Apps) > 0 {
 		// The apps of a local repository are known now: an unknown one is
@@ -315,11 +365,52 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 			return "", err
 		}
 	}
-	id, _, err := s.st.Accept(ctx, store.Intake{Spec: spec})
+	in := store.Intake{Spec: spec}
+	if r.Requester != "" {
+		in.Quota = s.cfg.Limits.APIQueuedPerToken
+	}
+	id, _, err := s.st.Accept(ctx, in)
 	if err == nil {
 		s.notify()
 	}
 	return id, err
+}
+
+// cloneURL is where the gate fetches repo from: its configured cloneURL,
+// else the repository on the configured GitHub (github.baseURL's host for
+// GitHub Enterprise Server).
+func (s *Service) cloneURL(set RepoSettings, repo string) (string, error) {
+	if set.CloneURL != "" {
+		return set.CloneURL, nil
+	}
+	return github.CloneURL(s.cfg.GitHub.BaseURL, repo)
+}
+
+// sameRepoURL compares two clone URLs as naming one repository: the same
+// host and path, whatever the transport (https, ssh, scp-like
+// git@host:owner/name, as Argo CD Applications often say), without a
+// trailing ".git" or "/", case-insensitively as GitHub. Only the comparison uses the caller's URL: the
+// gate fetches from its own.
+func sameRepoURL(a, b string) bool {
+	ha, pa, oka := repoLocation(a)
+	hb, pb, okb := repoLocation(b)
+	return oka && okb && strings.EqualFold(ha, hb) && strings.EqualFold(pa, pb)
+}
+
+// repoLocation is the host (without port or user) and path of a clone URL.
+func repoLocation(raw string) (host, path string, ok bool) {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http" || u.Scheme == "ssh") {
+		host, path = u.Hostname(), u.Path
+	} else if at, rest, found := strings.Cut(raw, "@"); found && !strings.Contains(at, "/") {
+		// scp-like: git@github.com:acme/gitops.git
+		if host, path, found = strings.Cut(rest, ":"); !found {
+			return "", "", false
+		}
+	} else {
+		return "", "", false
+	}
+	path = strings.Trim(strings.TrimSuffix(strings.TrimSuffix(path, "/"), ".git"), "/")
+	return host, path, host != "" && path != ""
 }
 
 // Get returns an evaluation.
@@ -403,6 +494,8 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err := s.st.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	// The error names trust material: the HTTP layer logs it and tells
+	// anonymous callers only that the gate is not ready.
 	for _, e := range s.Engines() {
 		if e.TrustErr != nil {
 			return fmt.Errorf("trust material: %w", e.TrustErr)
@@ -414,7 +507,7 @@ func (s *Service) Ready(ctx context.Context) error {
 func (s *Service) target(id string) string { return s.cfg.ExternalURL + "/evaluations/" + id }
 
 func (s *Service) pendingStatuses(spec *store.Spec) func(string) []store.Status {
-	if s.o.GitHub == nil || spec.Trigger != "pull_request" && spec.Trigger != "push" {
+	if s.o.GitHub == nil || !spec.FromWebhook() {
 		return nil
 	}
 	return func(id string) []store.Status {
@@ -428,6 +521,9 @@ func (s *Service) supersededStatuses() func(*store.Evaluation, string) []store.S
 		return nil
 	}
 	return func(old *store.Evaluation, newID string) []store.Status {
+		if !old.Spec.FromWebhook() {
+			return nil // the store never supersedes these; belt and braces
+		}
 		return []store.Status{{Repo: old.Spec.Repo, SHA: old.Spec.SHA, State: "error", Context: s.cfg.GitHub.StatusContext,
 			Description: "Superseded by a newer commit of the pull request: not evaluated", TargetURL: s.target(newID),
 			InstallationID: old.Spec.InstallationID}}
@@ -605,7 +701,9 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		}
 		token := ""
 		if s.o.GitHub != nil {
-			if token, err = s.o.GitHub.Token(ctx, ev.Spec.InstallationID); err != nil {
+			// An API or Argo CD evaluation has no webhook installation: a
+			// GitHub App looks the repository's installation up.
+			if token, err = s.o.GitHub.RepoToken(ctx, ev.Spec.Repo, ev.Spec.InstallationID); err != nil {
 				return nil, fmt.Errorf("GitHub token: %w", err)
 			}
 		}
@@ -672,7 +770,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 // proposesPins says whether the evaluation's pull request gets the
 // proposed-pins comment.
 func (s *Service) proposesPins(ev *store.Evaluation) bool {
-	return s.cfg.GitHub.ProposePins == "comment" && s.o.GitHub != nil && ev.Spec.Trigger == "pull_request" && ev.Spec.PR > 0 && len(ev.Spec.Apps) == 0
+	return s.cfg.GitHub.ProposePins == "comment" && s.o.GitHub != nil && ev.Spec.Trigger == store.TriggerPullRequest && ev.Spec.PR > 0 && len(ev.Spec.Apps) == 0
 }
 
 // pinsMarker names the proposed-pins comment.
@@ -720,8 +818,10 @@ func (s *Service) comment(ctx context.Context, job *store.Job) {
 	}
 }
 
+// finalStatuses are the statuses an evaluation posts: only a signed
+// webhook's evaluation posts any.
 func (s *Service) finalStatuses(ev *store.Evaluation, state, description string, rep *gate.Report) []store.Status {
-	if s.o.GitHub == nil || ev.Spec.Trigger != "pull_request" && ev.Spec.Trigger != "push" {
+	if s.o.GitHub == nil || !ev.Spec.FromWebhook() {
 		return nil
 	}
 	base := store.Status{Repo: ev.Spec.Repo, SHA: ev.Spec.SHA, Context: s.cfg.GitHub.StatusContext, TargetURL: s.target(ev.ID), InstallationID: ev.Spec.InstallationID}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,7 +123,22 @@ var migrations = []string{
 	CREATE INDEX evaluation_images_image ON evaluation_images(image);
 	CREATE INDEX evaluation_images_digest ON evaluation_images(digest);
 	CREATE INDEX evaluation_images_eval ON evaluation_images(evaluation_id);`,
+	// 2: replayed bodies, pull request order, webhook priority, API quotas.
+	`ALTER TABLE deliveries ADD COLUMN body_hash TEXT NOT NULL DEFAULT '';
+	CREATE INDEX deliveries_body_hash ON deliveries(body_hash);
+	ALTER TABLE evaluations ADD COLUMN pr_updated_at INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE evaluations ADD COLUMN requester TEXT NOT NULL DEFAULT '';
+	CREATE INDEX evaluations_requester ON evaluations(requester, state);
+	CREATE INDEX evaluations_coalesce ON evaluations(repo, sha, state);
+	ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX jobs_runnable_priority ON jobs(state, priority, id);`,
 }
+
+// Job priorities: lower runs first.
+const (
+	priorityWebhook = 0 // webhook evaluations, statuses, comments
+	priorityAPI     = 1 // API and Argo CD evaluations
+)
 
 // migrationLock is the pg_advisory_xact_lock key that keeps replicas
 // starting together from applying the same migration twice.
@@ -193,8 +210,13 @@ func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
 	duplicate := false
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if in.DeliveryID != "" {
-			res, err := tx.ExecContext(ctx, s.rb(`INSERT INTO deliveries(id, event, received_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
-				in.DeliveryID, in.Event, ms(now), in.Payload)
+			hash := ""
+			if len(in.Payload) > 0 {
+				h := sha256.Sum256(in.Payload)
+				hash = hex.EncodeToString(h[:])
+			}
+			res, err := tx.ExecContext(ctx, s.rb(`INSERT INTO deliveries(id, event, received_at, payload, body_hash) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`),
+				in.DeliveryID, in.Event, ms(now), in.Payload, hash)
 			if err != nil {
 				return err
 			}
@@ -202,22 +224,57 @@ func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
 				duplicate = true
 				return tx.QueryRowContext(ctx, s.rb(`SELECT evaluation_id FROM deliveries WHERE id = ?`), in.DeliveryID).Scan(&evalID)
 			}
+			if hash != "" {
+				// The same signed body under a new delivery ID is a replay:
+				// GitHub's own redeliveries keep their ID.
+				err := tx.QueryRowContext(ctx, s.rb(`SELECT evaluation_id FROM deliveries WHERE body_hash = ? AND id <> ? ORDER BY received_at LIMIT 1`),
+					hash, in.DeliveryID).Scan(&evalID)
+				if err == nil {
+					duplicate = true
+					return s.linkDelivery(ctx, tx, in.DeliveryID, evalID)
+				}
+				if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
 		}
 		if in.Spec == nil {
 			return nil
 		}
-		evalID = NewID()
-		spec, _ := json.Marshal(in.Spec)
-		if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO evaluations(id, repo, pr, sha, trigger, spec, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-			evalID, in.Spec.Repo, in.Spec.PR, in.Spec.SHA, in.Spec.Trigger, string(spec), StateQueued, ms(now)); err != nil {
-			return err
-		}
 		if in.DeliveryID != "" {
-			if _, err := tx.ExecContext(ctx, s.rb(`UPDATE deliveries SET evaluation_id = ? WHERE id = ?`), evalID, in.DeliveryID); err != nil {
+			// A second delivery asking for what is already queued or
+			// running adds nothing.
+			err := tx.QueryRowContext(ctx, s.rb(`SELECT id FROM evaluations WHERE repo = ? AND sha = ? AND state IN ('queued', 'running') AND trigger = ? AND pr = ? ORDER BY created_at LIMIT 1`),
+				in.Spec.Repo, in.Spec.SHA, in.Spec.Trigger, in.Spec.PR).Scan(&evalID)
+			if err == nil {
+				duplicate = true
+				return s.linkDelivery(ctx, tx, in.DeliveryID, evalID)
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 		}
-		if in.Spec.PR > 0 {
+		if in.Quota > 0 && in.Spec.Requester != "" {
+			if err := s.checkQuota(ctx, tx, in.Spec.Requester, in.Quota); err != nil {
+				return err
+			}
+		}
+		evalID = NewID()
+		spec, _ := json.Marshal(in.Spec)
+		var updated int64
+		if !in.Spec.PRUpdatedAt.IsZero() {
+			updated = ms(in.Spec.PRUpdatedAt)
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO evaluations(id, repo, pr, sha, trigger, spec, state, created_at, pr_updated_at, requester) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			evalID, in.Spec.Repo, in.Spec.PR, in.Spec.SHA, in.Spec.Trigger, string(spec), StateQueued, ms(now), updated, in.Spec.Requester); err != nil {
+			return err
+		}
+		if in.DeliveryID != "" {
+			if err := s.linkDelivery(ctx, tx, in.DeliveryID, evalID); err != nil {
+				return err
+			}
+		}
+		if in.Spec.PR > 0 && in.Spec.Trigger == TriggerPullRequest && updated > 0 {
 			if s.dialect == dialectPostgres {
 				// Two replicas accepting two commits of one pull request at
 				// once would each miss the other's uncommitted evaluation.
@@ -225,11 +282,15 @@ func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
 					return err
 				}
 			}
-			if err := s.supersede(ctx, tx, in, evalID, now); err != nil {
+			if err := s.supersede(ctx, tx, in, evalID, updated, now); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO jobs(kind, evaluation_id, state, created_at) VALUES (?, ?, 'queued', ?)`), JobEvaluate, evalID, ms(now)); err != nil {
+		priority := priorityAPI
+		if in.Spec.FromWebhook() {
+			priority = priorityWebhook
+		}
+		if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO jobs(kind, evaluation_id, state, created_at, priority) VALUES (?, ?, 'queued', ?, ?)`), JobEvaluate, evalID, ms(now), priority); err != nil {
 			return err
 		}
 		if in.Statuses != nil {
@@ -240,12 +301,42 @@ func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
 	return evalID, duplicate, err
 }
 
-// supersede retires the queued (not yet started) evaluations of older
-// commits of the same pull request.
-func (s *SQL) supersede(ctx context.Context, tx *sql.Tx, in Intake, newID string, now time.Time) error {
+func (s *SQL) linkDelivery(ctx context.Context, tx *sql.Tx, deliveryID, evalID string) error {
+	_, err := tx.ExecContext(ctx, s.rb(`UPDATE deliveries SET evaluation_id = ? WHERE id = ?`), evalID, deliveryID)
+	return err
+}
+
+// checkQuota fails with ErrQuota when requester has quota evaluations
+// queued or running.
+func (s *SQL) checkQuota(ctx context.Context, tx *sql.Tx, requester string, quota int) error {
+	if s.dialect == dialectPostgres {
+		// Replicas accepting for one requester at once would each count
+		// without the other's uncommitted evaluation.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "quota:"+requester); err != nil {
+			return err
+		}
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, s.rb(`SELECT COUNT(*) FROM evaluations WHERE requester = ? AND state IN ('queued', 'running')`), requester).Scan(&n); err != nil {
+		return err
+	}
+	if n >= quota {
+		return fmt.Errorf("%w: %d of %d", ErrQuota, n, quota)
+	}
+	return nil
+}
+
+// supersede retires the queued (not yet started) webhook evaluations of
+// other commits of the same pull request that describe an older state of
+// it (pull_request.updated_at): the order is the pull request's, not the
+// order deliveries arrive in, so a late or replayed delivery of an older
+// head never retires the current one. API and Argo CD evaluations are
+// neither superseded nor superseding.
+func (s *SQL) supersede(ctx context.Context, tx *sql.Tx, in Intake, newID string, updated int64, now time.Time) error {
 	rows, err := tx.QueryContext(ctx, s.rb(`SELECT j.id, e.id, e.spec FROM jobs j JOIN evaluations e ON e.id = j.evaluation_id
-		WHERE j.kind = ? AND j.state = 'queued' AND e.repo = ? AND e.pr = ? AND e.sha <> ? AND e.id <> ?`),
-		JobEvaluate, in.Spec.Repo, in.Spec.PR, in.Spec.SHA, newID)
+		WHERE j.kind = ? AND j.state = 'queued' AND e.repo = ? AND e.pr = ? AND e.sha <> ? AND e.id <> ?
+		  AND e.trigger = ? AND e.pr_updated_at > 0 AND e.pr_updated_at < ?`),
+		JobEvaluate, in.Spec.Repo, in.Spec.PR, in.Spec.SHA, newID, TriggerPullRequest, updated)
 	if err != nil {
 		return err
 	}
@@ -305,7 +396,7 @@ func (s *SQL) Lease(ctx context.Context, owner string, lease time.Duration) (*Jo
 			WHERE ((j.state = 'queued' AND j.not_before <= ?) OR (j.state = 'leased' AND j.lease_until < ?))
 			  AND (j.status_key = '' OR NOT EXISTS (
 				SELECT 1 FROM jobs p WHERE p.status_key = j.status_key AND p.id < j.id AND p.state IN ('queued', 'leased')))
-			ORDER BY j.id LIMIT 1`+s.skipLocked()+`)
+			ORDER BY j.priority, j.id LIMIT 1`+s.skipLocked()+`)
 		RETURNING id, kind, evaluation_id, status, attempts`),
 		owner, ms(now.Add(lease)), ms(now), ms(now))
 	var j Job

@@ -9,8 +9,10 @@
 // the deadline passes, and a worker whose lease was taken over cannot
 // complete it. Commit statuses go through the same queue (an outbox), one
 // commit at a time in order, so that a late "pending" never overwrites a
-// final state. A newer commit of a pull request supersedes its queued older
-// evaluation.
+// final state. A webhook evaluation of a newer state of a pull request
+// (pull_request.updated_at) supersedes the queued webhook evaluation of an
+// older one; API evaluations neither supersede nor are superseded, and run
+// after webhook work.
 //
 // SQLite (modernc.org/sqlite, pure Go, WAL) is the embedded default.
 package store
@@ -57,6 +59,12 @@ type Spec struct {
 	InstallationID int64    `json:"installationId,omitempty"`
 	Apps           []string `json:"apps,omitempty"` // limit to these app paths
 	DeliveryID     string   `json:"deliveryId,omitempty"`
+	// PRUpdatedAt is the webhook's pull_request.updated_at: an evaluation
+	// supersedes only those of the pull request's older states.
+	PRUpdatedAt time.Time `json:"prUpdatedAt,omitzero"`
+	// Requester names the API token that asked (a digest, never the
+	// token), for its quota of queued evaluations.
+	Requester string `json:"requester,omitempty"`
 	// Local is a directory to evaluate instead of fetching (demo mode).
 	Local string `json:"local,omitempty"`
 	// Application is the Argo CD Application source spec to render the
@@ -137,7 +145,26 @@ type Filter struct {
 	Offset int
 }
 
+// Triggers whose evaluations post commit statuses and supersede one
+// another: signed webhooks. Every other trigger (api, argocd, demo) only
+// reports through the API and the UI.
+const (
+	TriggerPullRequest = "pull_request"
+	TriggerPush        = "push"
+)
+
+// FromWebhook reports whether an evaluation was triggered by a signed
+// GitHub webhook.
+func (s *Spec) FromWebhook() bool {
+	return s.Trigger == TriggerPullRequest || s.Trigger == TriggerPush
+}
+
 // Intake is what arrives: a webhook delivery, an API request, or both.
+//
+// A webhook delivery is deduplicated three ways: by its delivery ID (a
+// redelivery), by its body (the same signed body replayed under another
+// ID), and by what it asks for (an evaluation of the same repository,
+// commit, event and pull request that is still queued or running).
 type Intake struct {
 	DeliveryID string // empty for API requests: no deduplication
 	Event      string
@@ -148,7 +175,15 @@ type Intake struct {
 	// Superseded gives the statuses to post for an older queued evaluation
 	// of the same pull request that this one replaces.
 	Superseded func(old *Evaluation, newID string) []Status
+	// Quota, when positive and Spec.Requester is set, bounds the
+	// evaluations of Spec.Requester that are queued or running; past it
+	// Accept fails with ErrQuota.
+	Quota int
 }
+
+// ErrQuota is returned when a requester has as many evaluations queued as
+// its quota allows.
+var ErrQuota = errors.New("too many evaluations queued")
 
 // Finish is the outcome of an evaluation job, recorded with the statuses it
 // produces in one transaction.
@@ -169,11 +204,14 @@ type Finish struct {
 type Store interface {
 	// Accept records a delivery (when it has an ID) and, when it has a
 	// spec, creates its evaluation, its job and its statuses, and supersedes
-	// the queued evaluations of older commits of the same pull request, all
-	// atomically. A delivery seen before returns duplicate=true and changes
-	// nothing.
+	// the queued webhook evaluations of older states of the same pull
+	// request (by PRUpdatedAt), all atomically. Only a webhook pull request
+	// evaluation supersedes, and only webhook pull request evaluations are
+	// superseded. A delivery seen before (see Intake) returns
+	// duplicate=true and queues nothing.
 	Accept(ctx context.Context, in Intake) (evalID string, duplicate bool, err error)
-	// Lease hands out the next runnable job, or nil.
+	// Lease hands out the next runnable job, or nil: webhook work
+	// (webhook evaluations, statuses, comments) before API evaluations.
 	Lease(ctx context.Context, owner string, lease time.Duration) (*Job, error)
 	// Extend keeps a lease alive during long work.
 	Extend(ctx context.Context, job *Job, owner string, lease time.Duration) error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -513,5 +514,44 @@ spec:
   template: {metadata: {name: same}, spec: {source: {path: 'p{{a}}'}}}`, Options{})
 	if len(res.Apps) != 2 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "twice") {
 		t.Fatalf("apps %d, errors %v", len(res.Apps), res.Errors)
+	}
+}
+
+// TestGitFilesEitherGlobbing: Argo CD's git files generator globs greedily by
+// default ("*" crosses "/", Generators-Git-File-Globbing.md: the pattern
+// cluster-charts/*/*/values.yaml also picks a subchart's values.yaml) and with
+// doublestar behind --enable-new-git-file-globbing. The gate cannot see which
+// one the controller runs, so it generates every app either one would.
+func TestGitFilesEitherGlobbing(t *testing.T) {
+	repo := fstest.MapFS{
+		"cluster-charts/cluster1/mychart/values.yaml":                   {Data: []byte("name: mychart\n")},
+		"cluster-charts/cluster1/mychart/charts/mysubchart/values.yaml": {Data: []byte("name: mysubchart\n")},
+		"cluster-charts/cluster1/myotherchart/values.yaml":              {Data: []byte("name: myotherchart\n")},
+		"some-path/top.yaml":           {Data: []byte("name: top\n")},
+		"some-path/deeper/nested.yaml": {Data: []byte("name: nested\n")},
+	}
+	doc := `
+metadata: {name: globbing}
+spec:
+  generators:
+  - git:
+      repoURL: https://example.com/this.git
+      revision: HEAD
+      files:
+      - path: cluster-charts/*/*/values.yaml
+      - path: some-path/*.yaml
+  template: {metadata: {name: '{{name}}'}, spec: {source: {path: '{{path}}'}}}`
+	res := expandYAML(t, doc, Options{Repo: repo, IsThisRepo: func(string) bool { return true }})
+	if len(res.Errors) > 0 {
+		t.Fatal(res.Errors)
+	}
+	var names []string
+	for _, a := range res.Apps {
+		names = append(names, a.Object["metadata"].(map[string]any)["name"].(string))
+	}
+	sort.Strings(names)
+	want := []string{"mychart", "myotherchart", "mysubchart", "nested", "top"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("apps = %v, want %v (the greedy globbing's picks included)", names, want)
 	}
 }

@@ -365,19 +365,14 @@ func (e *expander) gitDirectories(items []pathItem, prefix string, values map[st
 }
 
 func (e *expander) gitFiles(items []pathItem, prefix string, values map[string]string) ([]map[string]any, error) {
+	// Argo CD has two globbings for this generator: the default, greedy one
+	// (git ls-files pathspecs, where "*" crosses "/") and the doublestar one
+	// behind --enable-new-git-file-globbing. The gate cannot see which one the
+	// controller runs, so it takes every file either would pick: seeing an
+	// app the cluster lacks costs a false failure, missing one a false pass.
 	var picked []string
 	for _, f := range e.files {
-		inc, exc := false, false
-		for _, it := range items {
-			if globMatch(trimSlash(it.Path), f) {
-				if it.Exclude {
-					exc = true
-				} else {
-					inc = true
-				}
-			}
-		}
-		if inc && !exc {
+		if pickedBy(items, f, globMatch) || pickedBy(items, f, greedyMatch) {
 			picked = append(picked, f)
 		}
 	}
@@ -521,6 +516,58 @@ func toAnyList(s []string) []any {
 // Argo CD's git file globbing (doublestar) does.
 func globMatch(pattern, name string) bool {
 	return matchSegs(strings.Split(pattern, "/"), strings.Split(name, "/"))
+}
+
+// pickedBy reports whether a file is included and not excluded by the
+// generator's path items under one globbing.
+func pickedBy(items []pathItem, f string, match func(pattern, name string) bool) bool {
+	inc, exc := false, false
+	for _, it := range items {
+		if match(trimSlash(it.Path), f) {
+			if it.Exclude {
+				exc = true
+			} else {
+				inc = true
+			}
+		}
+	}
+	return inc && !exc
+}
+
+// greedyMatch is git's default pathspec matching (fnmatch without
+// FNM_PATHNAME), which Argo CD's git files generator uses unless the new
+// globbing is enabled: "*" and "?" also match "/".
+func greedyMatch(pattern, name string) bool {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; c {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		case '[':
+			j := strings.IndexByte(pattern[i+1:], ']')
+			if j < 0 {
+				b.WriteString(regexp.QuoteMeta("["))
+				continue
+			}
+			class := pattern[i+1 : i+1+j]
+			if strings.HasPrefix(class, "!") {
+				class = "^" + class[1:]
+			}
+			b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
+			i += j + 1
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return false
+	}
+	return re.MatchString(name)
 }
 
 func matchSegs(pat, segs []string) bool {

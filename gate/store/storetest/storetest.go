@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,12 +27,27 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("FinishAndQuery", func(t *testing.T) { finish(t, open(t)) })
 	t.Run("ConcurrentLeasesAreExclusive", func(t *testing.T) { concurrent(t, open(t)) })
 	t.Run("Prune", func(t *testing.T) { prune(t, open(t)) })
+	t.Run("StaleDeliveryNeverSupersedes", func(t *testing.T) { staleDelivery(t, open(t)) })
+	t.Run("APINeverSupersedesNorIsSuperseded", func(t *testing.T) { apiAndWebhook(t, open(t)) })
+	t.Run("ReplayedBodyIsDuplicate", func(t *testing.T) { replayedBody(t, open(t)) })
+	t.Run("WebhookJobsFirst", func(t *testing.T) { webhookFirst(t, open(t)) })
+	t.Run("QuotaPerRequester", func(t *testing.T) { quota(t, open(t)) })
 }
 
 var ctx = context.Background()
 
+// prClock hands out pull_request.updated_at values in the order specs are
+// made, as GitHub stamps a pull request's successive states.
+var prClock = struct {
+	sync.Mutex
+	t time.Time
+}{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+
 func spec(pr int, sha string) *store.Spec {
-	return &store.Spec{Repo: "acme/gitops", PR: pr, SHA: sha, Ref: fmt.Sprintf("refs/pull/%d/head", pr), Trigger: "pull_request"}
+	prClock.Lock()
+	defer prClock.Unlock()
+	prClock.t = prClock.t.Add(time.Second)
+	return &store.Spec{Repo: "acme/gitops", PR: pr, SHA: sha, Ref: fmt.Sprintf("refs/pull/%d/head", pr), Trigger: "pull_request", PRUpdatedAt: prClock.t}
 }
 
 func pending(repo, sha string) func(string) []store.Status {
@@ -355,5 +371,187 @@ func prune(t *testing.T, s store.Store) {
 	}
 	if _, dup, _ := s.Accept(ctx, store.Intake{DeliveryID: "p", Spec: spec(0, "p")}); !dup {
 		t.Error("a pruned evaluation's delivery must still deduplicate")
+	}
+}
+
+// drain leases and completes every runnable job, returning the evaluated
+// IDs and the statuses as sha:state, in lease order.
+func drain(t *testing.T, s store.Store) (evals, statuses []string) {
+	t.Helper()
+	for {
+		j, err := s.Lease(ctx, "w", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j == nil {
+			return evals, statuses
+		}
+		if j.Kind == store.JobEvaluate {
+			evals = append(evals, j.EvaluationID)
+		} else if j.Status != nil {
+			statuses = append(statuses, j.Status.SHA+":"+j.Status.State)
+		}
+		if err := s.Complete(ctx, j, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func supersededError(old *store.Evaluation, newID string) []store.Status {
+	return []store.Status{{Repo: old.Spec.Repo, SHA: old.Spec.SHA, State: "error", Context: "gitops-gate", Description: "superseded by " + newID}}
+}
+
+// staleDelivery: a late (or replayed) delivery of an older head arrives
+// after the current head's. It is recorded and evaluated, and the current
+// head is neither superseded nor given an error status.
+func staleDelivery(t *testing.T, s store.Store) {
+	older := spec(7, "older") // stamped first: the older state of the PR
+	head, _, err := s.Accept(ctx, store.Intake{DeliveryID: "head", Spec: spec(7, "head"), Statuses: pending("acme/gitops", "head"), Superseded: supersededError})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, dup, err := s.Accept(ctx, store.Intake{DeliveryID: "stale", Spec: older, Statuses: pending("acme/gitops", "older"), Superseded: supersededError})
+	if err != nil || dup {
+		t.Fatalf("stale delivery: %v dup=%v, want it recorded", err, dup)
+	}
+	if e, _ := s.Get(ctx, head); e.State != store.StateQueued {
+		t.Fatalf("the current head is %s after a stale delivery, want queued", e.State)
+	}
+	evals, statuses := drain(t, s)
+	if fmt.Sprint(evals) != fmt.Sprint([]string{head, stale}) {
+		t.Errorf("evaluated %v, want both %v", evals, []string{head, stale})
+	}
+	for _, st := range statuses {
+		if st == "head:error" {
+			t.Errorf("the current head got an error status: %v", statuses)
+		}
+	}
+	// Without updated_at the order is unknown: nothing is superseded.
+	a := spec(9, "a")
+	a.PRUpdatedAt = time.Time{}
+	ida, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "no-time-a", Spec: a, Superseded: supersededError})
+	b := spec(9, "b")
+	b.PRUpdatedAt = time.Time{}
+	s.Accept(ctx, store.Intake{DeliveryID: "no-time-b", Spec: b, Superseded: supersededError})
+	if e, _ := s.Get(ctx, ida); e.State != store.StateQueued {
+		t.Errorf("an evaluation without updated_at was superseded: %s", e.State)
+	}
+}
+
+// apiAndWebhook: an API (or Argo CD) evaluation naming a pull request
+// does not supersede its webhook evaluation, and is not superseded by a
+// later webhook (which would post an error to a commit the API caller
+// chose).
+func apiAndWebhook(t *testing.T, s store.Store) {
+	hook, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "h1", Spec: spec(7, "real-head"), Statuses: pending("acme/gitops", "real-head"), Superseded: supersededError})
+	for _, trigger := range []string{"api", "argocd"} {
+		sp := spec(7, "chosen-"+trigger)
+		sp.Trigger = trigger
+		api, _, err := s.Accept(ctx, store.Intake{Spec: sp, Superseded: supersededError})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := s.Get(ctx, hook); e.State != store.StateQueued {
+			t.Fatalf("a %s evaluation superseded the webhook's: %s", trigger, e.State)
+		}
+		hook2, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "h-" + trigger, Spec: spec(7, "next-"+trigger), Superseded: supersededError})
+		if e, _ := s.Get(ctx, api); e.State != store.StateQueued {
+			t.Fatalf("a webhook superseded the %s evaluation: %s", trigger, e.State)
+		}
+		if e, _ := s.Get(ctx, hook); e.State != store.StateSuperseded || e.SupersededBy != hook2 {
+			t.Fatalf("the webhook's older evaluation: %s by %s, want superseded by %s", e.State, e.SupersededBy, hook2)
+		}
+		hook = hook2
+	}
+	_, statuses := drain(t, s)
+	for _, st := range statuses {
+		if strings.HasPrefix(st, "chosen-") {
+			t.Errorf("a status was queued for an API evaluation's commit: %v", statuses)
+		}
+	}
+}
+
+// replayedBody: the same signed body re-sent under a new delivery ID, or
+// a second delivery asking for an evaluation that is still queued, queues
+// nothing.
+func replayedBody(t *testing.T, s store.Store) {
+	body := []byte(`{"action":"synchronize","number":7}`)
+	sp := spec(7, "abc")
+	id1, dup, err := s.Accept(ctx, store.Intake{DeliveryID: "r-1", Event: "pull_request", Payload: body, Spec: sp})
+	if err != nil || dup {
+		t.Fatal(err, dup)
+	}
+	id2, dup, err := s.Accept(ctx, store.Intake{DeliveryID: "r-2", Event: "pull_request", Payload: body, Spec: sp})
+	if err != nil || !dup || id2 != id1 {
+		t.Fatalf("replay under a new ID: %q dup=%v %v, want a duplicate of %q", id2, dup, err, id1)
+	}
+	id3, dup, err := s.Accept(ctx, store.Intake{DeliveryID: "r-3", Event: "pull_request", Payload: []byte(`{"action":"reopened"}`), Spec: sp})
+	if err != nil || !dup || id3 != id1 {
+		t.Fatalf("same commit while queued: %q dup=%v %v, want a duplicate of %q", id3, dup, err, id1)
+	}
+	evals, _ := drain(t, s)
+	if len(evals) != 1 {
+		t.Errorf("%d evaluations run, want 1", len(evals))
+	}
+	// Replayed later, after the evaluation finished: still a duplicate.
+	if _, dup, _ := s.Accept(ctx, store.Intake{DeliveryID: "r-4", Event: "pull_request", Payload: body, Spec: sp}); !dup {
+		t.Error("a replay after the evaluation finished queued another")
+	}
+	// An API request for the same commit is not a delivery: it is queued.
+	api := spec(7, "abc")
+	api.Trigger = "api"
+	if _, dup, _ := s.Accept(ctx, store.Intake{Spec: api}); dup {
+		t.Error("an API request was taken for a duplicate delivery")
+	}
+}
+
+// webhookFirst: API jobs queued first do not hold a webhook's evaluation
+// and statuses back.
+func webhookFirst(t *testing.T, s store.Store) {
+	for i := range 5 {
+		sp := spec(0, fmt.Sprintf("api-%d", i))
+		sp.Trigger = "api"
+		s.Accept(ctx, store.Intake{Spec: sp})
+	}
+	hook, _, _ := s.Accept(ctx, store.Intake{DeliveryID: "w", Spec: spec(3, "hook"), Statuses: pending("acme/gitops", "hook")})
+	j := mustLease(t, s, "w")
+	if j.Kind != store.JobEvaluate || j.EvaluationID != hook {
+		t.Fatalf("first lease %+v, want the webhook's evaluation %s", j, hook)
+	}
+	if j := mustLease(t, s, "w"); j.Kind != store.JobStatus {
+		t.Fatalf("second lease %+v, want the webhook's pending status", j)
+	}
+	if j := mustLease(t, s, "w"); j.Kind != store.JobEvaluate || j.EvaluationID == hook {
+		t.Fatalf("third lease %+v, want an API evaluation", j)
+	}
+}
+
+// quota: a requester may have quota evaluations queued or running.
+func quota(t *testing.T, s store.Store) {
+	api := func(who, sha string) store.Intake {
+		sp := spec(0, sha)
+		sp.Trigger, sp.Requester = "api", who
+		return store.Intake{Spec: sp, Quota: 2}
+	}
+	for i := range 2 {
+		if _, _, err := s.Accept(ctx, api("tok-a", fmt.Sprint("a", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Accept(ctx, api("tok-a", "a2")); !errors.Is(err, store.ErrQuota) {
+		t.Fatalf("third queued evaluation: %v, want ErrQuota", err)
+	}
+	if _, total, _ := s.List(ctx, store.Filter{}); total != 2 {
+		t.Errorf("%d evaluations recorded, want 2 (the refused one leaves nothing)", total)
+	}
+	if _, _, err := s.Accept(ctx, api("tok-b", "b0")); err != nil {
+		t.Errorf("another requester: %v", err)
+	}
+	j := mustLease(t, s, "w")
+	if err := s.FinishEvaluation(ctx, j, "w", store.Finish{Result: "pass"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Accept(ctx, api("tok-a", "a3")); err != nil {
+		t.Errorf("after one finished: %v", err)
 	}
 }
