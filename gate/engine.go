@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/gitops-gate/gitops-gate/gate/cache"
@@ -39,6 +40,14 @@ type Config struct {
 	// MaxSignatures bounds the signatures and referrers examined per digest
 	// (default verify.DefaultMaxSignatures); more is an error verdict.
 	MaxSignatures int
+	// InsecureIgnoreTlog and InsecureIgnoreSCT are cosign's
+	// --insecure-ignore-tlog/--insecure-ignore-sct for the native form
+	// (Identities, KeyFiles); a policy says it with rekor.ignoreTlog and
+	// ctlog.ignoreSCT.
+	InsecureIgnoreTlog, InsecureIgnoreSCT bool
+	// BundleFiles are Sigstore bundle files (check --bundle, as cosign
+	// verify --bundle), offered to every image.
+	BundleFiles []string
 }
 
 // Engine is a configured gate: policies, trust, registry access. It is safe
@@ -67,7 +76,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		sets = append(sets, s)
 	}
 	if len(cfg.Identities) > 0 || len(cfg.KeyFiles) > 0 {
-		s, err := policy.Native(cfg.Identities, cfg.KeyFiles)
+		s, err := policy.NativeWith(cfg.Identities, cfg.KeyFiles, policy.NativeOptions{IgnoreTlog: cfg.InsecureIgnoreTlog, IgnoreSCT: cfg.InsecureIgnoreSCT})
 		if err != nil {
 			return nil, err
 		}
@@ -76,6 +85,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if len(sets) == 0 {
 		return nil, ErrNoPolicy
 	}
+	if (cfg.InsecureIgnoreTlog || cfg.InsecureIgnoreSCT) && len(cfg.Identities) == 0 && len(cfg.KeyFiles) == 0 {
+		return nil, errors.New("--insecure-ignore-tlog and --insecure-ignore-sct apply to --identity and --key; a policy says it with rekor.ignoreTlog and ctlog.ignoreSCT")
+	}
 	e := &Engine{Policies: policy.Merge(sets...)}
 	e.Trust, e.TrustErr = trust.Load(cfg.Trust)
 	var err error
@@ -83,6 +95,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	vo := verify.Options{Registry: e.Resolver, TrustErr: e.TrustErr, MaxSignatures: cfg.MaxSignatures}
+	for _, f := range cfg.BundleFiles {
+		b, err := sgbundle.LoadJSONFromPath(f)
+		if err != nil {
+			return nil, fmt.Errorf("--bundle %s: not a Sigstore bundle: %w", f, err)
+		}
+		vo.Bundles = append(vo.Bundles, b)
+	}
 	if e.Trust != nil {
 		vo.Trusted = e.Trust
 	}

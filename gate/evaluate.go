@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/cache"
 	"github.com/gitops-gate/gitops-gate/gate/imageref"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
+	"github.com/gitops-gate/gitops-gate/gate/policy/conditions"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
 	"github.com/gitops-gate/gitops-gate/manifests"
@@ -152,6 +154,10 @@ type run struct {
 	resolves  memo[*registry.Resolved]
 	materials memo[*verify.Material]
 	checks    memo[verify.Outcome]
+	// attestations: fetched once per digest and repository, checked once
+	// per attestation and attestor.
+	attMaterials memo[*verify.AttMaterial]
+	attChecks    memo[verify.AttOutcome]
 }
 
 func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
@@ -235,6 +241,10 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 			v.Attestor = o.attestor
 			v.Expected, v.FoundSigner = o.expected, o.found
 		}
+		v.Attestations = appendStatements(v.Attestations, o.statements...)
+		if o.condition != nil && v.FailedCondition == nil && o.status != StatusPass {
+			v.FailedCondition = o.condition
+		}
 		if o.signed != nil && v.Signer == nil {
 			v.Signer, v.Tlog, v.SignatureFormat, v.RFC3161Time = o.signed.Signer, o.signed.Tlog, o.signed.Format, o.signed.Timestamp
 		}
@@ -304,8 +314,29 @@ type verification struct {
 	reason   string
 	attestor string
 	signed   *verify.Outcome // a verified outcome, for the signer
-	expected *Expected       // of a failed attestor set
-	found    *verify.Signer  // who signed instead, when known
+	// statements are the attestations found, verified by an attestor.
+	statements []verify.Statement
+	condition  *conditions.Failure
+	expected   *Expected      // of a failed attestor set
+	found      *verify.Signer // who signed instead, when known
+}
+
+// appendStatements adds statements not already listed (the same statement
+// is found through every attestor that signed it).
+func appendStatements(list []verify.Statement, add ...verify.Statement) []verify.Statement {
+	for _, s := range add {
+		dup := false
+		for _, e := range list {
+			if e.PredicateType == s.PredicateType && e.Format == s.Format && e.Signer.String() == s.Signer.String() && reflect.DeepEqual(e.Provenance, s.Provenance) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, s)
+		}
+	}
+	return list
 }
 
 // verifyOne applies one verifyImages entry: every attestor set must have
@@ -361,6 +392,44 @@ func (r *run) verifyOne(ctx context.Context, digest name.Digest, vf *policy.Veri
 		failures = append(failures, fmt.Sprintf("%s (want %s)", detail, want))
 		if out.expected == nil {
 			out.expected = expectedOf(set.Entries, want)
+		}
+	}
+	for _, at := range vf.Attestations {
+		for i, set := range at.Attestors {
+			verified := 0
+			var reasons, errs []string
+			for _, a := range set.Entries {
+				o := r.checkAttestation(ctx, digest, vf, at, a)
+				out.statements = appendStatements(out.statements, o.Statements...)
+				switch {
+				case o.Err != nil:
+					errs = append(errs, o.Err.Error())
+				case o.Verified:
+					verified++
+				default:
+					if o.Failure != nil && out.condition == nil {
+						out.condition = o.Failure
+					}
+					reasons = append(reasons, o.Reason)
+				}
+			}
+			if verified >= set.Required() {
+				continue
+			}
+			where := fmt.Sprintf("attestations[%d].attestors[%d]", at.Index, i)
+			if out.attestor == "" {
+				out.attestor = where
+			}
+			if len(errs) > 0 && verified+len(errs) >= set.Required() {
+				errored = true
+				failures = append(failures, where+": "+strings.Join(dedupe(errs), "; "))
+				continue
+			}
+			want := set.Entries[0].Describe()
+			if len(set.Entries) > 1 {
+				want = fmt.Sprintf("%d of %d attestors", set.Required(), len(set.Entries))
+			}
+			failures = append(failures, fmt.Sprintf("%s: %s (want %s signed by %s)", where, strings.Join(dedupe(reasons), "; "), at.Type, want))
 		}
 	}
 	switch {
@@ -420,6 +489,30 @@ func (r *run) check(ctx context.Context, digest name.Digest, vf *policy.Verifica
 			c.Put(key, o, ttl)
 		}
 		return o, nil
+	})
+	return o
+}
+
+// checkAttestation verifies one attestation against one attestor, once
+// per evaluation.
+func (r *run) checkAttestation(ctx context.Context, digest name.Digest, vf *policy.Verification, at *policy.Attestation, a *policy.Attestor) verify.AttOutcome {
+	repo := a.Repository
+	if repo == "" {
+		repo = vf.Repository
+	}
+	key := digest.String() + "|" + at.Path() + "|" + attestorKey(a, vf, repo, r.e.o.TrustID)
+	o, _ := r.attChecks.do(key, func() (verify.AttOutcome, error) {
+		m, err := r.attMaterials.do(digest.String()+"|"+repo, func() (*verify.AttMaterial, error) {
+			return r.e.o.Verifier.FetchAttestations(ctx, digest, repo)
+		})
+		if errors.Is(err, verify.ErrTooManySignatures) {
+			return verify.AttOutcome{Err: err}, nil
+		}
+		if err != nil {
+			_, reason := resolveFailure(digest, err, r.e.o.Resolver.Attempts())
+			return verify.AttOutcome{Err: errors.New(reason)}, nil
+		}
+		return r.e.o.Verifier.CheckAttestation(ctx, m, a, at, time.Now()), nil
 	})
 	return o
 }

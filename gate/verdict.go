@@ -3,6 +3,7 @@ package gate
 import (
 	"time"
 
+	"github.com/gitops-gate/gitops-gate/gate/policy/conditions"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
 	"github.com/gitops-gate/gitops-gate/manifests"
@@ -53,6 +54,13 @@ type ImageVerdict struct {
 	// RFC3161Time is the signing time proven by a trusted timestamp
 	// authority, when the rule ignores the transparency log.
 	RFC3161Time *time.Time `json:"rfc3161Time,omitempty"`
+	// Attestations are the in-toto attestations found and verified by the
+	// rules' attestors: type, signer, format and, for SLSA provenance, the
+	// builder and source (additive).
+	Attestations []verify.Statement `json:"attestations,omitempty"`
+	// FailedCondition is the attestation condition that was not met,
+	// e.g. runDetails.builder.id: want X, got Y (additive).
+	FailedCondition *conditions.Failure `json:"failedCondition,omitempty"`
 	// MutateDigest says the rule wants the digest pinned (Kyverno's
 	// mutateDigest), for `render --pin`.
 	MutateDigest bool `json:"-"`

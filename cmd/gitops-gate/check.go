@@ -30,6 +30,9 @@ type engineFlags struct {
 	timeout      time.Duration
 	retries      int
 	deny         []string
+	bundles      []string // check --bundle
+	ignoreTlog   bool     // check --insecure-ignore-tlog
+	ignoreSCT    bool     // check --insecure-ignore-sct
 }
 
 // cliRegistryDeny is --registry-deny's default: link-local addresses
@@ -65,6 +68,8 @@ func (f *engineFlags) engine() (*gate.Engine, error) {
 		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN"), Deny: deny},
 		RequireMatch:        f.requireMatch,
 		StrictUnknownImages: f.strict,
+		BundleFiles:         f.bundles,
+		InsecureIgnoreTlog:  f.ignoreTlog, InsecureIgnoreSCT: f.ignoreSCT,
 	})
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
@@ -109,6 +114,13 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 			if eng.TrustErr != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v; images that need it will be errors\n", eng.TrustErr)
 			}
+			// cosign's own warnings for its insecure switches.
+			if ef.ignoreTlog {
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the signature.")
+			}
+			if ef.ignoreSCT {
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Skipping SCT verification is an insecure practice: the certificate's inclusion in a certificate transparency log is not checked.")
+			}
 			mopts, err := rf.options()
 			defer rf.close()
 			if err != nil {
@@ -132,6 +144,9 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 	ef.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, sarif, markdown or github (workflow commands, and the Markdown summary appended to $GITHUB_STEP_SUMMARY)")
 	files.register(cmd)
+	cmd.Flags().BoolVar(&ef.ignoreTlog, "insecure-ignore-tlog", false, "native form (--identity, --key): do not require a transparency-log entry, as cosign's flag (a keyless signature then needs a trusted RFC 3161 timestamp)")
+	cmd.Flags().BoolVar(&ef.ignoreSCT, "insecure-ignore-sct", false, "native form (--identity): do not require the certificate's embedded SCT, as cosign's flag")
+	cmd.Flags().StringArrayVar(&ef.bundles, "bundle", nil, "Sigstore bundle file signing or attesting an image, as cosign verify --bundle (repeatable; admission will not see it)")
 	return cmd
 }
 

@@ -35,6 +35,10 @@ type Faults struct {
 	// OversizeBlobs, when non-zero, answers blob GETs (signature layers,
 	// bundles) with that many bytes.
 	OversizeBlobs int64
+	// NoReferrersAPI answers the OCI 1.1 referrers API with 404, as GHCR
+	// and other registries without it do: clients then read the
+	// sha256-<hex> fallback tag.
+	NoReferrersAPI bool
 }
 
 // Registry is an in-process OCI registry (go-containerregistry's, with OCI
@@ -110,6 +114,12 @@ func (r *Registry) serve(backend http.Handler, w http.ResponseWriter, req *http.
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(f.Status)
 		io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected fault `+strconv.Itoa(f.Status)+`"}]}`)
+		return
+	}
+	if f.NoReferrersAPI && strings.Contains(req.URL.Path, "/referrers/") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"errors":[{"code":"NOT_FOUND","message":"no referrers API"}]}`)
 		return
 	}
 	if f.LieManifests && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/manifests/") {

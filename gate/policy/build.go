@@ -154,8 +154,8 @@ func buildVerification(r *Rule, index int, rv rawVerify, policyAudit bool) (*Ver
 	if len(v.ImageReferences) == 0 {
 		return nil, &LoadError{Field: "imageReferences", Err: errors.New("at least one image pattern is required")}
 	}
-	if len(rv.Attestors) == 0 {
-		return nil, &LoadError{Field: "attestors", Err: errors.New("no attestors: the rule would verify nothing (attestations-only rules are not supported)")}
+	if len(rv.Attestors) == 0 && len(rv.Attestations) == 0 {
+		return nil, &LoadError{Field: "attestors", Err: errors.New("no attestors and no attestations: the rule would verify nothing")}
 	}
 	for i, ra := range rv.Attestors {
 		set, err := buildAttestorSet(i, ra)
@@ -163,6 +163,13 @@ func buildVerification(r *Rule, index int, rv rawVerify, policyAudit bool) (*Ver
 			return nil, err
 		}
 		v.Attestors = append(v.Attestors, set)
+	}
+	for i, ra := range rv.Attestations {
+		a, err := buildAttestation(v, i, ra)
+		if err != nil {
+			return nil, err
+		}
+		v.Attestations = append(v.Attestations, a)
 	}
 	return v, nil
 }

@@ -20,9 +20,17 @@ func Lint(p *Policy) []Warning {
 	var out []Warning
 	for _, r := range p.Rules {
 		for _, v := range r.Verify {
-			for _, set := range v.Attestors {
+			sets := append([]AttestorSet{}, v.Attestors...)
+			prefixes := make([]string, len(sets))
+			for _, at := range v.Attestations {
+				for range at.Attestors {
+					prefixes = append(prefixes, fmt.Sprintf("attestations[%d].", at.Index))
+				}
+				sets = append(sets, at.Attestors...)
+			}
+			for si, set := range sets {
 				for _, a := range set.Entries {
-					where := fmt.Sprintf("rule %s verifyImages[%d] %s", r.Name, v.Index, a.Path)
+					where := fmt.Sprintf("rule %s verifyImages[%d] %s%s", r.Name, v.Index, prefixes[si], a.Path)
 					warn := func(msg string) { out = append(out, Warning{File: p.File, Where: where, Message: msg}) }
 					var rekor Rekor
 					var ct CTLog

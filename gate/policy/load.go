@@ -83,18 +83,39 @@ type rawResDesc struct {
 }
 
 type rawVerify struct {
-	Type                     string      `yaml:"type"`
-	ImageReferences          []string    `yaml:"imageReferences"`
-	SkipImageReferences      []string    `yaml:"skipImageReferences"`
-	Attestors                []rawAttSet `yaml:"attestors"`
-	Repository               string      `yaml:"repository"`
-	CosignOCI11              bool        `yaml:"cosignOCI11"`
-	Required                 *bool       `yaml:"required"`
-	VerifyDigest             *bool       `yaml:"verifyDigest"`
-	MutateDigest             *bool       `yaml:"mutateDigest"`
-	UseCache                 yaml.Node   `yaml:"useCache" gate:"any"`
-	FailureAction            string      `yaml:"failureAction"`
-	ImageRegistryCredentials yaml.Node   `yaml:"imageRegistryCredentials" gate:"any"` // the gate authenticates with its own credentials
+	Type                     string           `yaml:"type"`
+	ImageReferences          []string         `yaml:"imageReferences"`
+	SkipImageReferences      []string         `yaml:"skipImageReferences"`
+	Attestors                []rawAttSet      `yaml:"attestors"`
+	Attestations             []rawAttestation `yaml:"attestations"`
+	Repository               string           `yaml:"repository"`
+	CosignOCI11              bool             `yaml:"cosignOCI11"`
+	Required                 *bool            `yaml:"required"`
+	VerifyDigest             *bool            `yaml:"verifyDigest"`
+	MutateDigest             *bool            `yaml:"mutateDigest"`
+	UseCache                 yaml.Node        `yaml:"useCache" gate:"any"`
+	FailureAction            string           `yaml:"failureAction"`
+	ImageRegistryCredentials yaml.Node        `yaml:"imageRegistryCredentials" gate:"any"` // the gate authenticates with its own credentials
+}
+
+type rawAttestation struct {
+	Name          string      `yaml:"name"`
+	Type          string      `yaml:"type"`
+	PredicateType string      `yaml:"predicateType"` // Kyverno's deprecated spelling of type
+	Attestors     []rawAttSet `yaml:"attestors"`
+	Conditions    []rawAnyAll `yaml:"conditions"`
+}
+
+type rawAnyAll struct {
+	Any []rawCondition `yaml:"any"`
+	All []rawCondition `yaml:"all"`
+}
+
+type rawCondition struct {
+	Key      yaml.Node `yaml:"key" gate:"any"` // any YAML value; decoded by buildConditions
+	Operator string    `yaml:"operator"`
+	Value    yaml.Node `yaml:"value" gate:"any"` // any YAML value
+	Message  string    `yaml:"message"`
 }
 
 type rawAttSet struct {

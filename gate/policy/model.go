@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gitops-gate/gitops-gate/gate/policy/conditions"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -61,11 +62,13 @@ type Verification struct {
 	ImageReferences     []string
 	SkipImageReferences []string
 	Attestors           []AttestorSet
-	Repository          string
-	CosignOCI11         bool
-	Required            bool
-	VerifyDigest        bool
-	MutateDigest        bool
+	// Attestations are the in-toto attestations the image must carry.
+	Attestations []*Attestation
+	Repository   string
+	CosignOCI11  bool
+	Required     bool
+	VerifyDigest bool
+	MutateDigest bool
 	// Audit means failures are reported, not enforced (failureAction Audit).
 	Audit bool
 }
@@ -73,6 +76,25 @@ type Verification struct {
 // Path is where the verification is written, for messages.
 func (v *Verification) Path() string {
 	return fmt.Sprintf("%s: rule %s verifyImages[%d]", v.Rule.Policy.File, v.Rule.Name, v.Index)
+}
+
+// Attestation is one entry of verifyImages[].attestations: statements of
+// predicate type Type, signed by Attestors, whose predicate satisfies
+// Conditions.
+type Attestation struct {
+	Verification *Verification
+	Index        int
+	Name         string
+	// Type is the predicate type URI, compared with the statement's
+	// predicateType exactly, as Kyverno compares it.
+	Type       string
+	Attestors  []AttestorSet
+	Conditions []conditions.AnyAll
+}
+
+// Path is where the attestation is written, for messages.
+func (a *Attestation) Path() string {
+	return fmt.Sprintf("%s.attestations[%d]", a.Verification.Path(), a.Index)
 }
 
 // AttestorSet passes when Count of its entries verify (Count 0: all).

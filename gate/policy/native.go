@@ -14,6 +14,19 @@ import (
 // public key files. It applies to every kind and namespace. The regexp is
 // matched whole (WholeMatch), whatever alternations it holds.
 func Native(identities, keyFiles []string) (*Set, error) {
+	return NativeWith(identities, keyFiles, NativeOptions{})
+}
+
+// NativeOptions are cosign's insecure switches for the native form
+// (cosign verify --insecure-ignore-tlog, --insecure-ignore-sct), for
+// private Sigstore deployments without Rekor or a CT log.
+type NativeOptions struct {
+	IgnoreTlog bool
+	IgnoreSCT  bool
+}
+
+// NativeWith is Native with cosign's insecure switches.
+func NativeWith(identities, keyFiles []string, o NativeOptions) (*Set, error) {
 	if len(identities) == 0 && len(keyFiles) == 0 {
 		return nil, errors.New("no identities or keys")
 	}
@@ -31,8 +44,9 @@ func Native(identities, keyFiles []string) (*Set, error) {
 			return nil, fmt.Errorf("--identity %q: subject: %w", id, err)
 		}
 		set.Entries = append(set.Entries, &Attestor{
-			Path:    fmt.Sprintf("--identity[%d]", i),
-			Keyless: &Keyless{IssuerRegExp: "^" + regexp.QuoteMeta(issuer) + "$", SubjectRegExp: subject},
+			Path: fmt.Sprintf("--identity[%d]", i),
+			Keyless: &Keyless{IssuerRegExp: "^" + regexp.QuoteMeta(issuer) + "$", SubjectRegExp: subject,
+				Rekor: Rekor{IgnoreTlog: o.IgnoreTlog}, CTLog: CTLog{IgnoreSCT: o.IgnoreSCT}},
 		})
 	}
 	for i, f := range keyFiles {
@@ -45,7 +59,7 @@ func Native(identities, keyFiles []string) (*Set, error) {
 			return nil, fmt.Errorf("--key %s: %w", f, err)
 		}
 		for _, pk := range pems {
-			set.Entries = append(set.Entries, &Attestor{Path: fmt.Sprintf("--key[%d] %s", i, f), Key: &Key{PublicKey: pk}})
+			set.Entries = append(set.Entries, &Attestor{Path: fmt.Sprintf("--key[%d] %s", i, f), Key: &Key{PublicKey: pk, Rekor: Rekor{IgnoreTlog: o.IgnoreTlog}}})
 		}
 	}
 	v.Attestors = []AttestorSet{set}

@@ -1,5 +1,7 @@
 package policy
 
+import "github.com/gitops-gate/gitops-gate/gate/policy/conditions"
+
 // Summary is a policy as a reader (and the JSON API) sees it: what each
 // rule applies to and what it requires. A rule that matches Pod also
 // judges the pod template of every other resource, through the Pods it
@@ -41,6 +43,15 @@ type VerifySummary struct {
 	MutateDigest        bool              `json:"mutateDigest"`
 	Repository          string            `json:"repository,omitempty"`
 	Attestors           []AttestorSummary `json:"attestors"`
+	// Attestations are the attestations the entry requires (additive).
+	Attestations []AttestationSummary `json:"attestations,omitempty"`
+}
+
+// AttestationSummary is one required attestation.
+type AttestationSummary struct {
+	Type       string              `json:"type"`
+	Attestors  []AttestorSummary   `json:"attestors"`
+	Conditions []conditions.AnyAll `json:"conditions,omitempty"`
 }
 
 // AttestorSummary is one attestor set: Required of its entries must verify.
@@ -57,18 +68,27 @@ func (p *Policy) Summarize() Summary {
 		for _, v := range r.Verify {
 			vs := VerifySummary{Type: v.Type, CosignOCI11: v.CosignOCI11, ImageReferences: v.ImageReferences, SkipImageReferences: v.SkipImageReferences, Audit: v.Audit,
 				Required: v.Required, VerifyDigest: v.VerifyDigest, MutateDigest: v.MutateDigest, Repository: v.Repository}
-			for _, set := range v.Attestors {
-				as := AttestorSummary{Required: set.Required()}
-				for _, a := range set.Entries {
-					as.Entries = append(as.Entries, a.Describe())
-				}
-				vs.Attestors = append(vs.Attestors, as)
+			vs.Attestors = attestorSummaries(v.Attestors)
+			for _, at := range v.Attestations {
+				vs.Attestations = append(vs.Attestations, AttestationSummary{Type: at.Type, Attestors: attestorSummaries(at.Attestors), Conditions: at.Conditions})
 			}
 			rs.Verify = append(rs.Verify, vs)
 		}
 		s.Rules = append(s.Rules, rs)
 	}
 	return s
+}
+
+func attestorSummaries(sets []AttestorSet) []AttestorSummary {
+	var out []AttestorSummary
+	for _, set := range sets {
+		as := AttestorSummary{Required: set.Required()}
+		for _, a := range set.Entries {
+			as.Entries = append(as.Entries, a.Describe())
+		}
+		out = append(out, as)
+	}
+	return out
 }
 
 func filterSummaries(fs []resourceFilter) []FilterSummary {

@@ -141,6 +141,41 @@ func signer(im gate.ImageVerdict) string {
 	return im.Signer.Subject
 }
 
+// Provenance lists the attestations found for an image in one line:
+// type, signer and, for SLSA provenance, builder, source and commit.
+func Provenance(im gate.ImageVerdict) string {
+	var parts []string
+	for _, st := range im.Attestations {
+		p := st.PredicateType
+		if st.Signer != nil {
+			p += " signed by " + st.Signer.String()
+		}
+		if pr := st.Provenance; pr != nil {
+			var d []string
+			if pr.BuilderID != "" {
+				d = append(d, "builder "+pr.BuilderID)
+			}
+			if pr.SourceRepository != "" {
+				src := "source " + pr.SourceRepository
+				if pr.SourceRef != "" {
+					src += "@" + pr.SourceRef
+				}
+				d = append(d, src)
+			}
+			if pr.SourceCommit != "" {
+				d = append(d, "commit "+pr.SourceCommit)
+			}
+			if len(d) > 0 {
+				p += " (" + strings.Join(d, ", ") + ")"
+			}
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
 // SARIF 2.1.0, the subset GitHub code scanning reads.
 type sarifLog struct {
 	Schema  string     `json:"$schema"`
@@ -186,6 +221,14 @@ type sarifResult struct {
 	Message             sarifText         `json:"message"`
 	Locations           []sarifLocation   `json:"locations"`
 	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	// Properties carry the attestations found and the failed condition
+	// (SARIF's property bag), for tools that read more than the message.
+	Properties *sarifProperties `json:"properties,omitempty"`
+}
+
+type sarifProperties struct {
+	Attestations    any `json:"attestations,omitempty"`
+	FailedCondition any `json:"failedCondition,omitempty"`
 }
 
 type sarifLocation struct {
@@ -252,9 +295,19 @@ func WriteSARIF(w io.Writer, rep *gate.Report, version string) error {
 			if im.Rule != "" {
 				msg += " [rule " + im.Rule + "]"
 			}
-			run.Results = append(run.Results, sarifResult{RuleID: id, Level: level, Message: sarifText{msg},
+			if p := Provenance(im); p != "" {
+				msg += " Attestations found: " + p + "."
+			}
+			res := sarifResult{RuleID: id, Level: level, Message: sarifText{msg},
 				Locations:           []sarifLocation{location(im.File, im.Line)},
-				PartialFingerprints: fingerprint(a.Name, im.Resource.String(), im.FieldPath, im.Image)})
+				PartialFingerprints: fingerprint(a.Name, im.Resource.String(), im.FieldPath, im.Image)}
+			if len(im.Attestations) > 0 || im.FailedCondition != nil {
+				res.Properties = &sarifProperties{FailedCondition: im.FailedCondition}
+				if len(im.Attestations) > 0 {
+					res.Properties.Attestations = im.Attestations
+				}
+			}
+			run.Results = append(run.Results, res)
 		}
 	}
 	enc := json.NewEncoder(w)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
@@ -106,6 +107,12 @@ type Options struct {
 	// referrers, and the signatures they hold, per digest (default
 	// DefaultMaxSignatures).
 	MaxSignatures int
+	// Bundles are Sigstore bundles given on the command line (check
+	// --bundle, as cosign verify --bundle). Each is offered to every image
+	// and verifies only for the digest it signs or attests; a rule of
+	// either type reads them (they were given explicitly, though admission
+	// will not see them).
+	Bundles []*sgbundle.Bundle
 }
 
 // Verifier checks signatures. It is safe for concurrent use.
@@ -114,6 +121,7 @@ type Verifier struct {
 	trustErr error
 	reg      *registry.Resolver
 	max      int
+	files    []*sgbundle.Bundle
 }
 
 // New builds a Verifier.
@@ -127,7 +135,7 @@ func New(o Options) (*Verifier, error) {
 	if o.MaxSignatures <= 0 {
 		o.MaxSignatures = DefaultMaxSignatures
 	}
-	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry, max: o.MaxSignatures}, nil
+	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry, max: o.MaxSignatures, files: o.Bundles}, nil
 }
 
 // Material is every signature found for one digest, by where it was found.
@@ -141,11 +149,16 @@ type Material struct {
 	// Bundles are Sigstore bundles attached as referrers
 	// (cosign sign --new-bundle-format).
 	Bundles []*sgbundle.Bundle
+	// Files are the bundles given on the command line (--bundle).
+	Files []*sgbundle.Bundle
+	// Looked says where the gate looked, for the reason when nothing is
+	// found: "no .sig tag, …".
+	Looked []string
 }
 
 // Empty reports that nothing cosign could have written was found.
 func (m *Material) Empty() bool {
-	return len(m.Classic) == 0 && len(m.Referrers) == 0 && len(m.Bundles) == 0
+	return len(m.Classic) == 0 && len(m.Referrers) == 0 && len(m.Bundles) == 0 && len(m.Files) == 0
 }
 
 // Fetch collects the signatures of digest: the .sig tag first (the common
@@ -167,7 +180,7 @@ func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository str
 		target = &repo
 		opts = append(opts, ociremote.WithTargetRepository(repo))
 	}
-	m := &Material{Digest: digest}
+	m := &Material{Digest: digest, Files: v.files}
 	st, err := ociremote.SignatureTag(digest, opts...)
 	if err != nil {
 		return nil, err
@@ -183,15 +196,23 @@ func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository str
 	if len(m.Classic) > v.max {
 		return nil, fmt.Errorf("%w: the signature tag of %s holds %d signatures, more than the %d the gate examines per digest", ErrTooManySignatures, digest.DigestStr(), len(m.Classic), v.max)
 	}
+	if len(m.Classic) == 0 {
+		m.Looked = append(m.Looked, "no .sig tag ("+st.TagStr()+")")
+	}
 	if len(m.Classic) > 0 && !referrers {
 		return m, nil
 	}
+	fallback := strings.Replace(digest.DigestStr(), ":", "-", 1)
 	idx, err := ociremote.Referrers(digest, "", opts...)
 	if err != nil {
 		if notFound(err) {
+			m.Looked = append(m.Looked, "referrers API 404, fallback tag "+fallback+" absent")
 			return m, nil // a registry without the referrers API holds no referrers
 		}
 		return nil, fmt.Errorf("listing referrers of %s: %w", digest.DigestStr(), err)
+	}
+	if len(idx.Manifests) == 0 {
+		m.Looked = append(m.Looked, v.whereReferrers(ctx, st.Repository, fallback))
 	}
 	if len(idx.Manifests) > v.max {
 		return nil, fmt.Errorf("%w: %s has %d OCI referrers, more than the %d the gate examines per digest", ErrTooManySignatures, digest.DigestStr(), len(idx.Manifests), v.max)
@@ -217,6 +238,30 @@ func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository str
 		}
 	}
 	return m, nil
+}
+
+// whereReferrers says why no referrer was found: go-containerregistry
+// reads the fallback tag only when the referrers API answers 404, so an
+// empty answer with no tag means "API 404 or empty, tag absent", and a tag
+// that exists beside an empty API answer was not read.
+func (v *Verifier) whereReferrers(ctx context.Context, repo name.Repository, fallback string) string {
+	_, err := remote.Head(repo.Tag(fallback), v.reg.RemoteOptions(ctx)...)
+	switch {
+	case err == nil:
+		return "referrers API: none (fallback tag " + fallback + " exists but a registry with the referrers API is not read through it)"
+	case notFound(err):
+		return "no OCI 1.1 referrers (referrers API 404 or empty, fallback tag " + fallback + " absent)"
+	default:
+		return "no OCI 1.1 referrers (fallback tag " + fallback + ": " + shortReason(err) + ")"
+	}
+}
+
+func shortReason(err error) string {
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120] + "…"
+	}
+	return msg
 }
 
 // memoize keeps each signature's payload once fetched: cosign reads it
@@ -300,7 +345,11 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 		return Outcome{Err: err}
 	}
 	if m.Empty() {
-		return Outcome{Reason: "no signatures found at " + m.Digest.DigestStr()}
+		why := "no signatures found at " + m.Digest.DigestStr()
+		if len(m.Looked) > 0 {
+			why += ": " + strings.Join(m.Looked, ", ")
+		}
+		return Outcome{Reason: why}
 	}
 	h, err := v1.NewHash(m.Digest.DigestStr())
 	if err != nil {
@@ -347,11 +396,12 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 func split(m *Material, vf *policy.Verification) (read, unread *Material) {
 	read, unread = &Material{Digest: m.Digest}, &Material{Digest: m.Digest}
 	if vf.Type == "SigstoreBundle" {
-		read.Bundles = m.Bundles
+		read.Bundles = append(append([]*sgbundle.Bundle{}, m.Bundles...), m.Files...)
 		unread.Classic, unread.Referrers = m.Classic, m.Referrers
 		return read, unread
 	}
 	read.Classic = m.Classic
+	read.Bundles = m.Files
 	unread.Bundles = m.Bundles
 	if vf.CosignOCI11 {
 		read.Referrers = m.Referrers
@@ -488,8 +538,8 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 	if err != nil {
 		return &Outcome{Err: err}, nil
 	}
-	if co.TrustedMaterial == nil {
-		return nil, []string{"Sigstore bundles are verified against the gate's trust root, not inline roots"}
+	if co.TrustedMaterial, err = v.bundleTrust(a); err != nil {
+		return &Outcome{Err: err}, nil
 	}
 	co.NewBundleFormat = true
 	co.ClaimVerifier = nil // the artifact digest policy binds the bundle to the digest
@@ -499,6 +549,12 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 	}
 	var reasons []string
 	for _, b := range m.Bundles {
+		if ok, pt := bundleKind(b); !ok {
+			// A signature rule asks "did this identity sign the image"; an
+			// attestation it signed answers another question.
+			reasons = append(reasons, fmt.Sprintf("%v: a Sigstore bundle holding an in-toto attestation (%s) does not count as a signature", ErrNotASignature, pt))
+			continue
+		}
 		vr, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b)
 		if err != nil {
 			reasons = append(reasons, cleanReason(err))
