@@ -20,7 +20,6 @@ import (
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
-	"github.com/gitops-gate/gitops-gate/gate/imageref"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/policy/conditions"
 )
@@ -47,15 +46,9 @@ type AttMaterial struct {
 // whatever its descriptor's artifactType (cosign v3 has written an empty
 // one, or application/vnd.oci.empty.v1+json, in the fallback tag).
 func (v *Verifier) FetchAttestations(ctx context.Context, digest name.Digest, repository string) (*AttMaterial, error) {
-	opts := []ociremote.Option{ociremote.WithRemoteOptions(v.reg.RemoteOptions(ctx)...)}
-	var target *name.Repository
-	if repository != "" {
-		repo, err := imageref.ParseRepository(repository)
-		if err != nil {
-			return nil, fmt.Errorf("attestation repository %q: %w", repository, err)
-		}
-		target = &repo
-		opts = append(opts, ociremote.WithTargetRepository(repo))
+	opts, target, err := v.remoteOptions(ctx, repository, "attestation")
+	if err != nil {
+		return nil, err
 	}
 	m := &AttMaterial{Digest: digest}
 	for _, b := range v.files {

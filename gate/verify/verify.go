@@ -161,6 +161,22 @@ func (m *Material) Empty() bool {
 	return len(m.Classic) == 0 && len(m.Referrers) == 0 && len(m.Bundles) == 0 && len(m.Files) == 0
 }
 
+// remoteOptions are the registry options for fetching signatures or
+// attestations of an image, stored in repository when it is set. The
+// repository goes through the image's own normaliser: "localhost/sigs" is
+// the registry localhost.
+func (v *Verifier) remoteOptions(ctx context.Context, repository, what string) ([]ociremote.Option, *name.Repository, error) {
+	opts := []ociremote.Option{ociremote.WithRemoteOptions(v.reg.RemoteOptions(ctx)...)}
+	if repository == "" {
+		return opts, nil, nil
+	}
+	repo, err := imageref.ParseRepository(repository)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s repository %q: %w", what, repository, err)
+	}
+	return append(opts, ociremote.WithTargetRepository(repo)), &repo, nil
+}
+
 // Fetch collects the signatures of digest: the .sig tag first (the common
 // case, two requests), then OCI 1.1 referrers (bundles and referrer
 // signatures) when the tag has none or referrers is true. repository, when
@@ -168,17 +184,9 @@ func (m *Material) Empty() bool {
 // More signatures or referrers than the verifier examines is
 // ErrTooManySignatures.
 func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository string, referrers bool) (*Material, error) {
-	opts := []ociremote.Option{ociremote.WithRemoteOptions(v.reg.RemoteOptions(ctx)...)}
-	var target *name.Repository
-	if repository != "" {
-		// The same normaliser as the image: "localhost/sigs" is the
-		// registry localhost.
-		repo, err := imageref.ParseRepository(repository)
-		if err != nil {
-			return nil, fmt.Errorf("signature repository %q: %w", repository, err)
-		}
-		target = &repo
-		opts = append(opts, ociremote.WithTargetRepository(repo))
+	opts, target, err := v.remoteOptions(ctx, repository, "signature")
+	if err != nil {
+		return nil, err
 	}
 	m := &Material{Digest: digest, Files: v.files}
 	st, err := ociremote.SignatureTag(digest, opts...)
