@@ -149,7 +149,7 @@ func TestHostileRepository(t *testing.T) {
 		}
 	}
 	expect(mixed, "hostile mix", "apps/bomb/bomb.yaml:1: document expands to more than", "symlink to /etc/passwd leads outside the repository",
-		"remote Kustomize bases are not supported", "Kustomize's Helm inflator is not supported", "redis 1.0.0 from "+internal+"/charts is not in charts/",
+		"remote Kustomize bases are not supported", "Kustomize's Helm inflator is not supported", "chart dependency redis 1.0.0: repository "+internal+"/charts is not allowed by the gate's configuration",
 		"Helm chart apps/spin: templates still rendering after 5s (a template that loops?); stopped",
 		// Stopped by its memory, or on a loaded machine by its deadline
 		// first (manifests' tests tell the two apart).
