@@ -286,28 +286,16 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 		return nil, nil, err
 	}
 	for _, b := range list {
-		vr, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b)
-		if err != nil {
-			reasons = append(reasons, attReason(err))
+		// Kyverno's SigstoreBundle path compares subject and issuer
+		// exactly, for attestations as for signatures.
+		signer, why := bundleSigner(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b, a, true, attReason)
+		if why != "" {
+			reasons = append(reasons, why)
 			continue
 		}
 		st, err := statementOf(b.GetDsseEnvelope().GetPayload(), false)
 		if err != nil {
 			reasons = append(reasons, err.Error())
-			continue
-		}
-		signer := &Signer{}
-		if vr.Signature != nil && vr.Signature.Certificate != nil {
-			fillSigner(signer, *vr.Signature.Certificate)
-		}
-		if why := extensionMismatch(a, signer); why != "" {
-			reasons = append(reasons, why)
-			continue
-		}
-		// Kyverno's SigstoreBundle path compares subject and issuer
-		// exactly, for attestations as for signatures.
-		if why := exactIdentityMismatch(a.Keyless, signer); why != "" {
-			reasons = append(reasons, why)
 			continue
 		}
 		st.Signer, st.Format = signer, FormatBundle

@@ -563,24 +563,10 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 			reasons = append(reasons, fmt.Sprintf("%v: a Sigstore bundle holding an in-toto attestation (%s) does not count as a signature", ErrNotASignature, pt))
 			continue
 		}
-		vr, err := cosign.VerifyNewBundle(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b)
-		if err != nil {
-			reasons = append(reasons, cleanReason(err))
-			continue
-		}
-		signer := &Signer{}
-		if vr.Signature != nil && vr.Signature.Certificate != nil {
-			fillSigner(signer, *vr.Signature.Certificate)
-		}
-		if why := extensionMismatch(a, signer); why != "" {
+		signer, why := bundleSigner(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b, a, exact, cleanReason)
+		if why != "" {
 			reasons = append(reasons, why)
 			continue
-		}
-		if exact {
-			if why := exactIdentityMismatch(a.Keyless, signer); why != "" {
-				reasons = append(reasons, why)
-				continue
-			}
 		}
 		o := &Outcome{Verified: true, Signer: signer, Format: FormatBundle}
 		if entries, err := b.TlogEntries(); err == nil && len(entries) > 0 {
@@ -589,6 +575,30 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 		return o, nil
 	}
 	return nil, reasons
+}
+
+// bundleSigner verifies one Sigstore bundle against the artifact policy
+// (the image digest) and the attestor, for signatures and attestations
+// alike, and returns its signer, or why the bundle does not count. exact
+// adds Kyverno's SigstoreBundle comparison of subject and issuer.
+func bundleSigner(ctx context.Context, co *cosign.CheckOpts, artifact sgverify.ArtifactPolicyOption, b *sgbundle.Bundle, a *policy.Attestor, exact bool, reason func(error) string) (*Signer, string) {
+	vr, err := cosign.VerifyNewBundle(ctx, co, artifact, b)
+	if err != nil {
+		return nil, reason(err)
+	}
+	signer := &Signer{}
+	if vr.Signature != nil && vr.Signature.Certificate != nil {
+		fillSigner(signer, *vr.Signature.Certificate)
+	}
+	if why := extensionMismatch(a, signer); why != "" {
+		return nil, why
+	}
+	if exact {
+		if why := exactIdentityMismatch(a.Keyless, signer); why != "" {
+			return nil, why
+		}
+	}
+	return signer, ""
 }
 
 // exactIdentityMismatch says why Kyverno's SigstoreBundle path refuses a
