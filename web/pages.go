@@ -67,6 +67,7 @@ var funcs = template.FuncMap{
 	"shortRef":          shortRef,
 	"headline":          headline,
 	"identity":          identity,
+	"compareIdentities": compareIdentities,
 	"duration": func(e *store.Evaluation) string {
 		if e.StartedAt == nil || e.FinishedAt == nil {
 			return ""
@@ -263,5 +264,7 @@ func headline(reason string) string {
 // identity shortens a certificate subject for a table cell: a GitHub
 // Actions workflow identity without its https://github.com/ prefix.
 func identity(subject string) string {
-	return strings.TrimPrefix(subject, "https://github.com/")
+	return strings.TrimPrefix(subject, githubPrefix)
 }
+
+const githubPrefix = "https://github.com/"
