@@ -86,6 +86,34 @@ func (o *SummaryOptions) defaults() {
 	}
 }
 
+// The summary's queries; each reads the window through an index of
+// migration 3 (TestSummaryQueriesUseIndexes checks SQLite's plans).
+const (
+	// qActiveRepos walks the distinct repositories through the index (a
+	// loose index scan: one lookup per repository, however many
+	// evaluations each has) and keeps those evaluated since the window's
+	// start, the most recently evaluated first.
+	qActiveRepos = `WITH RECURSIVE r(repo) AS (
+			SELECT MIN(repo) FROM evaluations
+			UNION ALL
+			SELECT (SELECT MIN(repo) FROM evaluations WHERE repo > r.repo) FROM r WHERE r.repo IS NOT NULL
+		)
+		SELECT repo FROM (SELECT repo, (SELECT MAX(created_at) FROM evaluations e WHERE e.repo = r.repo) AS last FROM r WHERE repo IS NOT NULL) t
+		WHERE last >= ? ORDER BY last DESC, repo LIMIT ?`
+	// qPassRate: an index-only scan of one repository's window.
+	qPassRate = `SELECT COUNT(*), COALESCE(SUM(CASE WHEN result = 'pass' THEN 1 ELSE 0 END), 0)
+		FROM evaluations WHERE repo = ? AND created_at >= ? AND state IN ('done', 'failed')`
+	// qRecent: the newest rows of one repository, at most Recent.
+	qRecent = `SELECT id, pr, trigger, sha, state, result, created_at, spec FROM evaluations
+		WHERE repo = ? AND created_at >= ? AND state <> 'superseded' ORDER BY created_at DESC, id DESC LIMIT ?`
+	// qFailingImages: the images of at most Recent failed evaluations.
+	qFailingImages = `SELECT i.image, COUNT(DISTINCT i.evaluation_id) AS n FROM evaluation_images i
+		JOIN (SELECT id FROM evaluations WHERE repo = ? AND created_at >= ? AND state = 'done' AND result IN ('fail', 'error')
+		      ORDER BY created_at DESC LIMIT ?) e ON e.id = i.evaluation_id
+		WHERE i.status IN ('fail', 'error')
+		GROUP BY i.image ORDER BY n DESC, i.image LIMIT ?`
+)
+
 // Summaries implements Store.
 func (s *SQL) Summaries(ctx context.Context, o SummaryOptions) ([]RepoSummary, error) {
 	o.defaults()
@@ -111,9 +139,9 @@ func (s *SQL) Summaries(ctx context.Context, o SummaryOptions) ([]RepoSummary, e
 }
 
 // activeRepos are the repositories evaluated since the window's start,
-// the most recently evaluated first (an index-only scan of the window).
+// the most recently evaluated first.
 func (s *SQL) activeRepos(ctx context.Context, since int64, limit int) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.rb(`SELECT repo FROM evaluations WHERE created_at >= ? GROUP BY repo ORDER BY MAX(created_at) DESC, repo LIMIT ?`), since, limit)
+	rows, err := s.db.QueryContext(ctx, s.rb(qActiveRepos), since, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -132,12 +160,10 @@ func (s *SQL) activeRepos(ctx context.Context, since int64, limit int) ([]string
 func (s *SQL) summary(ctx context.Context, repo string, since int64, o SummaryOptions) (RepoSummary, error) {
 	r := RepoSummary{Repo: repo, Changes: []ChangeResult{}, FailingImages: []ImageCount{}}
 	// The pass rate counts the whole window, from the index alone.
-	if err := s.db.QueryRowContext(ctx, s.rb(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN result = 'pass' THEN 1 ELSE 0 END), 0)
-		FROM evaluations WHERE repo = ? AND created_at >= ? AND state IN ('done', 'failed')`), repo, since).Scan(&r.Finished, &r.Passed); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.rb(qPassRate), repo, since).Scan(&r.Finished, &r.Passed); err != nil {
 		return r, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.rb(`SELECT id, pr, trigger, sha, state, result, created_at, spec FROM evaluations
-		WHERE repo = ? AND created_at >= ? AND state <> 'superseded' ORDER BY created_at DESC, id DESC LIMIT ?`), repo, since, o.Recent)
+	rows, err := s.db.QueryContext(ctx, s.rb(qRecent), repo, since, o.Recent)
 	if err != nil {
 		return r, err
 	}
@@ -179,11 +205,7 @@ func (s *SQL) summary(ctx context.Context, repo string, since int64, o SummaryOp
 		return r, err
 	}
 	// An image counts once per evaluation, however often it is written.
-	rows, err = s.db.QueryContext(ctx, s.rb(`SELECT i.image, COUNT(DISTINCT i.evaluation_id) AS n FROM evaluation_images i
-		JOIN (SELECT id FROM evaluations WHERE repo = ? AND created_at >= ? AND state = 'done' AND result IN ('fail', 'error')
-		      ORDER BY created_at DESC LIMIT ?) e ON e.id = i.evaluation_id
-		WHERE i.status IN ('fail', 'error')
-		GROUP BY i.image ORDER BY n DESC, i.image LIMIT ?`), repo, since, o.Recent, o.Images)
+	rows, err = s.db.QueryContext(ctx, s.rb(qFailingImages), repo, since, o.Recent, o.Images)
 	if err != nil {
 		return r, err
 	}
