@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -86,6 +87,17 @@ func TestListLinksPullRequestsAndSumsUpRepositories(t *testing.T) {
 	// Paging on: the summary heads the first page only.
 	if p := get(t, g.srv.URL+"/?offset=1"); strings.Contains(p, "Repositories over the last 30 days") {
 		t.Error("the summary is repeated on a later page")
+	}
+
+	// The API says the same.
+	var sums struct {
+		Since        time.Time           `json:"since"`
+		Repositories []store.RepoSummary `json:"repositories"`
+	}
+	must(t, json.Unmarshal([]byte(get(t, g.srv.URL+"/api/v1/summaries?repo=acme/gitops")), &sums))
+	if len(sums.Repositories) != 1 || sums.Repositories[0].Finished != 3 || sums.Repositories[0].Passed != 2 || len(sums.Repositories[0].Changes) != 3 ||
+		len(sums.Repositories[0].FailingImages) != 1 || time.Since(sums.Since) < 29*24*time.Hour {
+		t.Errorf("/api/v1/summaries: %+v", sums)
 	}
 
 	var failed *store.Evaluation
