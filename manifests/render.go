@@ -68,7 +68,7 @@ func (r *Repo) render(ctx context.Context, app App) *Rendered {
 			if v, ok := r.charts.Load(chartKey(app.Remote.RepoURL, app.Remote.Chart, app.Remote.Revision)); ok {
 				from = v.(*fetchedChart).repo
 			}
-		} else if v, ok := r.remotes.Load(app.Remote.key()); ok {
+		} else if v, ok := r.remotes.Load(remoteKey(app.Remote)); ok {
 			from = v.(*remoteRepo).repo
 		}
 		if from == nil {
@@ -137,7 +137,7 @@ func (rd *Rendered) Images(ex Extractors) []ImageRef {
 			ref.App = rd.App.Name
 			if rd.locate != nil {
 				rd.locate(res, &ref)
-			} else if res.exactLines {
+			} else if res.ExactLines {
 				ref.File = res.File
 			} else {
 				ref.File, ref.Line = res.File, res.Line

@@ -105,7 +105,7 @@ func (rd *Rendered) Warnings(ex Extractors) []Warning {
 			switch {
 			case rd.locate != nil:
 				rd.locate(res, &w.ImageRef)
-			case res.exactLines:
+			case res.ExactLines:
 				w.File = res.File
 			default:
 				w.File, w.Line = res.File, res.Line
