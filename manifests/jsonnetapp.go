@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"io/fs"
 	"path/filepath"
 	"sort"
@@ -69,10 +70,10 @@ func (r *Repo) evalJsonnetFiles(ctx context.Context, app App, files []string) ([
 	var errs []error
 	for _, o := range outputs {
 		// The applier's decoding (decode.go), then Argo CD's list handling.
-		chunks, err := splitStream(o.File, []byte(o.JSON), false)
+		chunks, err := extract.SplitStream(o.File, []byte(o.JSON), false)
 		errs = append(errs, err)
 		for _, c := range chunks {
-			root, err := decodeChunk(o.File, c, r.opts.MaxDocumentNodes)
+			root, err := extract.DecodeChunk(o.File, c, r.opts.MaxDocumentNodes)
 			if err != nil || root == nil {
 				errs = append(errs, err)
 				continue

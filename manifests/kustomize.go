@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -114,7 +115,7 @@ func (b *kustomizeBuild) run(origins bool) ([]Resource, map[ResourceID]string, e
 			errs = append(errs, &FileError{File: file, Err: fmt.Errorf("%s: %w", res.CurId(), err)})
 			continue
 		}
-		objs, err := decodeRenderedNode(file, node, printed, r.opts.MaxDocumentNodes)
+		objs, err := extract.DecodeRenderedNode(file, node, printed, r.opts.MaxDocumentNodes)
 		errs = append(errs, err)
 		for i := range objs {
 			objs[i].Line = 0

@@ -1,6 +1,9 @@
 package manifests
 
-import "github.com/gitops-gate/gitops-gate/manifests/model"
+import (
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+)
 
 // The shared types live in package model so that the stages below this
 // package (renderers, extraction, pinning) can use them without importing
@@ -55,3 +58,27 @@ var (
 
 // remoteKey identifies the checkout of a Git RemoteSource within an evaluation.
 func remoteKey(s *RemoteSource) string { return normalizeRepoURL(s.RepoURL) + "@" + s.Revision }
+
+// Extraction lives in package extract; these keep its names where callers
+// have always found them.
+type (
+	ImageRef        = extract.ImageRef
+	ExtractorConfig = extract.ExtractorConfig
+	Extractors      = extract.Extractors
+	Warning         = extract.Warning
+	DecodeOptions   = extract.DecodeOptions
+)
+
+// ExtractImages returns the image references of one object (see
+// extract.ExtractImages).
+func ExtractImages(res *Resource, ex Extractors) []ImageRef { return extract.ExtractImages(res, ex) }
+
+// UnknownImages returns the image-like values of res that no extractor reads
+// (see extract.UnknownImages).
+func UnknownImages(res *Resource, ex Extractors) []Warning { return extract.UnknownImages(res, ex) }
+
+// DecodeManifests decodes a manifest stream as the applier does (see
+// extract.DecodeManifests).
+func DecodeManifests(data []byte, opts DecodeOptions) ([]Resource, error) {
+	return extract.DecodeManifests(data, opts)
+}

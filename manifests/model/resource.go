@@ -238,3 +238,7 @@ func ObjectOf(file string, root *yaml.Node) (Resource, error) {
 		Node:       root,
 	}, nil
 }
+
+// DefaultMaxDocumentNodes bounds the YAML nodes of one document once its
+// aliases are expanded, unless the caller sets its own bound.
+const DefaultMaxDocumentNodes = 500_000
