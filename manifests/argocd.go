@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/helm"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -284,7 +285,7 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 			case key == "patches":
 				err = v.Decode(&app.Kustomize.Patches)
 				if err == nil {
-					app.Kustomize.Patches, _ = jsonCompatible(app.Kustomize.Patches).([]any)
+					app.Kustomize.Patches, _ = helm.JSONCompatible(app.Kustomize.Patches).([]any)
 				}
 			case key == "components":
 				err = v.Decode(&app.Kustomize.Components)
@@ -455,7 +456,7 @@ func (r *Repo) mergeSourceFiles(s argoSource, dir, instance string) (argoSource,
 			return s, nil, err
 		}
 	}
-	merged = jsonCompatible(merged)
+	merged = helm.JSONCompatible(merged)
 	if merged == nil {
 		merged = map[string]any{}
 	}

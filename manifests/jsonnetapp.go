@@ -59,7 +59,7 @@ func (r *Repo) evalJsonnetFiles(ctx context.Context, app App, files []string) ([
 	var outputs []jsonnet.Output
 	var err error
 	if s := r.opts.HelmSandbox; s != nil {
-		outputs, err = s.evalJsonnet(ctx, job)
+		outputs, err = s.EvalJsonnet(ctx, job)
 	} else {
 		outputs, err = jsonnet.Evaluate(job)
 	}

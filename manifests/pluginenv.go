@@ -3,6 +3,7 @@ package manifests
 import (
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/helm"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -127,9 +128,9 @@ func (e PluginEnv) Apply(app *App) error {
 			// plugin's values come after both.
 			obj := map[string]any{}
 			if app.Helm.ValuesObject != nil {
-				obj = jsonCompatible(app.Helm.ValuesObject).(map[string]any)
+				obj = helm.JSONCompatible(app.Helm.ValuesObject).(map[string]any)
 			}
-			mergeValues(obj, copyValues(e.HelmValues))
+			helm.MergeValues(obj, helm.CopyValues(e.HelmValues))
 			app.Helm.ValuesObject = obj
 		}
 		app.Helm.Parameters = append(app.Helm.Parameters, h.Parameters...)

@@ -1,7 +1,10 @@
 package manifests
 
 import (
+	"io"
+
 	"github.com/gitops-gate/gitops-gate/manifests/extract"
+	"github.com/gitops-gate/gitops-gate/manifests/helm"
 	"github.com/gitops-gate/gitops-gate/manifests/model"
 )
 
@@ -82,3 +85,21 @@ func UnknownImages(res *Resource, ex Extractors) []Warning { return extract.Unkn
 func DecodeManifests(data []byte, opts DecodeOptions) ([]Resource, error) {
 	return extract.DecodeManifests(data, opts)
 }
+
+// The Helm engine and its sandbox live in package helm.
+type HelmSandbox = helm.Sandbox
+
+// Defaults of a HelmSandbox (see package helm).
+const (
+	DefaultHelmTimeout     = helm.DefaultTimeout
+	DefaultHelmMemoryLimit = helm.DefaultMemoryLimit
+	DefaultHelmMaxOutput   = helm.DefaultMaxOutput
+)
+
+// ErrHelmLimit is the error of a chart or Jsonnet program the sandbox
+// stopped (see helm.ErrLimit).
+var ErrHelmLimit = helm.ErrLimit
+
+// RunHelmChild is the Helm sandbox's child process (see helm.RunChild); the
+// hidden helm-sandbox command runs it.
+func RunHelmChild(in io.Reader, out io.Writer) int { return helm.RunChild(in, out) }
