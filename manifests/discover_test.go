@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"context"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"strings"
 	"testing"
 )
@@ -233,8 +234,8 @@ func TestParseImageOverrides(t *testing.T) {
 func TestNormalizeRepoURL(t *testing.T) {
 	same := []string{"https://github.com/Acme/GitOps.git", "git@github.com:acme/gitops.git", "ssh://git@github.com/acme/gitops", "https://github.com/acme/gitops/"}
 	for _, s := range same {
-		if got := normalizeRepoURL(s); got != "github.com/acme/gitops" {
-			t.Errorf("normalizeRepoURL(%q) = %q", s, got)
+		if got := argocd.NormalizeRepoURL(s); got != "github.com/acme/gitops" {
+			t.Errorf("argocd.NormalizeRepoURL(%q) = %q", s, got)
 		}
 	}
 }

@@ -220,22 +220,3 @@ func expandEnv(s string, mapping func(string) string) string {
 	}
 	return b.String()
 }
-
-// decodeJsonnet reads spec.source.directory.jsonnet. A field it does not
-// know may change the output, so it is an error.
-func decodeJsonnet(n *yaml.Node, o *JsonnetOptions) error {
-	if n.Kind != yaml.MappingNode {
-		if n.Tag == "!!null" {
-			return nil
-		}
-		return errors.New("want a mapping")
-	}
-	for j := 0; j+1 < len(n.Content); j += 2 {
-		switch k := n.Content[j].Value; k {
-		case "tlas", "extVars", "libs":
-		default:
-			return fmt.Errorf("%s is not implemented", k)
-		}
-	}
-	return n.Decode(o)
-}

@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"io"
 
 	"github.com/gitops-gate/gitops-gate/manifests/extract"
@@ -60,7 +61,7 @@ var (
 )
 
 // remoteKey identifies the checkout of a Git RemoteSource within an evaluation.
-func remoteKey(s *RemoteSource) string { return normalizeRepoURL(s.RepoURL) + "@" + s.Revision }
+func remoteKey(s *RemoteSource) string { return argocd.NormalizeRepoURL(s.RepoURL) + "@" + s.Revision }
 
 // Extraction lives in package extract; these keep its names where callers
 // have always found them.
@@ -103,3 +104,7 @@ var ErrHelmLimit = helm.ErrLimit
 // RunHelmChild is the Helm sandbox's child process (see helm.RunChild); the
 // hidden helm-sandbox command runs it.
 func RunHelmChild(in io.Reader, out io.Writer) int { return helm.RunChild(in, out) }
+
+// ArgoSourceOverrides lists the .argocd-source override files of an app
+// directory (see argocd.SourceOverrides).
+func ArgoSourceOverrides(dir, appName string) []string { return argocd.SourceOverrides(dir, appName) }
