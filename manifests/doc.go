@@ -18,4 +18,31 @@
 // expansion. Errors are recorded per app (and per image for a field that is
 // empty or not a string) instead of aborting the scan, so one broken overlay
 // never hides the images of the others.
+//
+// # Layout
+//
+// The work is split along the data flow; the arrows run one way (each
+// package imports only those below it) and nothing here talks to a
+// registry:
+//
+//	manifests          discovery and orchestration: Open a Repo, find its apps
+//	                   (.gitops-gate.yaml, Argo CD Applications and
+//	                   ApplicationSets, the layout of the tree), render each
+//	                   (plain, Kustomize, the Repo side of Helm and Jsonnet),
+//	                   scan, and plan image pins; aliases keep the names of
+//	                   the packages below where callers have always used them
+//	manifests/argocd   the Argo CD Application model (sources, tool settings,
+//	                   env substitution, .argocd-source files, repo URLs)
+//	manifests/appset   ApplicationSet expansion, offline
+//	manifests/helm     Helm's template engine for one chart, and the Sandbox
+//	                   child processes (Helm and Jsonnet) with their limits
+//	manifests/jsonnet  Jsonnet evaluation confined to the repository
+//	manifests/extract  decoding as the applier does, image extraction,
+//	                   unknown-image warnings
+//	manifests/model    the shared types (App, Kind, Resource, errors) and
+//	                   the bounded YAML helpers; imports nothing above
+//
+// The root package is still larger than one job: the plain, Kustomize and
+// Jsonnet renderers, pinning and discovery are methods of Repo and are the
+// next to move out (issue 18 item 5).
 package manifests
