@@ -216,7 +216,7 @@ func TestParseImageOverrides(t *testing.T) {
 		{"app=registry.example:5000/app:v1@sha256:abc", "{app registry.example:5000/app v1 sha256:abc}"},
 		{"registry.example:5000/app:v1", "{registry.example:5000/app  v1 }"},
 	} {
-		imgs, err := parseImageOverrides([]string{c.in})
+		imgs, err := argocd.ParseImageOverrides([]string{c.in})
 		if err != nil {
 			t.Errorf("%s: %v", c.in, err)
 			continue
@@ -226,7 +226,7 @@ func TestParseImageOverrides(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", c.in, got, c.want)
 		}
 	}
-	if _, err := parseImageOverrides([]string{"justaname"}); err == nil {
+	if _, err := argocd.ParseImageOverrides([]string{"justaname"}); err == nil {
 		t.Error("a bare name is not an override")
 	}
 }

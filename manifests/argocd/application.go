@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sigs.k8s.io/kustomize/api/types"
 	"sort"
 	"strings"
 
@@ -513,4 +515,41 @@ func decodeJsonnet(n *yaml.Node, o *model.JsonnetOptions) error {
 		}
 	}
 	return n.Decode(o)
+}
+
+var setImageTag = regexp.MustCompile(`^(.*):([a-zA-Z0-9._-]*)$`)
+
+// ParseImageOverrides parses Argo CD kustomize.images entries, which use the
+// syntax of `kustomize edit set image`:
+//
+//	<image>=<newimage>[:<newtag>][@<digest>] | <image>:<newtag> | <image>@<digest>
+func ParseImageOverrides(args []string) ([]types.Image, error) {
+	var out []types.Image
+	for _, arg := range args {
+		name, rest, renamed := strings.Cut(arg, "=")
+		var img types.Image
+		ref := arg
+		if renamed {
+			ref = rest
+		}
+		repo, digest, hasDigest := strings.Cut(ref, "@")
+		tag := ""
+		if m := setImageTag.FindStringSubmatch(repo); m != nil && !strings.Contains(m[2], "/") {
+			repo, tag = m[1], m[2]
+		}
+		if hasDigest {
+			img.Digest = digest
+		}
+		img.NewTag = tag
+		if renamed {
+			img.Name, img.NewName = name, repo
+		} else {
+			img.Name = repo
+		}
+		if img.Name == "" || (!renamed && tag == "" && !hasDigest) {
+			return nil, fmt.Errorf("%q: want <image>=<newimage>[:<newtag>][@<digest>], <image>:<newtag> or <image>@<digest>", arg)
+		}
+		out = append(out, img)
+	}
+	return out, nil
 }

@@ -2,10 +2,10 @@ package extract
 
 import (
 	"github.com/gitops-gate/gitops-gate/manifests/model"
+	"strconv"
 
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -371,4 +371,37 @@ func Fields(res *model.Resource, ex Extractors) []Field {
 		out[i] = Field{Ref: e.ref, Node: e.node}
 	}
 	return out
+}
+
+// ImageName strips the tag and digest of an image reference.
+func ImageName(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// LookupField follows a field path such as spec.template.spec.containers[0].image.
+func LookupField(n *yaml.Node, fieldPath string) *yaml.Node {
+	for _, seg := range strings.Split(fieldPath, ".") {
+		key, rest, _ := strings.Cut(seg, "[")
+		if key != "" {
+			n = model.MapGet(n, key)
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			i, err := strconv.Atoi(idx)
+			n = model.Deref(n)
+			if err != nil || n == nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return nil
+			}
+			n = model.Deref(n.Content[i])
+			rest = strings.TrimPrefix(after, "[")
+		}
+		if n == nil {
+			return nil
+		}
+	}
+	return n
 }
