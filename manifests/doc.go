@@ -28,11 +28,14 @@
 //	manifests          discovery and orchestration: Open a Repo, find its apps
 //	                   (.gitops-gate.yaml, Argo CD Applications and
 //	                   ApplicationSets, the layout of the tree), render each
-//	                   (plain, Kustomize, the Repo side of Helm and Jsonnet),
-//	                   scan, and plan image pins; aliases keep the names of
+//	                   (plain, Kustomize, the Repo side of Helm and Jsonnet)
+//	                   and scan; aliases and thin wrappers keep the names of
 //	                   the packages below where callers have always used them
+//	manifests/pin      pinning images to digests in their sources: plan,
+//	                   apply, write back, diff (through a small Tree interface)
 //	manifests/argocd   the Argo CD Application model (sources, tool settings,
-//	                   env substitution, .argocd-source files, repo URLs)
+//	                   env substitution, .argocd-source files, kustomize.images
+//	                   syntax, repo URLs)
 //	manifests/appset   ApplicationSet expansion, offline
 //	manifests/helm     Helm's template engine for one chart, and the Sandbox
 //	                   child processes (Helm and Jsonnet) with their limits
@@ -42,7 +45,8 @@
 //	manifests/model    the shared types (App, Kind, Resource, errors) and
 //	                   the bounded YAML helpers; imports nothing above
 //
-// The root package is still larger than one job: the plain, Kustomize and
-// Jsonnet renderers, pinning and discovery are methods of Repo and are the
-// next to move out (issue 18 item 5).
+// The root package is still larger than one job (about 3,400 lines): the
+// plain, Kustomize and Jsonnet renderers and discovery are methods of Repo
+// that read the checkout through its confined file access, and are the next
+// to move out behind a small interface like pin.Tree (issue 18 item 5).
 package manifests
