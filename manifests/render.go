@@ -24,6 +24,18 @@ type Rendered struct {
 	// locate refines an image reference's file and line; nil means the
 	// resource's node lines are lines of its file.
 	locate func(res *Resource, ref *ImageRef)
+	// rec holds what rendering (and extraction, which may read source
+	// files to locate images) read: Inputs.
+	rec *recorder
+}
+
+// Inputs is what rendering and extracting the app read so far: call it
+// after Images and Warnings.
+func (rd *Rendered) Inputs() *InputSet {
+	if rd.rec == nil {
+		return &InputSet{Always: "no input set recorded"}
+	}
+	return rd.rec.set()
 }
 
 // Render renders one app. It never returns nil; errors are in Rendered.Err.
@@ -32,7 +44,11 @@ type Rendered struct {
 // CD applies them (unless their kind is cluster-scoped): policies match the
 // namespace a resource lands in.
 func (r *Repo) Render(ctx context.Context, app App) *Rendered {
-	out := r.render(ctx, app)
+	rc := newRecorder()
+	out := r.recording(rc).render(ctx, app)
+	if out.rec == nil {
+		out.rec = rc
+	}
 	if app.Namespace != "" {
 		for i := range out.Resources {
 			id := &out.Resources[i].ResourceID
@@ -63,7 +79,9 @@ func clusterScoped(apiVersion, kind string) bool {
 }
 
 func (r *Repo) render(ctx context.Context, app App) *Rendered {
+	r.recordDefinition(app)
 	if app.Remote != nil && app.Err == nil {
+		r.recordAlways("its files come from " + app.Remote.RepoURL)
 		var from *Repo
 		if app.Remote.Chart != "" {
 			if v, ok := r.charts.Load(chartKey(app.Remote.RepoURL, app.Remote.Chart, app.Remote.Revision)); ok {
@@ -92,6 +110,7 @@ func (r *Repo) render(ctx context.Context, app App) *Rendered {
 	}
 	out := &Rendered{App: app}
 	if app.Err != nil {
+		r.recordAlways("discovery found an error")
 		out.Err = app.Err
 		return out
 	}
@@ -107,6 +126,7 @@ func (r *Repo) render(ctx context.Context, app App) *Rendered {
 		out.Err = fmt.Errorf("app path %s: %w", app.Path, err)
 		return out
 	}
+	r.recordDir(dir)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		out.Err = &FileError{File: app.Path, Err: errors.New("app directory does not exist in the repository")}
 		return out

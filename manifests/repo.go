@@ -127,6 +127,15 @@ func (o Options) withDefaults() Options {
 // Repo is a checkout of a GitOps repository on local disk. It is safe for
 // concurrent use: it holds no mutable state after Open.
 type Repo struct {
+	*repoState
+	// rec, when set, records what is read through this Repo: each app
+	// renders through a view of the Repo with its own recorder
+	// (Repo.recording), which shares the state.
+	rec *recorder
+}
+
+// repoState is what every view of a Repo shares.
+type repoState struct {
 	root string // absolute, symlinks resolved
 	opts Options
 
@@ -151,6 +160,11 @@ type Repo struct {
 	remotes sync.Map // string -> *remoteRepo
 	// charts are the allowed charts fetched, by chartKey.
 	charts sync.Map // string -> *fetchedChart
+
+	// listings and hashes cache directory listing hashes and file content
+	// hashes for input sets (inputs.go).
+	listings sync.Map // string -> cachedListing
+	hashes   sync.Map // string -> string
 }
 
 type remoteRepo struct {
@@ -187,7 +201,7 @@ func Open(dir string, opts Options) (*Repo, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("repository %q: not a directory", dir)
 	}
-	return &Repo{root: real, opts: opts.withDefaults()}, nil
+	return &Repo{repoState: &repoState{root: real, opts: opts.withDefaults()}}, nil
 }
 
 // Root is the absolute path of the repository.
@@ -269,9 +283,11 @@ func (r *Repo) readFile(abs string) ([]byte, error) {
 	abs = filepath.Clean(abs)
 	if v, ok := r.reads.Load(abs); ok {
 		c := v.(cachedRead)
+		r.recordRead(abs, c.data, c.err)
 		return c.data, c.err
 	}
 	data, err := r.readFileUncached(abs)
+	r.recordRead(abs, data, err)
 	if r.cachedBytes.Add(int64(len(data))) <= maxCachedBytes {
 		r.reads.Store(abs, cachedRead{data, err})
 	} else {
