@@ -70,6 +70,12 @@ type Spec struct {
 	// Application is the Argo CD Application source spec to render the
 	// one app with (argocd.Spec, sent by the PreSync hook).
 	Application json.RawMessage `json:"application,omitempty"`
+	// BaseSHA is the commit the change starts from (the pull request's
+	// base, the push's previous head): incremental evaluation prefers its
+	// inventory as the base.
+	BaseSHA string `json:"baseSha,omitempty"`
+	// Full renders every app, whatever an earlier evaluation left.
+	Full bool `json:"full,omitempty"`
 }
 
 // Evaluation is one evaluation as stored.
