@@ -50,8 +50,9 @@ type ScanOptions struct {
 	// renders (the Argo CD plugin's environment); its error fails that app.
 	Adjust func(*App) error
 	// Reuse, when set, is asked for each app (after Adjust) before it
-	// renders: an entry it returns is used as the app's, unrendered (it
-	// should be marked CarriedOver and hold its Source and Inputs).
+	// renders, concurrently: an entry it returns is used as the app's,
+	// unrendered (it should be marked CarriedOver and hold its Source and
+	// Inputs).
 	Reuse func(App) (AppImages, bool)
 }
 
@@ -93,16 +94,31 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(apps))}
 	// Apps carried over are not rendered; the others render in parallel,
 	// in their order.
+	reused := make([]bool, len(apps))
+	if opts.Reuse != nil {
+		// Checking an app's inputs reads and hashes files: in parallel.
+		sem := make(chan struct{}, r.opts.Concurrency)
+		var wg sync.WaitGroup
+		for i, app := range apps {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if e, ok := opts.Reuse(app); ok {
+					inv.Apps[i], reused[i] = e, true
+				}
+			}()
+		}
+		wg.Wait()
+	}
 	var toRender []App
 	var at []int
 	for i, app := range apps {
-		if opts.Reuse != nil {
-			if e, ok := opts.Reuse(app); ok {
-				inv.Apps[i] = e
-				// A layout app discovery rendered is not needed again.
-				r.prerendered.Delete(app.Path)
-				continue
-			}
+		if reused[i] {
+			// A layout app discovery rendered is not needed again.
+			r.prerendered.Delete(app.Path)
+			continue
 		}
 		toRender = append(toRender, app)
 		at = append(at, i)
