@@ -24,6 +24,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -38,6 +40,8 @@ import (
 )
 
 type params struct {
+	CPUProfile                             string
+	Quick                                  bool
 	Apps, Digests, Bases, Charts, HelmApps int
 	Latency                                time.Duration
 	Dir, Policy, TrustedRoot               string
@@ -52,6 +56,8 @@ func main() {
 	flag.IntVar(&p.Charts, "charts", 10, "Helm charts the Helm apps share")
 	flag.IntVar(&p.HelmApps, "helm-apps", 500, "apps (Argo CD Applications) that render a chart")
 	flag.DurationVar(&p.Latency, "latency", 20*time.Millisecond, "latency of every registry request")
+	flag.StringVar(&p.CPUProfile, "cpuprofile", "", "write a CPU profile of the scan of the unchanged repository (incremental) to this file")
+	flag.BoolVar(&p.Quick, "quick", false, "stop after the unchanged repository's incremental evaluation (for profiling)")
 	child := flag.String("child", "", "internal: run the measured evaluations with the parameters in this file")
 	flag.Parse()
 	var err error
@@ -239,8 +245,15 @@ spec:
         image: {{ .Values.image }}
 `
 
-// measure runs in the child process.
+// measure runs in the child process, with the gitops-gate binary's GC
+// settings (GOGC=400, a 1 GiB soft memory limit; cmd/gitops-gate tuneGC).
 func measure(paramsFile string) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
+	}
 	ctx := context.Background()
 	b, err := os.ReadFile(paramsFile)
 	if err != nil {
@@ -271,6 +284,14 @@ func measure(paramsFile string) error {
 		if inc.Base != nil {
 			// The same scan alone: how much of it is discovery, hashing
 			// and rendering rather than judging images.
+			if p.CPUProfile != "" {
+				f, err := os.Create(p.CPUProfile)
+				if err != nil {
+					return nil, nil, d, err
+				}
+				pprof.StartCPUProfile(f)
+				defer func() { pprof.StopCPUProfile(); f.Close(); p.CPUProfile = "" }()
+			}
 			start := time.Now()
 			repo, err := manifests.Open(p.Dir, mo)
 			if err != nil {
@@ -293,6 +314,9 @@ func measure(paramsFile string) error {
 	fmt.Printf("%-52s %8s\n", "  peak RSS after the cold evaluation", peakRSS())
 	if _, _, _, err := run("no change, incremental (warm)", gate.Incremental{Base: rec}); err != nil {
 		return err
+	}
+	if p.Quick {
+		return nil
 	}
 	overlays := p.Apps - p.HelmApps
 	prs := []struct {
