@@ -62,6 +62,8 @@ type Signer struct {
 	SourceRepositoryDigest   string `json:"sourceRepositoryDigest,omitempty"`
 	BuildSignerURI           string `json:"buildSignerURI,omitempty"`
 	RunInvocationURI         string `json:"runInvocationURI,omitempty"`
+	// RunnerEnvironment is github-hosted or self-hosted (1.3.6.1.4.1.57264.1.11).
+	RunnerEnvironment string `json:"runnerEnvironment,omitempty"`
 }
 
 // String is "subject (issuer)" or the key fingerprint.
@@ -113,15 +115,26 @@ type Options struct {
 	// either type reads them (they were given explicitly, though admission
 	// will not see them).
 	Bundles []*sgbundle.Bundle
+	// GitHub, when set, is also asked for the attestations of each digest
+	// (GitHub artifact attestations; read whatever the rule's type, as
+	// bundle files are: admission does not see them).
+	GitHub AttestationSource
+	// GitHubRoots are the trusted roots of `gh attestation trusted-root`:
+	// a bundle whose certificate one of their CAs issued is verified
+	// against that root (GitHub's own instance: signed timestamps, no
+	// Rekor); a bundle of GitHub's instance without one is not verified.
+	GitHubRoots []*root.TrustedRoot
 }
 
 // Verifier checks signatures. It is safe for concurrent use.
 type Verifier struct {
-	trusted  root.TrustedMaterial
-	trustErr error
-	reg      *registry.Resolver
-	max      int
-	files    []*sgbundle.Bundle
+	trusted     root.TrustedMaterial
+	trustErr    error
+	reg         *registry.Resolver
+	max         int
+	files       []*sgbundle.Bundle
+	source      AttestationSource
+	githubRoots []*root.TrustedRoot
 }
 
 // New builds a Verifier.
@@ -135,7 +148,8 @@ func New(o Options) (*Verifier, error) {
 	if o.MaxSignatures <= 0 {
 		o.MaxSignatures = DefaultMaxSignatures
 	}
-	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry, max: o.MaxSignatures, files: o.Bundles}, nil
+	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry, max: o.MaxSignatures, files: o.Bundles,
+		source: o.GitHub, githubRoots: o.GitHubRoots}, nil
 }
 
 // Material is every signature found for one digest, by where it was found.
@@ -470,7 +484,7 @@ func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *po
 				reasons = append(reasons, err.Error())
 				continue
 			}
-			if why := extensionMismatch(a, signer); why != "" {
+			if why := identityMismatch(a, signer); why != "" {
 				reasons = append(reasons, why)
 				if found == nil {
 					found = signer
@@ -590,7 +604,7 @@ func bundleSigner(ctx context.Context, co *cosign.CheckOpts, artifact sgverify.A
 	if vr.Signature != nil && vr.Signature.Certificate != nil {
 		fillSigner(signer, *vr.Signature.Certificate)
 	}
-	if why := extensionMismatch(a, signer); why != "" {
+	if why := identityMismatch(a, signer); why != "" {
 		return nil, why
 	}
 	if exact {
@@ -887,6 +901,20 @@ func fillSigner(s *Signer, sum certificate.Summary) {
 	s.SourceRepositoryDigest = e.SourceRepositoryDigest
 	s.BuildSignerURI = e.BuildSignerURI
 	s.RunInvocationURI = e.RunInvocationURI
+	s.RunnerEnvironment = e.RunnerEnvironment
+}
+
+// identityMismatch checks what a verified certificate must say beyond its
+// subject and issuer: Kyverno's additionalExtensions and gh attestation
+// verify's checks. It returns why not, or "".
+func identityMismatch(a *policy.Attestor, s *Signer) string {
+	if why := extensionMismatch(a, s); why != "" {
+		return why
+	}
+	if a.Keyless != nil {
+		return githubMismatch(a.Keyless.GitHub, s)
+	}
+	return ""
 }
 
 // extensionMismatch checks Kyverno's additionalExtensions (wildcards) on a
