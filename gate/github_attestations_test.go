@@ -276,3 +276,29 @@ func TestGitHubAttestationsPrivateInstance(t *testing.T) {
 		t.Fatalf("GitHub instance attestation without a timestamp: %s: %s", v.Status, v.Reason)
 	}
 }
+
+// additionalExtensions bind a classic (.att) attestation too: cosign
+// checks only subject and issuer, and the gate used to stop there for
+// attestations, so a provenance from a pull_request run passed a rule that
+// requires a push.
+func TestClassicAttestationExtensions(t *testing.T) {
+	e := newEnv(t)
+	pol := e.policy(strings.Replace(typed(provenancePolicy, "Cosign"), "              subjectRegExp:",
+		"              additionalExtensions: {githubWorkflowTrigger: push}\n              subjectRegExp:", 1), true)
+	slsa := gatetest.AttestOptions{PredicateType: gatetest.PredicateSLSAv1, Predicate: provenance(trustedBuilder)}
+
+	push := e.push("acme/push:v1")
+	e.attest(push, slsa)
+	if v := e.judge(e.w.Ref("acme/push:v1"), pol); v.Status != gate.StatusPass {
+		t.Fatalf("push-triggered provenance: %s: %s", v.Status, v.Reason)
+	}
+	pr := e.push("acme/pr:v1")
+	o := slsa
+	o.Identity = gatetest.DefaultGitHubIdentity()
+	o.Identity.Trigger = "pull_request"
+	e.attest(pr, o)
+	v := e.judge(e.w.Ref("acme/pr:v1"), pol)
+	if v.Status != gate.StatusFail || !strings.Contains(v.Reason, `githubWorkflowTrigger is "pull_request", want "push"`) {
+		t.Fatalf("pull_request-triggered provenance: %s: %s", v.Status, v.Reason)
+	}
+}
