@@ -326,6 +326,10 @@ type RepoSettings struct {
 	StrictUnknownImages *bool `yaml:"strictUnknownImages"`
 	// Branches whose pushes are evaluated (default: none).
 	Branches []string `yaml:"branches"`
+	// Attestations: "github" also reads GitHub artifact attestations
+	// (GitHubAttestations says where, and which checks they must pass).
+	Attestations       string                    `yaml:"attestations"`
+	GitHubAttestations GitHubAttestationSettings `yaml:"githubAttestations"`
 }
 
 // LoadConfig reads a configuration file ("" for defaults) strictly and
@@ -452,8 +456,14 @@ func (c *Config) validate() error {
 	if err := c.checkAppKey(); err != nil {
 		return err
 	}
+	if err := validateAttestations("defaults", c.Defaults); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
+		if err := validateAttestations(fmt.Sprintf("repos[%d]", i), r); err != nil {
+			return err
+		}
 		if !strings.Contains(r.Name, "/") {
 			return fmt.Errorf("config: repos[%d].name %q: want owner/name", i, r.Name)
 		}
@@ -607,6 +617,9 @@ func merge(d, r RepoSettings) RepoSettings {
 	}
 	if len(r.Branches) == 0 {
 		r.Branches = d.Branches
+	}
+	if r.Attestations == "" {
+		r.Attestations, r.GitHubAttestations = d.Attestations, d.GitHubAttestations
 	}
 	return r
 }
