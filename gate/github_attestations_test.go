@@ -17,6 +17,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
+	"github.com/gitops-gate/gitops-gate/gate/report"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
 )
@@ -115,6 +116,11 @@ func TestGitHubAttestationsIdentityChecks(t *testing.T) {
 			v := e.judge(d.String(), pol, mod)
 			if v.Status != gate.StatusFail || !strings.Contains(v.Reason, c.want) {
 				t.Fatalf("got %s: %s\nwant fail with %q", v.Status, v.Reason, c.want)
+			}
+			// The commit status and the summary lead with the check.
+			check, _, _ := strings.Cut(c.want, ":")
+			if f := report.AttestationFact(v); !strings.HasPrefix(f, check+" want ") {
+				t.Errorf("status fact %q, want the %s check", f, check)
 			}
 		})
 	}
