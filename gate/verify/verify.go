@@ -560,8 +560,9 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 	if err != nil {
 		return &Outcome{Err: err}, nil
 	}
-	if co.TrustedMaterial, err = v.bundleTrust(a); err != nil {
-		return &Outcome{Err: err}, nil
+	base, baseErr := v.bundleTrust(a)
+	if baseErr != nil && len(v.githubRoots) == 0 {
+		return &Outcome{Err: baseErr}, nil
 	}
 	co.NewBundleFormat = true
 	co.ClaimVerifier = nil // the artifact digest policy binds the bundle to the digest
@@ -570,6 +571,7 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 		return &Outcome{Err: err}, nil
 	}
 	var reasons []string
+	var trustErr error
 	for _, b := range m.Bundles {
 		if ok, pt := bundleKind(b); !ok {
 			// A signature rule asks "did this identity sign the image"; an
@@ -577,7 +579,13 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 			reasons = append(reasons, fmt.Sprintf("%v: a Sigstore bundle holding an in-toto attestation (%s) does not count as a signature", ErrNotASignature, pt))
 			continue
 		}
-		signer, why := bundleSigner(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b, a, exact, cleanReason)
+		// As for attestations: the instance that issued the certificate.
+		bco, err := v.instanceOpts(co, base, baseErr, b, a)
+		if err != nil {
+			trustErr = err
+			continue
+		}
+		signer, why := bundleSigner(ctx, bco, sgverify.WithArtifactDigest(h.Algorithm, raw), b, a, exact, cleanReason)
 		if why != "" {
 			reasons = append(reasons, why)
 			continue
@@ -587,6 +595,9 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 			o.Tlog = &Tlog{LogIndex: entries[0].LogIndex(), IntegratedTime: entries[0].IntegratedTime().UTC()}
 		}
 		return o, nil
+	}
+	if trustErr != nil {
+		return &Outcome{Err: trustErr}, nil
 	}
 	return nil, reasons
 }
