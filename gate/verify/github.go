@@ -47,8 +47,9 @@ const githubIssuerOrg = "GitHub, Inc."
 var ErrNoGitHubRoot = errors.New("no trusted root for GitHub's Sigstore instance")
 
 // instanceOpts are the options for verifying bundle b: when its
-// certificate was issued by a CA of one of the configured GitHub trusted
-// roots (gh attestation trusted-root), that root, with the evidence it
+// certificate was issued by GitHub's own instance ("GitHub, Inc.") and a
+// CA of one of the configured GitHub trusted roots (gh attestation
+// trusted-root) signed it, that root, with the evidence it
 // can give: a transparency log and SCTs when it has them, else signed
 // timestamps from its TSA (GitHub's instance has no Rekor and no CT log,
 // and gh verifies it with WithSignedTimestamps(1)). Otherwise co with the
@@ -61,7 +62,11 @@ func (v *Verifier) instanceOpts(co *cosign.CheckOpts, base root.TrustedMaterial,
 	if vc, err := b.VerificationContent(); err == nil && vc != nil {
 		leaf = vc.Certificate()
 	}
-	if !inline && leaf != nil {
+	// Only GitHub's instance is taken from the GitHub trusted roots: the
+	// file gh prints also holds public-good's root, and the gate's own
+	// trust root says whether public-good is trusted at all.
+	github := leaf != nil && len(leaf.Issuer.Organization) == 1 && leaf.Issuer.Organization[0] == githubIssuerOrg
+	if !inline && github {
 		for _, tr := range v.githubRoots {
 			if !issuedBy(leaf, tr) {
 				continue
@@ -77,8 +82,13 @@ func (v *Verifier) instanceOpts(co *cosign.CheckOpts, base root.TrustedMaterial,
 			}
 			return &c, nil
 		}
-		if len(leaf.Issuer.Organization) == 1 && leaf.Issuer.Organization[0] == githubIssuerOrg {
-			return nil, fmt.Errorf("%w: the attestation was signed by GitHub's own Sigstore instance (fulcio.githubapp.com, private repositories); configure its trusted root (githubTrustedRoot, --github-trusted-root: the output of gh attestation trusted-root)", ErrNoGitHubRoot)
+		switch {
+		case base != nil && issuedBy(leaf, base):
+			// The gate's own trust root is that instance's: as configured.
+		case len(v.githubRoots) > 0:
+			return nil, fmt.Errorf("%w: the attestation was signed by GitHub's own Sigstore instance, and no CA of the configured GitHub trusted root issued its certificate (run gh attestation trusted-root again: GitHub may have rotated it)", ErrNoGitHubRoot)
+		default:
+			return nil, fmt.Errorf("%w: the attestation was signed by GitHub's own Sigstore instance (fulcio.githubapp.com, private repositories); configure its trusted root (githubAttestations.trustedRoot, --github-trusted-root: the output of gh attestation trusted-root)", ErrNoGitHubRoot)
 		}
 	}
 	if baseErr != nil {
