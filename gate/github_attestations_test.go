@@ -270,6 +270,27 @@ func TestGitHubAttestationsPrivateInstance(t *testing.T) {
 		t.Fatalf("GitHub's instance verified against the public-good root: %s: %s", v.Status, v.Reason)
 	}
 
+	// The public-good line of the file does not widen the gate's own trust
+	// root: a bundle of another public-good-like instance the file names
+	// (but the gate's trustedRoot does not) is not verified.
+	other, err := gatetest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherJS, err := other.TrustedRootJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRoot, err := root.NewTrustedRootFromJSON(otherJS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := e.push("acme/private:wide")
+	f.AddAttestation("acme/app", wide.DigestStr(), ghBundle(t, other, wide, ghRelease(), nil))
+	if v := e.judge(wide.String(), pol, withGitHub(t, f, otherRoot, roots[1])); v.Status.Passing() {
+		t.Fatalf("a root of the GitHub trusted-root file other than GitHub's instance was trusted: %s: %s", v.Status, v.Reason)
+	}
+
 	// No timestamp: nothing proves the certificate was valid when it signed.
 	nots := e.push("acme/private:nots")
 	var out []byte
