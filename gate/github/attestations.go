@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/snappy"
@@ -65,7 +66,23 @@ type AttestationsOptions struct {
 	// MaxResponseBytes bounds one page and one bundle (default
 	// DefaultMaxResponseBytes).
 	MaxResponseBytes int64
+	// CacheTTL keeps what an endpoint listed for a digest, when it listed
+	// anything, this long (default DefaultCacheTTL; negative: never), so
+	// that evaluation after evaluation of the same images does not spend
+	// the rate limit. "None" and errors are never kept: an attestation
+	// made a minute ago is seen at once.
+	CacheTTL time.Duration
+	// Now is the clock (tests).
+	Now func() time.Time
 }
+
+// DefaultCacheTTL is how long a listing is reused. A listed bundle is
+// verified again at every use; at worst a deleted attestation counts for
+// this long.
+const DefaultCacheTTL = 10 * time.Minute
+
+// maxCached bounds the cache; past it the cache starts again empty.
+const maxCached = 10000
 
 // Attestations reads GitHub artifact attestations (actions/attest,
 // attest-build-provenance) of an image digest. It only finds bundles; the
@@ -76,6 +93,14 @@ type Attestations struct {
 	base  *url.URL
 	hc    *http.Client
 	blobs *http.Client
+
+	mu    sync.Mutex
+	cache map[string]cached // endpoint|digest
+}
+
+type cached struct {
+	bundles []*sgbundle.Bundle
+	at      time.Time
 }
 
 // NewAttestations checks the options.
@@ -107,7 +132,13 @@ func NewAttestations(o AttestationsOptions) (*Attestations, error) {
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = DefaultMaxResponseBytes
 	}
-	a := &Attestations{o: o, base: base}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = DefaultCacheTTL
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &Attestations{o: o, base: base, cache: map[string]cached{}}
 	// The token goes only to the API's host: a redirect elsewhere (or a
 	// Link header naming another host) is refused, not followed with it.
 	a.hc = &http.Client{Transport: o.Transport, Timeout: time.Minute, CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -148,7 +179,7 @@ func (a *Attestations) Attestations(ctx context.Context, digest string) ([]*sgbu
 	var out []*sgbundle.Bundle
 	var looked []string
 	for _, ep := range a.endpoints() {
-		list, err := a.list(ctx, ep, digest)
+		list, err := a.cachedList(ctx, ep, digest)
 		if err != nil {
 			return nil, nil, fmt.Errorf("GitHub attestations API %s: %w", ep, err)
 		}
@@ -168,6 +199,29 @@ func (a *Attestations) Attestations(ctx context.Context, digest string) ([]*sgbu
 type apiAttestation struct {
 	Bundle    json.RawMessage `json:"bundle"`
 	BundleURL string          `json:"bundle_url"`
+}
+
+// cachedList is list, reusing a non-empty listing for CacheTTL.
+func (a *Attestations) cachedList(ctx context.Context, endpoint, digest string) ([]*sgbundle.Bundle, error) {
+	key := endpoint + "|" + digest
+	now := a.o.Now()
+	a.mu.Lock()
+	c, ok := a.cache[key]
+	a.mu.Unlock()
+	if ok && now.Sub(c.at) < a.o.CacheTTL {
+		return c.bundles, nil
+	}
+	list, err := a.list(ctx, endpoint, digest)
+	if err != nil || len(list) == 0 || a.o.CacheTTL < 0 {
+		return list, err
+	}
+	a.mu.Lock()
+	if len(a.cache) >= maxCached {
+		a.cache = map[string]cached{}
+	}
+	a.cache[key] = cached{bundles: list, at: now}
+	a.mu.Unlock()
+	return list, nil
 }
 
 func (a *Attestations) list(ctx context.Context, endpoint, digest string) ([]*sgbundle.Bundle, error) {

@@ -8,7 +8,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 )
 
@@ -96,5 +98,49 @@ func TestAttestationsBounds(t *testing.T) {
 	}
 	if _, err := github.NewAttestations(github.AttestationsOptions{}); err == nil {
 		t.Error("no repository and no owner: accepted")
+	}
+}
+
+// A listing that found attestations is reused for CacheTTL; "none" is
+// never kept, so an attestation made since is seen at the next
+// evaluation.
+func TestAttestationsCache(t *testing.T) {
+	ctx := context.Background()
+	w := gatetest.NewWorld(t)
+	d, err := w.PushImage(ctx, "acme/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle []byte
+	if err := w.Sigstore.AttestImage(ctx, d, gatetest.AttestOptions{Format: gatetest.AttestBundle, Out: &bundle,
+		PredicateType: gatetest.PredicateSLSAv1, Predicate: gatetest.SLSAProvenanceV1(gatetest.GitHubProvenance{})}); err != nil {
+		t.Fatal(err)
+	}
+	f := gatetest.NewFakeGitHub(t)
+	now := time.Now()
+	c := client(t, f.Server.URL, func(o *github.AttestationsOptions) { o.Now = func() time.Time { return now } })
+	get := func() int {
+		t.Helper()
+		list, _, err := c.Attestations(ctx, d.DigestStr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	if n := get(); n != 0 {
+		t.Fatalf("%d attestations before any was made", n)
+	}
+	f.AddAttestation("acme/app", d.DigestStr(), bundle)
+	if n := get(); n != 1 {
+		t.Fatalf("an attestation made after a 404 is not seen: %d", n)
+	}
+	get()
+	if n := len(f.AttestationRequests()); n != 2 {
+		t.Errorf("%d requests, want 2 (404, then one listing reused)", n)
+	}
+	now = now.Add(github.DefaultCacheTTL)
+	get()
+	if n := len(f.AttestationRequests()); n != 3 {
+		t.Errorf("%d requests after the TTL, want 3", n)
 	}
 }
