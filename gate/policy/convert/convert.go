@@ -305,8 +305,11 @@ func (c *converter) verification(p *policy.Policy, rs policy.RuleSummary, v *pol
 	// Attestors, attestations and the validations that use them.
 	attestors := seq()
 	var validations []*yaml.Node
+	// Every image of every kind the policy extracts (containers,
+	// initContainers, ephemeralContainers and any images[] extractor):
+	// the ClusterPolicy verified them all.
 	forEachImage := func(expr string) string {
-		return fmt.Sprintf("images.all(kind, images[kind].all(image, %s))", expr)
+		return fmt.Sprintf("images.all(kind, images[kind].all(image,\n  %s))", strings.ReplaceAll(expr, "\n", "\n  "))
 	}
 	for i, as := range v.Attestors {
 		names := c.attestors(attestors, as, v)
@@ -315,6 +318,7 @@ func (c *converter) verification(p *policy.Policy, rs policy.RuleSummary, v *pol
 			signedMessage("every image must be signed", as, i, len(v.Attestors)), ""))
 	}
 	var atts []*yaml.Node
+	var attComments []string
 	usedNames := map[string]bool{}
 	for _, a := range v.Attestations {
 		name := attestationName(a, usedNames)
@@ -330,26 +334,30 @@ func (c *converter) verification(p *policy.Policy, rs policy.RuleSummary, v *pol
 				forEachImage(fmt.Sprintf("verifyAttestationSignatures(image, %s, [%s]) >= %d", ref, strings.Join(names, ", "), as.Required())),
 				signedMessage(fmt.Sprintf("every image must have a %s attestation signed", a.Type), as, i, len(a.Attestors)), ""))
 		}
-		payload := fmt.Sprintf("extractPayload(image, %s).predicate", ref)
 		for ci, aa := range a.Conditions {
-			validations = append(validations, c.conditionValidation(a, ci, aa, payload, forEachImage))
+			validations = append(validations, c.conditionValidation(a, ci, aa, ref, forEachImage))
 		}
 		if len(a.Conditions) > 0 {
-			c.note(fmt.Sprintf("attestation %s: Kyverno's ClusterPolicy required every %s statement to meet the conditions; IVPOL's extractPayload reads one verified statement", name, a.Type))
+			attComments = append(attComments, c.comment(fmt.Sprintf("attestation %s: Kyverno's ClusterPolicy required every %s statement to meet the conditions; IVPOL's extractPayload reads one verified statement", name, a.Type)))
 		}
 	}
-	mark = len(c.res.Notes)
-	set(s, "attestors", attestors, c.commentsSince(mark))
+	set(s, "attestors", attestors)
 	if len(atts) > 0 {
-		set(s, "attestations", seq(atts...))
+		set(s, "attestations", seq(atts...), attComments...)
 	}
 	set(s, "validations", seq(validations...))
 	return doc
 }
 
+// validation is one validations entry; comment goes above the entry.
 func validation(expr, message, comment string) *yaml.Node {
 	n := mapping()
-	set(n, "expression", str(expr), comment)
+	n.HeadComment = comment
+	e := str(expr)
+	if strings.Contains(expr, "\n") {
+		e.Style = yaml.LiteralStyle
+	}
+	set(n, "expression", e)
 	set(n, "message", str(message))
 	return n
 }
@@ -363,7 +371,7 @@ func signedMessage(prefix string, as policy.AttestorSet, i, n int) string {
 	if len(as.Entries) > 1 {
 		who = fmt.Sprintf("%d of: %s", as.Required(), who)
 	}
-	msg := prefix + " by " + who
+	msg := prefix + ": " + who
 	if n > 1 {
 		msg = fmt.Sprintf("%s (attestor set %d)", msg, i)
 	}
@@ -405,11 +413,15 @@ func attestationName(a *policy.Attestation, used map[string]bool) string {
 // equivalent makes the validation "false": the converted policy denies
 // until a person rewrites it, rather than admitting what the original
 // refused.
-func (c *converter) conditionValidation(a *policy.Attestation, ci int, aa conditions.AnyAll, payload string, forEachImage func(string) string) *yaml.Node {
+func (c *converter) conditionValidation(a *policy.Attestation, ci int, aa conditions.AnyAll, ref string, forEachImage func(string) string) *yaml.Node {
+	// Kyverno's conditions read the predicate; extractPayload returns the
+	// whole in-toto statement. [x].all(p, …) binds p once with CEL's
+	// standard macros.
+	payload := fmt.Sprintf("extractPayload(image, %s).predicate", ref)
 	var all, anyOf, msgs, failed []string
 	conv := func(list []conditions.Condition, into *[]string, group string) {
 		for k, cond := range list {
-			e, ok, why := conditionCEL(cond, payload)
+			e, ok, why := conditionCEL(cond, "p")
 			if !ok {
 				failed = append(failed, fmt.Sprintf("conditions[%d].%s[%d] (key %v, operator %s, value %v): %s", ci, group, k, cond.Key, cond.Operator, cond.Value, why))
 				continue
@@ -433,14 +445,14 @@ func (c *converter) conditionValidation(a *policy.Attestation, ci int, aa condit
 		}
 		return validation("false", msg+" (a condition is not converted: rewrite it in CEL)", strings.Join(cs, "\n"))
 	}
-	expr := strings.Join(all, " && ")
+	expr := strings.Join(all, " &&\n")
 	if len(anyOf) > 0 {
-		any := strings.Join(anyOf, " || ")
+		any := strings.Join(anyOf, " ||\n")
 		if len(anyOf) > 1 && len(all) > 0 {
 			any = "(" + any + ")"
 		}
 		if expr != "" {
-			expr += " && " + any
+			expr += " &&\n" + any
 		} else {
 			expr = any
 		}
@@ -448,6 +460,7 @@ func (c *converter) conditionValidation(a *policy.Attestation, ci int, aa condit
 	if expr == "" {
 		expr = "true"
 	}
+	expr = fmt.Sprintf("[%s].all(p,\n  %s)", payload, strings.ReplaceAll(expr, "\n", "\n  "))
 	return validation(forEachImage(expr), msg, "")
 }
 

@@ -243,13 +243,17 @@ func (c *converter) match(p *policy.Policy, rs policy.RuleSummary) matchOut {
 	case !sameNS:
 		var alts []string
 		for _, f := range rs.Match {
-			alts = append(alts, filterExpr(f, ops(f)))
+			alts = append(alts, "("+filterExpr(f, ops(f))+")")
 		}
 		conds = append(conds, condition("match", strings.Join(alts, " || ")))
 		c.note("the rule's match filters name different namespaces: written as one matchCondition over request.kind, request.namespace and request.operation")
 	}
-	for i, f := range rs.Exclude {
-		conds = append(conds, condition(fmt.Sprintf("exclude-%d", i), "!("+filterExpr(f, ops(f))+")"))
+	var excl []string
+	for _, f := range rs.Exclude {
+		excl = append(excl, "("+filterExpr(f, ops(f))+")")
+	}
+	if len(excl) > 0 {
+		conds = append(conds, condition("exclude", "!"+strings.Join(excl, " && !")))
 	}
 	if len(conds) > 0 {
 		out.conditions = seq(conds...)
@@ -301,7 +305,11 @@ func filterExpr(f policy.FilterSummary, ops []string) string {
 		parts = append(parts, fmt.Sprintf("request.kind.kind in [%s]", strings.Join(kinds, ", ")))
 	}
 	if len(f.Namespaces) > 0 {
-		parts = append(parts, "("+nsExpr(f.Namespaces)+")")
+		ns := nsExpr(f.Namespaces)
+		if strings.Contains(ns, "||") {
+			ns = "(" + ns + ")"
+		}
+		parts = append(parts, ns)
 	}
 	if len(f.Operations) > 0 {
 		var q []string
@@ -310,8 +318,11 @@ func filterExpr(f policy.FilterSummary, ops []string) string {
 		}
 		parts = append(parts, fmt.Sprintf("request.operation in [%s]", strings.Join(q, ", ")))
 	}
-	if len(parts) == 0 {
+	switch len(parts) {
+	case 0:
 		return "true"
+	case 1:
+		return parts[0]
 	}
-	return "(" + strings.Join(parts, " && ") + ")"
+	return strings.Join(parts, " && ")
 }
