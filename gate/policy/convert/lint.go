@@ -194,13 +194,23 @@ func (l *linter) policy(d *yaml.Node) {
 		}
 		where := fmt.Sprintf("spec.validations[%d].expression", i)
 		c := code(e.Value)
-		for _, m := range payloadField.FindAllStringSubmatch(c, -1) {
-			name := attName(m[1])
-			if !verified[name] {
-				l.add(e, where, "extractPayload(…, %s) before any earlier validation verified it with verifyAttestationSignatures: Kyverno refuses to read an unverified payload (\"payload cannot be fetch before verifying\")", m[1])
+		// A verification earlier in the same expression counts too: CEL
+		// evaluates && and || from the left.
+		here := map[string]int{}
+		for _, m := range verifyAtt.FindAllStringSubmatchIndex(c, -1) {
+			name := attName(c[m[2]:m[3]])
+			if _, seen := here[name]; !seen {
+				here[name] = m[0]
 			}
-			if !referrers[name] && !statementFields[m[2]] {
-				l.add(e, where, "extractPayload(…).%s: for an in-toto attestation extractPayload returns the whole statement; the predicate's fields are under .predicate (write extractPayload(…).predicate.%s)", m[2], m[2])
+		}
+		for _, m := range payloadField.FindAllStringSubmatchIndex(c, -1) {
+			name := attName(c[m[2]:m[3]])
+			at, inExpr := here[name]
+			if !verified[name] && !(inExpr && at < m[0]) {
+				l.add(e, where, "extractPayload(…, %s) before any earlier validation verified it with verifyAttestationSignatures: Kyverno refuses to read an unverified payload (\"payload cannot be fetch before verifying\")", c[m[2]:m[3]])
+			}
+			if field := c[m[4]:m[5]]; !referrers[name] && !statementFields[field] {
+				l.add(e, where, "extractPayload(…).%s: for an in-toto attestation extractPayload returns the whole statement; the predicate's fields are under .predicate (write extractPayload(…).predicate.%s)", field, field)
 			}
 		}
 		for _, m := range verifyAtt.FindAllStringSubmatch(c, -1) {
