@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -601,4 +602,29 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// Files converts policy files into one stream. Every file's problem is
+// returned, joined; nothing is written for a set with an error.
+func Files(paths ...string) (*Result, error) {
+	all := &Result{}
+	var errs []error
+	for _, f := range paths {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res, err := File(f, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all.Docs = append(all.Docs, res.Docs...)
+		all.Notes = append(all.Notes, res.Notes...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return all, nil
 }
