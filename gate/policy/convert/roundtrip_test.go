@@ -56,7 +56,7 @@ func roundTripPolicies(t *testing.T) map[string]string {
 			"          attestors:\n            - entries:", "          attestors:\n            - count: 1\n              entries:"),
 		"digest-required": replace(seed, "mutateDigest: true", "mutateDigest: false"),
 		"audit":           replace(seed, "validationFailureAction: Enforce", "validationFailureAction: Audit", "mutateDigest: true", "mutateDigest: false"),
-		"skip":            replace(seed, `imageReferences: ["REGISTRY/demo/*"]`, `imageReferences: ["REGISTRY/demo/*"]
+		"skip": replace(seed, `imageReferences: ["REGISTRY/demo/*"]`, `imageReferences: ["REGISTRY/demo/*"]
           skipImageReferences: ["REGISTRY/demo/cleanup*"]`),
 	}
 }
