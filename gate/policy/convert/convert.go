@@ -503,7 +503,7 @@ func (c *converter) attestors(list *yaml.Node, as policy.AttestorSet, v *policy.
 				for _, key := range sortedKeys(k.AdditionalExtensions) {
 					set(ext, key, str(k.AdditionalExtensions[key]))
 				}
-				set(kl, "additionalExtensions", ext, c.comment("additionalExtensions: Kyverno's IVPOL (1.19) accepts this field but does not check it, so at admission any workflow trigger, ref or repository of the identity passes; the gate checks it. Narrow subjectRegExp where the subject can say the same"))
+				set(kl, "additionalExtensions", ext, c.comment("additionalExtensions: Kyverno's IVPOL (1.19) accepts this field but does not check it, so at admission any workflow trigger, ref or repository of the identity passes; narrow subjectRegExp where the subject can say the same"))
 			}
 			if a.SignatureAlgorithm != "" {
 				c.note("signatureAlgorithm of a keyless attestor has no IVPOL field")
