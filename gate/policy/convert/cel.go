@@ -68,64 +68,81 @@ func member(base, name string) string {
 var jmesPath = regexp.MustCompile(`^\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}$`)
 
 // conditionCEL writes one Kyverno condition as a CEL expression over the
-// predicate (payload is the CEL expression of the predicate). ok is false
-// when there is no clear equivalent; why says what is in the way.
-func conditionCEL(c conditions.Condition, payload string) (expr string, ok bool, why string) {
+// predicate (payload is the CEL expression of the predicate). guards are
+// the has() tests of the key's path, outermost first: Kyverno fails a
+// condition whose key is missing, and so must the CEL (an error would be
+// a pass under failurePolicy: Ignore). ok is false when there is no clear
+// equivalent; why says what is in the way.
+//
+// Where Kyverno is more lenient than the CEL written (a duration or
+// quantity compared as such, a number against its string, a wildcard in
+// the key), the CEL denies: stricter, never weaker.
+func conditionCEL(c conditions.Condition, payload string) (expr string, guards []string, ok bool, why string) {
 	key, isStr := c.Key.(string)
 	if !isStr {
-		return "", false, "the key is not a {{ }} variable"
+		return "", nil, false, "the key is not a {{ }} variable"
 	}
 	m := jmesPath.FindStringSubmatch(strings.TrimSpace(key))
 	if m == nil {
-		return "", false, fmt.Sprintf("key %q is not a plain dotted path (JMESPath functions, indexes and quoted names have no direct CEL equivalent)", key)
+		return "", nil, false, fmt.Sprintf("key %q is not a plain dotted path (JMESPath functions, indexes and quoted names have no direct CEL equivalent)", key)
 	}
-	var sel strings.Builder
-	sel.WriteString(payload)
+	field := payload
 	for _, part := range strings.Split(m[1], ".") {
-		s := member("", part)
-		sel.WriteString(s)
+		field = member(field, part)
+		guards = append(guards, "has("+field+")")
 	}
-	field := sel.String()
 	if s, isStr := c.Value.(string); isStr && strings.Contains(s, "{{") {
-		return "", false, "the value holds a {{ }} variable"
+		return "", nil, false, "the value holds a {{ }} variable"
 	}
 	switch op := c.Operator; op {
 	case "Equals", "Equal", "NotEquals", "NotEqual":
 		e, ok := equalsCEL(field, c.Value)
 		if !ok {
-			return "", false, fmt.Sprintf("%s with a %T value", op, c.Value)
+			return "", nil, false, fmt.Sprintf("%s with a %T value", op, c.Value)
 		}
 		if strings.HasPrefix(op, "Not") {
 			e = "!(" + e + ")"
 		}
-		return e, true, ""
-	case "In", "AnyIn", "NotIn", "AllNotIn":
+		return e, guards, true, ""
+	case "In", "AllIn", "AnyIn", "NotIn", "AllNotIn":
 		list, ok := stringList(c.Value)
 		if !ok {
-			return "", false, fmt.Sprintf("%s with a value that is not a list of strings", op)
+			return "", nil, false, fmt.Sprintf("%s with a value that is not a list of strings", op)
 		}
-		var alts []string
-		var exact []string
-		for _, v := range list {
-			if hasWildcard(v) {
-				alts = append(alts, fmt.Sprintf("%s.matches(%s)", field, celString(wildcardRegexp(v))))
-			} else {
-				exact = append(exact, celString(v))
+		in := func(x string) string {
+			var alts, exact []string
+			for _, v := range list {
+				if hasWildcard(v) {
+					alts = append(alts, fmt.Sprintf("%s.matches(%s)", x, celString(wildcardRegexp(v))))
+				} else {
+					exact = append(exact, celString(v))
+				}
 			}
+			if len(exact) > 0 {
+				alts = append([]string{fmt.Sprintf("%s in [%s]", x, strings.Join(exact, ", "))}, alts...)
+			}
+			e := strings.Join(alts, " || ")
+			if len(alts) > 1 {
+				e = "(" + e + ")"
+			}
+			return e
 		}
-		if len(exact) > 0 {
-			alts = append([]string{fmt.Sprintf("%s in [%s]", field, strings.Join(exact, ", "))}, alts...)
+		switch op {
+		case "In", "AllIn", "AnyIn":
+			// A list key is then "list in list", false: stricter than
+			// Kyverno's set test, never weaker.
+			return in(field), guards, true, ""
 		}
-		e := strings.Join(alts, " || ")
-		if len(alts) > 1 {
-			e = "(" + e + ")"
+		// A list key must not turn !(list in [...]) into a pass: Kyverno
+		// tests its elements (NotIn: one is not in the value; AllNotIn:
+		// none is).
+		each := "exists"
+		if op == "AllNotIn" {
+			each = "all"
 		}
-		if strings.HasPrefix(op, "Not") || op == "AllNotIn" {
-			e = "!" + parenthesize(e)
-		}
-		return e, true, ""
+		return fmt.Sprintf("(type(%s) == list ? %s.%s(e, !%s) : !%s)", field, field, each, parenthesize(in("e")), parenthesize(in(field))), guards, true, ""
 	}
-	return "", false, fmt.Sprintf("operator %s has no direct CEL equivalent here", c.Operator)
+	return "", nil, false, fmt.Sprintf("operator %s has no direct CEL equivalent here", c.Operator)
 }
 
 func parenthesize(e string) string {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -220,7 +221,11 @@ func (c *converter) verification(p *policy.Policy, rs policy.RuleSummary, v *pol
 	if n := lookup(spec, "failurePolicy"); n != nil && n.Value != "" {
 		fp = n.Value
 	}
-	set(s, "failurePolicy", str(fp))
+	var fpComment string
+	if fp == "Ignore" {
+		fpComment = c.comment("failurePolicy: Ignore in an IVPOL also admits on every evaluation error (a registry that cannot be reached, a CEL runtime error), where the ClusterPolicy's covered only an unreachable webhook; write Fail to keep errors denying")
+	}
+	set(s, "failurePolicy", str(fp), fpComment)
 	if n := lookup(spec, "webhookTimeoutSeconds"); n != nil && n.Value != "" {
 		wc := mapping()
 		set(wc, "timeoutSeconds", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: n.Value})
@@ -419,13 +424,32 @@ func (c *converter) conditionValidation(a *policy.Attestation, ci int, aa condit
 	// whole in-toto statement. [x].all(p, …) binds p once with CEL's
 	// standard macros.
 	payload := fmt.Sprintf("extractPayload(image, %s).predicate", ref)
-	var all, anyOf, msgs, failed []string
+	var all, anyOf, msgs, failed, allGuards []string
 	conv := func(list []conditions.Condition, into *[]string, group string) {
 		for k, cond := range list {
-			e, ok, why := conditionCEL(cond, "p")
+			e, guards, ok, why := conditionCEL(cond, "p")
 			if !ok {
 				failed = append(failed, fmt.Sprintf("conditions[%d].%s[%d] (key %v, operator %s, value %v): %s", ci, group, k, cond.Key, cond.Operator, cond.Value, why))
 				continue
+			}
+			if group == "all" {
+				for _, g := range guards {
+					if !slices.Contains(allGuards, g) {
+						allGuards = append(allGuards, g)
+					}
+				}
+			} else {
+				// The any group is evaluated beside the all group's
+				// guards: only what they do not test is added.
+				var own []string
+				for _, g := range guards {
+					if !slices.Contains(allGuards, g) {
+						own = append(own, g)
+					}
+				}
+				if len(own) > 0 {
+					e = "(" + strings.Join(append(own, e), " && ") + ")"
+				}
 			}
 			*into = append(*into, e)
 			if cond.Message != "" {
@@ -445,6 +469,9 @@ func (c *converter) conditionValidation(a *policy.Attestation, ci int, aa condit
 			cs = append(cs, c.comment("NOT CONVERTED, this validation denies until rewritten in CEL over "+payload+": "+f))
 		}
 		return validation("false", msg+" (a condition is not converted: rewrite it in CEL)", strings.Join(cs, "\n"))
+	}
+	if len(allGuards) > 0 {
+		all = append([]string{strings.Join(allGuards, " && ")}, all...)
 	}
 	expr := strings.Join(all, " &&\n")
 	if len(anyOf) > 0 {

@@ -282,16 +282,18 @@ func TestConditionCEL(t *testing.T) {
 		{conditions.Condition{Key: "{{runDetails.builder.id}}", Operator: "Equals", Value: "https://github.com/acme/*"}, `p.runDetails.builder.id.matches(r'^https://github\.com/acme/.*$')`},
 		{conditions.Condition{Key: "{{ a.b }}", Operator: "NotEquals", Value: "x"}, "!(p.a.b == 'x')"},
 		{conditions.Condition{Key: "{{ a.in }}", Operator: "Equals", Value: true}, `p.a["in"] == true`},
+		{conditions.Condition{Key: "{{ a }}", Operator: "In", Value: []any{"x", "y"}}, "p.a in ['x', 'y']"},
 		{conditions.Condition{Key: "{{ a }}", Operator: "Equals", Value: 3}, "p.a == 3.0"},
 		{conditions.Condition{Key: "{{ a }}", Operator: "AnyIn", Value: []any{"x", "y*"}}, "(p.a in ['x'] || p.a.matches('^y.*$'))"},
-		{conditions.Condition{Key: "{{ a }}", Operator: "NotIn", Value: []any{"x"}}, "!(p.a in ['x'])"},
+		{conditions.Condition{Key: "{{ a }}", Operator: "NotIn", Value: []any{"x"}}, "(type(p.a) == list ? p.a.exists(e, !(e in ['x'])) : !(p.a in ['x']))"},
+		{conditions.Condition{Key: "{{ a }}", Operator: "AllNotIn", Value: []any{"x", "y*"}}, "(type(p.a) == list ? p.a.all(e, !(e in ['x'] || e.matches('^y.*$'))) : !(p.a in ['x'] || p.a.matches('^y.*$')))"},
 		{conditions.Condition{Key: "{{ a }}", Operator: "In", Value: "1-10"}, ""},
 		{conditions.Condition{Key: "{{ time_since('', a, '') }}", Operator: "DurationLessThan", Value: "1h"}, ""},
 		{conditions.Condition{Key: "{{ a[0] }}", Operator: "Equals", Value: "x"}, ""},
 		{conditions.Condition{Key: "{{ a }}", Operator: "GreaterThan", Value: "1"}, ""},
 		{conditions.Condition{Key: "{{ a }}", Operator: "Equals", Value: "{{ b }}"}, ""},
 	} {
-		got, ok, why := conditionCEL(c.cond, "p")
+		got, _, ok, why := conditionCEL(c.cond, "p")
 		if c.want == "" {
 			if ok || why == "" {
 				t.Errorf("%v: converted to %q, want a note", c.cond, got)
