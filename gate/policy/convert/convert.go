@@ -75,7 +75,7 @@ func File(file string, data []byte) (*Result, error) {
 	}
 	res := &Result{}
 	for _, p := range pols {
-		raw := raws[p.Kind+"/"+p.Name]
+		raw := raws[rawKey(p.Kind, p.Namespace, p.Name)]
 		convertPolicy(res, p, raw)
 	}
 	if len(res.Docs) == 0 {
@@ -100,7 +100,7 @@ func rawPolicies(data []byte) (map[string]*yaml.Node, error) {
 		}
 		if k := lookup(n, "kind"); k != nil {
 			if name := lookupPath(n, "metadata", "name"); name != nil {
-				out[k.Value+"/"+name.Value] = n
+				out[rawKey(k.Value, namespaceOf(k.Value, lookupPath(n, "metadata", "namespace")), name.Value)] = n
 			}
 		}
 	}
@@ -117,6 +117,20 @@ func rawPolicies(data []byte) (map[string]*yaml.Node, error) {
 			walk(doc.Content[0])
 		}
 	}
+}
+
+func rawKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
+
+// namespaceOf is a policy's namespace as gate/policy reads it: none for a
+// ClusterPolicy, default for a Policy that names none.
+func namespaceOf(kind string, ns *yaml.Node) string {
+	if kind != "Policy" {
+		return ""
+	}
+	if ns == nil || ns.Value == "" {
+		return "default"
+	}
+	return ns.Value
 }
 
 // converter writes one ImageValidatingPolicy.

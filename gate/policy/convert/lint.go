@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -232,67 +229,27 @@ func (l *linter) policy(d *yaml.Node) {
 	}
 }
 
-// LintPaths lints the YAML files of paths (directories recursively, as the
-// policy loader reads them), except those an ignore pattern matches (the
-// loader's --policy-ignore: a pattern without a slash matches a base name
-// at any depth, one with a slash the path below the directory).
+// LintPaths lints the YAML files of paths, read as the policy loader
+// reads them (policy.Files: directories recursively, ignore patterns as
+// --policy-ignore).
 func LintPaths(ignore []string, paths ...string) ([]Finding, error) {
+	files, _, err := policy.Files(policy.LoadOptions{Ignore: ignore}, paths...)
+	if err != nil {
+		return nil, err
+	}
 	var out []Finding
 	var errs []error
-	for _, root := range paths {
-		st, err := os.Stat(root)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		files := []string{root}
-		if st.IsDir() {
-			files = nil
-			err = filepath.WalkDir(root, func(f string, d fs.DirEntry, err error) error {
-				if err != nil || f == root {
-					return err
-				}
-				rel, _ := filepath.Rel(root, f)
-				if ignored(filepath.ToSlash(rel), ignore) {
-					if d.IsDir() {
-						return filepath.SkipDir
-					}
-					return nil
-				}
-				if !d.IsDir() && (strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")) {
-					files = append(files, f)
-				}
-				return nil
-			})
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
-		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			found, err := Lint(f, data)
-			out = append(out, found...)
-			if err != nil {
-				errs = append(errs, err)
-			}
+		found, err := Lint(f, data)
+		out = append(out, found...)
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return out, errors.Join(errs...)
-}
-
-func ignored(rel string, patterns []string) bool {
-	for _, pat := range patterns {
-		target := rel
-		if !strings.Contains(pat, "/") {
-			target = path.Base(rel)
-		}
-		if ok, _ := path.Match(pat, target); ok {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,8 @@
 package convert
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -102,6 +104,23 @@ func TestLintFindsTheDocsMistakes(t *testing.T) {
 func TestLintIgnoresOtherKinds(t *testing.T) {
 	f, err := Lint("p.yaml", []byte("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec: {rules: []}\n---\n"+strings.Replace(kyvernoConformance, "subject: https://github.com/kyverno/test-images", "subject: https://github.com/*/test-images", 1)))
 	if err != nil || len(f) != 1 || f[0].Line != 28 {
+		t.Errorf("%v %v", f, err)
+	}
+}
+
+// TestLintPathsReadsWhatTheLoaderReads: a directory is read as the policy
+// loader reads it: recursively, without a mounted ConfigMap's "..data"
+// copies, and without what --policy-ignore excludes.
+func TestLintPathsReadsWhatTheLoaderReads(t *testing.T) {
+	dir := t.TempDir()
+	bad := strings.Replace(kyvernoConformance, "validationActions: [Deny]", "validationActions: [Deny, Warn]", 1)
+	for _, f := range []string{"team/ivpol.yaml", "..2026_12_01/ivpol.yaml", "tests/ivpol.yaml"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(bad), 0o644)
+	}
+	f, err := LintPaths([]string{"tests/*"}, dir)
+	if err != nil || len(f) != 1 || f[0].File != filepath.Join(dir, "team/ivpol.yaml") {
 		t.Errorf("%v %v", f, err)
 	}
 }
