@@ -88,8 +88,14 @@ func conditionCEL(c conditions.Condition, payload string) (expr string, guards [
 	}
 	field := payload
 	for _, part := range strings.Split(m[1], ".") {
-		field = member(field, part)
-		guards = append(guards, "has("+field+")")
+		next := member(field, part)
+		if strings.HasSuffix(next, "]") {
+			// has() takes only a field selection.
+			guards = append(guards, strconv.Quote(part)+" in "+field)
+		} else {
+			guards = append(guards, "has("+next+")")
+		}
+		field = next
 	}
 	if s, isStr := c.Value.(string); isStr && strings.Contains(s, "{{") {
 		return "", nil, false, "the value holds a {{ }} variable"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -293,7 +294,10 @@ func TestConditionCEL(t *testing.T) {
 		{conditions.Condition{Key: "{{ a }}", Operator: "GreaterThan", Value: "1"}, ""},
 		{conditions.Condition{Key: "{{ a }}", Operator: "Equals", Value: "{{ b }}"}, ""},
 	} {
-		got, _, ok, why := conditionCEL(c.cond, "p")
+		got, guards, ok, why := conditionCEL(c.cond, "p")
+		if ok && strings.Contains(fmt.Sprint(c.cond.Key), "a.in") && !slices.Equal(guards, []string{"has(p.a)", `"in" in p.a`}) {
+			t.Errorf("guards %v", guards)
+		}
 		if c.want == "" {
 			if ok || why == "" {
 				t.Errorf("%v: converted to %q, want a note", c.cond, got)
