@@ -347,3 +347,19 @@ spec:
 		t.Errorf("a policy the gate refuses converted: %v", err)
 	}
 }
+
+// TestExplicitKindsWhenIVPOLWouldNotAutogen: IVPOL auto-generates only for
+// one plain rule on pods; otherwise every kind the ClusterPolicy's
+// auto-generation covered is listed, so no controller is dropped.
+func TestExplicitKindsWhenIVPOLWouldNotAutogen(t *testing.T) {
+	pol := strings.Replace(strings.Replace(keylessPolicy, "TYPE", "", 1), "kinds: [Pod]", "kinds: [v1/Pod]", 1)
+	out, res := convertString(t, pol)
+	for _, want := range []string{"resources: [pods, replicationcontrollers]", "resources: [daemonsets, deployments, statefulsets, replicasets]", "resources: [jobs, cronjobs]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "autogen:") || !slices.ContainsFunc(res.Notes, func(n Note) bool { return strings.Contains(n.Message, "ReplicationController itself") }) {
+		t.Errorf("autogen written, or no note on ReplicationController: %v", res.Notes)
+	}
+}

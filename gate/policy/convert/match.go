@@ -169,6 +169,9 @@ func (c *converter) match(p *policy.Policy, rs policy.RuleSummary) matchOut {
 			if !plain {
 				c.note(fmt.Sprintf("kind selector %q is written as its kind %s", k, name))
 			}
+			if name == "ReplicationController" {
+				c.note("IVPOL extracts no images from a ReplicationController itself; the Pods it creates are verified when they are admitted")
+			}
 			kk := key{r.group, r.version}
 			if _, seen := byAPI[kk]; !seen {
 				order = append(order, kk)
