@@ -176,8 +176,39 @@ type Event struct {
 	// UpdatedAt is the pull request's pull_request.updated_at: which of
 	// two deliveries describes the newer state of the pull request.
 	UpdatedAt time.Time
+	// For check_run and check_suite: the App the check run or suite
+	// belongs to (the gate acts only on its own), the check run's name and
+	// external_id (the evaluation it reports), and the identifier of the
+	// button a requested_action pressed.
+	AppID      int64
+	CheckName  string
+	ExternalID string
+	Identifier string
 	// Ignore, when set, says why the gate takes no action.
 	Ignore string
+}
+
+// checkSuiteTarget fills in what a check_run or check_suite event asks to
+// evaluate: the head commit, the first pull request of the suite (GitHub
+// lists the pull requests of the repository whose head it is; none for a
+// fork's) and the head branch, each checked as intake checks a push.
+func checkSuiteTarget(d *Delivery, ev *Event, prs []*gh.PullRequest, branch string) error {
+	for _, pr := range prs {
+		if pr.GetNumber() > 0 {
+			ev.PR = pr.GetNumber()
+			ev.Ref = fmt.Sprintf("refs/pull/%d/head", ev.PR)
+			break
+		}
+	}
+	errs := []error{CheckRepo("repository.full_name", ev.Repo), CheckSHA(ev.Kind+".head_sha", ev.SHA)}
+	if branch != "" {
+		ev.Branch = branch
+		errs = append(errs, CheckRef(ev.Kind+".head_branch", "refs/heads/"+branch))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s delivery %s: %w", ev.Kind, clip(d.ID), err)
+	}
+	return nil
 }
 
 // actedOn are the pull request actions that change what would be deployed.
@@ -216,6 +247,32 @@ func Interpret(d *Delivery) (*Event, error) {
 			return nil, fmt.Errorf("pull_request delivery %s: %w: no pull request number", clip(d.ID), ErrMalformed)
 		}
 		return ev, nil
+	case *gh.CheckRunEvent:
+		cr := e.GetCheckRun()
+		ev := &Event{Kind: "check_run", Action: e.GetAction(), Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
+			SHA: cr.GetHeadSHA(), InstallationID: e.GetInstallation().GetID(), AppID: cr.GetApp().GetID(),
+			CheckName: cr.GetName(), ExternalID: cr.GetExternalID()}
+		if ra := e.GetRequestedAction(); ra != nil {
+			ev.Identifier = ra.Identifier
+		}
+		switch ev.Action {
+		case "rerequested", "requested_action":
+		default:
+			ev.Ignore = "check_run action " + clip(ev.Action) + " asks for nothing"
+			return ev, nil
+		}
+		return ev, checkSuiteTarget(d, ev, cr.PullRequests, cr.GetCheckSuite().GetHeadBranch())
+	case *gh.CheckSuiteEvent:
+		cs := e.GetCheckSuite()
+		ev := &Event{Kind: "check_suite", Action: e.GetAction(), Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
+			SHA: cs.GetHeadSHA(), InstallationID: e.GetInstallation().GetID(), AppID: cs.GetApp().GetID()}
+		switch ev.Action {
+		case "requested", "rerequested":
+		default:
+			ev.Ignore = "check_suite action " + clip(ev.Action) + " asks for nothing"
+			return ev, nil
+		}
+		return ev, checkSuiteTarget(d, ev, cs.PullRequests, cs.GetHeadBranch())
 	case *gh.PushEvent:
 		ev := &Event{Kind: "push", Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(), SHA: e.GetAfter(),
 			Ref: e.GetRef(), InstallationID: e.GetInstallation().GetID()}
