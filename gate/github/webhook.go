@@ -3,6 +3,7 @@ package github
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -188,14 +189,96 @@ type Event struct {
 	Ignore string
 }
 
+// checkPayload is the part of a check_run or check_suite payload the gate
+// reads. It is decoded on its own rather than with go-github's types, which
+// also parse every timestamp: GitHub's own examples carry App timestamps
+// such as "2018-04-25 20:42:10" that go-github refuses, and a re-run must
+// not be lost over a field the gate never uses.
+type checkPayload struct {
+	Action     string `json:"action"`
+	Repository struct {
+		FullName string `json:"full_name"`
+		CloneURL string `json:"clone_url"`
+	} `json:"repository"`
+	Installation struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	CheckRun *struct {
+		Name         string       `json:"name"`
+		HeadSHA      string       `json:"head_sha"`
+		ExternalID   string       `json:"external_id"`
+		App          checkApp     `json:"app"`
+		PullRequests []checkPR    `json:"pull_requests"`
+		CheckSuite   checkSuiteID `json:"check_suite"`
+	} `json:"check_run"`
+	CheckSuite *struct {
+		HeadSHA      string    `json:"head_sha"`
+		HeadBranch   string    `json:"head_branch"`
+		App          checkApp  `json:"app"`
+		PullRequests []checkPR `json:"pull_requests"`
+	} `json:"check_suite"`
+	RequestedAction *struct {
+		Identifier string `json:"identifier"`
+	} `json:"requested_action"`
+}
+
+type checkApp struct {
+	ID int64 `json:"id"`
+}
+
+type checkPR struct {
+	Number int `json:"number"`
+}
+
+type checkSuiteID struct {
+	HeadBranch string `json:"head_branch"`
+}
+
+// interpretChecks reads a check_run or check_suite delivery: a re-run
+// (rerequested), a push's check suite (requested) or a button
+// (requested_action); anything else asks for nothing.
+func interpretChecks(d *Delivery) (*Event, error) {
+	var p checkPayload
+	if err := json.Unmarshal(d.Payload, &p); err != nil {
+		return nil, fmt.Errorf("%w: parsing %s delivery %s: %v", ErrMalformed, d.Event, clip(d.ID), err)
+	}
+	ev := &Event{Kind: d.Event, Action: p.Action, Repo: p.Repository.FullName, CloneURL: p.Repository.CloneURL, InstallationID: p.Installation.ID}
+	var prs []checkPR
+	var branch string
+	switch {
+	case d.Event == "check_run" && p.CheckRun != nil:
+		cr := p.CheckRun
+		ev.SHA, ev.AppID, ev.CheckName, ev.ExternalID = cr.HeadSHA, cr.App.ID, cr.Name, cr.ExternalID
+		prs, branch = cr.PullRequests, cr.CheckSuite.HeadBranch
+		if p.RequestedAction != nil {
+			ev.Identifier = p.RequestedAction.Identifier
+		}
+		if ev.Action != "rerequested" && ev.Action != "requested_action" {
+			ev.Ignore = "check_run action " + clip(ev.Action) + " asks for nothing"
+			return ev, nil
+		}
+	case d.Event == "check_suite" && p.CheckSuite != nil:
+		cs := p.CheckSuite
+		ev.SHA, ev.AppID = cs.HeadSHA, cs.App.ID
+		prs, branch = cs.PullRequests, cs.HeadBranch
+		if ev.Action != "requested" && ev.Action != "rerequested" {
+			ev.Ignore = "check_suite action " + clip(ev.Action) + " asks for nothing"
+			return ev, nil
+		}
+	default:
+		return nil, fmt.Errorf("%w: %s delivery %s has no %s", ErrMalformed, d.Event, clip(d.ID), d.Event)
+	}
+	return ev, checkSuiteTarget(d, ev, prs, branch)
+}
+
 // checkSuiteTarget fills in what a check_run or check_suite event asks to
 // evaluate: the head commit, the first pull request of the suite (GitHub
 // lists the pull requests of the repository whose head it is; none for a
 // fork's) and the head branch, each checked as intake checks a push.
-func checkSuiteTarget(d *Delivery, ev *Event, prs []*gh.PullRequest, branch string) error {
+func checkSuiteTarget(d *Delivery, ev *Event, prs []checkPR, branch string) error {
 	for _, pr := range prs {
-		if pr.GetNumber() > 0 {
-			ev.PR = pr.GetNumber()
+		if pr.Number > 0 {
+			ev.PR = pr.Number
 			ev.Ref = fmt.Sprintf("refs/pull/%d/head", ev.PR)
 			break
 		}
@@ -218,6 +301,9 @@ var actedOn = map[string]bool{"opened": true, "synchronize": true, "reopened": t
 // payload the gate cannot act on safely (a SHA, repository or ref outside
 // what GitHub sends) is an ErrMalformed error.
 func Interpret(d *Delivery) (*Event, error) {
+	if d.Event == "check_run" || d.Event == "check_suite" {
+		return interpretChecks(d)
+	}
 	msg, err := gh.ParseWebHook(d.Event, d.Payload)
 	if err != nil {
 		if strings.Contains(err.Error(), "unknown X-Github-Event") {
@@ -247,32 +333,6 @@ func Interpret(d *Delivery) (*Event, error) {
 			return nil, fmt.Errorf("pull_request delivery %s: %w: no pull request number", clip(d.ID), ErrMalformed)
 		}
 		return ev, nil
-	case *gh.CheckRunEvent:
-		cr := e.GetCheckRun()
-		ev := &Event{Kind: "check_run", Action: e.GetAction(), Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
-			SHA: cr.GetHeadSHA(), InstallationID: e.GetInstallation().GetID(), AppID: cr.GetApp().GetID(),
-			CheckName: cr.GetName(), ExternalID: cr.GetExternalID()}
-		if ra := e.GetRequestedAction(); ra != nil {
-			ev.Identifier = ra.Identifier
-		}
-		switch ev.Action {
-		case "rerequested", "requested_action":
-		default:
-			ev.Ignore = "check_run action " + clip(ev.Action) + " asks for nothing"
-			return ev, nil
-		}
-		return ev, checkSuiteTarget(d, ev, cr.PullRequests, cr.GetCheckSuite().GetHeadBranch())
-	case *gh.CheckSuiteEvent:
-		cs := e.GetCheckSuite()
-		ev := &Event{Kind: "check_suite", Action: e.GetAction(), Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
-			SHA: cs.GetHeadSHA(), InstallationID: e.GetInstallation().GetID(), AppID: cs.GetApp().GetID()}
-		switch ev.Action {
-		case "requested", "rerequested":
-		default:
-			ev.Ignore = "check_suite action " + clip(ev.Action) + " asks for nothing"
-			return ev, nil
-		}
-		return ev, checkSuiteTarget(d, ev, cs.PullRequests, cs.GetHeadBranch())
 	case *gh.PushEvent:
 		ev := &Event{Kind: "push", Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(), SHA: e.GetAfter(),
 			Ref: e.GetRef(), InstallationID: e.GetInstallation().GetID()}
