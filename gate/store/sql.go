@@ -245,6 +245,9 @@ func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
 				return nil
 			}
 			evalID = in.CommentFor
+			if err := s.linkDelivery(ctx, tx, in.DeliveryID, evalID); err != nil {
+				return err
+			}
 			return s.insertComment(ctx, tx, in.CommentFor, in.CommentKey, now)
 		}
 		if in.DeliveryID != "" {
