@@ -555,3 +555,34 @@ func (g *gateEnv) secondService() *service.Service {
 	g.t.Cleanup(svc.Close)
 	return svc
 }
+
+// TestRerunStormQueuesOne: Re-run pressed (or redelivered) fifty times
+// while the commit's evaluation is still queued queues nothing more: each
+// delivery is a duplicate of the queued evaluation of that commit and pull
+// request, so a storm costs one evaluation per commit at a time.
+func TestRerunStormQueuesOne(t *testing.T) {
+	g := newGateWith(t, gateOptions{app: map[string]int64{"acme/gitops": testInstallation}, noWorkers: true})
+	img := g.image("acme/api:v1", true)
+	sha := g.repo.Commit("api", map[string]string{"apps/api/deploy.yaml": deployment("api", img)})
+	g.repo.SetRef("refs/pull/8/head", sha)
+	g.mustAccept("pull_request", "storm-0", g.prPayload("opened", 8, sha))
+	for i := 0; i < 50; i++ {
+		event, body := "check_run", g.checkRunPayload("rerequested", sha, 8, "", func(cr map[string]any) { cr["id"] = 5000 + i })
+		if i%2 == 1 {
+			event, body = "check_suite", g.appPayload("check_suite.rerequested.payload.json", func(p map[string]any) {
+				cs := p["check_suite"].(map[string]any)
+				cs["head_sha"], cs["id"], cs["pull_requests"] = sha, 6000+i, []any{map[string]any{"number": 8}}
+			})
+		}
+		if out := g.mustAccept(event, fmt.Sprintf("storm-%d", i+1), body); out["outcome"] != "duplicate" {
+			t.Fatalf("re-run %d: %v, want a duplicate of the queued evaluation", i, out)
+		}
+	}
+	if n := len(g.evaluationsOf(sha)); n != 1 {
+		t.Errorf("%d evaluations queued, want 1", n)
+	}
+	g.start()
+	if runs := g.waitChecks(sha, 1); len(runs) != 1 || runs[0].Conclusion != "success" {
+		t.Errorf("check runs %+v", runs)
+	}
+}
