@@ -586,3 +586,35 @@ func TestRerunStormQueuesOne(t *testing.T) {
 		t.Errorf("check runs %+v", runs)
 	}
 }
+
+// TestCheckRunForkRerunAndSupersede: a newer commit of a pull request
+// cancels the check run of the queued older one; Re-run of a fork's pull
+// request (GitHub lists no pull request in the payload) re-evaluates it as
+// that pull request, found from the evaluation the check run reports.
+func TestCheckRunForkRerunAndSupersede(t *testing.T) {
+	g := newGateWith(t, gateOptions{app: map[string]int64{"acme/gitops": testInstallation}, noWorkers: true})
+	img := g.image("acme/api:v1", true)
+	sha1 := g.repo.Commit("one", map[string]string{"apps/api/deploy.yaml": deployment("api", img)})
+	sha2 := g.repo.Commit("two", map[string]string{"apps/api/deploy.yaml": deployment("api", img), "README.md": "x"})
+	g.repo.SetRef("refs/pull/9/head", sha2)
+	g.mustAccept("pull_request", "sup-1", g.prPayload("opened", 9, sha1))
+	g.mustAccept("pull_request", "sup-2", g.prPayload("synchronize", 9, sha2))
+	g.start()
+	old := g.waitChecks(sha1, 1)[0]
+	if old.Conclusion != "cancelled" || !strings.HasPrefix(old.Title, "Superseded") {
+		t.Errorf("superseded commit's check run: %s %q", old.Conclusion, old.Title)
+	}
+	cur := g.waitChecks(sha2, 1)[0]
+	if cur.Conclusion != "success" {
+		t.Fatalf("head's check run %s", cur.Conclusion)
+	}
+	g.mustAccept("check_run", "fork-rr", g.checkRunPayload("rerequested", sha2, 0, cur.ExternalID, nil))
+	g.waitChecks(sha2, 2)
+	evs := g.evaluationsOf(sha2)
+	if len(evs) != 2 || evs[1].Spec.PR != 9 || evs[1].Spec.Ref != "refs/pull/9/head" || evs[1].Spec.Trigger != "pull_request" {
+		t.Errorf("fork re-run evaluated %+v", evs[len(evs)-1].Spec)
+	}
+	if bad := g.gh.Bad(); len(bad) > 0 {
+		t.Errorf("requests GitHub would refuse: %v", bad)
+	}
+}

@@ -338,6 +338,14 @@ func (s *Service) checkIntake(ctx context.Context, ev *github.Event, set RepoSet
 	if ev.Kind == "check_run" && ev.Action == "requested_action" {
 		return s.pinsRequest(ctx, ev)
 	}
+	if ev.Kind == "check_run" && ev.PR == 0 && ev.ExternalID != "" {
+		// A fork's pull request is not in the payload (GitHub lists only
+		// this repository's): the evaluation the check run reports knows it.
+		if e, err := s.st.Get(ctx, ev.ExternalID); err == nil && strings.EqualFold(e.Spec.Repo, ev.Repo) && e.Spec.SHA == ev.SHA &&
+			e.Spec.Trigger == store.TriggerPullRequest && e.Spec.PR > 0 {
+			ev.PR, ev.Ref = e.Spec.PR, e.Spec.Ref
+		}
+	}
 	spec = &store.Spec{Repo: ev.Repo, SHA: ev.SHA, InstallationID: ev.InstallationID}
 	switch {
 	case ev.Action == "rerequested" && ev.PR > 0:
