@@ -618,3 +618,24 @@ func TestCheckRunForkRerunAndSupersede(t *testing.T) {
 		t.Errorf("requests GitHub would refuse: %v", bad)
 	}
 }
+
+// TestCheckRunShownWhenAnnotationsRefused: when GitHub refuses an
+// annotation (a value from the repository it does not take), the check
+// run still completes with its conclusion and summary, without
+// annotations and with a note: the verdict is never lost over them.
+func TestCheckRunShownWhenAnnotationsRefused(t *testing.T) {
+	g := newAppGate(t)
+	g.gh.RefuseAnnotationPath("refuse-me")
+	unsigned := g.image("acme/worker:v1", false)
+	sha := g.repo.Commit("w", map[string]string{"apps/w/refuse-me.yaml": deployment("w", unsigned)})
+	g.repo.SetRef("refs/pull/2/head", sha)
+	g.mustAccept("pull_request", "refused-1", g.prPayload("opened", 2, sha))
+	run := g.waitChecks(sha, 1)[0]
+	if run.Conclusion != "failure" || len(run.Annotations) != 0 || !strings.Contains(run.Text, "GitHub refused this check run's annotations") ||
+		!strings.Contains(run.Summary, "refuse-me.yaml") {
+		t.Errorf("check run %s, %d annotations, text %q", run.Conclusion, len(run.Annotations), run.Text)
+	}
+	if bad := g.gh.Bad(); len(bad) != 1 || !strings.Contains(bad[0], "annotation path refused") {
+		t.Errorf("refusals %v, want the one annotation", bad)
+	}
+}

@@ -59,6 +59,8 @@ type checkState struct {
 	// the client goes away: a process that dies after GitHub applied its
 	// request and before it recorded the answer.
 	holds []*hold
+	// refusePath makes any annotation whose path contains it refused.
+	refusePath string
 }
 
 type hold struct {
@@ -93,6 +95,15 @@ func (f *FakeGitHub) CheckRequests() []CheckRequest {
 func (f *FakeGitHub) FailChecksNext(n int) {
 	f.mu.Lock()
 	f.checks.failNext = n
+	f.mu.Unlock()
+}
+
+// RefuseAnnotationPath makes the fake refuse (422) any create or update
+// carrying an annotation whose path contains substr, as GitHub refuses a
+// value it does not take.
+func (f *FakeGitHub) RefuseAnnotationPath(substr string) {
+	f.mu.Lock()
+	f.checks.refusePath = substr
 	f.mu.Unlock()
 }
 
@@ -349,7 +360,15 @@ func (f *FakeGitHub) serveChecks(w http.ResponseWriter, r *http.Request, parts [
 		if run != nil {
 			current = run.Status
 		}
-		if why := body.validate(create, current); why != "" {
+		why := body.validate(create, current)
+		if f.checks.refusePath != "" && body.Output != nil {
+			for _, a := range body.Output.Annotations {
+				if strings.Contains(a.Path, f.checks.refusePath) {
+					why = "annotation path refused: " + a.Path
+				}
+			}
+		}
+		if why != "" {
 			bad(http.StatusUnprocessableEntity, why)
 			return
 		}

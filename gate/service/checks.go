@@ -207,7 +207,11 @@ func (s *Service) postCheck(ctx context.Context, job *store.Job) error {
 	if id == 0 {
 		// Create it in this step's state: a later step whose create
 		// never happened still reports.
-		if id, err = gc.CreateCheckRun(ctx, run); err != nil {
+		id, err = gc.CreateCheckRun(ctx, run)
+		if refused(err) && len(run.Annotations) > 0 {
+			id, err = gc.CreateCheckRun(ctx, withoutAnnotations(run, err))
+		}
+		if err != nil {
 			return err
 		}
 		return s.st.SetCheckRunID(ctx, c.EvaluationID, id)
@@ -226,7 +230,32 @@ func (s *Service) postCheck(ctx context.Context, job *store.Job) error {
 		}
 	}
 	run.ID = id
-	return gc.UpdateCheckRun(ctx, run)
+	err = gc.UpdateCheckRun(ctx, run)
+	if refused(err) && len(run.Annotations) > 0 {
+		// GitHub refused a value from the repository (a path it does not
+		// take): the verdict must still be shown, so the step goes again
+		// without its annotations; the summary lists every finding.
+		s.log.Warn("check run annotations refused; posting the step without them", "repo", c.Repo, "sha", c.SHA, "step", c.Op, "batch", c.Batch, "err", err)
+		if c.Op == store.CheckAnnotate {
+			return nil
+		}
+		err = gc.UpdateCheckRun(ctx, withoutAnnotations(run, err))
+	}
+	return err
+}
+
+// refused says whether GitHub refused a request for good (a 4xx other
+// than a rate limit), as opposed to an error worth retrying.
+func refused(err error) bool {
+	var re *github.RetryError
+	return err != nil && !errors.As(err, &re) && !errors.Is(err, github.ErrNotApp)
+}
+
+func withoutAnnotations(run github.CheckRun, _ error) github.CheckRun {
+	run.Annotations = nil
+	// why is not quoted: GitHub's message may echo the repository's value.
+	run.Text = strings.TrimSpace(run.Text + "\n\nGitHub refused this check run's annotations; the summary above lists every finding.")
+	return run
 }
 
 // applied says whether GitHub already holds what step c sets: a status it
