@@ -303,6 +303,9 @@ func TestCheckRunReruns(t *testing.T) {
 	if len(evs) != 2 || evs[1].Spec.Trigger != "pull_request" || evs[1].Spec.PR != 3 {
 		t.Fatalf("re-run evaluation %+v", evs[len(evs)-1].Spec)
 	}
+	if d0, d1 := g.digestOf(evs[0].ID), g.digestOf(evs[1].ID); d0 == "" || d0 == d1 {
+		t.Errorf("the re-run verified %q, the first run %q: the tag was not resolved again", d1, d0)
+	}
 	// GitHub redelivers: nothing new.
 	if out := g.mustAccept("check_run", "rr-1", g.checkRunPayload("rerequested", sha, 3, first, nil)); out["outcome"] != "duplicate" {
 		t.Errorf("redelivery: %v", out)
@@ -638,4 +641,20 @@ func TestCheckRunShownWhenAnnotationsRefused(t *testing.T) {
 	if bad := g.gh.Bad(); len(bad) != 1 || !strings.Contains(bad[0], "annotation path refused") {
 		t.Errorf("refusals %v, want the one annotation", bad)
 	}
+}
+
+// digestOf is the digest an evaluation verified for its only image.
+func (g *gateEnv) digestOf(id string) string {
+	ev, err := g.store.Get(context.Background(), id)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var rep struct {
+		Apps []struct{ Images []struct{ Digest string } }
+	}
+	json.Unmarshal(ev.Report, &rep)
+	if len(rep.Apps) != 1 || len(rep.Apps[0].Images) != 1 {
+		return ""
+	}
+	return rep.Apps[0].Images[0].Digest
 }
