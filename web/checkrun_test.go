@@ -211,6 +211,12 @@ func TestCheckRunOnPullRequest(t *testing.T) {
 	if st := g.gh.Statuses(); len(st) != 0 {
 		t.Errorf("commit statuses posted in check-run mode: %+v", st)
 	}
+	metrics := get(t, g.srv.URL+"/metrics")
+	for _, step := range []string{"create", "start", "complete"} {
+		if want := `gitops_gate_check_run_steps_total{outcome="posted",step="` + step + `"} 1`; !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	if bad := g.gh.Bad(); len(bad) > 0 {
 		t.Errorf("requests GitHub would refuse: %v", bad)
 	}

@@ -162,47 +162,58 @@ func (s *Service) checkJob(ctx context.Context, job *store.Job) {
 		return
 	}
 	c := job.Check
-	err := s.postCheck(ctx, job)
+	outcome, err := s.postCheck(ctx, job)
 	var re *github.RetryError
 	switch {
 	case err == nil:
 		s.st.Complete(ctx, job, s.owner)
-		s.log.Info("check run", "repo", c.Repo, "sha", c.SHA, "step", c.Op, "batch", c.Batch, "evaluation", c.EvaluationID)
+		s.log.Info("check run", "repo", c.Repo, "sha", c.SHA, "step", c.Op, "batch", c.Batch, "evaluation", c.EvaluationID, "outcome", outcome)
 	case ctx.Err() != nil:
 		// Shutting down: the lease expires and the step runs again,
 		// asking GitHub first what it already holds.
+		return
 	case errors.As(err, &re) && job.Attempts < maxStatusAttempts:
 		next := retryAt(job.Attempts, re)
 		s.log.Warn("check run step not posted; will retry", "repo", c.Repo, "sha", c.SHA, "step", c.Op, "attempt", job.Attempts, "at", next, "err", err)
 		s.st.Retry(ctx, job, s.owner, next, err.Error())
+		outcome = "retry"
 	default:
 		s.log.Error("check run step not posted; giving up", "repo", c.Repo, "sha", c.SHA, "step", c.Op, "err", err)
 		s.st.Fail(ctx, job, s.owner, err.Error())
+		outcome = "failed"
+	}
+	if m := s.o.Metrics; m != nil && checkSteps[c.Op] {
+		m.CheckRunSteps.WithLabelValues(c.Op, outcome).Inc()
 	}
 }
 
-func (s *Service) postCheck(ctx context.Context, job *store.Job) error {
+// checkSteps are the step label values (a job's op comes from the store).
+var checkSteps = map[string]bool{store.CheckCreate: true, store.CheckStart: true, store.CheckComplete: true, store.CheckAnnotate: true, store.CheckCancel: true}
+
+// postCheck sends step job.Check and says how: posted, or already-posted
+// (an earlier attempt's request was applied).
+func (s *Service) postCheck(ctx context.Context, job *store.Job) (string, error) {
 	c, gc := job.Check, s.o.GitHub
 	ev, err := s.st.Get(ctx, c.EvaluationID)
 	if err != nil {
-		return fmt.Errorf("evaluation %s of a check run: %w", c.EvaluationID, err)
+		return "", fmt.Errorf("evaluation %s of a check run: %w", c.EvaluationID, err)
 	}
 	id := ev.CheckRunID
 	if id == 0 && (c.Op != store.CheckCreate || job.Attempts > 1) {
 		// An earlier attempt may have created the check run and died
 		// before recording it (or the create step gave up).
 		if id, err = gc.FindCheckRun(ctx, c.Repo, c.InstallationID, c.SHA, c.Name, c.EvaluationID); err != nil {
-			return err
+			return "", err
 		}
 		if id != 0 {
 			if err := s.st.SetCheckRunID(ctx, c.EvaluationID, id); err != nil {
-				return err
+				return "", err
 			}
 		}
 	}
 	run, err := s.checkContent(ev, c)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if id == 0 {
 		// Create it in this step's state: a later step whose create
@@ -212,21 +223,20 @@ func (s *Service) postCheck(ctx context.Context, job *store.Job) error {
 			id, err = gc.CreateCheckRun(ctx, withoutAnnotations(run, err))
 		}
 		if err != nil {
-			return err
+			return "", err
 		}
-		return s.st.SetCheckRunID(ctx, c.EvaluationID, id)
+		return "posted", s.st.SetCheckRunID(ctx, c.EvaluationID, id)
 	}
 	if c.Op == store.CheckCreate {
-		return nil // created by an earlier attempt
+		return "already-posted", nil // created by an earlier attempt
 	}
 	if job.Attempts > 1 {
 		st, err := gc.GetCheckRunState(ctx, c.Repo, c.InstallationID, id)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if applied(st, c, ev) {
-			s.log.Info("check run step already applied by an earlier attempt", "repo", c.Repo, "sha", c.SHA, "step", c.Op, "batch", c.Batch)
-			return nil
+			return "already-posted", nil
 		}
 	}
 	run.ID = id
@@ -237,11 +247,11 @@ func (s *Service) postCheck(ctx context.Context, job *store.Job) error {
 		// without its annotations; the summary lists every finding.
 		s.log.Warn("check run annotations refused; posting the step without them", "repo", c.Repo, "sha", c.SHA, "step", c.Op, "batch", c.Batch, "err", err)
 		if c.Op == store.CheckAnnotate {
-			return nil
+			return "posted", nil
 		}
 		err = gc.UpdateCheckRun(ctx, withoutAnnotations(run, err))
 	}
-	return err
+	return "posted", err
 }
 
 // refused says whether GitHub refused a request for good (a 4xx other
