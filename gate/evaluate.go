@@ -505,7 +505,7 @@ func (r *run) checkAttestation(ctx context.Context, digest name.Digest, vf *poli
 		m, err := r.attMaterials.do(digest.String()+"|"+repo, func() (*verify.AttMaterial, error) {
 			return r.e.o.Verifier.FetchAttestations(ctx, digest, repo)
 		})
-		if errors.Is(err, verify.ErrTooManySignatures) {
+		if errors.Is(err, verify.ErrTooManySignatures) || errors.Is(err, verify.ErrAttestationSource) {
 			return verify.AttOutcome{Err: err}, nil
 		}
 		if err != nil {

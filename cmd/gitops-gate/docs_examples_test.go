@@ -208,6 +208,7 @@ func TestIdentityExamplesAcceptAcmeReleases(t *testing.T) {
 // trust (--tuf, a trusted_root.json) replaced by the test Sigstore's.
 func TestCommandExamples(t *testing.T) {
 	w, repo, pol, signed, _ := checkWorld(t)
+	gh := githubWorld(t, w, signed) // GitHub's attestations API, for --attestations github
 	examples := map[string][]string{}
 	for _, b := range docBlocks(t) {
 		if b.lang == "sh" || b.lang == "bash" || b.lang == "" {
@@ -282,6 +283,9 @@ func TestCommandExamples(t *testing.T) {
 					args = append(args, filepath.Join(t.TempDir(), "repo"))
 					os.CopyFS(args[len(args)-1], os.DirFS(repo))
 				}
+			}
+			if slices.Contains(args, "--attestations") || slices.Contains(args, "--signer-repo") || slices.Contains(args, "--signer-workflow") {
+				args = append(args, "--github-api-url", gh.Server.URL)
 			}
 			out, stderr, code := run(t, args...)
 			ran++

@@ -56,6 +56,12 @@ type FakeGitHub struct {
 	lookups       []string // repositories whose installation was looked up
 
 	checks checkState
+
+	// Artifact attestations (ghattest.go).
+	attCfg  GitHubAttestations
+	atts    map[string][][]byte // "repos/o/r|digest" or "orgs/o|digest" → bundles
+	blobs   [][]byte
+	attReqs []string
 }
 
 // App makes the fake serve a GitHub App: installation tokens
@@ -146,6 +152,8 @@ func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	path := strings.TrimPrefix(r.URL.Path, "/api/v3")
 	switch {
+	case strings.Contains(path, "/attestations/") || strings.HasPrefix(path, "/blobs/"):
+		f.serveAttestations(w, r, path)
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/app/installations/") && strings.HasSuffix(path, "/access_tokens"):
 		token := "ghs_fake_installation_token"
 		if f.appKey != nil {

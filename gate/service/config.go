@@ -330,6 +330,10 @@ type RepoSettings struct {
 	// annotations, re-run and a "Propose pins" button) instead of commit
 	// statuses; default true as a GitHub App, and a token cannot (false).
 	CheckRuns *bool `yaml:"checkRuns"`
+	// Attestations: "github" also reads GitHub artifact attestations
+	// (GitHubAttestations says where, and which checks they must pass).
+	Attestations       string                    `yaml:"attestations"`
+	GitHubAttestations GitHubAttestationSettings `yaml:"githubAttestations"`
 }
 
 // LoadConfig reads a configuration file ("" for defaults) strictly and
@@ -456,6 +460,9 @@ func (c *Config) validate() error {
 	if err := c.checkAppKey(); err != nil {
 		return err
 	}
+	if err := validateAttestations("defaults", c.Defaults); err != nil {
+		return err
+	}
 	if c.GitHub.AppID == 0 {
 		// Only a GitHub App can create check runs: a token would be asked
 		// for them, fail every time, and report nothing.
@@ -470,6 +477,9 @@ func (c *Config) validate() error {
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
+		if err := validateAttestations(fmt.Sprintf("repos[%d]", i), r); err != nil {
+			return err
+		}
 		if !strings.Contains(r.Name, "/") {
 			return fmt.Errorf("config: repos[%d].name %q: want owner/name", i, r.Name)
 		}
@@ -626,6 +636,9 @@ func merge(d, r RepoSettings) RepoSettings {
 	}
 	if r.CheckRuns == nil {
 		r.CheckRuns = d.CheckRuns
+	}
+	if r.Attestations == "" {
+		r.Attestations, r.GitHubAttestations = d.Attestations, d.GitHubAttestations
 	}
 	return r
 }

@@ -125,8 +125,10 @@ func settingsKey(r RepoSettings) string {
 		P, I, K, G []string
 		T, C       string
 		U, M, S    bool
+		A          string
+		GA         GitHubAttestationSettings
 	}{r.Policies, r.Identities, r.Keys, r.PolicyIgnore, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch,
-		r.StrictUnknownImages != nil && *r.StrictUnknownImages})
+		r.StrictUnknownImages != nil && *r.StrictUnknownImages, r.Attestations, r.GitHubAttestations})
 	return string(b)
 }
 
@@ -141,6 +143,7 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 			set = s.cfg.Defaults
 		}
 	}
+	set = withAttestationOwner(set, repo)
 	key := settingsKey(set)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,7 +160,7 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		// demo repository is the gate's own.
 		deny = nil
 	}
-	e, err := gate.NewEngine(gate.Config{
+	cfg := gate.Config{
 		PolicyPaths: set.Policies, PolicyIgnore: set.PolicyIgnore, Identities: set.Identities, KeyFiles: set.Keys,
 		Trust: trust.Source{TrustedRootPath: set.TrustedRoot, UseTUF: set.TUF, TUFCacheDir: set.TUFCache},
 		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
@@ -165,7 +168,11 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		Cache:               s.cache,
 		RequireMatch:        set.RequireMatch != nil && *set.RequireMatch,
 		StrictUnknownImages: set.StrictUnknownImages != nil && *set.StrictUnknownImages,
-	})
+	}
+	if err := s.githubAttestations(&cfg, set, repo); err != nil {
+		return nil, err
+	}
+	e, err := gate.NewEngine(cfg)
 	if err != nil {
 		return nil, err
 	}
