@@ -105,6 +105,9 @@ func (f *repoFlags) options() (manifests.Options, error) {
 			return opts, &exitError{exitOperational, err}
 		}
 		f.sources = &gitsrc.Sources{Fetcher: fetcher, TmpRoot: f.sourcesTmp}
+		for _, a := range allow {
+			f.sources.Repositories = append(f.sources.Repositories, gitsrc.Repository{URL: a.URL, Mirror: a.Mirror})
+		}
 		opts.Sources = f.sources
 		// Allowed charts are verified against their repository's digest
 		// and kept in a cache by that digest.
