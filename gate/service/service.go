@@ -115,7 +115,7 @@ func (s *Service) manifestOptions(repoURL string) manifests.Options {
 		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: chartsrc.URLs(s.cfg.Sources.Allow),
 		Clusters: s.cfg.ArgoCD.Clusters}
 	if s.charts != nil {
-		opts.Charts = s.charts
+		opts.Charts, opts.Artifacts = s.charts, s.charts
 	}
 	return opts
 }
