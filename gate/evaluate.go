@@ -83,7 +83,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Rep
 	seen := map[string]bool{}
 	for i, app := range inv.Apps {
 		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, GeneratedBy: app.GeneratedBy, Error: app.Error, Images: make([]ImageVerdict, len(app.Images)),
-			Remote: app.Remote, Dependencies: app.Dependencies}
+			Remote: app.Remote, Dependencies: app.Dependencies, ValueSources: app.ValueSources}
 		for j, ref := range app.Images {
 			if seen[ref.Image] {
 				repeats = append(repeats, job{i, j})

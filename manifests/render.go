@@ -24,6 +24,8 @@ type Rendered struct {
 	// locate refines an image reference's file and line; nil means the
 	// resource's node lines are lines of its file.
 	locate func(res *Resource, ref *ImageRef)
+	// values are the repositories $ref/… value files are read from.
+	values map[string]*Repo
 }
 
 // Render renders one app. It never returns nil; errors are in Rendered.Err.
@@ -32,7 +34,7 @@ type Rendered struct {
 // CD applies them (unless their kind is cluster-scoped): policies match the
 // namespace a resource lands in.
 func (r *Repo) Render(ctx context.Context, app App) *Rendered {
-	out := r.render(ctx, app)
+	out := r.render(ctx, app, nil)
 	if app.Namespace != "" {
 		for i := range out.Resources {
 			id := &out.Resources[i].ResourceID
@@ -62,22 +64,39 @@ func clusterScoped(apiVersion, kind string) bool {
 	return false
 }
 
-func (r *Repo) render(ctx context.Context, app App) *Rendered {
+// render renders app from r's files. values are the repositories of the
+// app's ref sources (App.ValueSources) by ref name; nil means r is the
+// repository discovery ran in, which finds them.
+func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Rendered {
+	if values == nil && len(app.ValueSources) > 0 && app.Err == nil {
+		var err error
+		if values, err = r.valueRepos(app); err != nil {
+			return &Rendered{App: app, Err: err}
+		}
+	}
 	if app.Remote != nil && app.Err == nil {
 		var from *Repo
-		if app.Remote.Chart != "" {
+		switch {
+		case app.Remote.Chart != "":
 			if v, ok := r.charts.Load(chartKey(app.Remote.RepoURL, app.Remote.Chart, app.Remote.Revision)); ok {
 				from = v.(*fetchedChart).repo
 			}
-		} else if v, ok := r.remotes.Load(remoteKey(app.Remote)); ok {
-			from = v.(*remoteRepo).repo
+		case strings.HasPrefix(app.Remote.RepoURL, "oci://"):
+			if v, ok := r.artifacts.Load(artifactKey(app.Remote.RepoURL, app.Remote.Revision)); ok {
+				from = v.(*fetchedArtifact).repo
+			}
+		default:
+			if v, ok := r.remotes.Load(remoteKey(app.Remote)); ok {
+				from = v.(*remoteRepo).repo
+			}
 		}
 		if from == nil {
 			return &Rendered{App: app, Err: fmt.Errorf("app %s: %s was not fetched", app.Name, app.Remote.RepoURL)}
 		}
 		local := app
 		local.Remote = nil // its files are the fetched checkout's own
-		out := from.render(ctx, local)
+		local.ValueSources = nil
+		out := from.render(ctx, local, values)
 		deps := out.App.Dependencies // found while rendering
 		out.App = app
 		out.App.Dependencies = deps
@@ -90,7 +109,7 @@ func (r *Repo) render(ctx context.Context, app App) *Rendered {
 			return &rd
 		}
 	}
-	out := &Rendered{App: app}
+	out := &Rendered{App: app, values: values}
 	if app.Err != nil {
 		out.Err = app.Err
 		return out

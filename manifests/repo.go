@@ -83,6 +83,9 @@ type Options struct {
 	// registries, for Applications' chart sources and for chart
 	// dependencies; without it those are app errors.
 	Charts ChartFetcher
+	// Artifacts fetches OCI artifacts of allowed registries (oci://
+	// sources without a chart); without it those are app errors.
+	Artifacts ArtifactFetcher
 }
 
 // DefaultKubeVersion is the Kubernetes version charts render for when
@@ -151,6 +154,8 @@ type Repo struct {
 	remotes sync.Map // string -> *remoteRepo
 	// charts are the allowed charts fetched, by chartKey.
 	charts sync.Map // string -> *fetchedChart
+	// artifacts are the allowed OCI artifacts fetched, by artifactKey.
+	artifacts sync.Map // string -> *fetchedArtifact
 }
 
 type remoteRepo struct {

@@ -110,8 +110,9 @@ type Config struct {
 	// Sources.Allow lists the repositories other than the one under review
 	// that Applications (and chart dependencies) may take sources from; any
 	// other source is an app error. Never read from the repository under
-	// review. An entry is a URL, or {url, mirror, username, password}: a
-	// chart repository's mirror and the credentials sent to it.
+	// review. An entry is a URL, or {url, mirror, username, password}: the
+	// mirror a Git, Helm or OCI repository is fetched from instead, and the
+	// credentials sent to it (to the URL's host without a mirror).
 	Sources struct {
 		Allow []chartsrc.Allowed `yaml:"allow"`
 	} `yaml:"sources"`

@@ -115,7 +115,7 @@ func (s *Service) manifestOptions(repoURL string) manifests.Options {
 		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: chartsrc.URLs(s.cfg.Sources.Allow),
 		Clusters: s.cfg.ArgoCD.Clusters}
 	if s.charts != nil {
-		opts.Charts = s.charts
+		opts.Charts, opts.Artifacts = s.charts, s.charts
 	}
 	return opts
 }
@@ -759,6 +759,9 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		// Sources.Allow names the other repositories Applications may use:
 		// they are fetched with the checkout's limits, for this evaluation.
 		src := &gitsrc.Sources{Fetcher: s.o.Fetcher, TmpRoot: filepath.Join(s.cfg.DataDir, "checkouts")}
+		for _, a := range s.cfg.Sources.Allow {
+			src.Repositories = append(src.Repositories, gitsrc.Repository{URL: a.URL, Mirror: a.Mirror, Username: a.Username, Password: a.Password})
+		}
 		defer src.Close()
 		mopts.Sources = src
 	}
