@@ -48,6 +48,18 @@ type Config struct {
 	// BundleFiles are Sigstore bundle files (check --bundle, as cosign
 	// verify --bundle), offered to every image.
 	BundleFiles []string
+	// GitHubAttestations, when set, is also asked for each digest's
+	// attestations (attestations: github; gate/github.Attestations).
+	GitHubAttestations verify.AttestationSource
+	// GitHubTrustedRoot is the file `gh attestation trusted-root` writes
+	// (JSON lines of trusted_root.json): the trust material of GitHub's
+	// own Sigstore instance, which signs private repositories'
+	// attestations.
+	GitHubTrustedRoot string
+	// GitHubRule adds gh attestation verify's rule to the native form
+	// (--signer-repo, --signer-workflow, --source-ref,
+	// --deny-self-hosted-runners).
+	GitHubRule *policy.GitHubRule
 }
 
 // Engine is a configured gate: policies, trust, registry access. It is safe
@@ -77,8 +89,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 		sets = append(sets, s)
 	}
-	if len(cfg.Identities) > 0 || len(cfg.KeyFiles) > 0 {
-		s, err := policy.NativeWith(cfg.Identities, cfg.KeyFiles, policy.NativeOptions{IgnoreTlog: cfg.InsecureIgnoreTlog, IgnoreSCT: cfg.InsecureIgnoreSCT})
+	if len(cfg.Identities) > 0 || len(cfg.KeyFiles) > 0 || cfg.GitHubRule != nil {
+		s, err := policy.NativeWith(cfg.Identities, cfg.KeyFiles, policy.NativeOptions{IgnoreTlog: cfg.InsecureIgnoreTlog, IgnoreSCT: cfg.InsecureIgnoreSCT, GitHub: cfg.GitHubRule})
 		if err != nil {
 			return nil, err
 		}
@@ -86,6 +98,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if len(sets) == 0 {
 		return nil, ErrNoPolicy
+	}
+	if cfg.GitHubRule != nil && cfg.GitHubAttestations == nil {
+		// The rule would then only read attestations pushed to the
+		// registry; say where GitHub keeps them instead of failing every
+		// image with "not found".
+		return nil, errors.New("--signer-repo/--signer-workflow check GitHub artifact attestations: also read them from GitHub (--attestations github, or attestations: github)")
 	}
 	if (cfg.InsecureIgnoreTlog || cfg.InsecureIgnoreSCT) && len(cfg.Identities) == 0 && len(cfg.KeyFiles) == 0 {
 		return nil, errors.New("--insecure-ignore-tlog and --insecure-ignore-sct apply to --identity and --key; a policy says it with rekor.ignoreTlog and ctlog.ignoreSCT")
@@ -99,7 +117,14 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if e.Resolver, err = registry.New(cfg.Registry); err != nil {
 		return nil, err
 	}
-	vo := verify.Options{Registry: e.Resolver, TrustErr: e.TrustErr, MaxSignatures: cfg.MaxSignatures}
+	vo := verify.Options{Registry: e.Resolver, TrustErr: e.TrustErr, MaxSignatures: cfg.MaxSignatures, GitHub: cfg.GitHubAttestations}
+	if cfg.GitHubTrustedRoot != "" {
+		// A missing or broken file is a start-up error: the operator
+		// asked for it, and without it every private attestation fails.
+		if vo.GitHubRoots, err = trust.LoadJSONL(cfg.GitHubTrustedRoot); err != nil {
+			return nil, err
+		}
+	}
 	for _, f := range cfg.BundleFiles {
 		b, err := sgbundle.LoadJSONFromPath(f)
 		if err != nil {

@@ -83,7 +83,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Rep
 	seen := map[string]bool{}
 	for i, app := range inv.Apps {
 		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, GeneratedBy: app.GeneratedBy, Error: app.Error, Images: make([]ImageVerdict, len(app.Images)),
-			Remote: app.Remote, Dependencies: app.Dependencies, CarriedOver: app.CarriedOver}
+			Remote: app.Remote, Dependencies: app.Dependencies, ValueSources: app.ValueSources, CarriedOver: app.CarriedOver}
 		for j, ref := range app.Images {
 			if seen[ref.Image] {
 				repeats = append(repeats, job{i, j})
@@ -505,7 +505,7 @@ func (r *run) checkAttestation(ctx context.Context, digest name.Digest, vf *poli
 		m, err := r.attMaterials.do(digest.String()+"|"+repo, func() (*verify.AttMaterial, error) {
 			return r.e.o.Verifier.FetchAttestations(ctx, digest, repo)
 		})
-		if errors.Is(err, verify.ErrTooManySignatures) {
+		if errors.Is(err, verify.ErrTooManySignatures) || errors.Is(err, verify.ErrAttestationSource) {
 			return verify.AttOutcome{Err: err}, nil
 		}
 		if err != nil {

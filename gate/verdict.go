@@ -90,11 +90,13 @@ type AppVerdict struct {
 	// named image in a resource of a kind it has no extractor for. With
 	// StrictUnknownImages each is a failed image instead.
 	Warnings []manifests.Warning `json:"warnings,omitempty"`
-	// Remote and Dependencies say what an app's fetched files resolved
-	// to: the commit of another Git repository, or a chart's version and
-	// digest (manifests.RemoteSource).
+	// Remote, Dependencies and ValueSources say what an app's fetched
+	// files resolved to: the commit of another Git repository (of the app's
+	// files or of its $ref value files), a chart's version and digest, or
+	// an OCI artifact's tag and manifest digest (manifests.RemoteSource).
 	Remote       *manifests.RemoteSource  `json:"remote,omitempty"`
 	Dependencies []manifests.RemoteSource `json:"dependencies,omitempty"`
+	ValueSources []manifests.RemoteSource `json:"valueSources,omitempty"`
 	// CarriedOver says the app was not rendered again: its inputs are
 	// unchanged since the base evaluation (Report.Rendering), whose
 	// inventory entry it reuses. Its images were judged again all the same.

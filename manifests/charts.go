@@ -69,6 +69,64 @@ func (r *Repo) fetchChart(ctx context.Context, repoURL, name, version string) (*
 	return fc, fc.err
 }
 
+// ArtifactFetcher downloads OCI artifacts — Argo CD 3.1+ Application
+// sources with an oci:// repoURL and no chart — from the registries the
+// gate's configuration allows. The implementation (gate/chartsrc) checks
+// the content layer against its digest and unpacks it, confined and
+// bounded, into a content-addressed cache.
+type ArtifactFetcher interface {
+	// FetchArtifact resolves revision (a digest, a tag, or a semver
+	// constraint over the tags) of the artifact repository repoURL and
+	// returns its unpacked content. The directory is the fetcher's (a
+	// shared cache): callers only read it.
+	FetchArtifact(ctx context.Context, repoURL, revision string) (FetchedArtifact, error)
+}
+
+// FetchedArtifact is an unpacked OCI artifact and what its revision
+// resolved to.
+type FetchedArtifact struct {
+	// Dir is the content's root: a source's path is relative to it.
+	Dir string
+	// Tag is the tag the revision resolved to ("" for a digest).
+	Tag string
+	// Digest is the manifest digest: what Argo CD syncs.
+	Digest string
+}
+
+// fetchedArtifact is one artifact fetched once per evaluation (by
+// repository and revision).
+type fetchedArtifact struct {
+	once     sync.Once
+	artifact FetchedArtifact
+	repo     *Repo // a Repo rooted at the artifact's content
+	err      error
+}
+
+// fetchArtifact fetches an allowed OCI artifact once per evaluation through
+// the caller's ArtifactFetcher and opens its content with this repository's
+// options.
+func (r *Repo) fetchArtifact(ctx context.Context, repoURL, revision string) (*fetchedArtifact, error) {
+	if r.opts.Artifacts == nil {
+		return nil, fmt.Errorf("no fetcher for OCI artifacts is configured: %w", ErrUnsupported)
+	}
+	v, _ := r.artifacts.LoadOrStore(artifactKey(repoURL, revision), &fetchedArtifact{})
+	fa := v.(*fetchedArtifact)
+	fa.once.Do(func() {
+		fa.artifact, fa.err = r.opts.Artifacts.FetchArtifact(ctx, repoURL, revision)
+		if fa.err != nil {
+			return
+		}
+		opts := r.opts
+		opts.RepoURL = repoURL
+		fa.repo, fa.err = Open(fa.artifact.Dir, opts)
+	})
+	return fa, fa.err
+}
+
+func artifactKey(repoURL, revision string) string {
+	return argocd.NormalizeRepoURL(repoURL) + "@" + revision
+}
+
 func chartKey(repoURL, name, version string) string {
 	return argocd.NormalizeRepoURL(repoURL) + "|" + name + "@" + version
 }

@@ -116,7 +116,7 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 			a.Err = errors.New("no spec.source or spec.sources")
 		}
 		if a.Err != nil {
-			apps = append(apps, a.ToApp(0, argocd.Source{}, nil))
+			apps = append(apps, a.ToApp(0, argocd.Source{}))
 			apps[len(apps)-1].GeneratedBy = a.GeneratedBy
 			continue
 		}
@@ -125,6 +125,7 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 			if skip {
 				continue
 			}
+			r.resolveValueSources(ctx, a, i, s, repoURL, &app)
 			if app.Remote == nil {
 				covered[app.Path] = true
 			}
@@ -165,25 +166,29 @@ func (r *Repo) sourceApp(ctx context.Context, a *argocd.Application, i int, s ar
 		return app
 	}
 	switch {
-	case a.Multi && s.Ref != "" && s.Path == "" && s.Chart == "" && !s.IsOCI():
-		// A values-only source ($ref): Argo CD renders nothing for it
-		// (GenerateManifest in reposerver/repository/repository.go).
+	case a.Multi && s.Path == "" && s.Chart == "":
+		// Argo CD renders nothing for a source of a multi-source
+		// Application with neither path nor chart, a values-only `ref:`
+		// source among them (GenerateManifest and its operation in
+		// reposerver/repository/repository.go).
 		return App{}, true
 	case s.Chart != "" || s.IsOCI():
 		what := fmt.Sprintf("Helm chart %q from %s", s.Chart, s.RepoURL)
 		if s.Chart == "" {
 			what = "OCI artifact " + s.RepoURL
 		}
-		why := "the gate's configuration does not allow this source (--allow-source)"
 		if r.sourceAllowed(s.RepoURL) {
 			if s.Chart != "" {
 				return r.chartSourceApp(ctx, a, i, s, fail), false
 			}
-			why = "the source is allowed, but gitops-gate fetches only Helm charts (with spec.source.chart) from OCI registries"
+			return r.artifactSourceApp(ctx, a, i, s, fail), false
 		}
-		app := fail(fmt.Errorf("Application %s (%s): %s: %s is not in this repository and %s, so its images cannot be checked: %w",
-			a.Name, a.Where(), field, what, why, ErrUnsupported))
+		app := fail(fmt.Errorf("Application %s (%s): %s: %s is not in this repository and the gate's configuration does not allow this source (--allow-source), so its images cannot be checked: %w",
+			a.Name, a.Where(), field, what, ErrUnsupported))
 		app.Kind = KindHelm
+		if s.Chart == "" {
+			app.Kind = KindPlain
+		}
 		return app, false
 	case argocd.NormalizeRepoURL(s.RepoURL) != repoURL:
 		if !r.sourceAllowed(s.RepoURL) {
@@ -262,17 +267,11 @@ func (r *Repo) isThisRevision(rev string) bool {
 // argoSourceApp builds the app of a source whose files are in r: it merges
 // the .argocd-source files and decides the tool as Argo CD does.
 func (r *Repo) argoSourceApp(a *argocd.Application, i int, s argocd.Source) App {
-	refs := map[string]string{}
-	for _, o := range a.Sources {
-		if o.Ref != "" && o.Chart == "" && argocd.NormalizeRepoURL(o.RepoURL) == argocd.NormalizeRepoURL(s.RepoURL) {
-			refs[o.Ref] = argocd.CleanPath(o.Path)
-		}
-	}
 	path := argocd.CleanPath(s.Path)
 	// A source that cannot render whatever its directory holds (a plugin,
 	// an option not implemented) says so first.
 	pathErr := func(err error) App {
-		app := a.ToApp(i, s, refs)
+		app := a.ToApp(i, s)
 		if app.Err == nil {
 			app.Kind, app.Err = KindPlain, err
 		}
@@ -287,11 +286,11 @@ func (r *Repo) argoSourceApp(a *argocd.Application, i int, s argocd.Source) App 
 	}
 	merged, files, err := r.mergeSourceFiles(s, dir, a.Instance)
 	if err != nil {
-		app := a.ToApp(i, argocd.Source{Path: s.Path}, refs)
+		app := a.ToApp(i, argocd.Source{Path: s.Path})
 		app.Kind, app.Err = KindPlain, fmt.Errorf("Application %s (%s): %s: Argo CD source overrides: %w", a.Name, a.Where(), a.SourceField(i), err)
 		return app
 	}
-	app := a.ToApp(i, merged, refs)
+	app := a.ToApp(i, merged)
 	app.SourceFiles = files
 	if app.Err != nil && len(files) > 0 {
 		app.Err = fmt.Errorf("%w (after merging %s)", app.Err, strings.Join(files, ", "))

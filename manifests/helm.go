@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"github.com/gitops-gate/gitops-gate/manifests/helm"
 	"io/fs"
 	"os"
@@ -49,7 +50,7 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 		out.Err = &FileError{File: r.rel(filepath.Join(dir, "Chart.yaml")), Err: err}
 		return
 	}
-	vals, err := r.helmValues(dir, app)
+	vals, err := r.helmValues(dir, app, out.values)
 	if err != nil {
 		out.Err = err
 		return
@@ -144,32 +145,44 @@ func (r *Repo) checkChartFiles(dir string) error {
 
 // helmValues composes user values in Argo CD's order: value files, values,
 // valuesObject, then parameters. Chart defaults are merged later by Helm.
-func (r *Repo) helmValues(dir string, app App) (map[string]any, error) {
+//
+// A value file $ref/path (a multi-source Application's) is read from the
+// repository of that ref source (values), at path from its root; any other
+// is relative to the chart's directory, or to r's root when absolute.
+// Either way it must stay inside its repository.
+func (r *Repo) helmValues(dir string, app App, values map[string]*Repo) (map[string]any, error) {
 	vals := map[string]any{}
-	for _, vf := range app.Helm.ValueFiles {
+	for _, written := range app.Helm.ValueFiles {
+		vf, from := written, r
 		p := filepath.Join(dir, filepath.FromSlash(vf))
-		if strings.HasPrefix(vf, "/") {
+		if ref, rest, ok := argocd.RefValueFile(vf); ok {
+			if from = values[ref]; from == nil {
+				return nil, fmt.Errorf("app %s: value file %s: the ref source $%s was not resolved", app.Name, written, ref)
+			}
+			vf = strings.TrimLeft(rest, "/")
+			p = filepath.Join(from.root, filepath.FromSlash(vf))
+		} else if strings.HasPrefix(vf, "/") {
 			var err error
 			if p, err = r.abs(strings.TrimPrefix(vf, "/")); err != nil {
 				return nil, fmt.Errorf("app %s: value file: %w", app.Name, err)
 			}
 		}
-		if !within(r.root, filepath.Clean(p)) {
-			return nil, fmt.Errorf("app %s: value file %s is %w", app.Name, vf, ErrOutsideRepo)
+		if !within(from.root, filepath.Clean(p)) {
+			return nil, fmt.Errorf("app %s: value file %s is %w", app.Name, written, ErrOutsideRepo)
 		}
-		data, err := r.readFile(p)
+		data, err := from.readFile(p)
 		if errors.Is(err, os.ErrNotExist) && app.Helm.IgnoreMissingValueFiles {
 			continue
 		}
 		if err == nil {
-			err = checkAliases(r.rel(p), data, r.opts.MaxDocumentNodes)
+			err = checkAliases(from.rel(p), data, r.opts.MaxDocumentNodes)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("app %s: value file %s: %w", app.Name, vf, err)
+			return nil, fmt.Errorf("app %s: value file %s: %w", app.Name, written, err)
 		}
 		var m map[string]any
 		if err := sigsyaml.Unmarshal(data, &m); err != nil {
-			return nil, &FileError{File: r.rel(p), Err: fmt.Errorf("invalid values: %w", err)}
+			return nil, &FileError{File: from.rel(p), Err: fmt.Errorf("invalid values: %w", err)}
 		}
 		helm.MergeValues(vals, m)
 	}

@@ -249,3 +249,33 @@ func TestInputSetRemoteIsAlwaysRendered(t *testing.T) {
 		t.Errorf("remote app recorded as an ordinary input set: %+v", in)
 	}
 }
+
+// TestInputSetRemoteValuesAreAlwaysRendered: $values files of a ref source
+// fetched from another repository (or revision) are not the checkout's, so
+// the app is never carried over; $values of the checkout are ordinary
+// inputs.
+func TestInputSetRemoteValuesAreAlwaysRendered(t *testing.T) {
+	const valuesURL = "https://github.com/acme/values"
+	for _, c := range []struct {
+		ref    string
+		always bool
+	}{
+		{"{repoURL: " + valuesURL + ", targetRevision: v2, ref: values}", true},
+		{"{repoURL: " + acmeURL + ", ref: values}", false},
+	} {
+		files := withPrefix("chart/", valuesChart)
+		files["env/prod.yaml"] = "image: registry.example/checkout:1\n"
+		files["argocd/web.yaml"] = multiSourceApp("{repoURL: "+acmeURL+", path: chart}", "$values/env/prod.yaml", c.ref)
+		f := &gitRevisions{dirs: map[string]string{valuesURL + "@v2": writeTree(t, map[string]string{"env/prod.yaml": "image: registry.example/remote:2\n"})}}
+		a := appByName(t, scan(t, writeTree(t, files), Options{RepoURL: acmeURL, AllowSources: []string{valuesURL}, Sources: f}), "web[0]")
+		if a.Error != "" || a.Inputs == nil {
+			t.Fatalf("%s: %+v", c.ref, a)
+		}
+		if got := a.Inputs.Always != ""; got != c.always {
+			t.Errorf("ref %s: always rendered %v (%q), want %v", c.ref, got, a.Inputs.Always, c.always)
+		}
+		if !c.always {
+			wantInputs(t, a, []string{"f env/prod.yaml", "f chart/values.yaml"}, nil)
+		}
+	}
+}

@@ -1,10 +1,15 @@
 package manifests
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	gojsonnet "github.com/google/go-jsonnet"
 )
 
 // TestJsonnetApplicationTLAsLibs renders a Jsonnet app of an Argo CD
@@ -104,4 +109,96 @@ func TestJsonnetSandboxStopsLoop(t *testing.T) {
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("took %v", d)
 	}
+}
+
+// TestJsonnetSandboxStopsMemoryBomb: a Jsonnet program that doubles a
+// string without end is stopped at the sandbox's memory limit (the Helm
+// limit, issue 18 item 3), only that app fails, with the limit named.
+func TestJsonnetSandboxStopsMemoryBomb(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"fine/d.yaml":       goodDeployment,
+		"bomb/main.jsonnet": `std.length(std.foldl(function(acc, i) acc + acc, std.range(1, 40), "x"))`,
+	})
+	inv := scan(t, dir, Options{HelmSandbox: testSandbox(time.Minute, 256<<20)})
+	if e := appByName(t, inv, "bomb").Error; !strings.Contains(e, "more than 256 MiB of memory") {
+		t.Errorf("bomb: error %q, want the memory limit named", e)
+	}
+	if len(appByName(t, inv, "fine").Images) != 1 {
+		t.Error("the other app should still render")
+	}
+}
+
+// TestCorpusJsonnetMatchesJsonnet: the corpus apps jsonnet-guestbook and
+// jsonnet-guestbook-tla render with the images the jsonnet command gives
+// (go-jsonnet's VM, evaluated here without the gate: `jsonnet FILE`, and
+// `jsonnet --tla-str image=… FILE` for an Application that sets the TLA).
+func TestCorpusJsonnetMatchesJsonnet(t *testing.T) {
+	inv := scan(t, corpusDir, Options{})
+	for app, file := range map[string]string{
+		"example.jsonnet-guestbook":     "jsonnet-guestbook/guestbook-ui.jsonnet",
+		"example.jsonnet-guestbook-tla": "jsonnet-guestbook-tla/guestbook-ui.jsonnet",
+	} {
+		want := jsonnetImages(t, filepath.Join(corpusDir, file), nil)
+		if got := imagesOf(appByName(t, inv, app)); len(want) == 0 || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: images %v, jsonnet gives %v", app, got, want)
+		}
+	}
+
+	// With the TLA set by the Application.
+	src, err := os.ReadFile(filepath.Join(corpusDir, "jsonnet-guestbook-tla", "guestbook-ui.jsonnet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeTree(t, map[string]string{
+		"jsonnet-guestbook-tla/guestbook-ui.jsonnet": string(src),
+		"argocd/app.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: tla, namespace: argocd}
+spec:
+  destination: {namespace: tla}
+  source:
+    repoURL: ` + acmeURL + `
+    path: jsonnet-guestbook-tla
+    directory:
+      jsonnet:
+        tlas: [{name: image, value: registry.example/guestbook:v9}]
+`,
+	})
+	want := jsonnetImages(t, filepath.Join(dir, "jsonnet-guestbook-tla", "guestbook-ui.jsonnet"), map[string]string{"image": "registry.example/guestbook:v9"})
+	if got := imagesOf(appByName(t, scan(t, dir, Options{RepoURL: acmeURL}), "tla")); strings.Join(got, " ") != strings.Join(want, " ") || strings.Join(want, " ") != "registry.example/guestbook:v9" {
+		t.Errorf("with the TLA: images %v, jsonnet gives %v", got, want)
+	}
+}
+
+// jsonnetImages evaluates a Jsonnet file as the jsonnet command does and
+// returns the images of the containers of its objects.
+func jsonnetImages(t *testing.T, file string, tlaStr map[string]string) []string {
+	t.Helper()
+	vm := gojsonnet.MakeVM()
+	for k, v := range tlaStr {
+		vm.TLAVar(k, v)
+	}
+	out, err := vm.EvaluateFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct{ Image string } `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(out), &objs); err != nil {
+		t.Fatal(err)
+	}
+	var images []string
+	for _, o := range objs {
+		for _, c := range o.Spec.Template.Spec.Containers {
+			images = append(images, c.Image)
+		}
+	}
+	return images
 }

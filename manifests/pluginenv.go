@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"github.com/gitops-gate/gitops-gate/manifests/helm"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -166,12 +167,6 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 		return nil, fmt.Errorf("Application %s has no source number %d", name, index)
 	}
 	src := a.Sources[index]
-	refs := map[string]string{}
-	for _, s := range a.Sources {
-		if s.Ref != "" && argocd.NormalizeRepoURL(s.RepoURL) == argocd.NormalizeRepoURL(src.RepoURL) {
-			refs[s.Ref] = argocd.CleanPath(s.Path)
-		}
-	}
 	var env *PluginEnv
 	if src.Plugin.Kind != 0 {
 		plugin, _ := scalarString(mapGet(&src.Plugin, "name"))
@@ -195,7 +190,28 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 		env = &e
 		src.Plugin = yaml.Node{}
 	}
-	want := a.ToApp(index, src, refs)
+	want := a.ToApp(index, src)
+	if want.Err == nil && a.Multi {
+		// $ref/… value files: the checkout is the synced commit of this
+		// source's repository; a ref source elsewhere is not fetched here.
+		for j, vf := range want.Helm.ValueFiles {
+			ref, _, ok := argocd.RefValueFile(vf)
+			if !ok {
+				continue
+			}
+			rs, err := a.RefSource(ref)
+			if err == nil && argocd.NormalizeRepoURL(rs.RepoURL) != argocd.NormalizeRepoURL(src.RepoURL) {
+				err = fmt.Errorf("ref source $%s is repository %s, not the repository being synced (%s): %w", ref, rs.RepoURL, src.RepoURL, ErrUnsupported)
+			}
+			if err != nil {
+				want.Err = fmt.Errorf("Application %s: %s.helm.valueFiles[%d] %q: %w", name, a.SourceField(index), j, vf, err)
+				break
+			}
+			if !slices.ContainsFunc(want.ValueSources, func(v RemoteSource) bool { return v.Ref == ref }) {
+				want.ValueSources = append(want.ValueSources, RemoteSource{Ref: ref, RepoURL: rs.RepoURL, Revision: rs.TargetRevision})
+			}
+		}
+	}
 	return func(app *App) error {
 		if want.Err != nil {
 			return want.Err
@@ -203,7 +219,7 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 		if env != nil {
 			return env.Apply(app)
 		}
-		app.Namespace, app.Helm, app.Kustomize, app.Directory = want.Namespace, want.Helm, want.Kustomize, want.Directory
+		app.Namespace, app.Helm, app.Kustomize, app.Directory, app.ValueSources = want.Namespace, want.Helm, want.Kustomize, want.Directory, want.ValueSources
 		if app.Kind == KindHelm && app.Helm.ReleaseName == "" {
 			app.Helm.ReleaseName = name // Argo CD's default
 		}

@@ -24,6 +24,8 @@ type Rendered struct {
 	// locate refines an image reference's file and line; nil means the
 	// resource's node lines are lines of its file.
 	locate func(res *Resource, ref *ImageRef)
+	// values are the repositories $ref/… value files are read from.
+	values map[string]*Repo
 	// rec holds what rendering (and extraction, which may read source
 	// files to locate images) read: Inputs.
 	rec *recorder
@@ -45,7 +47,7 @@ func (rd *Rendered) Inputs() *InputSet {
 // namespace a resource lands in.
 func (r *Repo) Render(ctx context.Context, app App) *Rendered {
 	rc := newRecorder()
-	out := r.recording(rc).render(ctx, app)
+	out := r.recording(rc).render(ctx, app, nil)
 	if out.rec == nil {
 		out.rec = rc
 	}
@@ -78,24 +80,46 @@ func clusterScoped(apiVersion, kind string) bool {
 	return false
 }
 
-func (r *Repo) render(ctx context.Context, app App) *Rendered {
+// render renders app from r's files. values are the repositories of the
+// app's ref sources (App.ValueSources) by ref name; nil means r is the
+// repository discovery ran in, which finds them.
+func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Rendered {
 	r.recordDefinition(app)
+	for _, vs := range app.ValueSources {
+		if vs.Commit != "" {
+			r.recordAlways("value files come from " + vs.RepoURL)
+		}
+	}
+	if values == nil && len(app.ValueSources) > 0 && app.Err == nil {
+		var err error
+		if values, err = r.valueRepos(app); err != nil {
+			return &Rendered{App: app, Err: err}
+		}
+	}
 	if app.Remote != nil && app.Err == nil {
 		r.recordAlways("its files come from " + app.Remote.RepoURL)
 		var from *Repo
-		if app.Remote.Chart != "" {
+		switch {
+		case app.Remote.Chart != "":
 			if v, ok := r.charts.Load(chartKey(app.Remote.RepoURL, app.Remote.Chart, app.Remote.Revision)); ok {
 				from = v.(*fetchedChart).repo
 			}
-		} else if v, ok := r.remotes.Load(remoteKey(app.Remote)); ok {
-			from = v.(*remoteRepo).repo
+		case strings.HasPrefix(app.Remote.RepoURL, "oci://"):
+			if v, ok := r.artifacts.Load(artifactKey(app.Remote.RepoURL, app.Remote.Revision)); ok {
+				from = v.(*fetchedArtifact).repo
+			}
+		default:
+			if v, ok := r.remotes.Load(remoteKey(app.Remote)); ok {
+				from = v.(*remoteRepo).repo
+			}
 		}
 		if from == nil {
 			return &Rendered{App: app, Err: fmt.Errorf("app %s: %s was not fetched", app.Name, app.Remote.RepoURL)}
 		}
 		local := app
 		local.Remote = nil // its files are the fetched checkout's own
-		out := from.render(ctx, local)
+		local.ValueSources = nil
+		out := from.render(ctx, local, values)
 		deps := out.App.Dependencies // found while rendering
 		out.App = app
 		out.App.Dependencies = deps
@@ -108,7 +132,7 @@ func (r *Repo) render(ctx context.Context, app App) *Rendered {
 			return &rd
 		}
 	}
-	out := &Rendered{App: app}
+	out := &Rendered{App: app, values: values}
 	if app.Err != nil {
 		r.recordAlways("discovery found an error")
 		out.Err = app.Err

@@ -83,6 +83,9 @@ type Options struct {
 	// registries, for Applications' chart sources and for chart
 	// dependencies; without it those are app errors.
 	Charts ChartFetcher
+	// Artifacts fetches OCI artifacts of allowed registries (oci://
+	// sources without a chart); without it those are app errors.
+	Artifacts ArtifactFetcher
 }
 
 // DefaultKubeVersion is the Kubernetes version charts render for when
@@ -160,6 +163,8 @@ type repoState struct {
 	remotes sync.Map // string -> *remoteRepo
 	// charts are the allowed charts fetched, by chartKey.
 	charts sync.Map // string -> *fetchedChart
+	// artifacts are the allowed OCI artifacts fetched, by artifactKey.
+	artifacts sync.Map // string -> *fetchedArtifact
 
 	// listings and hashes cache directory listing hashes and file content
 	// hashes for input sets (inputs.go).

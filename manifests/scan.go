@@ -26,11 +26,13 @@ type AppImages struct {
 	Images      []ImageRef   `json:"images"`
 	// Warnings are image fields the gate does not judge (see Warning).
 	Warnings []Warning `json:"warnings,omitempty"`
-	// Remote and Dependencies say what the app's fetched files resolved
-	// to (App.Remote, App.Dependencies): a commit, or a chart's version
-	// and digest.
+	// Remote, Dependencies and ValueSources say what the app's fetched
+	// files resolved to (App.Remote, App.Dependencies, App.ValueSources): a
+	// commit, a chart's version and digest, or an OCI artifact's tag and
+	// manifest digest.
 	Remote       *RemoteSource  `json:"remote,omitempty"`
 	Dependencies []RemoteSource `json:"dependencies,omitempty"`
+	ValueSources []RemoteSource `json:"valueSources,omitempty"`
 	// CarriedOver says the entry was not rendered but carried over from
 	// an earlier scan whose inputs it shares (ScanOptions.Reuse).
 	CarriedOver bool `json:"carriedOver,omitempty"`
@@ -126,7 +128,7 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 	rendered := r.RenderAll(ctx, toRender)
 	for k, rd := range rendered {
 		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, GeneratedBy: rd.App.GeneratedBy, Images: rd.Images(ex), Warnings: rd.Warnings(ex),
-			Remote: rd.App.Remote, Dependencies: rd.App.Dependencies}
+			Remote: rd.App.Remote, Dependencies: rd.App.Dependencies, ValueSources: rd.App.ValueSources}
 		if ai.Images == nil {
 			ai.Images = []ImageRef{}
 		}

@@ -11,7 +11,7 @@ import (
 // TestApplicationSetOnPullRequest: a pull request that adds an
 // ApplicationSet element pointing an app at an unsigned image fails, the
 // status names the generated app, and the page says which ApplicationSet
-// made it. The directory itself holds only the signed image, which is all
+// made it, in the page and in the JSON API. The directory itself holds only the signed image, which is all
 // the gate used to see. Dropping the element passes.
 func TestApplicationSetOnPullRequest(t *testing.T) {
 	g := newGate(t)
@@ -56,6 +56,16 @@ spec:
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	// The JSON API says it too, for each generated app.
+	js := get(t, g.srv.URL+"/api/v1/evaluations/"+evs[0].ID)
+	for _, app := range []string{"good", "evil"} {
+		if !strings.Contains(js, `"name":"`+app+`"`) {
+			t.Errorf("API JSON lacks app %s: %s", app, js)
+		}
+	}
+	if n := strings.Count(js, `"generatedBy":{"applicationSet":"fleet","generator":"generators[0].list","file":"argocd/fleet.yaml:1"}`); n != 2 {
+		t.Errorf("API JSON names the ApplicationSet for %d apps, want 2: %s", n, js)
 	}
 
 	sha2 := g.repo.Commit("drop evil", map[string]string{"argocd/fleet.yaml": appSet("{name: good, image: '" + api + "'}")})

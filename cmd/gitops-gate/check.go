@@ -30,9 +30,10 @@ type engineFlags struct {
 	timeout      time.Duration
 	retries      int
 	deny         []string
-	bundles      []string // check --bundle
-	ignoreTlog   bool     // check --insecure-ignore-tlog
-	ignoreSCT    bool     // check --insecure-ignore-sct
+	bundles      []string    // check --bundle
+	ignoreTlog   bool        // check --insecure-ignore-tlog
+	ignoreSCT    bool        // check --insecure-ignore-sct
+	github       githubFlags // check --attestations github, --signer-repo, ...
 }
 
 // cliRegistryDeny is --registry-deny's default: link-local addresses
@@ -62,7 +63,7 @@ func (f *engineFlags) engine() (*gate.Engine, error) {
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
 	}
-	e, err := gate.NewEngine(gate.Config{
+	cfg := gate.Config{
 		PolicyPaths: f.policies, PolicyIgnore: f.policyIgnore, Identities: f.identities, KeyFiles: f.keys,
 		Trust:               trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
 		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN"), Deny: deny},
@@ -70,7 +71,11 @@ func (f *engineFlags) engine() (*gate.Engine, error) {
 		StrictUnknownImages: f.strict,
 		BundleFiles:         f.bundles,
 		InsecureIgnoreTlog:  f.ignoreTlog, InsecureIgnoreSCT: f.ignoreSCT,
-	})
+	}
+	if err := f.github.config(&cfg); err != nil {
+		return nil, &exitError{exitUsage, err}
+	}
+	e, err := gate.NewEngine(cfg)
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
 	}
@@ -102,7 +107,9 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
   gitops-gate check . --tuf \
     --identity 'https://token.actions.githubusercontent.com=https://github\.com/acme/.+/\.github/workflows/release\.yml@refs/tags/v.*'
   gitops-gate check . --policy policies/ --trusted-root trusted_root.json -o sarif > gitops-gate.sarif
-  gitops-gate check . --policy policies/ --trusted-root trusted_root.json -o github --sarif-file gitops-gate.sarif`,
+  gitops-gate check . --policy policies/ --trusted-root trusted_root.json -o github --sarif-file gitops-gate.sarif
+  gitops-gate check . --tuf --attestations github --signer-workflow acme/app/.github/workflows/release.yml \
+    --source-ref refs/tags/v1.0.0 --deny-self-hosted-runners`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !checkFormats[output] {
@@ -156,6 +163,7 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 	files.register(cmd)
 	cmd.Flags().BoolVar(&ef.ignoreTlog, "insecure-ignore-tlog", false, "native form (--identity, --key): do not require a transparency-log entry, as cosign's flag (a keyless signature then needs a trusted RFC 3161 timestamp)")
 	cmd.Flags().BoolVar(&ef.ignoreSCT, "insecure-ignore-sct", false, "native form (--identity): do not require the certificate's embedded SCT, as cosign's flag")
+	ef.github.register(cmd)
 	cmd.Flags().StringArrayVar(&ef.bundles, "bundle", nil, "Sigstore bundle file signing or attesting an image, as cosign verify --bundle (repeatable; admission will not see it)")
 	state.register(cmd)
 	return cmd

@@ -105,12 +105,17 @@ func (f *repoFlags) options() (manifests.Options, error) {
 			return opts, &exitError{exitOperational, err}
 		}
 		f.sources = &gitsrc.Sources{Fetcher: fetcher, TmpRoot: f.sourcesTmp}
+		for _, a := range allow {
+			f.sources.Repositories = append(f.sources.Repositories, gitsrc.Repository{URL: a.URL, Mirror: a.Mirror})
+		}
 		opts.Sources = f.sources
 		// Allowed charts are verified against their repository's digest
 		// and kept in a cache by that digest.
-		if opts.Charts, err = chartsrc.New(chartsrc.Options{CacheDir: filepath.Join(cache, "gitops-gate", "charts"), Allow: allow}); err != nil {
+		charts, err := chartsrc.New(chartsrc.Options{CacheDir: filepath.Join(cache, "gitops-gate", "charts"), Allow: allow})
+		if err != nil {
 			return opts, &exitError{exitOperational, fmt.Errorf("--allow-source: %w", err)}
 		}
+		opts.Charts, opts.Artifacts = charts, charts
 	}
 	if f.extractors != "" {
 		data, err := os.ReadFile(f.extractors)

@@ -82,60 +82,85 @@ func unpack(archive []byte, dir, chart string, max int64) error {
 	if err != nil {
 		return fmt.Errorf("chart archive: %w", err)
 	}
-	tr := tar.NewReader(zr)
+	inChart := func(name, clean string) error {
+		if clean != chart && !strings.HasPrefix(clean, chart+"/") {
+			return fmt.Errorf("entry %q is outside the chart's directory %s/", name, chart)
+		}
+		return nil
+	}
+	if err := extractTar(tar.NewReader(zr), dir, max, inChart); err != nil {
+		return fmt.Errorf("chart archive: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, chart, "Chart.yaml")); err != nil {
+		return fmt.Errorf("chart archive: no %s/Chart.yaml", chart)
+	}
+	return nil
+}
+
+// maxArchiveEntries bounds the entries of one archive: empty files cost
+// no bytes, but each costs an inode.
+const maxArchiveEntries = 50_000
+
+// extractTar writes a tar stream into dir. Every entry must be a regular
+// file or a directory whose cleaned name stays below dir: no absolute
+// paths, no backslashes, no ".." that climbs out, no links or devices, no
+// entry written twice; the files' total size is bounded by max and the
+// entries by maxArchiveEntries. check, when set, refuses further names.
+func extractTar(tr *tar.Reader, dir string, max int64, check func(name, clean string) error) error {
 	var total int64
-	for {
+	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("chart archive: %w", err)
+			return err
+		}
+		if n >= maxArchiveEntries {
+			return fmt.Errorf("more than %d entries", maxArchiveEntries)
 		}
 		name := h.Name
 		clean := path.Clean(name)
-		if strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || clean == ".." || strings.HasPrefix(clean, "../") ||
-			(clean != chart && !strings.HasPrefix(clean, chart+"/")) {
-			return fmt.Errorf("chart archive: entry %q is outside the chart's directory %s/", name, chart)
+		if strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fmt.Errorf("entry %q leads outside the archive's directory", name)
 		}
-		for _, part := range strings.Split(clean, "/") {
-			if part == ".." {
-				return fmt.Errorf("chart archive: entry %q climbs out of its directory", name)
+		if check != nil {
+			if err := check(name, clean); err != nil {
+				return err
 			}
 		}
 		target := filepath.Join(dir, filepath.FromSlash(clean))
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
+				return fmt.Errorf("entry %q: %w", name, err)
 			}
 		case tar.TypeReg:
+			if clean == "." {
+				return fmt.Errorf("entry %q: a file cannot be the archive's root", name)
+			}
 			if total += h.Size; h.Size < 0 || total > max {
-				return fmt.Errorf("chart archive: unpacks to more than the limit of %d bytes", max)
+				return fmt.Errorf("unpacks to more than the limit of %d bytes", max)
 			}
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
+				return fmt.Errorf("entry %q: %w", name, err)
 			}
 			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 			if err != nil {
-				return fmt.Errorf("chart archive: entry %q: %w", name, err)
+				return fmt.Errorf("entry %q: %w", name, err)
 			}
 			_, err = io.Copy(out, io.LimitReader(tr, h.Size))
 			if cerr := out.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("chart archive: entry %q: %w", name, err)
+				return fmt.Errorf("entry %q: %w", name, err)
 			}
 		case tar.TypeXGlobalHeader:
 		default:
-			return fmt.Errorf("chart archive: entry %q is not a regular file or directory (type %q)", name, h.Typeflag)
+			return fmt.Errorf("entry %q is not a regular file or directory (type %q)", name, h.Typeflag)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, chart, "Chart.yaml")); err != nil {
-		return fmt.Errorf("chart archive: no %s/Chart.yaml", chart)
-	}
-	return nil
 }
 
 // pickVersion resolves a requested version as Argo CD resolves a Helm

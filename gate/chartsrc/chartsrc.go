@@ -11,6 +11,12 @@
 // every entry inside the chart's own directory — into a cache addressed by
 // that digest, where later evaluations find it again.
 //
+// OCI artifacts that are not charts — Argo CD 3.1+ Application sources
+// with an oci:// repoURL and no chart — come the same way (FetchArtifact):
+// the revision resolves to a manifest digest, the manifest's one content
+// layer is checked against its digest and unpacked, under the same limits
+// and with no entry outside its directory and no links, into the cache.
+//
 // Each allowed repository may name a mirror (air-gapped installations
 // mirror chart repositories): the chart is then fetched from the mirror,
 // while the app still names the repository it asked for. Credentials come
@@ -75,7 +81,10 @@ type Fetcher struct {
 	client *http.Client
 }
 
-var _ manifests.ChartFetcher = (*Fetcher)(nil)
+var (
+	_ manifests.ChartFetcher    = (*Fetcher)(nil)
+	_ manifests.ArtifactFetcher = (*Fetcher)(nil)
+)
 
 // New builds a Fetcher.
 func New(o Options) (*Fetcher, error) {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/manifests"
@@ -485,11 +489,54 @@ spec:
 	for n, c := range standIn {
 		vendored["helm-dependency/charts/"+n] = c
 	}
-	want := scan(t, writeRepo(t, vendored), manifests.Options{})["helm-dependency"]
+	vendoredDir := writeRepo(t, vendored)
+	want := scan(t, vendoredDir, manifests.Options{})["helm-dependency"]
 	if want.err != "" || strings.Join(got.images, " ") != strings.Join(want.images, " ") {
-		t.Errorf("images %v, want %v as helm template renders them (err %q)", got.images, want.images, want.err)
+		t.Errorf("images %v, want %v as the vendored chart renders them (err %q)", got.images, want.images, want.err)
+	}
+	// And as `helm template` renders the vendored chart, through the Helm
+	// SDK alone (loader, ToRenderValues, engine.Render: what
+	// action.Install with ClientOnly runs), not through the gate.
+	if h := helmTemplateImages(t, filepath.Join(vendoredDir, "helm-dependency"), "helm-dependency"); strings.Join(got.images, " ") != strings.Join(h, " ") {
+		t.Errorf("images %v, want %v as helm template renders them", got.images, h)
 	}
 	if strings.Join(got.images, " ") != "docker.io/bitnami/wordpress:invalid" {
 		t.Errorf("images %v: want the corpus values' tag", got.images)
 	}
 }
+
+// helmTemplateImages renders a chart directory as `helm template NAME DIR`
+// does, with the Helm SDK only, and returns the image: values of the
+// output in order of the templates' names.
+func helmTemplateImages(t *testing.T, dir, release string) []string {
+	t.Helper()
+	c, err := loader.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(c, map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := chartutil.ToRenderValues(c, map[string]any{}, chartutil.ReleaseOptions{Name: release, Namespace: "default", IsInstall: true}, chartutil.DefaultCapabilities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := engine.Render(c, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(out))
+	for n := range out {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var images []string
+	for _, n := range names {
+		for _, m := range imageLine.FindAllStringSubmatch(out[n], -1) {
+			images = append(images, m[1])
+		}
+	}
+	return images
+}
+
+var imageLine = regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*"?([^"\s]+)"?\s*$`)

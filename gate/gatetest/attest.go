@@ -3,6 +3,7 @@ package gatetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -138,7 +139,14 @@ func (s *Sigstore) AttestImage(ctx context.Context, digest name.Digest, o Attest
 		}
 		return ociremote.WriteAttestations(digest.Repository, newSE, regOpts...)
 	case AttestBundle:
-		bundleBytes, err := cbundle.MakeNewBundle(pub, entry, statement, envelope, certPEM, nil)
+		var tsr []byte
+		if o.TSA {
+			// The TSA signs the DSSE signature bytes, as sigstore-go checks.
+			if tsr, err = s.dsseTimestamp(envelope, o.SignOptions); err != nil {
+				return err
+			}
+		}
+		bundleBytes, err := cbundle.MakeNewBundle(pub, entry, statement, envelope, certPEM, tsr)
 		if err != nil {
 			return err
 		}
@@ -155,6 +163,28 @@ func (s *Sigstore) AttestImage(ctx context.Context, digest name.Digest, o Attest
 		return writeFallbackReferrer(ctx, digest, bundleBytes, o.FallbackArtifactType)
 	}
 	return fmt.Errorf("unknown attestation format %d", o.Format)
+}
+
+// dsseTimestamp is an RFC 3161 timestamp over the signature of a DSSE
+// envelope, as actions/attest gets it from GitHub's TSA.
+func (s *Sigstore) dsseTimestamp(envelope []byte, o SignOptions) ([]byte, error) {
+	var env struct {
+		Signatures []struct {
+			Sig string `json:"sig"`
+		} `json:"signatures"`
+	}
+	if err := json.Unmarshal(envelope, &env); err != nil || len(env.Signatures) == 0 {
+		return nil, fmt.Errorf("DSSE envelope without a signature: %v", err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	if err != nil {
+		return nil, err
+	}
+	tsaS := s
+	if o.TSASigner != nil {
+		tsaS = o.TSASigner
+	}
+	return tsaS.Timestamp(sig, o.TSATime)
 }
 
 // SignImageNewBundleFallback is SignImageNewBundle on a registry without

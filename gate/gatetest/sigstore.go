@@ -98,6 +98,8 @@ type GitHubIdentity struct {
 	SHA        string // commit sha
 	Trigger    string // push
 	RunID      string
+	// RunnerEnvironment is github-hosted (the default) or self-hosted.
+	RunnerEnvironment string
 }
 
 // SAN returns the certificate Subject Alternative Name (URI) Fulcio issues for
@@ -143,6 +145,9 @@ type Sigstore struct {
 	// OnlyV2Issuer omits the deprecated raw issuer extension (OID ...57264.1.1)
 	// and the legacy GitHub extensions (1.2-1.6), keeping only 1.8+.
 	OnlyV2Issuer bool
+	// GitHubInstance says this stands in for GitHub's own Sigstore instance
+	// (NewGitHubInstance): no Rekor, no CT log, only a TSA.
+	GitHubInstance bool
 }
 
 // IdentityFor returns a GitHub Actions identity of repository, release
@@ -155,14 +160,31 @@ func IdentityFor(repository, ref string) GitHubIdentity {
 }
 
 // New creates a fresh fake Sigstore (new keys every time).
-func New() (*Sigstore, error) {
+func New() (*Sigstore, error) { return newSigstore("sigstore.dev") }
+
+// NewGitHubInstance stands in for GitHub's own Sigstore instance, which
+// signs artifact attestations of private repositories: its CAs are issued
+// to "GitHub, Inc." (the organisation gh attestation verify tells the
+// instances apart by), its certificates carry no SCT, and its trusted root
+// (TrustedRoot, as gh attestation trusted-root prints it) has a Fulcio CA
+// and a TSA but no Rekor and no CT log. Attest with NoTlog and TSA.
+func NewGitHubInstance() (*Sigstore, error) {
+	s, err := newSigstore("GitHub, Inc.")
+	if err != nil {
+		return nil, err
+	}
+	s.GitHubInstance, s.SkipSCT = true, true
+	return s, nil
+}
+
+func newSigstore(org string) (*Sigstore, error) {
 	now := time.Now()
 	s := &Sigstore{Start: now.Add(-48 * time.Hour)}
 	var err error
-	if s.RootCert, s.rootKey, err = newCA("sigstore", nil, nil, s.Start); err != nil {
+	if s.RootCert, s.rootKey, err = newCA("sigstore", org, nil, nil, s.Start); err != nil {
 		return nil, err
 	}
-	if s.IntermediateCert, s.intermediateKey, err = newCA("sigstore-intermediate", s.RootCert, s.rootKey, s.Start); err != nil {
+	if s.IntermediateCert, s.intermediateKey, err = newCA("sigstore-intermediate", org, s.RootCert, s.rootKey, s.Start); err != nil {
 		return nil, err
 	}
 	if s.ctKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
@@ -182,7 +204,7 @@ func New() (*Sigstore, error) {
 	return s, nil
 }
 
-func newCA(cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, notBefore time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+func newCA(cn, org string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, notBefore time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -190,7 +212,7 @@ func newCA(cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, not
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"sigstore.dev"}},
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{org}},
 		NotBefore:             notBefore,
 		NotAfter:              notBefore.Add(10 * 365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -236,6 +258,10 @@ func (s *Sigstore) IssueLeaf(id GitHubIdentity, pub crypto.PublicKey, notBefore 
 		return nil, err
 	}
 	repoURL := "https://github.com/" + id.Repository
+	runner := id.RunnerEnvironment
+	if runner == "" {
+		runner = "github-hosted"
+	}
 	ext := []pkix.Extension{
 		{Id: OIDIssuerV1, Value: []byte(id.Issuer)},
 		{Id: OIDGitHubWorkflowTrigger, Value: []byte(id.Trigger)},
@@ -246,7 +272,7 @@ func (s *Sigstore) IssueLeaf(id GitHubIdentity, pub crypto.PublicKey, notBefore 
 		{Id: OIDIssuerV2, Value: derUTF8(id.Issuer)},
 		{Id: OIDBuildSignerURI, Value: derUTF8(id.SAN())},
 		{Id: OIDBuildSignerDigest, Value: derUTF8(id.SHA)},
-		{Id: OIDRunnerEnvironment, Value: derUTF8("github-hosted")},
+		{Id: OIDRunnerEnvironment, Value: derUTF8(runner)},
 		{Id: OIDSourceRepositoryURI, Value: derUTF8(repoURL)},
 		{Id: OIDSourceRepositoryDigest, Value: derUTF8(id.SHA)},
 		{Id: OIDSourceRepositoryRef, Value: derUTF8(id.Ref)},
@@ -409,6 +435,10 @@ func (s *Sigstore) TrustedRoot() (*root.TrustedRoot, error) {
 		Leaf:                s.TSALeafCert,
 		ValidityPeriodStart: s.Start,
 		URI:                 "https://tsa.fake.test",
+	}
+	if s.GitHubInstance {
+		fulcio.URI = "https://fulcio.githubapp.com"
+		ctlogs, rekorLogs = map[string]*root.TransparencyLog{}, map[string]*root.TransparencyLog{}
 	}
 	return root.NewTrustedRoot(root.TrustedRootMediaType01,
 		[]root.CertificateAuthority{fulcio}, ctlogs, []root.TimestampingAuthority{tsa}, rekorLogs)

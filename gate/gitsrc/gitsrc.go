@@ -110,8 +110,17 @@ type Request struct {
 	// directly (the server must allow it).
 	Ref string
 	SHA string
-	// Token authenticates (GitHub: an installation or personal token).
+	// Token authenticates (GitHub: an installation or personal token). It
+	// is sent only to Options.TokenOrigin.
 	Token string
+	// Basic are credentials the gate's configuration gives for this clone
+	// URL itself (an allowed source): sent to its origin only.
+	Basic *BasicAuth
+}
+
+// BasicAuth is a username and password for HTTP basic authentication.
+type BasicAuth struct {
+	Username, Password string
 }
 
 // ErrTooLarge marks a fetch or checkout over its byte limit.
@@ -158,6 +167,18 @@ func (f *Fetcher) Checkout(ctx context.Context, req Request, tmpRoot string) (di
 	return dir, cleanup, nil
 }
 
+// auth is what the request authenticates with: the configured credentials
+// of its clone URL, else the token.
+func (req Request) auth() *githttp.BasicAuth {
+	switch {
+	case req.Basic != nil && req.Basic.Username != "":
+		return &githttp.BasicAuth{Username: req.Basic.Username, Password: req.Basic.Password}
+	case req.Token != "":
+		return &githttp.BasicAuth{Username: "x-access-token", Password: req.Token}
+	}
+	return nil
+}
+
 func (f *Fetcher) lock(url string) *sync.Mutex {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -196,10 +217,7 @@ func (f *Fetcher) fetch(ctx context.Context, req Request) (*git.Repository, erro
 		src = req.SHA
 	}
 	spec := config.RefSpec(fmt.Sprintf("+%s:refs/gitops-gate/%s", src, strings.TrimPrefix(strings.TrimPrefix(src, "refs/"), "/")))
-	var auth *githttp.BasicAuth
-	if req.Token != "" {
-		auth = &githttp.BasicAuth{Username: "x-access-token", Password: req.Token}
-	}
+	auth := req.auth()
 	fctx, cancel := context.WithTimeout(ctx, f.o.Timeout)
 	defer cancel()
 	opts := &git.FetchOptions{RemoteName: "origin", RemoteURL: req.CloneURL, RefSpecs: []config.RefSpec{spec}, Tags: git.NoTags, Force: true}

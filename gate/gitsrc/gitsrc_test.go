@@ -2,6 +2,7 @@ package gitsrc
 
 import (
 	"context"
+	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,14 @@ import (
 // loopback, the way GitHub serves them over HTTPS.
 func gitServer(t *testing.T, root string) *httptest.Server {
 	t.Helper()
+	srv := httptest.NewServer(gitHandler(t, root))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// gitHandler is git's http-backend serving the repositories under root.
+func gitHandler(t *testing.T, root string) http.Handler {
+	t.Helper()
 	execPath, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
 		t.Fatalf("git is needed for the git server test: %v", err)
@@ -23,9 +32,7 @@ func gitServer(t *testing.T, root string) *httptest.Server {
 		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
 		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
+	return h
 }
 
 func runGit(t *testing.T, dir string, args ...string) string {

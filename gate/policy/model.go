@@ -157,6 +157,8 @@ type Keyless struct {
 	AdditionalExtensions map[string]string
 	Rekor                Rekor
 	CTLog                CTLog
+	// GitHub are gh attestation verify's checks (native form only).
+	GitHub *GitHubChecks
 }
 
 // Describe is e.g. `issuer "https://token.actions.githubusercontent.com",
@@ -177,6 +179,9 @@ func (k *Keyless) Describe() string {
 	}
 	for _, key := range sortedKeys(k.AdditionalExtensions) {
 		parts = append(parts, fmt.Sprintf("%s %q", key, k.AdditionalExtensions[key]))
+	}
+	if k.GitHub != nil {
+		parts = append(parts, k.GitHub.Describe())
 	}
 	return strings.Join(parts, ", ")
 }

@@ -23,11 +23,14 @@ func Native(identities, keyFiles []string) (*Set, error) {
 type NativeOptions struct {
 	IgnoreTlog bool
 	IgnoreSCT  bool
+	// GitHub adds gh attestation verify's rule: an attestation signed by
+	// a GitHub Actions workflow that passes its checks.
+	GitHub *GitHubRule
 }
 
 // NativeWith is Native with cosign's insecure switches.
 func NativeWith(identities, keyFiles []string, o NativeOptions) (*Set, error) {
-	if len(identities) == 0 && len(keyFiles) == 0 {
+	if len(identities) == 0 && len(keyFiles) == 0 && o.GitHub == nil {
 		return nil, errors.New("no identities or keys")
 	}
 	p := &Policy{Kind: "ClusterPolicy", Name: "cli", File: "command line"}
@@ -62,8 +65,17 @@ func NativeWith(identities, keyFiles []string, o NativeOptions) (*Set, error) {
 			set.Entries = append(set.Entries, &Attestor{Path: fmt.Sprintf("--key[%d] %s", i, f), Key: &Key{PublicKey: pk, Rekor: Rekor{IgnoreTlog: o.IgnoreTlog}}})
 		}
 	}
-	v.Attestors = []AttestorSet{set}
-	r.Verify = []*Verification{v}
+	if len(set.Entries) > 0 {
+		v.Attestors = []AttestorSet{set}
+		r.Verify = []*Verification{v}
+	}
+	if o.GitHub != nil {
+		gv, err := githubVerification(r, len(r.Verify), o.GitHub)
+		if err != nil {
+			return nil, err
+		}
+		r.Verify = append(r.Verify, gv)
+	}
 	p.Rules = []*Rule{r}
 	return &Set{Policies: []*Policy{p}}, nil
 }

@@ -154,7 +154,7 @@ func Markdown(rep *gate.Report, o MarkdownOptions) string {
 			head = append(head, block{images: 1, text: "| " + strings.Join([]string{
 				statusCell(r.im.Status), mdText(r.app, maxCell), mdCode(r.im.Image), mdCode(ShortDigest(r.im.Digest)),
 				mdText(expectedSigner(r.im), maxCell), mdText(foundSigner(r.im), maxCell),
-				mdText(r.im.Reason+ruleSuffix(r.im), maxReasonCell), mdCode(locationOf(r.im)),
+				mdText(withFact(r.im), maxReasonCell), mdCode(locationOf(r.im)),
 			}, " | ") + " |\n"})
 		}
 	}
@@ -169,6 +169,10 @@ func Markdown(rep *gate.Report, o MarkdownOptions) string {
 			note := signer(r.im)
 			if r.im.Status != gate.StatusPass && r.im.Reason != "" {
 				note = r.im.Reason
+			} else if f := AttestationFact(r.im); f != "" && note != "" {
+				note += "; " + f
+			} else if f != "" {
+				note = f
 			}
 			mid = append(mid, block{images: 1, passed: true, text: "| " + strings.Join([]string{
 				statusCell(r.im.Status), mdText(r.app, maxCell), mdCode(r.im.Image), mdCode(ShortDigest(r.im.Digest)),
@@ -269,6 +273,17 @@ func size(bs []block) int {
 func WriteMarkdown(w io.Writer, rep *gate.Report, o MarkdownOptions) error {
 	_, err := io.WriteString(w, Markdown(rep, o))
 	return err
+}
+
+// withFact is an image's reason, led by what its attestation decided
+// when one did: the condition or check with want and got comes first, as
+// a reader looks for it, before the reason's full path to it.
+func withFact(im gate.ImageVerdict) string {
+	r := im.Reason + ruleSuffix(im)
+	if f := AttestationFact(im); f != "" {
+		return f + ". " + r
+	}
+	return r
 }
 
 func statusCell(s gate.Status) string {
@@ -438,4 +453,21 @@ func safeURL(u string) string {
 		return ""
 	}
 	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E", "\n", "", "\r", "").Replace(p.String())
+}
+
+// ErrorMarkdown is the summary of an evaluation that produced no report
+// (the commit could not be fetched, the trust root is missing): a heading
+// with title and the error, both escaped as the summary's cells are, within
+// o.Limit bytes, and a link to o.ReportURL when it is known.
+func ErrorMarkdown(title, detail string, o MarkdownOptions) string {
+	limit := o.Limit
+	if limit <= 0 {
+		limit = GitHubTextLimit
+	}
+	link := ""
+	if u := safeURL(o.ReportURL); u != "" {
+		link = "\n[See the evaluation](" + u + ").\n"
+	}
+	head := "## ⚠️ gitops-gate: " + mdText(title, maxCell) + "\n\n"
+	return head + mdText(detail, max(limit-len(head)-len(link)-len("…")*2, 0)/2) + "\n" + link
 }

@@ -110,8 +110,9 @@ type Config struct {
 	// Sources.Allow lists the repositories other than the one under review
 	// that Applications (and chart dependencies) may take sources from; any
 	// other source is an app error. Never read from the repository under
-	// review. An entry is a URL, or {url, mirror, username, password}: a
-	// chart repository's mirror and the credentials sent to it.
+	// review. An entry is a URL, or {url, mirror, username, password}: the
+	// mirror a Git, Helm or OCI repository is fetched from instead, and the
+	// credentials sent to it (to the URL's host without a mirror).
 	Sources struct {
 		Allow []chartsrc.Allowed `yaml:"allow"`
 	} `yaml:"sources"`
@@ -331,6 +332,14 @@ type RepoSettings struct {
 	StrictUnknownImages *bool `yaml:"strictUnknownImages"`
 	// Branches whose pushes are evaluated (default: none).
 	Branches []string `yaml:"branches"`
+	// CheckRuns reports webhook evaluations as GitHub check runs (with
+	// annotations, re-run and a "Propose pins" button) instead of commit
+	// statuses; default true as a GitHub App, and a token cannot (false).
+	CheckRuns *bool `yaml:"checkRuns"`
+	// Attestations: "github" also reads GitHub artifact attestations
+	// (GitHubAttestations says where, and which checks they must pass).
+	Attestations       string                    `yaml:"attestations"`
+	GitHubAttestations GitHubAttestationSettings `yaml:"githubAttestations"`
 }
 
 // LoadConfig reads a configuration file ("" for defaults) strictly and
@@ -457,8 +466,26 @@ func (c *Config) validate() error {
 	if err := c.checkAppKey(); err != nil {
 		return err
 	}
+	if err := validateAttestations("defaults", c.Defaults); err != nil {
+		return err
+	}
+	if c.GitHub.AppID == 0 {
+		// Only a GitHub App can create check runs: a token would be asked
+		// for them, fail every time, and report nothing.
+		if c.Defaults.CheckRuns != nil && *c.Defaults.CheckRuns {
+			return fmt.Errorf("config: defaults.checkRuns: check runs need a GitHub App (github.appID); a token posts commit statuses")
+		}
+		for i, r := range c.Repos {
+			if r.CheckRuns != nil && *r.CheckRuns {
+				return fmt.Errorf("config: repos[%d].checkRuns (%s): check runs need a GitHub App (github.appID); a token posts commit statuses", i, r.Name)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
+		if err := validateAttestations(fmt.Sprintf("repos[%d]", i), r); err != nil {
+			return err
+		}
 		if !strings.Contains(r.Name, "/") {
 			return fmt.Errorf("config: repos[%d].name %q: want owner/name", i, r.Name)
 		}
@@ -612,6 +639,12 @@ func merge(d, r RepoSettings) RepoSettings {
 	}
 	if len(r.Branches) == 0 {
 		r.Branches = d.Branches
+	}
+	if r.CheckRuns == nil {
+		r.CheckRuns = d.CheckRuns
+	}
+	if r.Attestations == "" {
+		r.Attestations, r.GitHubAttestations = d.Attestations, d.GitHubAttestations
 	}
 	return r
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/github"
+	"github.com/gitops-gate/gitops-gate/gate/report"
 )
 
 // stateOf maps a result to a GitHub commit status state.
@@ -49,6 +50,11 @@ func Describe(rep *gate.Report) string {
 	d := fmt.Sprintf("%d images: %s", s.Images, strings.Join(parts, ", "))
 	if s.AppErrors > 0 {
 		d = fmt.Sprintf("%d of %d apps not rendered; %s", s.AppErrors, s.Apps, d)
+	}
+	if f := report.StatusFact(rep); f != "" {
+		// What an attestation decided: "api: runDetails.builder.id want
+		// …/release.yml@…, got …/dev.yml@…", or who built what passed.
+		d += "; " + f
 	}
 	return github.Truncate(d, 140)
 }

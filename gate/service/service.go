@@ -116,7 +116,7 @@ func (s *Service) manifestOptions(repoURL string) manifests.Options {
 		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: chartsrc.URLs(s.cfg.Sources.Allow),
 		Clusters: s.cfg.ArgoCD.Clusters}
 	if s.charts != nil {
-		opts.Charts = s.charts
+		opts.Charts, opts.Artifacts = s.charts, s.charts
 	}
 	return opts
 }
@@ -126,8 +126,10 @@ func settingsKey(r RepoSettings) string {
 		P, I, K, G []string
 		T, C       string
 		U, M, S    bool
+		A          string
+		GA         GitHubAttestationSettings
 	}{r.Policies, r.Identities, r.Keys, r.PolicyIgnore, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch,
-		r.StrictUnknownImages != nil && *r.StrictUnknownImages})
+		r.StrictUnknownImages != nil && *r.StrictUnknownImages, r.Attestations, r.GitHubAttestations})
 	return string(b)
 }
 
@@ -142,6 +144,7 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 			set = s.cfg.Defaults
 		}
 	}
+	set = withAttestationOwner(set, repo)
 	key := settingsKey(set)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -158,7 +161,7 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		// demo repository is the gate's own.
 		deny = nil
 	}
-	e, err := gate.NewEngine(gate.Config{
+	cfg := gate.Config{
 		PolicyPaths: set.Policies, PolicyIgnore: set.PolicyIgnore, Identities: set.Identities, KeyFiles: set.Keys,
 		Trust: trust.Source{TrustedRootPath: set.TrustedRoot, UseTUF: set.TUF, TUFCacheDir: set.TUFCache},
 		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
@@ -166,7 +169,11 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		Cache:               s.cache,
 		RequireMatch:        set.RequireMatch != nil && *set.RequireMatch,
 		StrictUnknownImages: set.StrictUnknownImages != nil && *set.StrictUnknownImages,
-	})
+	}
+	if err := s.githubAttestations(&cfg, set, repo); err != nil {
+		return nil, err
+	}
+	e, err := gate.NewEngine(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +225,23 @@ func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult
 	}
 	res := &IntakeResult{Ignored: ev.Ignore}
 	var spec *store.Spec
+	var commentFor string
 	if res.Ignored == "" {
 		set, watched := s.cfg.settings(ev.Repo)
+		checkEvent := ev.Kind == "check_run" || ev.Kind == "check_suite"
 		switch {
 		case !watched:
 			res.Ignored = "repository " + ev.Repo + " is not watched"
+		case checkEvent && s.o.GitHub == nil:
+			res.Ignored = "no GitHub credentials: the gate posts no check runs"
+		case checkEvent:
+			if spec, commentFor, res.Ignored, err = s.checkIntake(ctx, ev, set); err != nil {
+				return nil, err
+			}
+		case ev.Kind == "push" && s.checkRuns(ev.Repo):
+			// GitHub sends check_suite.requested for the same push to an
+			// App with checks:write: one evaluation, from that.
+			res.Ignored = "pushes are evaluated from check_suite.requested (the repository reports with check runs)"
 		case ev.Kind == "push" && !contains(set.Branches, ev.Branch):
 			res.Ignored = "pushes to " + ev.Branch + " are not evaluated (not in the repository's branches)"
 		default:
@@ -237,17 +256,33 @@ func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult
 			spec = &store.Spec{Repo: ev.Repo, CloneURL: cloneURL, PR: ev.PR, PRTitle: ev.PRTitle, SHA: ev.SHA, Ref: ev.Ref,
 				Trigger: ev.Kind, InstallationID: ev.InstallationID, DeliveryID: d.ID, PRUpdatedAt: ev.UpdatedAt, BaseSHA: ev.Base}
 		}
+		if spec != nil && spec.CloneURL == "" {
+			// A re-run or check suite: the clone URL as for a push.
+			if spec.CloneURL = ev.CloneURL; set.CloneURL != "" || spec.CloneURL == "" {
+				if spec.CloneURL, err = s.cloneURL(set, ev.Repo); err != nil {
+					return nil, err
+				}
+			}
+			spec.DeliveryID = d.ID
+		}
 	}
 	in := store.Intake{DeliveryID: d.ID, Event: d.Event, Payload: d.Payload, Spec: spec}
 	if spec != nil {
-		in.Statuses, in.Superseded = s.pendingStatuses(spec), s.supersededStatuses()
+		in.Statuses, in.Superseded = s.pendingStatuses(spec), s.supersededStatuses(spec.Repo)
+		in.Checks, in.SupersededChecks = s.pendingChecks(spec), s.supersededChecks(spec.Repo)
+	} else if commentFor != "" {
+		e, err := s.st.Get(ctx, commentFor)
+		if err != nil {
+			return nil, err
+		}
+		in.CommentFor, in.CommentKey = commentFor, fmt.Sprintf("%s#%d", e.Spec.Repo, e.Spec.PR)
 	}
 	id, dup, err := s.st.Accept(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res.EvaluationID, res.Duplicate = id, dup
-	if spec != nil && !dup {
+	if (spec != nil || commentFor != "") && !dup {
 		s.notify()
 	}
 	return res, nil
@@ -511,7 +546,7 @@ func (s *Service) Ready(ctx context.Context) error {
 func (s *Service) target(id string) string { return s.cfg.ExternalURL + "/evaluations/" + id }
 
 func (s *Service) pendingStatuses(spec *store.Spec) func(string) []store.Status {
-	if s.o.GitHub == nil || !spec.FromWebhook() {
+	if s.o.GitHub == nil || !spec.FromWebhook() || s.checkRuns(spec.Repo) {
 		return nil
 	}
 	return func(id string) []store.Status {
@@ -520,8 +555,8 @@ func (s *Service) pendingStatuses(spec *store.Spec) func(string) []store.Status 
 	}
 }
 
-func (s *Service) supersededStatuses() func(*store.Evaluation, string) []store.Status {
-	if s.o.GitHub == nil {
+func (s *Service) supersededStatuses(repo string) func(*store.Evaluation, string) []store.Status {
+	if s.o.GitHub == nil || s.checkRuns(repo) {
 		return nil
 	}
 	return func(old *store.Evaluation, newID string) []store.Status {
@@ -595,6 +630,8 @@ func (s *Service) worker(ctx context.Context) {
 			s.post(ctx, job)
 		case store.JobComment:
 			s.comment(ctx, job)
+		case store.JobCheck:
+			s.checkJob(ctx, job)
 		default:
 			s.st.Fail(ctx, job, s.owner, "unknown job kind "+job.Kind)
 		}
@@ -620,7 +657,7 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 		s.st.Fail(ctx, job, s.owner, err.Error())
 		return
 	}
-	if err := s.st.Start(ctx, job, s.owner); err != nil {
+	if err := s.st.Start(ctx, job, s.owner, s.startChecks(ev)...); err != nil {
 		s.log.Warn("starting evaluation", "id", ev.ID, "err", err)
 		return
 	}
@@ -657,9 +694,11 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 		finish.Result, finish.Error = string(gate.StatusError), err.Error()
 		rep = &gate.Report{APIVersion: gate.APIVersion, Result: gate.StatusError}
 		finish.Statuses = s.finalStatuses(ev, stateOf(gate.StatusError), github.Truncate("Could not check: "+err.Error(), 140), nil)
+		finish.Checks = s.finalChecks(ev, rep, err)
 	default:
 		finish.Result = string(rep.Result)
 		finish.Statuses = s.finalStatuses(ev, stateOf(rep.Result), Describe(rep), rep)
+		finish.Checks = s.finalChecks(ev, rep, nil)
 	}
 	if s.proposesPins(ev) {
 		finish.CommentKey = fmt.Sprintf("%s#%d", ev.Spec.Repo, ev.Spec.PR)
@@ -711,7 +750,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 			// An API or Argo CD evaluation has no webhook installation: a
 			// GitHub App looks the repository's installation up.
 			if token, err = s.o.GitHub.RepoToken(ctx, ev.Spec.Repo, ev.Spec.InstallationID); err != nil {
-				return nil, nil, fmt.Errorf("GitHub token: %w", err)
+				return nil, nil, needsAction{fmt.Errorf("GitHub token: %w", err)}
 			}
 		}
 		var cleanup func()
@@ -727,10 +766,13 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		// Sources.Allow names the other repositories Applications may use:
 		// they are fetched with the checkout's limits, for this evaluation.
 		src := &gitsrc.Sources{Fetcher: s.o.Fetcher, TmpRoot: filepath.Join(s.cfg.DataDir, "checkouts")}
+		for _, a := range s.cfg.Sources.Allow {
+			src.Repositories = append(src.Repositories, gitsrc.Repository{URL: a.URL, Mirror: a.Mirror, Username: a.Username, Password: a.Password})
+		}
 		defer src.Close()
 		mopts.Sources = src
 	}
-	if s.proposesPins(ev) {
+	if s.proposesPins(ev) || s.offersPinsButton(ev) {
 		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: mopts})
 		if err != nil {
 			return nil, nil, err
@@ -864,7 +906,7 @@ func (s *Service) comment(ctx context.Context, job *store.Job) {
 // finalStatuses are the statuses an evaluation posts: only a signed
 // webhook's evaluation posts any.
 func (s *Service) finalStatuses(ev *store.Evaluation, state, description string, rep *gate.Report) []store.Status {
-	if s.o.GitHub == nil || !ev.Spec.FromWebhook() {
+	if s.o.GitHub == nil || !ev.Spec.FromWebhook() || s.checkRuns(ev.Spec.Repo) {
 		return nil
 	}
 	base := store.Status{Repo: ev.Spec.Repo, SHA: ev.Spec.SHA, Context: s.cfg.GitHub.StatusContext, TargetURL: s.target(ev.ID), InstallationID: ev.Spec.InstallationID}

@@ -10,6 +10,7 @@
 package trust
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -159,4 +160,34 @@ func ValidUntil(tr *root.TrustedRoot) time.Time {
 		earlier(l.ValidityPeriodEnd)
 	}
 	return end
+}
+
+// LoadJSONL reads the trusted roots `gh attestation trusted-root` prints:
+// one trusted_root.json document per line (GitHub's own Sigstore instance,
+// and usually public-good's). A file holding a single, indented document
+// is read too. An empty file, or a line that is not a trusted root, is an
+// error naming the file and line.
+func LoadJSONL(path string) ([]*root.TrustedRoot, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("GitHub trusted root: %w", err)
+	}
+	if tr, err := root.NewTrustedRootFromJSON(data); err == nil {
+		return []*root.TrustedRoot{tr}, nil
+	}
+	var out []*root.TrustedRoot
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		tr, err := root.NewTrustedRootFromJSON(line)
+		if err != nil {
+			return nil, fmt.Errorf("GitHub trusted root %s:%d: %w", path, i+1, err)
+		}
+		out = append(out, tr)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("GitHub trusted root %s: no trusted root in it (want the output of gh attestation trusted-root)", path)
+	}
+	return out, nil
 }

@@ -37,6 +37,9 @@ type AttMaterial struct {
 	// Files are the DSSE bundles given on the command line (--bundle),
 	// read whatever the rule's type.
 	Files []*sgbundle.Bundle
+	// GitHub are the bundles of the GitHub artifact attestations API
+	// (Options.GitHub), read whatever the rule's type, like Files.
+	GitHub []*sgbundle.Bundle
 	// Looked says where the gate looked, for a reason when nothing fits.
 	Looked []string
 }
@@ -55,6 +58,18 @@ func (v *Verifier) FetchAttestations(ctx context.Context, digest name.Digest, re
 		if b.GetDsseEnvelope() != nil {
 			m.Files = append(m.Files, b)
 		}
+	}
+	if v.source != nil {
+		list, looked, err := v.source.Attestations(ctx, digest.DigestStr())
+		if err != nil {
+			return nil, &SourceError{Err: err}
+		}
+		for _, b := range list {
+			if b.GetDsseEnvelope() != nil {
+				m.GitHub = append(m.GitHub, b)
+			}
+		}
+		m.Looked = append(m.Looked, looked...)
 	}
 	tag, err := ociremote.AttestationTag(digest, opts...)
 	if err != nil {
@@ -223,9 +238,9 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 	co.Annotations = nil
 	var out []Statement
 	var reasons []string
-	list := m.Files
+	list := append(append([]*sgbundle.Bundle{}, m.Files...), m.GitHub...)
 	if bundles {
-		list = append(append([]*sgbundle.Bundle{}, m.Bundles...), m.Files...)
+		list = append(append([]*sgbundle.Bundle{}, m.Bundles...), list...)
 	}
 	if !bundles {
 		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
@@ -252,6 +267,13 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 				reasons = append(reasons, err.Error())
 				continue
 			}
+			// cosign checked the subject and issuer; the other identity
+			// fields are the gate's to check, for attestations as for
+			// signatures.
+			if why := identityMismatch(a, st.Signer); why != "" {
+				reasons = append(reasons, why)
+				continue
+			}
 			st.Format = FormatClassic
 			out = append(out, *st)
 		}
@@ -276,8 +298,9 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 	if len(list) == 0 {
 		return out, reasons, nil
 	}
-	if co.TrustedMaterial, err = v.bundleTrust(a); err != nil {
-		return nil, nil, err
+	base, baseErr := v.bundleTrust(a)
+	if baseErr != nil && len(v.githubRoots) == 0 {
+		return nil, nil, baseErr
 	}
 	co.NewBundleFormat = true
 	co.ClaimVerifier = nil
@@ -285,10 +308,19 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 	if err != nil {
 		return nil, nil, err
 	}
+	var trustErr error
 	for _, b := range list {
+		// Each bundle is verified against the instance that signed it:
+		// the gate's trust root, or GitHub's own (private repositories).
+		bco, err := v.instanceOpts(co, base, baseErr, b, a)
+		if err != nil {
+			trustErr = err
+			reasons = append(reasons, err.Error())
+			continue
+		}
 		// Kyverno's SigstoreBundle path compares subject and issuer
 		// exactly, for attestations as for signatures.
-		signer, why := bundleSigner(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b, a, true, attReason)
+		signer, why := bundleSigner(ctx, bco, sgverify.WithArtifactDigest(h.Algorithm, raw), b, a, true, attReason)
 		if why != "" {
 			reasons = append(reasons, why)
 			continue
@@ -300,6 +332,11 @@ func (v *Verifier) verifiedStatements(ctx context.Context, m *AttMaterial, h v1.
 		}
 		st.Signer, st.Format = signer, FormatBundle
 		out = append(out, *st)
+	}
+	if len(out) == 0 && trustErr != nil {
+		// Trust material is missing for what was found: the gate could
+		// not check it, which is an error, not a failure.
+		return nil, nil, trustErr
 	}
 	return out, reasons, nil
 }

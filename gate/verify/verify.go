@@ -62,6 +62,8 @@ type Signer struct {
 	SourceRepositoryDigest   string `json:"sourceRepositoryDigest,omitempty"`
 	BuildSignerURI           string `json:"buildSignerURI,omitempty"`
 	RunInvocationURI         string `json:"runInvocationURI,omitempty"`
+	// RunnerEnvironment is github-hosted or self-hosted (1.3.6.1.4.1.57264.1.11).
+	RunnerEnvironment string `json:"runnerEnvironment,omitempty"`
 }
 
 // String is "subject (issuer)" or the key fingerprint.
@@ -113,15 +115,26 @@ type Options struct {
 	// either type reads them (they were given explicitly, though admission
 	// will not see them).
 	Bundles []*sgbundle.Bundle
+	// GitHub, when set, is also asked for the attestations of each digest
+	// (GitHub artifact attestations; read whatever the rule's type, as
+	// bundle files are: admission does not see them).
+	GitHub AttestationSource
+	// GitHubRoots are the trusted roots of `gh attestation trusted-root`:
+	// a bundle whose certificate one of their CAs issued is verified
+	// against that root (GitHub's own instance: signed timestamps, no
+	// Rekor); a bundle of GitHub's instance without one is not verified.
+	GitHubRoots []*root.TrustedRoot
 }
 
 // Verifier checks signatures. It is safe for concurrent use.
 type Verifier struct {
-	trusted  root.TrustedMaterial
-	trustErr error
-	reg      *registry.Resolver
-	max      int
-	files    []*sgbundle.Bundle
+	trusted     root.TrustedMaterial
+	trustErr    error
+	reg         *registry.Resolver
+	max         int
+	files       []*sgbundle.Bundle
+	source      AttestationSource
+	githubRoots []*root.TrustedRoot
 }
 
 // New builds a Verifier.
@@ -135,7 +148,8 @@ func New(o Options) (*Verifier, error) {
 	if o.MaxSignatures <= 0 {
 		o.MaxSignatures = DefaultMaxSignatures
 	}
-	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry, max: o.MaxSignatures, files: o.Bundles}, nil
+	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry, max: o.MaxSignatures, files: o.Bundles,
+		source: o.GitHub, githubRoots: o.GitHubRoots}, nil
 }
 
 // Material is every signature found for one digest, by where it was found.
@@ -470,7 +484,7 @@ func (v *Verifier) checkFound(ctx context.Context, m *Material, h v1.Hash, a *po
 				reasons = append(reasons, err.Error())
 				continue
 			}
-			if why := extensionMismatch(a, signer); why != "" {
+			if why := identityMismatch(a, signer); why != "" {
 				reasons = append(reasons, why)
 				if found == nil {
 					found = signer
@@ -546,8 +560,9 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 	if err != nil {
 		return &Outcome{Err: err}, nil
 	}
-	if co.TrustedMaterial, err = v.bundleTrust(a); err != nil {
-		return &Outcome{Err: err}, nil
+	base, baseErr := v.bundleTrust(a)
+	if baseErr != nil && len(v.githubRoots) == 0 {
+		return &Outcome{Err: baseErr}, nil
 	}
 	co.NewBundleFormat = true
 	co.ClaimVerifier = nil // the artifact digest policy binds the bundle to the digest
@@ -556,6 +571,7 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 		return &Outcome{Err: err}, nil
 	}
 	var reasons []string
+	var trustErr error
 	for _, b := range m.Bundles {
 		if ok, pt := bundleKind(b); !ok {
 			// A signature rule asks "did this identity sign the image"; an
@@ -563,7 +579,13 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 			reasons = append(reasons, fmt.Sprintf("%v: a Sigstore bundle holding an in-toto attestation (%s) does not count as a signature", ErrNotASignature, pt))
 			continue
 		}
-		signer, why := bundleSigner(ctx, co, sgverify.WithArtifactDigest(h.Algorithm, raw), b, a, exact, cleanReason)
+		// As for attestations: the instance that issued the certificate.
+		bco, err := v.instanceOpts(co, base, baseErr, b, a)
+		if err != nil {
+			trustErr = err
+			continue
+		}
+		signer, why := bundleSigner(ctx, bco, sgverify.WithArtifactDigest(h.Algorithm, raw), b, a, exact, cleanReason)
 		if why != "" {
 			reasons = append(reasons, why)
 			continue
@@ -573,6 +595,9 @@ func (v *Verifier) checkBundles(ctx context.Context, m *Material, h v1.Hash, a *
 			o.Tlog = &Tlog{LogIndex: entries[0].LogIndex(), IntegratedTime: entries[0].IntegratedTime().UTC()}
 		}
 		return o, nil
+	}
+	if trustErr != nil {
+		return &Outcome{Err: trustErr}, nil
 	}
 	return nil, reasons
 }
@@ -590,7 +615,7 @@ func bundleSigner(ctx context.Context, co *cosign.CheckOpts, artifact sgverify.A
 	if vr.Signature != nil && vr.Signature.Certificate != nil {
 		fillSigner(signer, *vr.Signature.Certificate)
 	}
-	if why := extensionMismatch(a, signer); why != "" {
+	if why := identityMismatch(a, signer); why != "" {
 		return nil, why
 	}
 	if exact {
@@ -887,6 +912,20 @@ func fillSigner(s *Signer, sum certificate.Summary) {
 	s.SourceRepositoryDigest = e.SourceRepositoryDigest
 	s.BuildSignerURI = e.BuildSignerURI
 	s.RunInvocationURI = e.RunInvocationURI
+	s.RunnerEnvironment = e.RunnerEnvironment
+}
+
+// identityMismatch checks what a verified certificate must say beyond its
+// subject and issuer: Kyverno's additionalExtensions and gh attestation
+// verify's checks. It returns why not, or "".
+func identityMismatch(a *policy.Attestor, s *Signer) string {
+	if why := extensionMismatch(a, s); why != "" {
+		return why
+	}
+	if a.Keyless != nil {
+		return githubMismatch(a.Keyless.GitHub, s)
+	}
+	return ""
 }
 
 // extensionMismatch checks Kyverno's additionalExtensions (wildcards) on a

@@ -144,10 +144,61 @@ func (a *Application) SourceField(i int) string {
 	return "spec.source"
 }
 
-// ToApp turns one source of an Application into an app.
-// refs maps `ref:` names of this Application's sources in the same repo to
-// their paths (for $ref/values.yaml value files).
-func (a *Application) ToApp(i int, s Source, refs map[string]string) model.App {
+// RefValueFile splits a value file written $ref/path into the ref's name
+// and the path in its repository.
+func RefValueFile(vf string) (ref, rest string, ok bool) {
+	name, rest, ok := strings.Cut(vf, "/")
+	if !ok || !strings.HasPrefix(name, "$") || len(name) == 1 {
+		return "", "", false
+	}
+	return name[1:], rest, true
+}
+
+var refKey = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
+// RefSource is the source whose `ref:` is name: the repository and
+// revision $name/… value files are read from (Argo CD's RefTarget; the
+// source's path plays no part). As in Argo CD (GetRefSources,
+// resolveReferencedSources), a ref key used twice or with other characters
+// than letters, digits, '_' and '-' is an error, and so is a ref source
+// with a chart.
+func (a *Application) RefSource(name string) (Source, error) {
+	seen := map[string]bool{}
+	var names []string
+	found := -1
+	for i, s := range a.Sources {
+		if s.Ref == "" {
+			continue
+		}
+		if !refKey.MatchString(s.Ref) {
+			return Source{}, fmt.Errorf("%s.ref %q cannot contain any special characters except '_' and '-'", a.SourceField(i), s.Ref)
+		}
+		if seen[s.Ref] {
+			return Source{}, fmt.Errorf("invalid sources: more than one source has ref %q", s.Ref)
+		}
+		seen[s.Ref] = true
+		names = append(names, "$"+s.Ref)
+		if s.Ref == name {
+			found = i
+		}
+	}
+	switch {
+	case found >= 0 && a.Sources[found].Chart != "":
+		return Source{}, fmt.Errorf("ref source $%s (%s) has a chart: Argo CD reads value files only from Git ref sources", name, a.SourceField(found))
+	case found >= 0:
+		return a.Sources[found], nil
+	case len(names) == 0:
+		return Source{}, fmt.Errorf("refers to $%s, but no source has a 'ref' field", name)
+	}
+	return Source{}, fmt.Errorf("refers to $%s, which is not one of the sources' refs (%s)", name, strings.Join(names, ", "))
+}
+
+// ToApp turns one source of an Application into an app. A $ref/… value
+// file of a multi-source Application is kept as written (after the build
+// environment is substituted in the part after the ref): which files it
+// names depends on where the ref source is fetched from, which discovery
+// decides (App.ValueSources).
+func (a *Application) ToApp(i int, s Source) model.App {
 	app := model.App{
 		Name:      a.Name,
 		Path:      CleanPath(s.Path),
@@ -245,12 +296,15 @@ func (a *Application) ToApp(i int, s Source, refs map[string]string) model.App {
 			app.Helm.Parameters[j].Value = v
 		}
 		for j, vf := range app.Helm.ValueFiles {
-			if ref, rest, ok := strings.Cut(vf, "/"); ok && strings.HasPrefix(ref, "$") && a.Multi {
-				p, known := refs[ref[1:]]
-				if !known {
-					return fail("%s.helm.valueFiles[%d] %q refers to a source that is not in this repository", field, j, vf)
+			ref, rest, isRef := RefValueFile(vf)
+			isRef = isRef && a.Multi
+			if isRef {
+				if _, err := a.RefSource(ref); err != nil {
+					return failErr(fmt.Sprintf("helm.valueFiles[%d] %q", j, vf), err)
 				}
-				vf = "/" + strings.TrimPrefix(p+"/"+rest, "./")
+				// Argo CD substitutes the environment after resolving the
+				// ref (getResolvedRefValueFile).
+				vf = rest
 			}
 			vf, err := env.subst(vf)
 			if err != nil {
@@ -261,6 +315,9 @@ func (a *Application) ToApp(i int, s Source, refs map[string]string) model.App {
 				return fail("%s.helm.valueFiles[%d] %q: Argo CD downloads value files given as URLs; gitops-gate does not, so the values it renders with cannot be seen", field, j, vf)
 			case strings.ContainsAny(vf, "*?["):
 				return fail("%s.helm.valueFiles[%d] %q: glob value files are not implemented", field, j, vf)
+			}
+			if isRef {
+				vf = "$" + ref + "/" + vf
 			}
 			app.Helm.ValueFiles[j] = vf
 		}

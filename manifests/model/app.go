@@ -54,6 +54,11 @@ type App struct {
 	// Dependencies are the chart dependencies downloaded for a Helm app
 	// (from repositories the gate's configuration allows), as resolved.
 	Dependencies []RemoteSource `json:"dependencies,omitempty"`
+	// ValueSources are the `ref:` sources the app's $ref/… Helm value
+	// files are read from (multi-source Applications), each with the commit
+	// its targetRevision resolved to; one without a commit is the checkout
+	// under review.
+	ValueSources []RemoteSource `json:"valueSources,omitempty"`
 
 	// Err is set when discovery already knows the app cannot be rendered
 	// faithfully (an unsupported Argo CD source option, a plugin source, a path
@@ -62,16 +67,21 @@ type App struct {
 }
 
 // RemoteSource names where an app's files were fetched from: a Git
-// repository and the commit its revision resolved to, or a Helm chart of a
+// repository and the commit its revision resolved to, a Helm chart of a
 // Helm repository or OCI registry and the version and archive digest its
-// revision (an exact version or a semver range) resolved to.
+// revision (an exact version or a semver range) resolved to, or an OCI
+// artifact (oci://, no chart) and the tag and manifest digest its revision
+// resolved to.
 type RemoteSource struct {
+	// Ref is the source's `ref:` name, for a ValueSources entry.
+	Ref      string `json:"ref,omitempty"`
 	RepoURL  string `json:"repoURL"`
 	Revision string `json:"revision,omitempty"`
 	Commit   string `json:"commit,omitempty"`
 	// Chart, Version and Digest are set for a chart: its name, the version
 	// chosen and the sha256 of its .tgz, verified against the repository's
-	// index or the OCI manifest.
+	// index or the OCI manifest. For an OCI artifact, Version is the tag
+	// and Digest the manifest digest (what Argo CD syncs).
 	Chart   string `json:"chart,omitempty"`
 	Version string `json:"version,omitempty"`
 	Digest  string `json:"digest,omitempty"`
