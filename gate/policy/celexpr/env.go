@@ -105,6 +105,9 @@ type Program struct {
 	Expr string
 }
 
+// Type is a CEL type.
+type Type = cel.Type
+
 // Result types an expression may be required to have.
 var (
 	Bool   = cel.BoolType

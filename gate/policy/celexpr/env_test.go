@@ -49,10 +49,10 @@ func TestFunctionsAndImageLibrary(t *testing.T) {
 func TestCompileErrorsHavePositions(t *testing.T) {
 	env, _ := NewPolicyEnv()
 	for expr, want := range map[string]string{
-		`object.spec &&`:                  "line 1, column",
+		`object.spec &&`:                    "line 1, column",
 		"true &&\n  noSuchFunction(object)": "line 2, column 17 of the expression: undeclared reference to 'noSuchFunction'",
-		`verifyImageSignatures(1, [])> 0`:  "found no matching overload for 'verifyImageSignatures'",
-		`"a" + 1 == "b"`:                   "line 1, column 5",
+		`verifyImageSignatures(1, [])> 0`:   "found no matching overload for 'verifyImageSignatures'",
+		`"a" + 1 == "b"`:                    "line 1, column 5",
 	} {
 		_, err := env.Compile(expr, Bool)
 		var ce *CompileError
