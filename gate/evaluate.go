@@ -273,7 +273,11 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		}
 		if o.status == StatusPass && vf.VerifyDigest && !vf.MutateDigest && !pinned {
 			// Kyverno admits a tag only when its mutateDigest pins it first.
+			notes := o.reason // a passing Program's notes (a Kyverno version difference)
 			o.status, o.reason = failStatus(vf), fmt.Sprintf("missing digest for %s: the rule requires image@sha256:… (verifyDigest, mutateDigest false); it resolves to %s", ref.Image, v.Digest)
+			if notes != "" {
+				o.reason += " (" + notes + ")"
+			}
 		}
 		if moved != "" && o.status != StatusPass {
 			o.reason = moved + "; " + o.reason

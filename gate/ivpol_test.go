@@ -398,3 +398,51 @@ spec:
 		t.Errorf("messageExpression: %s %q, want fail with 'counted 1'", v.Status, v.Reason)
 	}
 }
+
+// TestIVPOLKyvernoVersion: verdicts follow Kyverno 1.19; a configured
+// older Kyverno adds a warning where it would decide otherwise.
+func TestIVPOLKyvernoVersion(t *testing.T) {
+	e := newEnv(t)
+	good := e.push("acme/good:v1")
+	e.sign(good, gatetest.SignOptions{})
+	e.attest(good, gatetest.AttestOptions{PredicateType: gatetest.PredicateCycloneDX, Predicate: gatetest.CycloneDXBOM()})
+	tag := e.w.Ref("acme/good:v1")
+	old := policy.LoadOptions{KyvernoVersion: "1.18.2"}
+	for _, c := range []struct {
+		config string
+		o      policy.LoadOptions
+		want   gate.Status
+		reason string
+	}{
+		{"{}", policy.LoadOptions{}, gate.StatusPass, ""},
+		{"{}", old, gate.StatusPass, "Kyverno 1.18.2 does not pin tags"},
+		{"{mutateDigest: false}", policy.LoadOptions{KyvernoVersion: "v1.19.0"}, gate.StatusFail, "missing digest"},
+		{"{mutateDigest: false}", old, gate.StatusFail, "Kyverno 1.18.2 ignores verifyDigest: a tag will be admitted"},
+	} {
+		set := e.ivpolSet(sampleWith("v1", "[Deny]", "Fail", c.config), c.o)
+		v := e.judgeObject(set, prodPod, tag)
+		if v.Status != c.want || !strings.Contains(v.Reason, c.reason) {
+			t.Errorf("config %s, Kyverno %q: %s %q, want %s containing %q", c.config, c.o.KyvernoVersion, v.Status, v.Reason, c.want, c.reason)
+		}
+	}
+	// required: a policy that checks nothing cannot pass an image under
+	// 1.19; 1.18 admits it, and the verdict says so.
+	checksNothing := strings.NewReplacer(
+		"images.containers.map(image, verifyImageSignatures(image, [attestors.cosign])).all(e, e > 0)", "true",
+		"images.containers.map(image, verifyAttestationSignatures(image, attestations.sbom ,[attestors.cosign])).all(e, e > 0)", "true",
+		"images.containers.map(image, extractPayload(image, attestations.sbom).predicate.bomFormat == 'CycloneDX').all(e, e)", "true")
+	set := e.ivpolSet(checksNothing.Replace(sampleWith("v1", "[Deny]", "Fail", "{verifyDigest: false}")), old)
+	v := e.judgeObject(set, prodPod, tag)
+	if v.Status != gate.StatusFail || !strings.Contains(v.Reason, "no policy performed a signature or attestation check") || !strings.Contains(v.Reason, "ignores required") {
+		t.Errorf("required: %s %q", v.Status, v.Reason)
+	}
+	// required: false and nothing verified: it passes unverified, and
+	// the verdict does not call it verified.
+	set = e.ivpolSet(checksNothing.Replace(sampleWith("v1", "[Deny]", "Fail", "{verifyDigest: false, required: false}")), policy.LoadOptions{})
+	if v := e.judgeObject(set, prodPod, tag); v.Status != gate.StatusUnmatched || !strings.Contains(v.Reason, "passes unverified") {
+		t.Errorf("required false: %s %q, want unmatched", v.Status, v.Reason)
+	}
+	if v := e.judgeObject(set, prodPod, tag, func(o *gate.Options, _ *verify.Options) { o.RequireMatch = true }); v.Status != gate.StatusFail {
+		t.Errorf("required false with --require-match: %s %q, want fail", v.Status, v.Reason)
+	}
+}

@@ -26,6 +26,7 @@ type programOutcome struct {
 	excepted            string
 	// unverified: the program passed without verifying the image.
 	unverified bool
+	warnings   []string
 }
 
 // verifyProgram runs a verification's Program on one image occurrence. Its
@@ -34,7 +35,7 @@ type programOutcome struct {
 func (r *run) verifyProgram(ctx context.Context, in policy.ProgramInput, vf *policy.Verification) programOutcome {
 	c := &checker{r: r, vf: vf, statements: map[string]verify.Statement{}}
 	res := vf.Program.Run(ctx, in, c)
-	out := programOutcome{verified: res.Verified, attempted: res.Attempted, excepted: res.Excepted}
+	out := programOutcome{verified: res.Verified, attempted: res.Attempted, excepted: res.Excepted, warnings: res.Warnings}
 	out.statements = c.found
 	if c.signed != nil {
 		out.signed, out.attestor = c.signed, c.signedBy
@@ -64,9 +65,7 @@ func (r *run) verifyProgram(ctx context.Context, in policy.ProgramInput, vf *pol
 	default:
 		out.status = StatusPass
 		out.unverified = !res.Verified
-		if warn != "" {
-			out.reason = strings.TrimPrefix(warn, " ")
-		}
+		out.reason = strings.Join(res.Warnings, "; ")
 	}
 	return out
 }
@@ -229,11 +228,13 @@ type requiredCheck struct {
 	// passedUnverified: a program passed the image without verifying it,
 	// and nothing else verified it.
 	programs, unverified int
+	warnings             []string
 }
 
 func (q *requiredCheck) add(vf *policy.Verification, o programOutcome) {
 	q.verified = q.verified || o.verified
 	q.programs++
+	q.warnings = append(q.warnings, o.warnings...)
 	if o.unverified {
 		q.unverified++
 	}
@@ -256,6 +257,9 @@ func (q *requiredCheck) verdict(image string) (requiredVerdict, bool) {
 	reason := fmt.Sprintf("image %s is not verified: no policy performed a signature or attestation check on it (validationConfigurations.required)", image)
 	if q.attempted {
 		reason = fmt.Sprintf("image %s failed signature or attestation verification (validationConfigurations.required)", image)
+	}
+	if len(q.warnings) > 0 {
+		reason += " (" + strings.Join(dedupe(q.warnings), "; ") + ")"
 	}
 	return requiredVerdict{status: failStatus(vf), reason: reason, rule: vf.Rule.ID()}, true
 }
