@@ -306,6 +306,9 @@ func LoadWith(o LoadOptions, paths ...string) (*Set, error) {
 			}
 		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	for _, fe := range frontEnds {
 		errs = append(errs, fe.Link(set, o))
 	}

@@ -163,6 +163,8 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
 			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log, Deny: deny},
 		Cache:               s.cache,
+		KyvernoVersion:      s.cfg.Cluster.KyvernoVersion,
+		NamespaceLabels:     s.cfg.Cluster.NamespaceLabels,
 		RequireMatch:        set.RequireMatch != nil && *set.RequireMatch,
 		StrictUnknownImages: set.StrictUnknownImages != nil && *set.StrictUnknownImages,
 	})

@@ -462,9 +462,6 @@ func (b *builder) constraints(p *policy.Policy, s rawSpec, o policy.LoadOptions)
 // CheckOpts.Identities).
 func (b *builder) attestor(field string, ra rawAttestor) ([]*policy.Attestor, error) {
 	if !ra.Notary.IsZero() {
-		if ra.Cosign != nil {
-			return nil, b.errAt(field, errors.New("want exactly one of cosign or notary"))
-		}
 		return nil, b.errAt(field+".notary", fmt.Errorf("Notation is not supported: gitops-gate verifies Sigstore/cosign signatures (%w)", policy.ErrUnsupported))
 	}
 	if ra.Cosign == nil {
