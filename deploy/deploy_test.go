@@ -338,3 +338,46 @@ func TestPostgresOverlay(t *testing.T) {
 		t.Errorf("store %+v", cfg.Store)
 	}
 }
+
+// Two apps deploying into one namespace each include deploy/presync with
+// their own nameSuffix, as docs/argocd.md says: no object is written by
+// both, and each Job runs as its own ServiceAccount, bound to its own Role.
+func TestPresyncHookTwoAppsOneNamespace(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "presync", filepath.Join(root, "deploy/presync"))
+	seen := map[string]string{}
+	for _, app := range []string{"web", "jobs"} {
+		dir := filepath.Join(root, "apps", app)
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte("namespace: shop\nnameSuffix: -"+app+"\nresources: [../../deploy/presync]\n"), 0o644)
+		objs := render(t, root, "apps/"+app)
+		for k := range objs {
+			if other, dup := seen[k]; dup {
+				t.Errorf("%s and %s both write %s in shop", app, other, k)
+			}
+			seen[k] = app
+		}
+		job := objs["Job/gitops-gate-presync-"+app]
+		if job == nil {
+			t.Fatalf("%s: no Job/gitops-gate-presync-%s in %v", app, app, objs)
+		}
+		sa := job.str("spec", "template", "spec", "serviceAccountName")
+		if sa != "gitops-gate-presync-"+app || objs["ServiceAccount/"+sa] == nil {
+			t.Errorf("%s: the Job runs as %q, which this app does not create", app, sa)
+		}
+		rb := objs["RoleBinding/gitops-gate-presync-"+app]
+		subj := object(rb.get("subjects").([]any)[0].(map[string]any))
+		if subj.str("name") != sa || rb.str("roleRef", "name") != "gitops-gate-presync-"+app {
+			t.Errorf("%s: binding %v does not bind its own account to its own role", app, rb)
+		}
+		// The token Secret is the namespace's, made by the operator, and is
+		// shared: kustomize must not rename the reference to it.
+		c := container(t, job, "presync")
+		for _, e := range c.get("env").([]any) {
+			e := object(e.(map[string]any))
+			if e.str("name") == "GITOPS_GATE_TOKEN" && e.str("valueFrom", "secretKeyRef", "name") != "gitops-gate-presync" {
+				t.Errorf("%s: token secret renamed to %q", app, e.str("valueFrom", "secretKeyRef", "name"))
+			}
+		}
+	}
+}

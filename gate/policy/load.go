@@ -306,6 +306,7 @@ func LoadWith(o LoadOptions, paths ...string) (*Set, error) {
 			}
 		}
 	}
+	errs = append(errs, duplicatePolicies(set.Policies)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -345,6 +346,16 @@ func policyFiles(p string, ignore []string) (files, ignored []string, err error)
 		if f == p {
 			return nil
 		}
+		// A ConfigMap or Secret mounted as a volume holds each file twice:
+		// in a timestamped "..2026_…" directory and as a symlink through
+		// "..data". Kubernetes' atomic writer owns every ".." entry, so
+		// reading them would load each policy twice.
+		if strings.HasPrefix(d.Name(), "..") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		rel, _ := filepath.Rel(p, f)
 		if pat := ignoredBy(filepath.ToSlash(rel), ignore); pat != "" {
 			ignored = append(ignored, fmt.Sprintf("%s (ignored: %s)", f, pat))
@@ -360,6 +371,23 @@ func policyFiles(p string, ignore []string) (files, ignored []string, err error)
 	})
 	sort.Strings(files)
 	return files, ignored, err
+}
+
+// duplicatePolicies reports each policy defined twice. The cluster holds
+// one object per kind, namespace and name, so two files defining it leave
+// the gate unable to know which one admission runs.
+func duplicatePolicies(pols []*Policy) []error {
+	first := map[string]*Policy{}
+	var errs []error
+	for _, pol := range pols {
+		key := pol.Kind + "/" + pol.Namespace + "/" + pol.Name
+		if prev, ok := first[key]; ok {
+			errs = append(errs, &LoadError{File: pol.File, Err: fmt.Errorf("%s %q is also defined in %s: the cluster holds only one of them, so which one admission runs is unknown", pol.Kind, pol.Name, prev.File)})
+			continue
+		}
+		first[key] = pol
+	}
+	return errs
 }
 
 // ignoredBy returns the first pattern that matches rel (a slash-separated

@@ -79,3 +79,53 @@ spec:
 		t.Errorf("with a verifyImages rule: %v", err)
 	}
 }
+
+// A policy ConfigMap mounted as a volume (as deploy/ does) holds every file
+// twice, through Kubernetes' atomic-writer "..data" entries; each policy is
+// read once.
+func TestLoadConfigMapVolume(t *testing.T) {
+	src, err := os.ReadFile("../../testdata/policies/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ts := filepath.Join(dir, "..2026_12_01_19_00_00.123456789")
+	if err := os.Mkdir(ts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ts, "demo.yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Base(ts), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("..data/demo.yaml", filepath.Join(dir, "demo.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Policies) != 1 || set.Policies[0].File != filepath.Join(dir, "demo.yaml") {
+		t.Fatalf("want the policy once, through the mounted name; got %d policies", len(set.Policies))
+	}
+}
+
+// Two files defining the same policy leave the gate unable to know which
+// one the cluster holds: a load error naming both, not a silent choice.
+func TestLoadDuplicatePolicyName(t *testing.T) {
+	src, err := os.ReadFile("../../testdata/policies/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"a.yaml", "b.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, f), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = Load(dir)
+	if err == nil || !strings.Contains(err.Error(), "b.yaml") || !strings.Contains(err.Error(), "also defined in "+filepath.Join(dir, "a.yaml")) {
+		t.Fatalf("want a duplicate error naming both files, got %v", err)
+	}
+}
