@@ -81,10 +81,12 @@ type ProgramResult struct {
 
 // Exception is a loaded exception, for listing (the UI shows expiry).
 type Exception struct {
-	Kind, Name, File string
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	File string `json:"file"`
 	// Policies are the policies it names (kind/name).
-	Policies  []string
-	ExpiresAt time.Time // zero: never
+	Policies  []string  `json:"policies"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"` // zero: never
 	// Impl is the front-end's own value, for its Link.
 	Impl any `json:"-"`
 }

@@ -445,8 +445,15 @@ func (s *Service) Wait(ctx context.Context, id string, max time.Duration) (*stor
 type PolicyInfo struct {
 	Repos      []string          `json:"repos"`
 	Policies   []policy.Summary  `json:"policies"`
+	Exceptions []ExceptionInfo   `json:"exceptions,omitempty"`
 	Trust      trust.Description `json:"trust"`
 	TrustError string            `json:"trustError,omitempty"`
+}
+
+// ExceptionInfo is a PolicyException, and whether it has expired.
+type ExceptionInfo struct {
+	policy.Exception
+	Expired bool `json:"expired"`
 }
 
 // Policies lists the engines the service judges with: their repositories,
@@ -479,6 +486,9 @@ func (s *Service) Policies() []PolicyInfo {
 		}
 		for _, p := range e.Policies.Policies {
 			pi.Policies = append(pi.Policies, p.Summarize())
+		}
+		for _, x := range e.Policies.Exceptions {
+			pi.Exceptions = append(pi.Exceptions, ExceptionInfo{Exception: *x, Expired: x.Expired(time.Now())})
 		}
 		out = append(out, pi)
 	}

@@ -274,3 +274,31 @@ func selector(s *rawSelector) (labels.Selector, bool, error) {
 	sel, err := metav1.LabelSelectorAsSelector(ls)
 	return sel, onlyName, err
 }
+
+// Describe says what the policy applies to, for the policy page.
+func (c *constraints) Describe() string {
+	var parts []string
+	for _, r := range c.match {
+		parts = append(parts, strings.Join(r.resources, ", ")+" ("+strings.Join(r.operations, ", ")+")")
+	}
+	d := strings.Join(parts, "; ")
+	for _, r := range c.exclude {
+		d += ", except " + strings.Join(r.resources, ", ")
+		if len(r.names) > 0 {
+			d += " named " + strings.Join(r.names, ", ")
+		}
+	}
+	if len(c.autogen) > 0 {
+		d += " (and the Pods of every controller; autogen for " + strings.Join(c.autogen, ", ") + ")"
+	}
+	if c.nsSel != nil && !c.nsSel.Empty() {
+		d += ", in namespaces matching " + c.nsSel.String()
+	}
+	if c.objSel != nil && !c.objSel.Empty() {
+		d += ", objects matching " + c.objSel.String()
+	}
+	for _, mc := range c.conditions {
+		d += ", when " + mc.name + " holds"
+	}
+	return d
+}
