@@ -158,6 +158,7 @@ func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report
 	if err != nil {
 		return nil, err
 	}
+	e.addExtracted(ctx, inv, rendered)
 	return e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered)), nil
 }
 

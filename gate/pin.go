@@ -52,6 +52,7 @@ func (e *Engine) CheckAndPin(ctx context.Context, dir string, o PinOptions) ([]b
 		return nil, nil, err
 	}
 	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
+	e.addExtracted(ctx, inv, rendered)
 	rep := e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered))
 	if rep.Result != StatusPass {
 		return nil, rep, nil
@@ -94,6 +95,7 @@ func (e *Engine) PlanSourcePins(ctx context.Context, dir string, o PinOptions) (
 		return nil, nil, nil, err
 	}
 	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
+	e.addExtracted(ctx, inv, rendered)
 	rep := e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered))
 	verdicts := map[string]ImageVerdict{}
 	for _, a := range rep.Apps {

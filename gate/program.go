@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -282,19 +283,16 @@ func ignoresErrors(r *policy.Rule) bool {
 	return len(r.Verify) > 0
 }
 
-// category is the images key an occurrence is listed under, from its
-// field path (Kyverno's built-in extractors: containers, initContainers,
-// ephemeralContainers), or the extractor's name for other fields.
+// category is the images key an occurrence is listed under by Kyverno's
+// built-in extractors (containers, initContainers, ephemeralContainers),
+// from its field path; "" for any other field.
 func category(ref manifests.ImageRef) string {
 	for _, c := range []string{"initContainers", "ephemeralContainers", "containers"} {
 		if strings.Contains(ref.FieldPath, "."+c+"[") || strings.HasPrefix(ref.FieldPath, c+"[") {
 			return c
 		}
 	}
-	if ref.Container != "" {
-		return ref.Container
-	}
-	return "containers"
+	return "" // not a built-in field: the policy's own extractors place it
 }
 
 // objectOf is the object an occurrence is written in, when known.
@@ -336,4 +334,87 @@ func renderedObjects(rendered []*manifests.Rendered) Objects {
 		})
 		return e.obj
 	}
+}
+
+// addExtracted adds to the inventory the images that Programs find with
+// extractors of their own (an IVPOL's images[]), each as an occurrence of
+// its resource, so that every rule judges them. An extractor that fails,
+// or a rule with extractors that cannot tell whether it applies, is an
+// error occurrence: an image it might have found is never skipped.
+func (e *Engine) addExtracted(ctx context.Context, inv *manifests.Inventory, rendered []*manifests.Rendered) {
+	type extracting struct {
+		rule *policy.Rule
+		x    policy.ImageExtractor
+	}
+	var xs []extracting
+	for _, r := range e.Policies.Rules() {
+		for _, vf := range r.Verify {
+			if x, ok := vf.Program.(policy.ImageExtractor); ok {
+				xs = append(xs, extracting{r, x})
+			}
+		}
+	}
+	if len(xs) == 0 {
+		return
+	}
+	apps := map[string]*manifests.AppImages{}
+	for i := range inv.Apps {
+		apps[inv.Apps[i].Name] = &inv.Apps[i]
+	}
+	for _, rd := range rendered {
+		app := apps[rd.App.Name]
+		if app == nil {
+			continue
+		}
+		for i := range rd.Resources {
+			res := &rd.Resources[i]
+			var obj map[string]any
+			if res.Node == nil || res.Node.Decode(&obj) != nil {
+				continue
+			}
+			have := map[string]bool{}
+			for _, ref := range app.Images {
+				if ref.Resource == res.ResourceID {
+					have[ref.Image] = true
+				}
+			}
+			target := policy.Resource{APIVersion: res.APIVersion, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, Object: obj}
+			add := func(ref manifests.ImageRef) {
+				ref.App, ref.File, ref.Line, ref.Resource = app.Name, res.File, res.Line, res.ResourceID
+				app.Images = append(app.Images, ref)
+			}
+			for _, x := range xs {
+				direct, viaPods, err := x.rule.AppliesTo(ctx, target)
+				if err == nil && !direct && !viaPods {
+					continue
+				}
+				var found map[string][]string
+				if err == nil {
+					found, err = x.x.ExtractImages(ctx, target)
+				}
+				if err != nil {
+					add(manifests.ImageRef{FieldPath: "images (" + x.rule.ID() + ")", Error: "the images[] extractors of " + x.rule.Policy.Name + " could not run: " + err.Error()})
+					continue
+				}
+				for _, cat := range sortedCategories(found) {
+					for _, img := range found[cat] {
+						if have[img] {
+							continue
+						}
+						have[img] = true
+						add(manifests.ImageRef{Image: img, FieldPath: "images." + cat + " (" + x.rule.Policy.Name + ")", Container: cat})
+					}
+				}
+			}
+		}
+	}
+}
+
+func sortedCategories(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -73,3 +73,58 @@ func TestCheckIVPOL(t *testing.T) {
 		t.Errorf("notary: exit %d %s", code, stderr)
 	}
 }
+
+// taskIVPOL verifies the step images of Tekton Tasks through an images[]
+// CEL extractor: images the gate's built-in extraction does not know.
+const taskIVPOL = `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata:
+  name: signed-steps
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ["tekton.dev"]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["tasks"]
+  images:
+    - name: steps
+      expression: "object.spec.steps.map(s, s.image)"
+  attestors:
+    - name: release
+      cosign:
+        keyless:
+          identities:
+            - issuer: https://token.actions.githubusercontent.com
+              subjectRegExp: '^https://github\.com/acme/[^/]+/\.github/workflows/release\.yml@refs/tags/.+$'
+  validations:
+    - expression: "images.steps.all(i, verifyImageSignatures(i, [attestors.release]) > 0)"
+      message: a step image is not signed by acme's release workflow
+`
+
+// TestCheckIVPOLImageExtractors: an IVPOL's images[] extractor adds the
+// images it finds; an unsigned one fails, a signed one passes.
+func TestCheckIVPOLImageExtractors(t *testing.T) {
+	w, _, _, signed, unsigned := checkWorld(t)
+	pol := filepath.Join(t.TempDir(), "ivpol.yaml")
+	os.WriteFile(pol, []byte(taskIVPOL), 0o644)
+	task := func(image string) string {
+		return "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: build\n  namespace: ci\nspec:\n  steps:\n    - name: build\n      image: " + image + "\n"
+	}
+	for _, c := range []struct {
+		image string
+		code  int
+		want  string
+	}{
+		{signed, exitOK, "PASS"},
+		{unsigned, exitDenied, "a step image is not signed by acme's release workflow"},
+	} {
+		repo := t.TempDir()
+		os.MkdirAll(filepath.Join(repo, "ci"), 0o755)
+		os.WriteFile(filepath.Join(repo, "ci", "task.yaml"), []byte(task(c.image)), 0o644)
+		out, stderr, code := run(t, "check", repo, "--policy", pol, "--trusted-root", w.TrustedRootPath, "--require-match")
+		if code != c.code || !strings.Contains(out, c.want) || !strings.Contains(out, c.image) {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s\n%s", c.image, code, c.code, c.want, out, stderr)
+		}
+	}
+}

@@ -39,11 +39,17 @@ type Program interface {
 	Run(ctx context.Context, in ProgramInput, c Checker) ProgramResult
 }
 
+// ImageExtractor is a Program that finds images of its own in an object
+// (an IVPOL's images[] CEL extractors): category → image references.
+type ImageExtractor interface {
+	ExtractImages(ctx context.Context, res Resource) (map[string][]string, error)
+}
+
 // ProgramInput is the image occurrence a Program judges.
 type ProgramInput struct {
-	// Image is the reference as written; Category is the images key it
-	// is listed under (containers, initContainers, ephemeralContainers, or
-	// an images[] extractor's name).
+	// Image is the reference as written; Category is the images key
+	// Kyverno's built-in extraction lists it under (containers,
+	// initContainers, ephemeralContainers), "" for another field.
 	Image    string
 	Category string
 	// Digest is what the image resolved to ("sha256:…").

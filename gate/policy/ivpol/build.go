@@ -273,8 +273,16 @@ func build(file string, root *yaml.Node, o policy.LoadOptions) (*policy.Policy, 
 	prog.cons = cons
 
 	// Images.
-	if len(s.Images) > 0 {
-		return nil, b.errAt("spec.images", fmt.Errorf("custom image extractors are %w yet: the gate verifies the images of containers, initContainers and ephemeralContainers (and imageExtractors of ClusterPolicies)", policy.ErrUnsupported))
+	for i, im := range s.Images {
+		field := fmt.Sprintf("spec.images[%d]", i)
+		if im.Name == "" {
+			return nil, b.errAt(field+".name", errors.New("missing"))
+		}
+		pr, err := b.compile(env, field+".expression", im.Expression, nil)
+		if err != nil {
+			return nil, err
+		}
+		prog.extractors = append(prog.extractors, namedProgram{name: im.Name, field: field + ".expression", prog: pr})
 	}
 	refEnv, err := celexpr.NewRefEnv()
 	if err != nil {

@@ -21,6 +21,7 @@ type program struct {
 	vf   *policy.Verification
 	cons *constraints
 
+	extractors  []namedProgram // images[]
 	globs       []glob.Glob
 	refExprs    []namedProgram
 	variables   []namedProgram
@@ -98,7 +99,26 @@ func (p *program) Run(ctx context.Context, in policy.ProgramInput, c policy.Chec
 		image += "@" + in.Digest
 	}
 	images := map[string][]string{"containers": {}, "initContainers": {}, "ephemeralContainers": {}}
-	images[in.Category] = []string{image}
+	if in.Category != "" {
+		images[in.Category] = []string{image}
+	}
+	if len(p.extractors) > 0 {
+		// The images[] extractors list the image under their own
+		// categories when they find it in the object.
+		found, err := p.ExtractImages(ctx, in.Resource)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		for cat, list := range found {
+			images[cat] = []string{}
+			for _, im := range list {
+				if im == in.Image {
+					images[cat] = []string{image}
+				}
+			}
+		}
+	}
 	vars["images"] = images
 	att := map[string]any{}
 	for _, k := range p.attestorKeys {
@@ -280,4 +300,43 @@ func (f *funcs) ExtractPayload(ctx context.Context, image, attestation string) (
 
 func (f *funcs) GetImageData(ctx context.Context, image string) (any, error) {
 	return f.c.ImageData(ctx, image)
+}
+
+// ExtractImages runs the images[] extractors on the object the policy
+// sees (policy.ImageExtractor). Kyverno adds these categories to the
+// built-in ones; an extractor that fails or gives anything but strings is
+// an error.
+func (p *program) ExtractImages(ctx context.Context, res policy.Resource) (map[string][]string, error) {
+	if len(p.extractors) == 0 {
+		return nil, nil
+	}
+	obj := p.cons.objectFor(res)
+	if obj == nil {
+		return nil, fmt.Errorf("spec.images of %s %s needs the object, which the gate does not have here", p.pol.Kind, p.pol.Name)
+	}
+	vars := p.cons.vars(res, obj)
+	out := map[string][]string{}
+	for _, x := range p.extractors {
+		v, err := x.prog.Eval(ctx, vars, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s %s (%s): %w", p.pol.Kind, p.pol.Name, x.field, x.name, err)
+		}
+		n, err := celexpr.Native(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s %s: %w", p.pol.Kind, p.pol.Name, x.field, err)
+		}
+		list, ok := n.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%s %s %s gave %T, want a list of image references", p.pol.Kind, p.pol.Name, x.field, n)
+		}
+		out[x.name] = []string{}
+		for _, e := range list {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s %s %s gave %v, want image references (strings)", p.pol.Kind, p.pol.Name, x.field, e)
+			}
+			out[x.name] = append(out[x.name], s)
+		}
+	}
+	return out, nil
 }
