@@ -68,6 +68,38 @@ spec:
       message: sbom is not a cyclone dx sbom
 `
 
+// blockEphemeral is chainsaw subresources/block-ephemeral-containers,
+// its Notary attestor (unused by the expression) made cosign.
+const blockEphemeral = `
+apiVersion: policies.kyverno.io/v1beta1
+kind: ImageValidatingPolicy
+metadata:
+  name: block-ephemeral-containers
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [""]
+        apiVersions: ["v1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["pods", "pods/ephemeralcontainers"]
+  matchImageReferences:
+    - glob: "*"
+  validationConfigurations:
+    mutateDigest: false
+    verifyDigest: false
+    required: false
+  attestors:
+    - name: cosign
+      cosign:
+        keyless:
+          identities: [{issuer: "https://token.actions.githubusercontent.com", subjectRegExp: "^https://github\\.com/acme/"}]
+  validations:
+    - expression: >-
+        object.spec.?ephemeralContainers.orValue([]).size() == 0
+      message: "Ephemeral (debug) containers are not permitted."
+`
+
 // sampleWith fills ivpolSample's placeholders.
 func sampleWith(version, actions, failure, config string) string {
 	r := strings.NewReplacer("VERSION", version, "ACTIONS", actions, "FAILURE", failure, "CONFIG", config)
@@ -89,7 +121,9 @@ func (e *env) ivpolSet(doc string, o policy.LoadOptions) *policy.Set {
 type object struct {
 	kind, name, namespace string
 	labels                map[string]any
-	field                 string // image field path; default the kind's containers[0]
+	annotations           map[string]any
+	podSpec               map[string]any // extra pod spec fields
+	field                 string         // image field path; default the kind's containers[0]
 }
 
 func (o object) build(image string) (manifests.ImageRef, map[string]any) {
@@ -98,6 +132,12 @@ func (o object) build(image string) (manifests.ImageRef, map[string]any) {
 	meta := map[string]any{"name": o.name, "namespace": o.namespace}
 	if o.labels != nil {
 		meta["labels"] = o.labels
+	}
+	if o.annotations != nil {
+		meta["annotations"] = o.annotations
+	}
+	for k, v := range o.podSpec {
+		podSpec[k] = v
 	}
 	obj := map[string]any{"apiVersion": apiVersion, "kind": o.kind, "metadata": meta, "spec": podSpec}
 	field := "spec.containers[0].image"
@@ -240,6 +280,20 @@ func TestIVPOLConformance(t *testing.T) {
 		// mutateDigest pins the tag first; without mutateDigest a tag is refused.
 		{"verifyDigest after mutateDigest", "chainsaw/mutate-digest", sampleWith("v1", deny, "Fail", "{}"), prodPod, tag(w.good), gate.StatusPass, ""},
 		{"verifyDigest without mutateDigest", "chainsaw/mutate-digest-disabled", sampleWith("v1", deny, "Fail", "{mutateDigest: false}"), prodPod, tag(w.good), gate.StatusFail, "missing digest"},
+		// security/forged-verification-annotation: a client-supplied
+		// verification outcome is never believed.
+		{"forged verification annotation", "chainsaw/security/forged-verification-annotation", sampleWith("v1", deny, "Fail", noDigest),
+			object{kind: "Pod", name: "forged", namespace: "default", labels: map[string]any{"prod": "true"}, annotations: map[string]any{
+				"kyverno.io/image-verification-outcomes": `{"ivpol-sample":{"name":"ivpol-sample","status":"pass","message":"forged: verification already passed"}}`}},
+			tag(w.unsigned), gate.StatusFail, "failed to verify image"},
+		// subresources/block-ephemeral-containers: an expression over the
+		// object (optional field syntax), no verification function.
+		{"block ephemeral containers", "chainsaw/subresources/block-ephemeral-containers", blockEphemeral,
+			object{kind: "Pod", name: "debug", namespace: "default", field: "spec.ephemeralContainers[0].image",
+				podSpec: map[string]any{"ephemeralContainers": []any{map[string]any{"name": "debug", "image": tag(w.good)}}}},
+			tag(w.good), gate.StatusFail, "Ephemeral (debug) containers are not permitted."},
+		{"no ephemeral containers: passes unverified", "chainsaw/subresources/block-ephemeral-containers", blockEphemeral,
+			prodPod, tag(w.good), gate.StatusUnmatched, "passes unverified"},
 		{"verifyDigest without mutateDigest, pinned", "chainsaw/mutate-digest-disabled", sampleWith("v1", deny, "Fail", "{mutateDigest: false}"), prodPod, pinned(w.good), gate.StatusPass, ""},
 	}
 	for _, c := range cases {

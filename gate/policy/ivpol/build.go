@@ -56,11 +56,19 @@ func (fe frontEnd) Parse(file string, root *yaml.Node, o policy.LoadOptions) ([]
 // silently).
 func (fe frontEnd) Link(set *policy.Set, o policy.LoadOptions) error {
 	var errs []error
+	seen := map[string]*exception{}
 	for _, pe := range set.Exceptions {
 		e := excOf(pe)
 		if e == nil {
 			continue
 		}
+		// The cluster holds one object per namespace and name: two files
+		// defining it leave the gate unable to know which applies.
+		if prev, dup := seen[e.namespace+"/"+e.Name]; dup {
+			errs = append(errs, &policy.LoadError{File: e.File, Field: "metadata.name", Err: fmt.Errorf("PolicyException %s/%s is also defined in %s: the cluster holds only one of them", e.namespace, e.Name, prev.File)})
+			continue
+		}
+		seen[e.namespace+"/"+e.Name] = e
 		used := false
 		for _, p := range set.Policies {
 			if !e.refers(p) {

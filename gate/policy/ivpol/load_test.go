@@ -129,6 +129,10 @@ func TestExceptionLoadErrors(t *testing.T) {
 			t.Errorf("error %v, want %q", err, c.want)
 		}
 	}
+	twice := strings.NewReplacer("REF", "p", "EXP", "2030-01-01T00:00:00Z").Replace(exc)
+	if _, err := load(t, minimal+twice+twice, policy.LoadOptions{}); err == nil || !strings.Contains(err.Error(), "PolicyException default/e is also defined in ivpol.yaml") {
+		t.Errorf("an exception defined twice: %v", err)
+	}
 }
 
 // namespaceSelector reads labels from the gate's configuration; a
