@@ -33,7 +33,7 @@ test: fmt-check vet test-deps test-go fuzz-short
 # a target that found nothing (golang/go#75804, fixed only in Go 1.27). A count
 # never arms that deadline, so make test fails only on a real crasher.
 FUZZ_TARGETS = ./gate/imageref:FuzzParse ./gate/imageref:FuzzMatch ./gate/policy:FuzzParse \
-	./manifests:FuzzExtractImages ./manifests:FuzzDecodeAgreesWithApplier ./gate/github:FuzzInterpret ./gate/report:FuzzWrite
+	./manifests/extract:FuzzExtractImages ./manifests/extract:FuzzDecodeAgreesWithApplier ./gate/github:FuzzInterpret ./gate/report:FuzzWrite
 FUZZ_SHORT ?= 2000x
 FUZZTIME ?= 5m
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"io/fs"
 	"os"
 
@@ -20,7 +21,7 @@ type Cluster = appset.Cluster
 // this checkout when a git generator's repoURL is this repository. A
 // generator that cannot be expanded becomes an app with an error: the
 // Applications it would make are not seen, so they must not pass silently.
-func (r *Repo) expandApplicationSets(ctx context.Context, sets []*Resource, repoURL string) ([]*argoApp, []App) {
+func (r *Repo) expandApplicationSets(ctx context.Context, sets []*Resource, repoURL string) ([]*argocd.Application, []App) {
 	if len(sets) == 0 {
 		return nil, nil
 	}
@@ -31,11 +32,11 @@ func (r *Repo) expandApplicationSets(ctx context.Context, sets []*Resource, repo
 	}
 	opts := appset.Options{
 		Repo:        root,
-		IsThisRepo:  func(u string) bool { return repoURL != "" && normalizeRepoURL(u) == repoURL },
+		IsThisRepo:  func(u string) bool { return repoURL != "" && argocd.NormalizeRepoURL(u) == repoURL },
 		Clusters:    r.opts.Clusters,
 		MaxFileSize: r.opts.MaxFileSize,
 	}
-	var apps []*argoApp
+	var apps []*argocd.Application
 	var errApps []App
 	for _, res := range sets {
 		where := fmt.Sprintf("%s:%d", res.File, res.Line)
@@ -73,13 +74,13 @@ func (r *Repo) expandApplicationSets(ctx context.Context, sets []*Resource, repo
 				ResourceID: ResourceID{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Name: g.Name()},
 				File:       res.File, Line: res.Line, Node: &n,
 			}
-			a, err := parseArgoApplication(gres)
+			a, err := argocd.Parse(gres)
 			if err != nil {
 				fail(g.Generator, fmt.Errorf("generated Application %s: %w", g.Name(), err))
 				continue
 			}
-			a.instance = a.instanceName(r.opts.ArgoCDNamespace)
-			a.generatedBy = &GeneratedBy{ApplicationSet: res.Name, Generator: g.Generator, File: where}
+			a.Instance = a.InstanceName(r.opts.ArgoCDNamespace)
+			a.GeneratedBy = &GeneratedBy{ApplicationSet: res.Name, Generator: g.Generator, File: where}
 			apps = append(apps, a)
 		}
 	}

@@ -3,6 +3,7 @@ package manifests
 import (
 	"context"
 	"errors"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -388,8 +389,8 @@ func TestArgoSourceOverrideFiles(t *testing.T) {
 	if ns := web.Images[0].Resource.Namespace; ns != "sneaky" {
 		t.Errorf("namespace %q, want the override's", ns)
 	}
-	if got := ArgoSourceOverrides(filepath.Join(dir, "k"), "web"); len(got) != 2 || filepath.Base(got[0]) != ".argocd-source.yaml" || filepath.Base(got[1]) != ".argocd-source-web.yaml" {
-		t.Errorf("ArgoSourceOverrides = %v", got)
+	if got := argocd.SourceOverrides(filepath.Join(dir, "k"), "web"); len(got) != 2 || filepath.Base(got[0]) != ".argocd-source.yaml" || filepath.Base(got[1]) != ".argocd-source-web.yaml" {
+		t.Errorf("argocd.SourceOverrides = %v", got)
 	}
 	// path, repoURL and chart cannot be changed by the files.
 	files["k/.argocd-source.yaml"] = "path: elsewhere\nrepoURL: https://github.com/evil/repo\nplugin: null\n"
@@ -406,8 +407,8 @@ func TestArgoSourceOverrideFiles(t *testing.T) {
 	if e := appByName(t, inv, "web").Error; !strings.Contains(e, ".argocd-source-team_web.yaml") {
 		t.Errorf("ambiguous override: %q", e)
 	}
-	if got := ArgoSourceOverrides(filepath.Join(writeTree(t, files), "k"), "team_web"); len(got) != 2 || filepath.Base(got[1]) != ".argocd-source-team_web.yaml" {
-		t.Errorf("ArgoSourceOverrides with an instance name = %v, want every file that may apply", got)
+	if got := argocd.SourceOverrides(filepath.Join(writeTree(t, files), "k"), "team_web"); len(got) != 2 || filepath.Base(got[1]) != ".argocd-source-team_web.yaml" {
+		t.Errorf("argocd.SourceOverrides with an instance name = %v, want every file that may apply", got)
 	}
 }
 

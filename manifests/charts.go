@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -69,7 +70,7 @@ func (r *Repo) fetchChart(ctx context.Context, repoURL, name, version string) (*
 }
 
 func chartKey(repoURL, name, version string) string {
-	return normalizeRepoURL(repoURL) + "|" + name + "@" + version
+	return argocd.NormalizeRepoURL(repoURL) + "|" + name + "@" + version
 }
 
 // isLocalDependency reports a dependency that is not downloaded: one
@@ -102,7 +103,7 @@ func (r *Repo) fetchDependencies(ctx context.Context, dir string, c *chart.Chart
 			continue
 		}
 		version := d.Version
-		if v, ok := locked[d.Name+"|"+normalizeRepoURL(d.Repository)]; ok {
+		if v, ok := locked[d.Name+"|"+argocd.NormalizeRepoURL(d.Repository)]; ok {
 			version = v
 		}
 		fc, err := r.fetchChart(ctx, d.Repository, d.Name, version)
@@ -157,7 +158,7 @@ func (r *Repo) lockedVersions(dir string) map[string]string {
 		}
 		for _, d := range lock.Dependencies {
 			if d != nil {
-				out[d.Name+"|"+normalizeRepoURL(d.Repository)] = d.Version
+				out[d.Name+"|"+argocd.NormalizeRepoURL(d.Repository)] = d.Version
 			}
 		}
 		break

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,10 +13,8 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// ConfigFileName is the repository's own app list. It may say where apps
-// are and add image extractors; it can never weaken verification, which is
-// configured in the gate, not in the repository.
-const ConfigFileName = ".gitops-gate.yaml"
+// ConfigFileName is the repository's own app list (see model.ConfigFileName).
+const ConfigFileName = model.ConfigFileName
 
 // RepoConfig is the content of .gitops-gate.yaml.
 type RepoConfig struct {

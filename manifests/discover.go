@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -45,7 +46,7 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 
 	// Applications: in plain files, and in the output of apps (app-of-apps
 	// charts or kustomizations) whose files mention them.
-	var argoApps []*argoApp
+	var argoApps []*argocd.Application
 	var appErrs []App
 	var appSets []*Resource
 	collect := func(resources []Resource) {
@@ -58,14 +59,14 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 			if res.Kind != "Application" || !strings.HasPrefix(res.APIVersion, "argoproj.io/") {
 				continue
 			}
-			a, err := parseArgoApplication(res)
+			a, err := argocd.Parse(res)
 			if err != nil {
 				appErrs = append(appErrs, App{Name: res.Name, Path: ".", Kind: KindPlain,
 					DefinedIn: fmt.Sprintf("%s:%d", res.File, res.Line),
 					Err:       fmt.Errorf("Application %s in %s: %w", res.Name, res.File, err)})
 				continue
 			}
-			a.instance = a.instanceName(r.opts.ArgoCDNamespace)
+			a.Instance = a.InstanceName(r.opts.ArgoCDNamespace)
 			argoApps = append(argoApps, a)
 		}
 	}
@@ -89,19 +90,19 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 		st, err := os.Stat(abs)
 		return err == nil && st.IsDir()
 	}
-	repoURL := normalizeRepoURL(r.opts.RepoURL)
+	repoURL := argocd.NormalizeRepoURL(r.opts.RepoURL)
 	if repoURL == "" {
-		repoURL = normalizeRepoURL(gitOriginURL(r.root))
+		repoURL = argocd.NormalizeRepoURL(gitOriginURL(r.root))
 	}
 	if repoURL == "" {
-		repoURL = inferRepoURL(argoApps, exists)
+		repoURL = argocd.InferRepoURL(argoApps, exists)
 	}
 	// ApplicationSets: their Applications are discovered like written ones.
 	generated, genErrs := r.expandApplicationSets(ctx, appSets, repoURL)
 	if repoURL == "" && len(generated) > 0 {
 		// Generated Applications vote like written ones; git generators
 		// then read the checkout under the inferred URL.
-		if repoURL = inferRepoURL(append(argoApps, generated...), exists); repoURL != "" {
+		if repoURL = argocd.InferRepoURL(append(argoApps, generated...), exists); repoURL != "" {
 			generated, genErrs = r.expandApplicationSets(ctx, appSets, repoURL)
 		}
 	}
@@ -111,15 +112,15 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 	var apps []App
 	for _, a := range argoApps {
 		first := len(apps)
-		if len(a.sources) == 0 && a.err == nil {
-			a.err = errors.New("no spec.source or spec.sources")
+		if len(a.Sources) == 0 && a.Err == nil {
+			a.Err = errors.New("no spec.source or spec.sources")
 		}
-		if a.err != nil {
-			apps = append(apps, a.toApp(0, argoSource{}, nil))
-			apps[len(apps)-1].GeneratedBy = a.generatedBy
+		if a.Err != nil {
+			apps = append(apps, a.ToApp(0, argocd.Source{}, nil))
+			apps[len(apps)-1].GeneratedBy = a.GeneratedBy
 			continue
 		}
-		for i, s := range a.sources {
+		for i, s := range a.Sources {
 			app, skip := r.sourceApp(ctx, a, i, s, repoURL)
 			if skip {
 				continue
@@ -130,7 +131,7 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 			apps = append(apps, app)
 		}
 		for k := first; k < len(apps); k++ {
-			apps[k].GeneratedBy = a.generatedBy
+			apps[k].GeneratedBy = a.GeneratedBy
 		}
 	}
 	apps = append(apps, appErrs...)
@@ -154,21 +155,21 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 
 // sourceApp turns source i of Application a into an app, as Argo CD
 // renders it; skip is true for a source that renders nothing.
-func (r *Repo) sourceApp(ctx context.Context, a *argoApp, i int, s argoSource, repoURL string) (app App, skip bool) {
-	field := a.sourceField(i)
+func (r *Repo) sourceApp(ctx context.Context, a *argocd.Application, i int, s argocd.Source, repoURL string) (app App, skip bool) {
+	field := a.SourceField(i)
 	fail := func(err error) App {
-		app := App{Name: a.name, Path: cleanArgoPath(s.Path), Kind: KindPlain, DefinedIn: a.where(), Err: err}
-		if a.multi {
-			app.Name = fmt.Sprintf("%s[%d]", a.name, i)
+		app := App{Name: a.Name, Path: argocd.CleanPath(s.Path), Kind: KindPlain, DefinedIn: a.Where(), Err: err}
+		if a.Multi {
+			app.Name = fmt.Sprintf("%s[%d]", a.Name, i)
 		}
 		return app
 	}
 	switch {
-	case a.multi && s.Ref != "" && s.Path == "" && s.Chart == "" && !s.isOCI():
+	case a.Multi && s.Ref != "" && s.Path == "" && s.Chart == "" && !s.IsOCI():
 		// A values-only source ($ref): Argo CD renders nothing for it
 		// (GenerateManifest in reposerver/repository/repository.go).
 		return App{}, true
-	case s.Chart != "" || s.isOCI():
+	case s.Chart != "" || s.IsOCI():
 		what := fmt.Sprintf("Helm chart %q from %s", s.Chart, s.RepoURL)
 		if s.Chart == "" {
 			what = "OCI artifact " + s.RepoURL
@@ -181,17 +182,17 @@ func (r *Repo) sourceApp(ctx context.Context, a *argoApp, i int, s argoSource, r
 			why = "the source is allowed, but gitops-gate fetches only Helm charts (with spec.source.chart) from OCI registries"
 		}
 		app := fail(fmt.Errorf("Application %s (%s): %s: %s is not in this repository and %s, so its images cannot be checked: %w",
-			a.name, a.where(), field, what, why, ErrUnsupported))
+			a.Name, a.Where(), field, what, why, ErrUnsupported))
 		app.Kind = KindHelm
 		return app, false
-	case normalizeRepoURL(s.RepoURL) != repoURL:
+	case argocd.NormalizeRepoURL(s.RepoURL) != repoURL:
 		if !r.sourceAllowed(s.RepoURL) {
 			return fail(fmt.Errorf("Application %s (%s): %s: repository %s is not this repository (%s) and the gate's configuration does not allow it (--allow-source), so its images cannot be checked: %w",
-				a.name, a.where(), field, s.RepoURL, orUnknown(repoURL), ErrUnsupported)), false
+				a.Name, a.Where(), field, s.RepoURL, orUnknown(repoURL), ErrUnsupported)), false
 		}
 		rr, err := r.remote(ctx, s.RepoURL, s.TargetRevision)
 		if err != nil {
-			return fail(fmt.Errorf("Application %s (%s): %s: allowed source %s at %q: %w", a.name, a.where(), field, s.RepoURL, orHEAD(s.TargetRevision), err)), false
+			return fail(fmt.Errorf("Application %s (%s): %s: allowed source %s at %q: %w", a.Name, a.Where(), field, s.RepoURL, orHEAD(s.TargetRevision), err)), false
 		}
 		app := rr.repo.argoSourceApp(a, i, s)
 		app.Remote = &RemoteSource{RepoURL: s.RepoURL, Revision: s.TargetRevision, Commit: rr.commit}
@@ -203,7 +204,7 @@ func (r *Repo) sourceApp(ctx context.Context, a *argoApp, i int, s argoSource, r
 		rr, err := r.remote(ctx, s.RepoURL, s.TargetRevision)
 		if err != nil {
 			return fail(fmt.Errorf("Application %s (%s): %s: targetRevision %q is not the revision being checked (%s), and it cannot be fetched: %w",
-				a.name, a.where(), field, s.TargetRevision, strings.Join(r.opts.Revisions, ", "), err)), false
+				a.Name, a.Where(), field, s.TargetRevision, strings.Join(r.opts.Revisions, ", "), err)), false
 		}
 		app := rr.repo.argoSourceApp(a, i, s)
 		app.Remote = &RemoteSource{RepoURL: s.RepoURL, Revision: s.TargetRevision, Commit: rr.commit}
@@ -216,10 +217,10 @@ func (r *Repo) sourceApp(ctx context.Context, a *argoApp, i int, s argoSource, r
 // registry that source i of Application a names, at its targetRevision
 // (a version or a semver range), and builds its app; the app's Remote
 // shows the version and digest the revision resolved to.
-func (r *Repo) chartSourceApp(ctx context.Context, a *argoApp, i int, s argoSource, fail func(error) App) App {
+func (r *Repo) chartSourceApp(ctx context.Context, a *argocd.Application, i int, s argocd.Source, fail func(error) App) App {
 	fc, err := r.fetchChart(ctx, s.RepoURL, s.Chart, s.TargetRevision)
 	if err != nil {
-		app := fail(fmt.Errorf("Application %s (%s): %s: Helm chart %q %s from allowed source %s: %w", a.name, a.where(), a.sourceField(i), s.Chart, orAny(s.TargetRevision), s.RepoURL, err))
+		app := fail(fmt.Errorf("Application %s (%s): %s: Helm chart %q %s from allowed source %s: %w", a.Name, a.Where(), a.SourceField(i), s.Chart, orAny(s.TargetRevision), s.RepoURL, err))
 		app.Kind = KindHelm
 		return app
 	}
@@ -260,18 +261,18 @@ func (r *Repo) isThisRevision(rev string) bool {
 
 // argoSourceApp builds the app of a source whose files are in r: it merges
 // the .argocd-source files and decides the tool as Argo CD does.
-func (r *Repo) argoSourceApp(a *argoApp, i int, s argoSource) App {
+func (r *Repo) argoSourceApp(a *argocd.Application, i int, s argocd.Source) App {
 	refs := map[string]string{}
-	for _, o := range a.sources {
-		if o.Ref != "" && o.Chart == "" && normalizeRepoURL(o.RepoURL) == normalizeRepoURL(s.RepoURL) {
-			refs[o.Ref] = cleanArgoPath(o.Path)
+	for _, o := range a.Sources {
+		if o.Ref != "" && o.Chart == "" && argocd.NormalizeRepoURL(o.RepoURL) == argocd.NormalizeRepoURL(s.RepoURL) {
+			refs[o.Ref] = argocd.CleanPath(o.Path)
 		}
 	}
-	path := cleanArgoPath(s.Path)
+	path := argocd.CleanPath(s.Path)
 	// A source that cannot render whatever its directory holds (a plugin,
 	// an option not implemented) says so first.
 	pathErr := func(err error) App {
-		app := a.toApp(i, s, refs)
+		app := a.ToApp(i, s, refs)
 		if app.Err == nil {
 			app.Kind, app.Err = KindPlain, err
 		}
@@ -279,18 +280,18 @@ func (r *Repo) argoSourceApp(a *argoApp, i int, s argoSource) App {
 	}
 	dir, err := r.abs(path)
 	if err != nil {
-		return pathErr(fmt.Errorf("Application %s (%s): %s.path: %w", a.name, a.where(), a.sourceField(i), err))
+		return pathErr(fmt.Errorf("Application %s (%s): %s.path: %w", a.Name, a.Where(), a.SourceField(i), err))
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return pathErr(&FileError{File: path, Err: fmt.Errorf("Application %s (%s) points at a path that does not exist in this repository", a.name, a.where())})
+		return pathErr(&FileError{File: path, Err: fmt.Errorf("Application %s (%s) points at a path that does not exist in this repository", a.Name, a.Where())})
 	}
-	merged, files, err := r.mergeSourceFiles(s, dir, a.instance)
+	merged, files, err := r.mergeSourceFiles(s, dir, a.Instance)
 	if err != nil {
-		app := a.toApp(i, argoSource{Path: s.Path}, refs)
-		app.Kind, app.Err = KindPlain, fmt.Errorf("Application %s (%s): %s: Argo CD source overrides: %w", a.name, a.where(), a.sourceField(i), err)
+		app := a.ToApp(i, argocd.Source{Path: s.Path}, refs)
+		app.Kind, app.Err = KindPlain, fmt.Errorf("Application %s (%s): %s: Argo CD source overrides: %w", a.Name, a.Where(), a.SourceField(i), err)
 		return app
 	}
-	app := a.toApp(i, merged, refs)
+	app := a.ToApp(i, merged, refs)
 	app.SourceFiles = files
 	if app.Err != nil && len(files) > 0 {
 		app.Err = fmt.Errorf("%w (after merging %s)", app.Err, strings.Join(files, ", "))
@@ -331,9 +332,9 @@ func argoDetectKind(dir string) Kind {
 
 // sourceAllowed reports whether the gate's configuration lists repoURL.
 func (r *Repo) sourceAllowed(repoURL string) bool {
-	u := normalizeRepoURL(repoURL)
+	u := argocd.NormalizeRepoURL(repoURL)
 	for _, a := range r.opts.AllowSources {
-		if normalizeRepoURL(a) == u {
+		if argocd.NormalizeRepoURL(a) == u {
 			return true
 		}
 	}
@@ -346,7 +347,7 @@ func (r *Repo) remote(ctx context.Context, repoURL, revision string) (*remoteRep
 	if r.opts.Sources == nil {
 		return nil, fmt.Errorf("no fetcher for other repositories is configured: %w", ErrUnsupported)
 	}
-	v, _ := r.remotes.LoadOrStore(normalizeRepoURL(repoURL)+"@"+revision, &remoteRepo{})
+	v, _ := r.remotes.LoadOrStore(argocd.NormalizeRepoURL(repoURL)+"@"+revision, &remoteRepo{})
 	rr := v.(*remoteRepo)
 	rr.once.Do(func() {
 		dir, commit, err := r.opts.Sources.FetchGit(ctx, repoURL, orHEAD(revision))

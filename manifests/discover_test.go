@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"context"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"strings"
 	"testing"
 )
@@ -215,7 +216,7 @@ func TestParseImageOverrides(t *testing.T) {
 		{"app=registry.example:5000/app:v1@sha256:abc", "{app registry.example:5000/app v1 sha256:abc}"},
 		{"registry.example:5000/app:v1", "{registry.example:5000/app  v1 }"},
 	} {
-		imgs, err := parseImageOverrides([]string{c.in})
+		imgs, err := argocd.ParseImageOverrides([]string{c.in})
 		if err != nil {
 			t.Errorf("%s: %v", c.in, err)
 			continue
@@ -225,7 +226,7 @@ func TestParseImageOverrides(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", c.in, got, c.want)
 		}
 	}
-	if _, err := parseImageOverrides([]string{"justaname"}); err == nil {
+	if _, err := argocd.ParseImageOverrides([]string{"justaname"}); err == nil {
 		t.Error("a bare name is not an override")
 	}
 }
@@ -233,8 +234,8 @@ func TestParseImageOverrides(t *testing.T) {
 func TestNormalizeRepoURL(t *testing.T) {
 	same := []string{"https://github.com/Acme/GitOps.git", "git@github.com:acme/gitops.git", "ssh://git@github.com/acme/gitops", "https://github.com/acme/gitops/"}
 	for _, s := range same {
-		if got := normalizeRepoURL(s); got != "github.com/acme/gitops" {
-			t.Errorf("normalizeRepoURL(%q) = %q", s, got)
+		if got := argocd.NormalizeRepoURL(s); got != "github.com/acme/gitops" {
+			t.Errorf("argocd.NormalizeRepoURL(%q) = %q", s, got)
 		}
 	}
 }

@@ -18,4 +18,35 @@
 // expansion. Errors are recorded per app (and per image for a field that is
 // empty or not a string) instead of aborting the scan, so one broken overlay
 // never hides the images of the others.
+//
+// # Layout
+//
+// The work is split along the data flow; the arrows run one way (each
+// package imports only those below it) and nothing here talks to a
+// registry:
+//
+//	manifests          discovery and orchestration: Open a Repo, find its apps
+//	                   (.gitops-gate.yaml, Argo CD Applications and
+//	                   ApplicationSets, the layout of the tree), render each
+//	                   (plain, Kustomize, the Repo side of Helm and Jsonnet)
+//	                   and scan; aliases and thin wrappers keep the names of
+//	                   the packages below where callers have always used them
+//	manifests/pin      pinning images to digests in their sources: plan,
+//	                   apply, write back, diff (through a small Tree interface)
+//	manifests/argocd   the Argo CD Application model (sources, tool settings,
+//	                   env substitution, .argocd-source files, kustomize.images
+//	                   syntax, repo URLs)
+//	manifests/appset   ApplicationSet expansion, offline
+//	manifests/helm     Helm's template engine for one chart, and the Sandbox
+//	                   child processes (Helm and Jsonnet) with their limits
+//	manifests/jsonnet  Jsonnet evaluation confined to the repository
+//	manifests/extract  decoding as the applier does, image extraction,
+//	                   unknown-image warnings
+//	manifests/model    the shared types (App, Kind, Resource, errors) and
+//	                   the bounded YAML helpers; imports nothing above
+//
+// The root package is still larger than one job (about 3,400 lines): the
+// plain, Kustomize and Jsonnet renderers and discovery are methods of Repo
+// that read the checkout through its confined file access, and are the next
+// to move out behind a small interface like pin.Tree (issue 18 item 5).
 package manifests

@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/helm"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/strvals"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -39,11 +38,11 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 		out.Err = err
 		return
 	}
-	if err := addDependencies(chrt, depDirs); err != nil {
+	if err := helm.AddDependencies(chrt, depDirs); err != nil {
 		out.Err = fmt.Errorf("Helm chart %s: %w", app.Path, err)
 		return
 	}
-	if err := missingDependencies(chrt); err != nil {
+	if err := helm.MissingDependencies(chrt); err != nil {
 		out.Err = &FileError{File: r.rel(filepath.Join(dir, "Chart.yaml")), Err: err}
 		return
 	}
@@ -61,14 +60,14 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 	if app.Helm.Namespace != "" {
 		release.Namespace = app.Helm.Namespace
 	}
-	cluster := helmCluster{KubeVersion: app.Helm.KubeVersion, APIVersions: app.Helm.APIVersions}
+	cluster := helm.Cluster{KubeVersion: app.Helm.KubeVersion, APIVersions: app.Helm.APIVersions}
 	if cluster.KubeVersion == "" {
 		cluster.KubeVersion = r.opts.KubeVersion
 	}
 	if len(cluster.APIVersions) == 0 {
 		cluster.APIVersions = r.opts.APIVersions
 	}
-	if _, err := cluster.capabilities(); err != nil {
+	if _, err := cluster.Capabilities(); err != nil {
 		out.Err = fmt.Errorf("Helm chart %s: %w", app.Path, err)
 		return
 	}
@@ -84,9 +83,9 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 	}
 	var files map[string]string
 	if r.opts.HelmSandbox != nil {
-		files, err = r.opts.HelmSandbox.render(ctx, dir, depDirs, vals, release, cluster)
+		files, err = r.opts.HelmSandbox.Render(ctx, dir, depDirs, vals, release, cluster)
 	} else {
-		files, err = templateChart(chrt, vals, release, cluster)
+		files, err = helm.TemplateChart(chrt, vals, release, cluster)
 	}
 	if err != nil {
 		out.Err = fmt.Errorf("Helm chart %s: %w", app.Path, err)
@@ -139,42 +138,6 @@ func (r *Repo) checkChartFiles(dir string) error {
 	})
 }
 
-// addDependencies adds the fetched dependency charts in dirs to c, as if
-// they were in its charts/ directory.
-func addDependencies(c *chart.Chart, dirs []string) error {
-	for _, d := range dirs {
-		dep, err := loader.Load(d)
-		if err != nil {
-			return fmt.Errorf("loading chart dependency %s: %w", filepath.Base(d), err)
-		}
-		c.AddDependency(dep)
-	}
-	return nil
-}
-
-// missingDependencies mirrors `helm template`'s check, naming where each
-// missing dependency would have to be downloaded from.
-func missingDependencies(c *chart.Chart) error {
-	var missing []string
-	for _, req := range c.Metadata.Dependencies {
-		found := false
-		for _, d := range c.Dependencies() {
-			if d.Name() == req.Name {
-				found = true
-				break
-			}
-		}
-		if !found {
-			missing = append(missing, fmt.Sprintf("%s %s from %s", req.Name, req.Version, req.Repository))
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return fmt.Errorf("chart dependency %s is not in charts/ and would need a download, which gitops-gate does not do; vendor it with `helm dependency build`: %w",
-		strings.Join(missing, ", "), ErrUnsupported)
-}
-
 // helmValues composes user values in Argo CD's order: value files, values,
 // valuesObject, then parameters. Chart defaults are merged later by Helm.
 func (r *Repo) helmValues(dir string, app App) (map[string]any, error) {
@@ -204,17 +167,17 @@ func (r *Repo) helmValues(dir string, app App) (map[string]any, error) {
 		if err := sigsyaml.Unmarshal(data, &m); err != nil {
 			return nil, &FileError{File: r.rel(p), Err: fmt.Errorf("invalid values: %w", err)}
 		}
-		mergeValues(vals, m)
+		helm.MergeValues(vals, m)
 	}
 	if app.Helm.Values != "" {
 		var m map[string]any
 		if err := sigsyaml.Unmarshal([]byte(app.Helm.Values), &m); err != nil {
 			return nil, fmt.Errorf("app %s: helm.values: %w", app.Name, err)
 		}
-		mergeValues(vals, m)
+		helm.MergeValues(vals, m)
 	}
 	if app.Helm.ValuesObject != nil {
-		mergeValues(vals, jsonCompatible(app.Helm.ValuesObject).(map[string]any))
+		helm.MergeValues(vals, helm.JSONCompatible(app.Helm.ValuesObject).(map[string]any))
 	}
 	for _, p := range app.Helm.Parameters {
 		parse := strvals.ParseInto
@@ -226,115 +189,4 @@ func (r *Repo) helmValues(dir string, app App) (map[string]any, error) {
 		}
 	}
 	return vals, nil
-}
-
-// mergeValues merges src into dst the way Helm merges -f files: maps merge
-// recursively, anything else replaces.
-func mergeValues(dst, src map[string]any) {
-	for k, v := range src {
-		if sm, ok := v.(map[string]any); ok {
-			if dm, ok := dst[k].(map[string]any); ok {
-				mergeValues(dm, sm)
-				continue
-			}
-		}
-		dst[k] = v
-	}
-}
-
-// helmCluster is the cluster a chart renders for: what Argo CD passes as
-// `helm template --kube-version --api-versions` (the Application's
-// helm.kubeVersion/apiVersions, else the destination cluster's; helmTemplate
-// in reposerver/repository/repository.go).
-type helmCluster struct {
-	KubeVersion string
-	APIVersions []string
-}
-
-// capabilities are Helm's for `helm template` with these flags: the
-// default capabilities, the given Kubernetes version, and the API versions
-// added to the built-in set (action.Install with ClientOnly).
-func (c helmCluster) capabilities() (*chartutil.Capabilities, error) {
-	caps := chartutil.DefaultCapabilities.Copy()
-	if c.KubeVersion != "" {
-		kv, err := chartutil.ParseKubeVersion(c.KubeVersion)
-		if err != nil {
-			return nil, fmt.Errorf("Kubernetes version %q: %w", c.KubeVersion, err)
-		}
-		caps.KubeVersion = *kv
-	}
-	caps.APIVersions = append(caps.APIVersions, c.APIVersions...)
-	return caps, nil
-}
-
-// templateChart merges the chart's dependencies and values and runs its
-// templates, as `helm template` does: in this process, or in a sandbox's
-// child (helmTemplate).
-func templateChart(chrt *chart.Chart, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
-	caps, err := cluster.capabilities()
-	if err != nil {
-		return nil, err
-	}
-	// As renderResources in Helm's action package: a chart that does not
-	// support the cluster's version does not render.
-	if kv := chrt.Metadata.KubeVersion; kv != "" && !chartutil.IsCompatibleRange(kv, caps.KubeVersion.String()) {
-		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", kv, caps.KubeVersion.String())
-	}
-	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
-		return nil, fmt.Errorf("dependencies: %w", err)
-	}
-	renderVals, err := chartutil.ToRenderValues(chrt, vals, rel, caps)
-	if err != nil {
-		return nil, fmt.Errorf("values: %w", err)
-	}
-	return engine.Render(chrt, renderVals)
-}
-
-// copyValues copies the maps and lists of a values tree.
-func copyValues(v map[string]any) map[string]any {
-	return deepCopyValue(v).(map[string]any)
-}
-
-func deepCopyValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = deepCopyValue(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = deepCopyValue(e)
-		}
-		return out
-	}
-	return v
-}
-
-// jsonCompatible converts YAML-decoded maps (which may have any keys) into
-// the map[string]any shape Helm expects.
-func jsonCompatible(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = jsonCompatible(e)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[fmt.Sprint(k)] = jsonCompatible(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = jsonCompatible(e)
-		}
-		return out
-	}
-	return v
 }

@@ -227,23 +227,23 @@ func TestHelmSandboxReplacesKilledChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept := sb.idle[0]
+	kept := sb.Idle()[0]
 	if rd := hostile.Render(context.Background(), App{Name: "spin", Path: "spin", Kind: KindHelm}); !errors.Is(rd.Err, ErrHelmLimit) {
 		t.Fatalf("spin: %v", rd.Err)
 	}
-	if len(sb.idle) != 0 || kept.cmd.ProcessState == nil {
-		t.Fatalf("the child that ran the loop was not killed (idle %d)", len(sb.idle))
+	if len(sb.Idle()) != 0 || kept.ProcessState == nil {
+		t.Fatalf("the child that ran the loop was not killed (idle %d)", len(sb.Idle()))
 	}
 	if err := renderGood(); err != nil {
 		t.Fatalf("after a killed child: %v", err)
 	}
-	if len(sb.idle) != 1 || sb.idle[0] == kept {
+	if len(sb.Idle()) != 1 || sb.Idle()[0] == kept {
 		t.Fatal("a new child should have replaced the killed one")
 	}
-	last := sb.idle[0]
+	last := sb.Idle()[0]
 	sb.Close()
-	if last.cmd.ProcessState == nil || !last.cmd.ProcessState.Success() {
-		t.Errorf("Close: child state %v, want a clean exit at the end of its input", last.cmd.ProcessState)
+	if last.ProcessState == nil || !last.ProcessState.Success() {
+		t.Errorf("Close: child state %v, want a clean exit at the end of its input", last.ProcessState)
 	}
 }
 
@@ -254,8 +254,8 @@ func TestHelmSandboxIdleChildKilled(t *testing.T) {
 	sb := testSandbox(time.Minute, 0)
 	defer sb.Close()
 	renderGood := renderGuestbookOnce(t, sb)
-	sb.idle[0].cmd.Process.Kill()
-	sb.idle[0].cmd.Process.Wait()
+	sb.Idle()[0].Process.Kill()
+	sb.Idle()[0].Process.Wait()
 	if err := renderGood(); err != nil {
 		t.Fatalf("after the idle child was killed: %v", err)
 	}
@@ -280,8 +280,8 @@ func renderGuestbookOnce(t *testing.T, sb *HelmSandbox) func() error {
 	if err := render(); err != nil {
 		t.Fatal(err)
 	}
-	if len(sb.idle) != 1 {
-		t.Fatalf("%d idle children after one chart, want 1", len(sb.idle))
+	if len(sb.Idle()) != 1 {
+		t.Fatalf("%d idle children after one chart, want 1", len(sb.Idle()))
 	}
 	return render
 }
@@ -336,7 +336,7 @@ func TestHelmSandboxMaxOutput(t *testing.T) {
 	if !errors.Is(rd.Err, ErrHelmLimit) || !strings.Contains(rd.Err.Error(), "is larger than 100; stopped") || len(rd.Resources) != 0 {
 		t.Errorf("err %v, %d resources", rd.Err, len(rd.Resources))
 	}
-	if len(sb.idle) != 1 {
-		t.Errorf("%d idle children: the child should be kept", len(sb.idle))
+	if len(sb.Idle()) != 1 {
+		t.Errorf("%d idle children: the child should be kept", len(sb.Idle()))
 	}
 }

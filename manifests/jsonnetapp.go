@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"io/fs"
 	"path/filepath"
 	"sort"
@@ -58,7 +59,7 @@ func (r *Repo) evalJsonnetFiles(ctx context.Context, app App, files []string) ([
 	var outputs []jsonnet.Output
 	var err error
 	if s := r.opts.HelmSandbox; s != nil {
-		outputs, err = s.evalJsonnet(ctx, job)
+		outputs, err = s.EvalJsonnet(ctx, job)
 	} else {
 		outputs, err = jsonnet.Evaluate(job)
 	}
@@ -69,10 +70,10 @@ func (r *Repo) evalJsonnetFiles(ctx context.Context, app App, files []string) ([
 	var errs []error
 	for _, o := range outputs {
 		// The applier's decoding (decode.go), then Argo CD's list handling.
-		chunks, err := splitStream(o.File, []byte(o.JSON), false)
+		chunks, err := extract.SplitStream(o.File, []byte(o.JSON), false)
 		errs = append(errs, err)
 		for _, c := range chunks {
-			root, err := decodeChunk(o.File, c, r.opts.MaxDocumentNodes)
+			root, err := extract.DecodeChunk(o.File, c, r.opts.MaxDocumentNodes)
 			if err != nil || root == nil {
 				errs = append(errs, err)
 				continue
@@ -218,23 +219,4 @@ func expandEnv(s string, mapping func(string) string) string {
 		}
 	}
 	return b.String()
-}
-
-// decodeJsonnet reads spec.source.directory.jsonnet. A field it does not
-// know may change the output, so it is an error.
-func decodeJsonnet(n *yaml.Node, o *JsonnetOptions) error {
-	if n.Kind != yaml.MappingNode {
-		if n.Tag == "!!null" {
-			return nil
-		}
-		return errors.New("want a mapping")
-	}
-	for j := 0; j+1 < len(n.Content); j += 2 {
-		switch k := n.Content[j].Value; k {
-		case "tlas", "extVars", "libs":
-		default:
-			return fmt.Errorf("%s is not implemented", k)
-		}
-	}
-	return n.Decode(o)
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -35,7 +36,7 @@ func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
 		out.Err = err
 		return
 	}
-	overrides, err := parseImageOverrides(out.App.Kustomize.Images)
+	overrides, err := argocd.ParseImageOverrides(out.App.Kustomize.Images)
 	if err != nil {
 		out.Err = fmt.Errorf("app %s: kustomize.images: %w", out.App.Name, err)
 		return
@@ -114,7 +115,7 @@ func (b *kustomizeBuild) run(origins bool) ([]Resource, map[ResourceID]string, e
 			errs = append(errs, &FileError{File: file, Err: fmt.Errorf("%s: %w", res.CurId(), err)})
 			continue
 		}
-		objs, err := decodeRenderedNode(file, node, printed, r.opts.MaxDocumentNodes)
+		objs, err := extract.DecodeRenderedNode(file, node, printed, r.opts.MaxDocumentNodes)
 		errs = append(errs, err)
 		for i := range objs {
 			objs[i].Line = 0
@@ -305,43 +306,6 @@ func (r *Repo) checkComponents(dir string, opts KustomizeOptions, sources *[]str
 		keep = append(keep, c)
 	}
 	return keep, nil
-}
-
-var setImageTag = regexp.MustCompile(`^(.*):([a-zA-Z0-9._-]*)$`)
-
-// parseImageOverrides parses Argo CD kustomize.images entries, which use the
-// syntax of `kustomize edit set image`:
-//
-//	<image>=<newimage>[:<newtag>][@<digest>] | <image>:<newtag> | <image>@<digest>
-func parseImageOverrides(args []string) ([]types.Image, error) {
-	var out []types.Image
-	for _, arg := range args {
-		name, rest, renamed := strings.Cut(arg, "=")
-		var img types.Image
-		ref := arg
-		if renamed {
-			ref = rest
-		}
-		repo, digest, hasDigest := strings.Cut(ref, "@")
-		tag := ""
-		if m := setImageTag.FindStringSubmatch(repo); m != nil && !strings.Contains(m[2], "/") {
-			repo, tag = m[1], m[2]
-		}
-		if hasDigest {
-			img.Digest = digest
-		}
-		img.NewTag = tag
-		if renamed {
-			img.Name, img.NewName = name, repo
-		} else {
-			img.Name = repo
-		}
-		if img.Name == "" || (!renamed && tag == "" && !hasDigest) {
-			return nil, fmt.Errorf("%q: want <image>=<newimage>[:<newtag>][@<digest>], <image>:<newtag> or <image>@<digest>", arg)
-		}
-		out = append(out, img)
-	}
-	return out, nil
 }
 
 // pathFields are the kustomization fields that name files or directories

@@ -1,7 +1,7 @@
 package manifests
 
 import (
-	"strconv"
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"strings"
 	"sync"
 
@@ -55,7 +55,7 @@ func (l *sourceLocator) locate(res *Resource, ref *ImageRef) {
 		return
 	}
 	ref.Line = best.Line
-	n := lookupField(best.Node, ref.FieldPath)
+	n := extract.LookupField(best.Node, ref.FieldPath)
 	if n == nil {
 		return
 	}
@@ -120,7 +120,7 @@ func (l *sourceLocator) imagesEntry(written string) (string, int) {
 	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
 		return "", 0
 	}
-	name := imageName(written)
+	name := extract.ImageName(written)
 	imgs := mapGet(doc.Content[0], "images")
 	if imgs == nil || imgs.Kind != yaml.SequenceNode {
 		return "", 0
@@ -131,37 +131,4 @@ func (l *sourceLocator) imagesEntry(written string) (string, int) {
 		}
 	}
 	return "", 0
-}
-
-// imageName strips the tag and digest of an image reference.
-func imageName(ref string) string {
-	ref, _, _ = strings.Cut(ref, "@")
-	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
-		ref = ref[:i]
-	}
-	return ref
-}
-
-// lookupField follows a field path such as spec.template.spec.containers[0].image.
-func lookupField(n *yaml.Node, fieldPath string) *yaml.Node {
-	for _, seg := range strings.Split(fieldPath, ".") {
-		key, rest, _ := strings.Cut(seg, "[")
-		if key != "" {
-			n = mapGet(n, key)
-		}
-		for rest != "" {
-			idx, after, _ := strings.Cut(rest, "]")
-			i, err := strconv.Atoi(idx)
-			n = deref(n)
-			if err != nil || n == nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
-				return nil
-			}
-			n = deref(n.Content[i])
-			rest = strings.TrimPrefix(after, "[")
-		}
-		if n == nil {
-			return nil
-		}
-	}
-	return n
 }

@@ -208,7 +208,7 @@ func (r *Repo) readManifests(abs string) ([]Resource, error) {
 	}
 	out, err := DecodeManifests(data, DecodeOptions{File: rel, MaxNodes: r.opts.MaxDocumentNodes})
 	for i := range out {
-		out[i].exactLines = true
+		out[i].ExactLines = true
 	}
 	return out, err
 }

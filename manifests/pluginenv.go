@@ -3,6 +3,8 @@ package manifests
 import (
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
+	"github.com/gitops-gate/gitops-gate/manifests/helm"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -127,9 +129,9 @@ func (e PluginEnv) Apply(app *App) error {
 			// plugin's values come after both.
 			obj := map[string]any{}
 			if app.Helm.ValuesObject != nil {
-				obj = jsonCompatible(app.Helm.ValuesObject).(map[string]any)
+				obj = helm.JSONCompatible(app.Helm.ValuesObject).(map[string]any)
 			}
-			mergeValues(obj, copyValues(e.HelmValues))
+			helm.MergeValues(obj, helm.CopyValues(e.HelmValues))
 			app.Helm.ValuesObject = obj
 		}
 		app.Helm.Parameters = append(app.Helm.Parameters, h.Parameters...)
@@ -156,18 +158,18 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 	}
 	node := root.Content[0]
 	name, _ := scalarString(mapGet(mapGet(node, "metadata"), "name"))
-	a, err := parseArgoApplication(&Resource{Node: node, ResourceID: ResourceID{Kind: "Application", Name: name}, File: "in the cluster"})
+	a, err := argocd.Parse(&Resource{Node: node, ResourceID: ResourceID{Kind: "Application", Name: name}, File: "in the cluster"})
 	if err != nil {
 		return nil, fmt.Errorf("Application %s: %w", name, err)
 	}
-	if index < 0 || index >= len(a.sources) {
+	if index < 0 || index >= len(a.Sources) {
 		return nil, fmt.Errorf("Application %s has no source number %d", name, index)
 	}
-	src := a.sources[index]
+	src := a.Sources[index]
 	refs := map[string]string{}
-	for _, s := range a.sources {
-		if s.Ref != "" && normalizeRepoURL(s.RepoURL) == normalizeRepoURL(src.RepoURL) {
-			refs[s.Ref] = cleanArgoPath(s.Path)
+	for _, s := range a.Sources {
+		if s.Ref != "" && argocd.NormalizeRepoURL(s.RepoURL) == argocd.NormalizeRepoURL(src.RepoURL) {
+			refs[s.Ref] = argocd.CleanPath(s.Path)
 		}
 	}
 	var env *PluginEnv
@@ -182,7 +184,7 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 				return nil, fmt.Errorf("Application %s: spec.source.plugin.env: %w", name, err)
 			}
 		}
-		environ := []string{"ARGOCD_APP_NAME=" + name, "ARGOCD_APP_NAMESPACE=" + a.namespace}
+		environ := []string{"ARGOCD_APP_NAME=" + name, "ARGOCD_APP_NAMESPACE=" + a.Namespace}
 		for _, v := range vars {
 			environ = append(environ, "ARGOCD_ENV_"+v.Name+"="+v.Value)
 		}
@@ -193,7 +195,7 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 		env = &e
 		src.Plugin = yaml.Node{}
 	}
-	want := a.toApp(index, src, refs)
+	want := a.ToApp(index, src, refs)
 	return func(app *App) error {
 		if want.Err != nil {
 			return want.Err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,7 @@ func (r *Repo) render(ctx context.Context, app App) *Rendered {
 			if v, ok := r.charts.Load(chartKey(app.Remote.RepoURL, app.Remote.Chart, app.Remote.Revision)); ok {
 				from = v.(*fetchedChart).repo
 			}
-		} else if v, ok := r.remotes.Load(app.Remote.key()); ok {
+		} else if v, ok := r.remotes.Load(remoteKey(app.Remote)); ok {
 			from = v.(*remoteRepo).repo
 		}
 		if from == nil {
@@ -133,11 +134,11 @@ func (rd *Rendered) Images(ex Extractors) []ImageRef {
 	var refs []ImageRef
 	for i := range rd.Resources {
 		res := &rd.Resources[i]
-		for _, ref := range ExtractImages(res, ex) {
+		for _, ref := range extract.ExtractImages(res, ex) {
 			ref.App = rd.App.Name
 			if rd.locate != nil {
 				rd.locate(res, &ref)
-			} else if res.exactLines {
+			} else if res.ExactLines {
 				ref.File = res.File
 			} else {
 				ref.File, ref.Line = res.File, res.Line
@@ -145,7 +146,7 @@ func (rd *Rendered) Images(ex Extractors) []ImageRef {
 			refs = append(refs, ref)
 		}
 	}
-	sortRefs(refs)
+	extract.SortRefs(refs)
 	return refs
 }
 
@@ -157,15 +158,15 @@ func (rd *Rendered) Pin(ex Extractors, pin func(ImageRef) (string, bool)) int {
 	n := 0
 	for i := range rd.Resources {
 		res := &rd.Resources[i]
-		for _, e := range extract(res, ex) {
-			if e.node == nil || e.ref.Error != "" {
+		for _, e := range extract.Fields(res, ex) {
+			if e.Node == nil || e.Ref.Error != "" {
 				continue
 			}
-			e.ref.App = rd.App.Name
-			if v, ok := pin(e.ref); ok && v != e.node.Value {
+			e.Ref.App = rd.App.Name
+			if v, ok := pin(e.Ref); ok && v != e.Node.Value {
 				// An alias would pin every use of the anchor; the value is
 				// this field's own from now on.
-				e.node.Value, e.node.Style, e.node.Tag = v, 0, "!!str"
+				e.Node.Value, e.Node.Style, e.Node.Tag = v, 0, "!!str"
 				n++
 			}
 		}
@@ -235,4 +236,26 @@ func kustomizationFile(dir string) string {
 func fileExists(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular()
+}
+
+// Warnings returns the app's warnings (UnknownImages of every object),
+// located like its images.
+func (rd *Rendered) Warnings(ex Extractors) []Warning {
+	var out []Warning
+	for i := range rd.Resources {
+		res := &rd.Resources[i]
+		for _, w := range extract.UnknownImages(res, ex) {
+			w.App = rd.App.Name
+			switch {
+			case rd.locate != nil:
+				rd.locate(res, &w.ImageRef)
+			case res.ExactLines:
+				w.File = res.File
+			default:
+				w.File, w.Line = res.File, res.Line
+			}
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package manifests
 import (
 	"context"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -19,7 +20,7 @@ import (
 // mistake, not a deployment.
 const (
 	DefaultMaxFileSize       = 4 << 20
-	DefaultMaxDocumentNodes  = 500_000
+	DefaultMaxDocumentNodes  = model.DefaultMaxDocumentNodes
 	DefaultMaxFilesPerRender = 20_000
 )
 

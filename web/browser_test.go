@@ -106,10 +106,14 @@ func TestBrowser(t *testing.T) {
 	g := newGate(t)
 	api := g.image("acme/api:v1", true)
 	unsigned := g.image("acme/worker:v1", false)
+	// Signed, by a fork's release workflow: the page marks the owner.
+	forked, err := g.world.PushImage(context.Background(), "acme/migrate:v2")
+	must(t, err)
+	must(t, g.world.Sigstore.SignImage(context.Background(), forked, gatetest.SignOptions{Identity: gatetest.IdentityFor("evil-fork/migrate", "refs/tags/v2.1.0")}))
 	g.repo.SetRef("refs/heads/main", g.repo.Commit("base", map[string]string{"README.md": "x\n"}))
 	failing := g.repo.Commit("worker", map[string]string{
 		"apps/api/deploy.yaml":    deployment("api", api),
-		"apps/worker/deploy.yaml": deployment("worker", unsigned),
+		"apps/worker/deploy.yaml": deployment("worker", unsigned) + "        - name: migrate\n          image: " + forked.String() + "\n",
 	})
 	g.repo.SetRef("refs/pull/1/head", failing)
 	g.send("pull_request", "b-1", g.payload("opened", 1, failing), secret)
@@ -131,6 +135,30 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("list page lacks %q:\n%s", want, body)
 		}
 	}
+	// Each pull request links to GitHub (the configured one: here the
+	// fake's address), and the repository is summed up.
+	ghOrigin := strings.TrimSuffix(g.cfg.GitHub.BaseURL, "/")
+	if link := p.attr(`table.evaluations tbody tr:has(a[href^="/evaluations/"]) a.github[href$="/pull/1"]`, "href"); link != ghOrigin+"/acme/gitops/pull/1" {
+		t.Errorf("pull request link %q, want %s/acme/gitops/pull/1", link, ghOrigin)
+	}
+	if name := p.text(`a.github[href$="/pull/1"]`); !strings.Contains(name, "on GitHub") || !strings.Contains(name, "pull request #1 of acme/gitops") {
+		t.Errorf("the pull request link's name %q", name)
+	}
+	card := p.text(`section.repos article.repo`)
+	for _, want := range []string{"acme/gitops", "33% passed (1 of 3 finished evaluations)", "Last result per branch or pull request", "#1", "#2", "#3",
+		"Failing most often", "acme/worker@sha256:", "acme/migrate@sha256:", "in 2 evaluations"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("repository summary lacks %q:\n%s", want, card)
+		}
+	}
+	// The hostile image value of pull request 2 is among the failing
+	// images: text, not markup.
+	var scriptsInList int
+	scriptsInList, err = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("main script").length`))
+	must(t, err)
+	if scriptsInList != 0 {
+		t.Errorf("%d scripts in the list's main", scriptsInList)
+	}
 	screenshot(t, ctx, "evaluations-desktop.png")
 
 	// The filter narrows the list.
@@ -151,7 +179,7 @@ func TestBrowser(t *testing.T) {
 	p.do(chromedp.EmulateViewport(390, 844))
 	screenshot(t, ctx, "evaluation-phone.png")
 	p.do(chromedp.EmulateViewport(1280, 900))
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.querySelectorAll("details").forEach(function (d) { d.open = true })`))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[any](`document.querySelectorAll("details").forEach(function (d) { d.open = true })`))
 	must(t, err)
 	body = p.text("main")
 	// An image pinned by digest is shown with 12 hex characters of it.
@@ -167,6 +195,16 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("evaluation page lacks %q", want)
 		}
+	}
+	// The fork's identity: its owner marked, on both sides, with a label
+	// for screen readers that is not shown.
+	marks, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("dl.identities.compared mark")).map(function (m) {
+		var label = m.querySelector(".vh").getBoundingClientRect();
+		return m.textContent + (label.width > 1 || label.height > 1 ? " (label shown)" : "") + (getComputedStyle(m).backgroundColor === "rgba(0, 0, 0, 0)" ? " (no background)" : "");
+	})`))
+	must(t, err)
+	if strings.Join(marks, "|") != "differs: acme|differs: evil-fork" {
+		t.Errorf("marked parts %q, want the owners, labelled", marks)
 	}
 	if link := p.attr(`a[href*="apps/worker/deploy.yaml#L10"]`, "href"); !strings.HasSuffix(link, "/blob/"+failing+"/apps/worker/deploy.yaml#L10") {
 		t.Errorf("file link %q", link)
@@ -290,7 +328,7 @@ func TestBrowserAtAGlance(t *testing.T) {
 		bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(function () {
 			var out = [];
 			if (document.documentElement.scrollWidth > window.innerWidth + 1) { out.push("page " + document.documentElement.scrollWidth + " > " + window.innerWidth); }
-			document.querySelectorAll("main details.app, main section, main table, main tr, main td, main dl, main form").forEach(function (el) {
+			document.querySelectorAll("main details.app, main section, main article, main li, main table, main tr, main td, main dl, main form").forEach(function (el) {
 				if (el.scrollWidth > el.clientWidth + 1) { out.push(el.tagName + "." + el.className + " " + el.scrollWidth + " > " + el.clientWidth + ": " + el.textContent.trim().slice(0, 60)); }
 			});
 			return out;
@@ -308,6 +346,14 @@ func TestBrowserAtAGlance(t *testing.T) {
 		if text := strings.TrimSpace(p.text(link)); text == "" {
 			t.Errorf("%s: the demo row's link has no text", name)
 		}
+		// The demo's repository is summed up; the demo has no pull
+		// request to link to.
+		if card := p.text(`section.repos article.repo`); !strings.Contains(card, "demo/gitops") || !strings.Contains(card, "0% passed (0 of 1 finished evaluation)") || !strings.Contains(card, "demo evaluation") {
+			t.Errorf("%s: the demo's summary: %q", name, card)
+		}
+		if n := eval(`document.querySelectorAll("a.github").length`); n != 0 {
+			t.Errorf("%s: %d links to GitHub for the demo", name, n)
+		}
 		overflowing(name + " list")
 		p.open(srv.URL+p.attr(link, "href"), "table.images")
 		_, err := chromedp.Run(ctx, chromedp.Evaluate[any](`document.querySelectorAll("details.app").forEach(function (d) { d.open = true })`))
@@ -322,6 +368,14 @@ func TestBrowserAtAGlance(t *testing.T) {
 			if !strings.Contains(reason, want) {
 				t.Errorf("%s: reason lacks %q: %q", name, want, reason)
 			}
+		}
+		// The owner that signed instead is marked; the label is for
+		// screen readers.
+		if m := strings.Join(strings.Fields(p.text(row+` dl.identities mark`)), " "); m != "differs: acme" {
+			t.Errorf("%s: expected identity marked %q", name, m)
+		}
+		if found := strings.Join(strings.Fields(p.text(row+` dl.identities dd:last-of-type`)), " "); !strings.HasPrefix(found, "differs: evil-fork/migrate/") {
+			t.Errorf("%s: found identity %q", name, found)
 		}
 		if lines := eval(`(function () { var td = document.querySelector('` + row + ` td.reason'); return Math.round(td.querySelector(".reason-body").getBoundingClientRect().height / parseFloat(getComputedStyle(td).lineHeight)); })()`); lines > 8 {
 			t.Errorf("%s: the reason takes %d lines", name, lines)

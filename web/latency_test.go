@@ -2,10 +2,13 @@ package web_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -13,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitops-gate/gitops-gate/gate/service"
 	"github.com/gitops-gate/gitops-gate/gate/store"
+	"github.com/gitops-gate/gitops-gate/web"
 )
 
 // TestServiceLatencyAndThroughput measures what a pull request author
@@ -127,4 +132,105 @@ func pct(d []time.Duration, p int) time.Duration {
 		i = 1
 	}
 	return s[i-1].Round(time.Millisecond)
+}
+
+// manyEvaluations writes n finished evaluations of five repositories
+// straight into the SQLite database at path, spread over the last 60 days
+// (half outside the summary's window), each with three images, one
+// failing in every third evaluation; in one transaction, so that the test
+// takes seconds, not minutes.
+func manyEvaluations(t *testing.T, path string, n int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	must(t, err)
+	ev, err := tx.Prepare(`INSERT INTO evaluations(id, repo, pr, sha, trigger, spec, state, result, summary, report, created_at, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?)`)
+	must(t, err)
+	im, err := tx.Prepare(`INSERT INTO evaluation_images(evaluation_id, app, image, digest, status, reason) VALUES (?, ?, ?, ?, ?, ?)`)
+	must(t, err)
+	now := time.Now()
+	for i := range n {
+		id := fmt.Sprintf("%024x", i)
+		repo := fmt.Sprintf("acme/repo-%d", i%5)
+		pr, trigger, ref := 1+i%200, "pull_request", fmt.Sprintf("refs/pull/%d/head", 1+i%200)
+		if i%7 == 0 {
+			pr, trigger, ref = 0, "push", "refs/heads/main"
+		}
+		sha := fmt.Sprintf("%040x", i)
+		spec := fmt.Sprintf(`{"repo":%q,"pr":%d,"prTitle":"Change %d","sha":%q,"ref":%q,"trigger":%q}`, repo, pr, i, sha, ref, trigger)
+		result, failed := "pass", 0
+		if i%3 == 0 {
+			result, failed = "fail", 1
+		}
+		created := now.Add(-time.Duration(n-i) * (60 * 24 * time.Hour / time.Duration(n))).UnixMilli()
+		summary := fmt.Sprintf(`{"images":3,"passed":%d,"failed":%d}`, 3-failed, failed)
+		_, err := ev.Exec(id, repo, pr, sha, trigger, spec, result, summary, []byte(`{"result":"`+result+`","apps":[]}`), created, created, created+1500)
+		must(t, err)
+		for j, app := range []string{"api", "web", "worker"} {
+			status := "pass"
+			if failed == 1 && j == 2 {
+				status = "fail"
+			}
+			_, err := im.Exec(id, app, fmt.Sprintf("ghcr.io/acme/%s-%d:v%d", app, i%3, i%4), "sha256:"+strings.Repeat(fmt.Sprint(j), 64), status, "")
+			must(t, err)
+		}
+	}
+	must(t, tx.Commit())
+}
+
+// TestListPageWithManyEvaluations: with 12,000 evaluations of five
+// repositories (two busy months, three images each), the list page
+// with its per-repository summary, and the page filtered to one
+// repository, answer in well under a second: the summary reads bounded
+// windows through indexes (gate/store TestSummaryQueriesUseIndexes).
+func TestListPageWithManyEvaluations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 12,000 evaluations")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gate.db")
+	st, err := store.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Now()
+	manyEvaluations(t, path, 12000)
+	t.Logf("wrote 12,000 evaluations in %v", time.Since(start).Round(time.Millisecond))
+	cfg, err := service.LoadConfig("")
+	must(t, err)
+	cfg.DataDir = dir
+	svc, err := service.New(service.Options{Config: cfg, Store: st})
+	must(t, err)
+	defer svc.Close()
+	srv := httptest.NewServer(web.New(web.Options{Service: svc}))
+	defer srv.Close()
+	for _, c := range []struct{ path, want string }{
+		{"/", "acme/repo-4"},
+		{"/?repo=acme/repo-1", "acme/repo-1"},
+		{"/?result=fail", "acme/repo-0"},
+	} {
+		var lat []time.Duration
+		var body string
+		for range 15 {
+			t0 := time.Now()
+			body = get(t, srv.URL+c.path)
+			lat = append(lat, time.Since(t0))
+		}
+		if !strings.Contains(body, "Repositories over the last 30 days") || !strings.Contains(body, c.want) || !strings.Contains(body, "Failing most often") {
+			t.Errorf("%s: no summary:\n%s", c.path, body)
+		}
+		p50, worst := pct(lat, 50), pct(lat, 100)
+		t.Logf("%s: p50 %v, slowest %v", c.path, p50, worst)
+		// Generous, for a shared 2-core machine (p50 was about 50 ms);
+		// TestSummaryQueriesUseIndexes in gate/store pins the plans.
+		if p50 > 400*time.Millisecond {
+			t.Errorf("%s: p50 %v over 400ms", c.path, p50)
+		}
+	}
 }

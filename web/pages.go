@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 )
 
@@ -67,6 +69,9 @@ var funcs = template.FuncMap{
 	"shortRef":          shortRef,
 	"headline":          headline,
 	"identity":          identity,
+	"compareIdentities": compareIdentities,
+	"changeStatus":      changeStatus,
+	"changeName":        changeName,
 	"duration": func(e *store.Evaluation) string {
 		if e.StartedAt == nil || e.FinishedAt == nil {
 			return ""
@@ -104,6 +109,8 @@ type evaluationView struct {
 	Report  *gate.Report
 	Status  string // the badge: result when done, else state
 	Pending bool
+	// PullRequestURL is the pull request on GitHub, when there is one.
+	PullRequestURL string
 }
 
 func view(e *store.Evaluation) evaluationView {
@@ -126,6 +133,59 @@ func view(e *store.Evaluation) evaluationView {
 	}
 	v.Pending = !e.Done()
 	return v
+}
+
+// view is an evaluation for a page, with its links.
+func (h *handlers) view(e *store.Evaluation) evaluationView {
+	v := view(e)
+	v.PullRequestURL = pullRequestURL(h.o.Service.GitHubWebOrigin(), e.Spec)
+	return v
+}
+
+// pullRequestURL is the address of the evaluated pull request on the
+// configured GitHub (origin: https://github.com, or a GitHub Enterprise
+// Server host), or "" for an evaluation that is not of a pull request of
+// a GitHub repository: the demo, a local directory, no number, or a name
+// that is not owner/name. Each path segment is escaped.
+func pullRequestURL(origin string, s store.Spec) string {
+	if origin == "" || s.PR <= 0 || s.Local != "" || s.Trigger == "demo" || github.CheckRepo("repo", s.Repo) != nil {
+		return ""
+	}
+	owner, name, _ := strings.Cut(s.Repo, "/")
+	return origin + "/" + url.PathEscape(owner) + "/" + url.PathEscape(name) + "/pull/" + strconv.Itoa(s.PR)
+}
+
+// summaryWindow is how far back the list page's per-repository summary
+// looks.
+const summaryWindow = 30 * 24 * time.Hour
+
+// changeStatus is the badge of a branch's or pull request's last
+// evaluation: its result when finished, else its state.
+func changeStatus(c store.ChangeResult) string {
+	switch {
+	case c.State == store.StateDone && c.Result != "":
+		return c.Result
+	case c.State == store.StateFailed:
+		return "error"
+	}
+	return c.State
+}
+
+// changeName names a branch or pull request in a summary: #12, main,
+// v1.2.0, or the trigger of an evaluation with neither.
+func changeName(c store.ChangeResult) string {
+	switch {
+	case c.PR > 0:
+		return "#" + strconv.Itoa(c.PR)
+	case c.Ref != "":
+		for _, p := range []string{"refs/heads/", "refs/tags/"} {
+			if n, ok := strings.CutPrefix(c.Ref, p); ok {
+				return n
+			}
+		}
+		return c.Ref
+	}
+	return c.Trigger + " evaluation"
 }
 
 // FileURL links a file at the evaluated commit on GitHub, when the source
@@ -163,7 +223,18 @@ func (h *handlers) listPage(c echo.Context) error {
 	}
 	views := make([]evaluationView, len(evs))
 	for i, e := range evs {
-		views[i] = view(e)
+		views[i] = h.view(e)
+	}
+	// The summary heads the first page only: paging through older
+	// evaluations does not ask for it again.
+	var summaries []store.RepoSummary
+	if f.Offset == 0 {
+		summaries, err = h.o.Service.Summaries(c.Request().Context(), store.SummaryOptions{Repo: f.Repo, Since: time.Now().Add(-summaryWindow)})
+		if err != nil {
+			// The list is still worth showing.
+			h.o.Logger.Error("repository summaries", "err", err)
+			summaries = nil
+		}
 	}
 	next := ""
 	if f.Offset+f.Limit < total {
@@ -177,7 +248,7 @@ func (h *handlers) listPage(c echo.Context) error {
 		q.Set("offset", fmt.Sprint(max(0, f.Offset-f.Limit)))
 		prev = "/?" + q.Encode()
 	}
-	return c.Render(http.StatusOK, "list.html", map[string]any{"Evaluations": views, "Total": total, "Filter": f, "Next": next, "Prev": prev})
+	return c.Render(http.StatusOK, "list.html", map[string]any{"Evaluations": views, "Total": total, "Filter": f, "Next": next, "Prev": prev, "Summaries": summaries})
 }
 
 func (h *handlers) evaluationPage(c echo.Context) error {
@@ -188,7 +259,7 @@ func (h *handlers) evaluationPage(c echo.Context) error {
 	if err != nil {
 		return c.String(http.StatusInternalServerError, err.Error())
 	}
-	return c.Render(http.StatusOK, "evaluation.html", view(e))
+	return c.Render(http.StatusOK, "evaluation.html", h.view(e))
 }
 
 func (h *handlers) imagePage(c echo.Context) error {
@@ -263,5 +334,7 @@ func headline(reason string) string {
 // identity shortens a certificate subject for a table cell: a GitHub
 // Actions workflow identity without its https://github.com/ prefix.
 func identity(subject string) string {
-	return strings.TrimPrefix(subject, "https://github.com/")
+	return strings.TrimPrefix(subject, githubPrefix)
 }
+
+const githubPrefix = "https://github.com/"

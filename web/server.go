@@ -88,6 +88,7 @@ func New(o Options) *echo.Echo {
 	api.GET("/evaluations/:id", h.get)
 	api.GET("/images", h.images)
 	api.GET("/policies", h.policies)
+	api.GET("/summaries", h.summaries)
 	ui := e.Group("", h.uiAuth)
 	ui.GET("/", h.listPage)
 	ui.GET("/evaluations/:id", h.evaluationPage)
@@ -347,6 +348,21 @@ func (h *handlers) images(c echo.Context) error {
 		hist = []store.ImageHistory{}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ref": ref, "history": hist})
+}
+
+// summaries is the list page's per-repository summary: ?repo=owner/name
+// for one repository, else the most recently evaluated ones.
+func (h *handlers) summaries(c echo.Context) error {
+	repo := c.QueryParam("repo")
+	since := time.Now().Add(-summaryWindow)
+	sums, err := h.o.Service.Summaries(c.Request().Context(), store.SummaryOptions{Repo: repo, Since: since})
+	if err != nil {
+		return c.JSON(http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	}
+	if sums == nil {
+		sums = []store.RepoSummary{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"since": since.UTC().Truncate(time.Second), "repositories": sums})
 }
 
 func (h *handlers) policies(c echo.Context) error {

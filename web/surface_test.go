@@ -336,7 +336,7 @@ func TestAccessControl(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	reads := []string{"/", "/evaluations/" + id, "/api/v1/evaluations", "/api/v1/evaluations/" + id, "/api/v1/images?ref=x", "/images?ref=x"}
+	reads := []string{"/", "/evaluations/" + id, "/api/v1/evaluations", "/api/v1/evaluations/" + id, "/api/v1/images?ref=x", "/images?ref=x", "/api/v1/summaries"}
 	for _, tc := range []struct {
 		name string
 		o    web.Options

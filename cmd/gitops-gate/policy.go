@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gitops-gate/gitops-gate/gate/policy"
+	"github.com/gitops-gate/gitops-gate/gate/policy/convert"
 	_ "github.com/gitops-gate/gitops-gate/gate/policy/ivpol" // ImageValidatingPolicy and PolicyException
 )
 
@@ -25,7 +26,13 @@ ClusterPolicy or Policy nor a policies.kyverno.io ImageValidatingPolicy,
 NamespacedImageValidatingPolicy or PolicyException (unless --policy-ignore excludes its
 file), and a set with no verifyImages rule at all are errors (exit 2);
 risky settings Kyverno also accepts (an unanchored subjectRegExp, no subject, ignoreTlog)
-are warnings.`,
+are warnings.
+
+ImageValidatingPolicy documents are also checked for the mistakes Kyverno's own
+documentation makes (warnings with file:line): image instead of ref in a
+matchImageReferences expression, a * in an exact subject or issuer,
+extractPayload(…).builder.id without .predicate, extractPayload before the attestation
+was verified, attestors.my-name (a subtraction in CEL), imageverify.verify, Deny with Warn.`,
 		Example: `  gitops-gate policy lint policies/
   gitops-gate policy lint policies/ --policy-ignore kustomization.yaml`,
 		Args: cobra.MinimumNArgs(1),
@@ -74,6 +81,14 @@ are warnings.`,
 					fmt.Fprintf(out, "OK    %s: %s %s exempts from %s (%s)\n", x.File, x.Kind, x.Name, strings.Join(x.Policies, ", "), state)
 				}
 			}
+			findings, err := convert.LintPaths(ignore, args...)
+			for _, f := range findings {
+				fmt.Fprintf(out, "WARN  %s\n", f)
+			}
+			if err != nil {
+				failed++
+				fmt.Fprintf(out, "ERROR %v\n", err)
+			}
 			if failed > 0 {
 				return &exitError{exitUsage, errors.New("policy errors found")}
 			}
@@ -81,6 +96,47 @@ are warnings.`,
 		},
 	}
 	lint.Flags().StringArrayVar(&ignore, "policy-ignore", nil, "glob of files in a policy directory that are not policies, e.g. kustomization.yaml (repeatable)")
-	cmd.AddCommand(lint)
+	cmd.AddCommand(lint, newPolicyConvertCmd())
 	return cmd
+}
+
+func newPolicyConvertCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "convert FILE...",
+		Short: "Convert ClusterPolicy verifyImages to ImageValidatingPolicy (policies.kyverno.io/v1)",
+		Long: `Convert loads each file as the gate does (strictly: a field the gate does not implement
+is an error) and prints one ImageValidatingPolicy per verifyImages entry of each
+ClusterPolicy or Policy (a Policy becomes a NamespacedImageValidatingPolicy) as YAML on
+standard output.
+
+What IVPOL cannot say exactly carries a "# convert:" comment at that field, and the
+same notes are listed on standard error: wildcard subjects become anchored
+subjectRegExp (IVPOL compares subject exactly), image patterns gain the spellings
+Kyverno's normalisation matched, Kyverno before 1.19 ignores verifyDigest, required and
+mutateDigest, additionalExtensions are not checked by Kyverno's IVPOL, useCache and
+cosignOCI11 have no field. A JMESPath attestation condition with a clear CEL equivalent
+(a plain path with Equals, NotEquals, In, AnyIn, NotIn, AllNotIn) becomes a validation
+over extractPayload(…).predicate; any other becomes a validation that is false, which
+denies until it is rewritten: the converted policy is never weaker in silence.`,
+		Example: `  gitops-gate policy convert testdata/policies/demo.yaml > demo-ivpol.yaml
+  gitops-gate policy lint demo-ivpol.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := convert.Files(args...)
+			if err != nil {
+				return &exitError{exitUsage, err}
+			}
+			out, err := res.YAML()
+			if err != nil {
+				return &exitError{exitOperational, err}
+			}
+			if _, err := cmd.OutOrStdout().Write(out); err != nil {
+				return &exitError{exitOperational, err}
+			}
+			for _, n := range res.Notes {
+				fmt.Fprintf(cmd.ErrOrStderr(), "NOTE  %s\n", n)
+			}
+			return nil
+		},
+	}
 }

@@ -132,6 +132,11 @@ var migrations = []string{
 	CREATE INDEX evaluations_coalesce ON evaluations(repo, sha, state);
 	ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX jobs_runnable_priority ON jobs(state, priority, id);`,
+	// 3: the per-repository summary reads the window from indexes, and
+	// the list filtered by result or state counts and pages from one.
+	`CREATE INDEX evaluations_repo_created ON evaluations(repo, created_at, state, result, id);
+	CREATE INDEX evaluations_result_created ON evaluations(result, created_at);
+	CREATE INDEX evaluations_state_created ON evaluations(state, created_at);`,
 }
 
 // Job priorities: lower runs first.

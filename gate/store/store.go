@@ -230,6 +230,10 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Evaluation, error)
 	List(ctx context.Context, f Filter) ([]*Evaluation, int, error)
 	ImageHistory(ctx context.Context, image string, limit int) ([]ImageHistory, error)
+	// Summaries sums up repositories for the list page: the last result
+	// per branch or pull request, the pass rate and the most frequent
+	// failing images since o.Since, with queries bounded by o.
+	Summaries(ctx context.Context, o SummaryOptions) ([]RepoSummary, error)
 	// QueueDepth counts runnable and leased jobs by kind.
 	QueueDepth(ctx context.Context) (map[string]int, error)
 	// Prune deletes evaluations (and their deliveries' payloads) finished

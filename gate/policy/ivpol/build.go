@@ -97,9 +97,10 @@ func excOf(pe *policy.Exception) *exception {
 
 // builder carries the file and document being read, for errors.
 type builder struct {
-	file string
-	root *yaml.Node
-	env  *celexpr.Env
+	file     string
+	root     *yaml.Node
+	env      *celexpr.Env
+	warnings []string // notes on the policy (Policy.Warnings)
 }
 
 func (b *builder) decode(root *yaml.Node, out any) error {
@@ -394,6 +395,7 @@ func build(file string, root *yaml.Node, o policy.LoadOptions) (*policy.Policy, 
 	}
 	r.Verify = []*policy.Verification{vf}
 	p.Rules = []*policy.Rule{r}
+	p.Warnings = append(p.Warnings, b.warnings...)
 	if len(cons.autogen) > 0 {
 		p.Controllers = cons.autogen
 	}
@@ -578,8 +580,24 @@ func (b *builder) attestor(field string, ra rawAttestor) ([]*policy.Attestor, er
 	}
 	kl := c.Keyless
 	kf := cf + ".keyless"
+	var ext map[string]string
 	if !kl.AdditionalExtensions.IsZero() {
-		return nil, b.errAt(kf+".additionalExtensions", fmt.Errorf("is %w (Kyverno 1.19 declares it but does not enforce it either)", policy.ErrUnsupported))
+		// Kyverno's IVPOL (1.19) accepts the field and checks nothing; the
+		// gate checks it, as for a ClusterPolicy: never weaker than what
+		// the policy says, and the note says where Kyverno admits more.
+		var raw map[string]string
+		if err := kl.AdditionalExtensions.Decode(&raw); err != nil {
+			return nil, b.errAt(kf+".additionalExtensions", fmt.Errorf("want a map of extension to value: %w", err))
+		}
+		ext = map[string]string{}
+		for key, val := range raw {
+			n, ok := policy.ExtensionName(key)
+			if !ok {
+				return nil, b.errAt(kf+".additionalExtensions."+key, fmt.Errorf("invalid certificate extension %s (want githubWorkflowTrigger, githubWorkflowSha, githubWorkflowName, githubWorkflowRepository, githubWorkflowRef, oidcIssuer or their OIDs)", key))
+			}
+			ext[n] = val
+		}
+		b.warnings = append(b.warnings, field+": keyless.additionalExtensions is checked by the gate, but Kyverno's ImageValidatingPolicy (1.19) does not check it: Kyverno admits an image the gate fails for it")
 	}
 	if strings.TrimSpace(kl.Roots) != "" {
 		if _, err := cryptoutils.UnmarshalCertificatesFromPEM([]byte(kl.Roots)); err != nil {
@@ -598,7 +616,7 @@ func (b *builder) attestor(field string, ra rawAttestor) ([]*policy.Attestor, er
 		if id.Subject == "" && id.SubjectRegExp == "" && id.Issuer == "" && id.IssuerRegExp == "" {
 			return nil, b.errAt(idf, errors.New("neither subject nor issuer: any signer would be accepted; name the identity that must have signed"))
 		}
-		k := &policy.Keyless{Roots: kl.Roots, Rekor: rekor, CTLog: ct}
+		k := &policy.Keyless{Roots: kl.Roots, Rekor: rekor, CTLog: ct, AdditionalExtensions: ext}
 		// IVPOL compares issuer and subject exactly, or as regular
 		// expressions (cosign CheckOpts.Identities): never as Kyverno
 		// wildcards.

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("ReplayedBodyIsDuplicate", func(t *testing.T) { replayedBody(t, open(t)) })
 	t.Run("WebhookJobsFirst", func(t *testing.T) { webhookFirst(t, open(t)) })
 	t.Run("QuotaPerRequester", func(t *testing.T) { quota(t, open(t)) })
+	t.Run("Summaries", func(t *testing.T) { summaries(t, open(t)) })
 }
 
 var ctx = context.Background()
@@ -553,5 +554,89 @@ func quota(t *testing.T, s store.Store) {
 	}
 	if _, _, err := s.Accept(ctx, api("tok-a", "a3")); err != nil {
 		t.Errorf("after one finished: %v", err)
+	}
+}
+
+// summaries: the last result per branch or pull request (superseded
+// evaluations left out), the pass rate of finished evaluations, the images
+// that failed in the most evaluations, and the bounds.
+func summaries(t *testing.T, s store.Store) {
+	start := time.Now().Add(-time.Minute)
+	run := func(sp *store.Spec, result string, images ...store.ImageRow) string {
+		t.Helper()
+		id, _, err := s.Accept(ctx, store.Intake{DeliveryID: "s-" + sp.SHA, Spec: sp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if result == "" {
+			return id // left queued
+		}
+		j := mustLease(t, s, "w")
+		if j.EvaluationID != id {
+			t.Fatalf("leased %s, want %s", j.EvaluationID, id)
+		}
+		if err := s.FinishEvaluation(ctx, j, "w", store.Finish{Result: result, Images: images}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	push := func(sha string) *store.Spec {
+		return &store.Spec{Repo: "acme/gitops", SHA: sha, Ref: "refs/heads/main", Trigger: "push"}
+	}
+	worker := store.ImageRow{App: "worker", Image: "ghcr.io/acme/worker:v1", Status: "fail"}
+	jobs := store.ImageRow{App: "jobs", Image: "ghcr.io/acme/jobs:v1", Status: "error"}
+	api := store.ImageRow{App: "api", Image: "ghcr.io/acme/api:v1", Status: "pass"}
+	workerAgain := worker
+	workerAgain.App = "worker-2"
+	run(spec(1, "a1"), "fail", worker, workerAgain, api)
+	pr1 := run(spec(1, "a2"), "pass", api)
+	pr2 := run(spec(2, "b1"), "fail", worker, jobs, api)
+	run(push("m1"), "error", jobs)
+	main := run(push("m2"), "pass", api)
+	run(spec(3, "c1"), "")
+	pr3 := run(spec(3, "c2"), "") // supersedes c1
+	if j := mustLease(t, s, "w"); j.EvaluationID != pr3 {
+		t.Fatalf("leased %s, want %s", j.EvaluationID, pr3) // and left queued
+	}
+	time.Sleep(5 * time.Millisecond)
+	other := run(&store.Spec{Repo: "acme/other", PR: 9, SHA: "o1", Trigger: "pull_request"}, "pass", api)
+
+	got, err := s.Summaries(ctx, store.SummaryOptions{Repo: "acme/gitops", Since: start})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("summaries: %+v %v", got, err)
+	}
+	r := got[0]
+	if r.Repo != "acme/gitops" || r.Finished != 5 || r.Passed != 2 || r.PassRate() != 40 {
+		t.Errorf("pass rate: %d of %d (%d%%), want 2 of 5", r.Passed, r.Finished, r.PassRate())
+	}
+	var changes []string
+	for _, c := range r.Changes {
+		changes = append(changes, fmt.Sprintf("%s pr=%d ref=%s %s/%s", c.EvaluationID, c.PR, c.Ref, c.State, c.Result))
+	}
+	want := []string{pr3 + " pr=3 ref= queued/", main + " pr=0 ref=refs/heads/main done/pass", pr2 + " pr=2 ref= done/fail", pr1 + " pr=1 ref= done/pass"}
+	if strings.Join(changes, "\n") != strings.Join(want, "\n") {
+		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(changes, "\n"), strings.Join(want, "\n"))
+	}
+	if fmt.Sprint(r.FailingImages) != "[{ghcr.io/acme/jobs:v1 2} {ghcr.io/acme/worker:v1 2}]" {
+		t.Errorf("failing images %v: an image counts once per evaluation", r.FailingImages)
+	}
+
+	// All repositories, the most recently evaluated first; bounds.
+	got, err = s.Summaries(ctx, store.SummaryOptions{Since: start, Changes: 2, Images: 1})
+	if err != nil || len(got) != 2 || got[0].Repo != "acme/other" || got[0].Changes[0].EvaluationID != other || got[1].Repo != "acme/gitops" {
+		t.Fatalf("all repositories: %+v %v", got, err)
+	}
+	if len(got[1].Changes) != 2 || len(got[1].FailingImages) != 1 || got[1].FailingImages[0].Image != "ghcr.io/acme/jobs:v1" {
+		t.Errorf("bounded: %+v", got[1])
+	}
+	if got, _ := s.Summaries(ctx, store.SummaryOptions{Since: start, Repos: 1}); len(got) != 1 || got[0].Repo != "acme/other" {
+		t.Errorf("one repository: %+v", got)
+	}
+	// Nothing in the window: nothing to sum up.
+	if got, err := s.Summaries(ctx, store.SummaryOptions{Since: time.Now().Add(time.Hour)}); err != nil || len(got) != 0 {
+		t.Errorf("empty window: %+v %v", got, err)
+	}
+	if got, err := s.Summaries(ctx, store.SummaryOptions{Repo: "acme/none", Since: start}); err != nil || len(got) != 0 {
+		t.Errorf("unknown repository: %+v %v", got, err)
 	}
 }

@@ -1,6 +1,8 @@
-package manifests
+package extract
 
 import (
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -23,7 +25,7 @@ type DecodeOptions struct {
 	// File names the stream in errors and in each Resource's File.
 	File string
 	// MaxNodes bounds the size of one document once its aliases are
-	// expanded (alias bombs); 0 means DefaultMaxDocumentNodes.
+	// expanded (alias bombs); 0 means model.DefaultMaxDocumentNodes.
 	MaxNodes int
 	// YAMLOnly reads the stream as YAML even when it starts with "{". Argo
 	// CD receives Helm and Kustomize output as one YAML stream, so their
@@ -53,15 +55,15 @@ type DecodeOptions struct {
 // and column where each value is written: no anchors, aliases or merge keys
 // are left, so encoding it with yaml.v3 gives a document the applier decodes
 // to the same object. Objects decoded before an error are returned with it.
-func DecodeManifests(data []byte, opts DecodeOptions) ([]Resource, error) {
+func DecodeManifests(data []byte, opts DecodeOptions) ([]model.Resource, error) {
 	if opts.MaxNodes <= 0 {
-		opts.MaxNodes = DefaultMaxDocumentNodes
+		opts.MaxNodes = model.DefaultMaxDocumentNodes
 	}
-	chunks, splitErr := splitStream(opts.File, data, opts.YAMLOnly)
-	var out []Resource
+	chunks, splitErr := SplitStream(opts.File, data, opts.YAMLOnly)
+	var out []model.Resource
 	errs := []error{}
 	for _, c := range chunks {
-		root, err := decodeChunk(opts.File, c, opts.MaxNodes)
+		root, err := DecodeChunk(opts.File, c, opts.MaxNodes)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -69,7 +71,7 @@ func DecodeManifests(data []byte, opts DecodeOptions) ([]Resource, error) {
 		if root == nil {
 			continue
 		}
-		objs, err := objectsOf(opts.File, root)
+		objs, err := model.ObjectsOf(opts.File, root)
 		out = append(out, objs...)
 		if err != nil {
 			errs = append(errs, err)
@@ -79,20 +81,20 @@ func DecodeManifests(data []byte, opts DecodeOptions) ([]Resource, error) {
 	return out, errors.Join(errs...)
 }
 
-// decodeRenderedNode is DecodeManifests for an object a renderer holds as a
+// DecodeRenderedNode is DecodeManifests for an object a renderer holds as a
 // yaml.v3 tree and prints as the JSON document printed (Kustomize: `kustomize
 // build` prints each resource's JSON as YAML, which the applier reads back to
 // the same object). The tree is held to that JSON as a stream's documents are
 // held to the applier's decoding.
-func decodeRenderedNode(file string, node *yaml.Node, printed []byte, maxNodes int) ([]Resource, error) {
-	if n := expandedSize(node, maxNodes); n > maxNodes {
-		return nil, &FileError{File: file, Line: node.Line, Err: fmt.Errorf("document expands to more than %d YAML nodes (an alias bomb?): %w", maxNodes, ErrTooLarge)}
+func DecodeRenderedNode(file string, node *yaml.Node, printed []byte, maxNodes int) ([]model.Resource, error) {
+	if n := model.ExpandedSize(node, maxNodes); n > maxNodes {
+		return nil, &model.FileError{File: file, Line: node.Line, Err: fmt.Errorf("document expands to more than %d YAML nodes (an alias bomb?): %w", maxNodes, model.ErrTooLarge)}
 	}
 	d := json.NewDecoder(bytes.NewReader(printed))
 	d.UseNumber()
 	var truth any
 	if err := d.Decode(&truth); err != nil {
-		return nil, &FileError{File: file, Err: fmt.Errorf("rendered object: %w", err)}
+		return nil, &model.FileError{File: file, Err: fmt.Errorf("rendered object: %w", err)}
 	}
 	if truth == nil {
 		return nil, nil
@@ -102,25 +104,25 @@ func decodeRenderedNode(file string, node *yaml.Node, printed []byte, maxNodes i
 	if err != nil {
 		return nil, err
 	}
-	return objectsOf(file, root)
+	return model.ObjectsOf(file, root)
 }
 
-// chunk is one document as the applier reads it: its bytes, and where they
+// Chunk is one document as the applier reads it: its bytes, and where they
 // start in the file (1-based line; column of the first byte).
-type chunk struct {
+type Chunk struct {
 	data   []byte
 	line   int
 	column int
 	json   bool
 }
 
-// splitStream splits a stream as apimachinery's YAMLOrJSONDecoder does. A
+// SplitStream splits a stream as apimachinery's YAMLOrJSONDecoder does. A
 // stream whose first non-space character is "{" is read as JSON values;
 // after a syntax error on the first or second value the rest is read as
 // YAML, after more values it is an error. YAML is split at lines starting
 // with "---"; anything after the "---" other than a comment is an error.
-func splitStream(file string, data []byte, yamlOnly bool) ([]chunk, error) {
-	var chunks []chunk
+func SplitStream(file string, data []byte, yamlOnly bool) ([]Chunk, error) {
+	var chunks []Chunk
 	off := 0
 	if !yamlOnly && bytes.HasPrefix(bytes.TrimLeftFunc(data, unicode.IsSpace), []byte("{")) {
 		dec := json.NewDecoder(bytes.NewReader(data))
@@ -135,7 +137,7 @@ func splitStream(file string, data []byte, yamlOnly bool) ([]chunk, error) {
 			if err != nil {
 				if count > 1 {
 					line, _ := position(data, start)
-					return chunks, &FileError{File: file, Line: line, Err: fmt.Errorf("invalid JSON: %v", err)}
+					return chunks, &model.FileError{File: file, Line: line, Err: fmt.Errorf("invalid JSON: %v", err)}
 				}
 				// Back to the end of the last value, past blanks up to and
 				// including the first newline, then YAML.
@@ -147,7 +149,7 @@ func splitStream(file string, data []byte, yamlOnly bool) ([]chunk, error) {
 			// raw is the value without the blanks before it.
 			vstart := end - len(raw)
 			line, col := position(data, vstart)
-			chunks = append(chunks, chunk{data: data[vstart:end], line: line, column: col, json: true})
+			chunks = append(chunks, Chunk{data: data[vstart:end], line: line, column: col, json: true})
 			off = end
 		}
 	}
@@ -168,10 +170,10 @@ func splitStream(file string, data []byte, yamlOnly bool) ([]chunk, error) {
 		if bytes.HasPrefix(l, []byte("---")) {
 			trimmed := strings.TrimSpace(string(l[3:]))
 			if trimmed != "" && trimmed[0] != '#' {
-				return chunks, &FileError{File: file, Line: line, Err: fmt.Errorf("invalid document separator %q: kubectl and Argo CD accept only a comment after ---", string(l))}
+				return chunks, &model.FileError{File: file, Line: line, Err: fmt.Errorf("invalid document separator %q: kubectl and Argo CD accept only a comment after ---", string(l))}
 			}
 			if len(buf) > 0 {
-				chunks = append(chunks, chunk{data: buf, line: bufLine, column: 1})
+				chunks = append(chunks, Chunk{data: buf, line: bufLine, column: 1})
 			}
 			buf = nil
 			line++
@@ -183,7 +185,7 @@ func splitStream(file string, data []byte, yamlOnly bool) ([]chunk, error) {
 		line++
 	}
 	if len(buf) > 0 {
-		chunks = append(chunks, chunk{data: buf, line: bufLine, column: 1})
+		chunks = append(chunks, Chunk{data: buf, line: bufLine, column: 1})
 	}
 	return chunks, nil
 }
@@ -210,12 +212,12 @@ func position(data []byte, off int) (line, col int) {
 	return line, off - (bytes.LastIndexByte(data[:off], '\n') + 1) + 1
 }
 
-// decodeChunk decodes one document twice: with yaml.v3, for positions, and
+// DecodeChunk decodes one document twice: with yaml.v3, for positions, and
 // with the applier's decoder, for the values. It returns the normalised
 // root (nil for an empty document).
-func decodeChunk(file string, c chunk, maxNodes int) (*yaml.Node, error) {
+func DecodeChunk(file string, c Chunk, maxNodes int) (*yaml.Node, error) {
 	fail := func(line int, err error) error {
-		return &FileError{File: file, Line: line, Err: err}
+		return &model.FileError{File: file, Line: line, Err: err}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(c.data))
 	var doc yaml.Node
@@ -225,7 +227,7 @@ func decodeChunk(file string, c chunk, maxNodes int) (*yaml.Node, error) {
 	case errors.Is(err, io.EOF):
 	case err != nil:
 		line := c.line
-		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		if m := model.YAMLLineRE.FindStringSubmatch(err.Error()); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			line += n - 1
 		}
@@ -234,8 +236,8 @@ func decodeChunk(file string, c chunk, maxNodes int) (*yaml.Node, error) {
 		root = doc.Content[0]
 	}
 	if root != nil {
-		if n := expandedSize(root, maxNodes); n > maxNodes {
-			return nil, fail(c.line+root.Line-1, fmt.Errorf("document expands to more than %d YAML nodes (an alias bomb?): %w", maxNodes, ErrTooLarge))
+		if n := model.ExpandedSize(root, maxNodes); n > maxNodes {
+			return nil, fail(c.line+root.Line-1, fmt.Errorf("document expands to more than %d YAML nodes (an alias bomb?): %w", maxNodes, model.ErrTooLarge))
 		}
 		var next yaml.Node
 		if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
@@ -279,10 +281,10 @@ func decodeChunk(file string, c chunk, maxNodes int) (*yaml.Node, error) {
 
 // normaliser builds the applier's view of a yaml.v3 tree: aliases and merge
 // keys expanded, scalars typed by the applier's decoding (truth), positions
-// moved from the chunk to the file.
+// moved from the Chunk to the file.
 type normaliser struct {
 	file         string
-	line, column int // offsets of the chunk in the file
+	line, column int // offsets of the Chunk in the file
 	nan          int // NaN keys are never equal to each other
 }
 
@@ -303,7 +305,7 @@ func (n *normaliser) colOf(src *yaml.Node) int {
 }
 
 func (n *normaliser) errorf(src *yaml.Node, format string, args ...any) error {
-	return &FileError{File: n.file, Line: n.lineOf(src), Err: fmt.Errorf(format, args...)}
+	return &model.FileError{File: n.file, Line: n.lineOf(src), Err: fmt.Errorf(format, args...)}
 }
 
 func (n *normaliser) disagree(src *yaml.Node, path, what string) error {
@@ -479,7 +481,7 @@ func (n *normaliser) apply(m *yaml.Node, entries *[]*entry, index map[v2Key]int,
 			kd = kd.Alias
 		}
 		if kd == nil || kd.Kind != yaml.ScalarNode {
-			return n.errorf(k, "%s: a key that is %s: kubectl and Argo CD accept only scalar keys", path, describeNode(kd))
+			return n.errorf(k, "%s: a key that is %s: kubectl and Argo CD accept only scalar keys", path, model.DescribeNode(kd))
 		}
 		key, err := n.keyOf(kd)
 		if err != nil {

@@ -1,6 +1,8 @@
-package manifests
+package extract
 
 import (
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+
 	"fmt"
 	"strconv"
 
@@ -35,7 +37,7 @@ var quietKinds = map[string]bool{
 // holds an image reference in a resource whose kind the gate has no
 // extractor for (built-in, well-known custom resource, or configured), and
 // that no extractor already read.
-func UnknownImages(res *Resource, ex Extractors) []Warning {
+func UnknownImages(res *model.Resource, ex Extractors) []Warning {
 	group := groupOf(res.APIVersion)
 	if podSpecPaths[res.Kind] != nil && (group == "" || group == "apps" || group == "batch" || group == "extensions") {
 		return nil
@@ -50,14 +52,14 @@ func UnknownImages(res *Resource, ex Extractors) []Warning {
 	var out []Warning
 	var walk func(n *yaml.Node, path string, depth int)
 	walk = func(n *yaml.Node, path string, depth int) {
-		n = deref(n)
+		n = model.Deref(n)
 		if n == nil || depth > 200 {
 			return
 		}
 		switch n.Kind {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := deref(n.Content[i]), deref(n.Content[i+1])
+				k, v := model.Deref(n.Content[i]), model.Deref(n.Content[i+1])
 				if k == nil || v == nil {
 					continue
 				}
@@ -92,26 +94,4 @@ func looksLikeImage(s string) bool {
 	}
 	_, err := name.ParseReference(s)
 	return err == nil
-}
-
-// Warnings returns the app's warnings (UnknownImages of every object),
-// located like its images.
-func (rd *Rendered) Warnings(ex Extractors) []Warning {
-	var out []Warning
-	for i := range rd.Resources {
-		res := &rd.Resources[i]
-		for _, w := range UnknownImages(res, ex) {
-			w.App = rd.App.Name
-			switch {
-			case rd.locate != nil:
-				rd.locate(res, &w.ImageRef)
-			case res.exactLines:
-				w.File = res.File
-			default:
-				w.File, w.Line = res.File, res.Line
-			}
-			out = append(out, w)
-		}
-	}
-	return out
 }

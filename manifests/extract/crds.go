@@ -1,6 +1,8 @@
-package manifests
+package extract
 
 import (
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+
 	"fmt"
 	"strings"
 
@@ -55,15 +57,15 @@ func workflowSpecImages(path ...string) func(*yaml.Node) []extracted {
 			return nil
 		}
 		var refs []extracted
-		defaults := mapGet(spec, "templateDefaults")
+		defaults := model.MapGet(spec, "templateDefaults")
 		hasDefault := false
 		if defaults != nil && defaults.Kind == yaml.MappingNode {
 			refs = append(refs, workflowTemplateImages(defaults, prefix+".templateDefaults", true)...)
-			hasDefault = mapGet(mapGet(defaults, "container"), "image") != nil || mapGet(mapGet(defaults, "script"), "image") != nil
+			hasDefault = model.MapGet(model.MapGet(defaults, "container"), "image") != nil || model.MapGet(model.MapGet(defaults, "script"), "image") != nil
 		}
-		if tmpls := mapGet(spec, "templates"); tmpls != nil && tmpls.Kind == yaml.SequenceNode {
+		if tmpls := model.MapGet(spec, "templates"); tmpls != nil && tmpls.Kind == yaml.SequenceNode {
 			for i, t := range tmpls.Content {
-				refs = append(refs, workflowTemplateImages(deref(t), fmt.Sprintf("%s.templates[%d]", prefix, i), hasDefault)...)
+				refs = append(refs, workflowTemplateImages(model.Deref(t), fmt.Sprintf("%s.templates[%d]", prefix, i), hasDefault)...)
 			}
 		}
 		refs = append(refs, podSpecPatch(spec, prefix)...)
@@ -77,15 +79,15 @@ func workflowTemplateImages(t *yaml.Node, prefix string, hasDefault bool) []extr
 	}
 	var refs []extracted
 	for _, f := range []string{"container", "script"} {
-		if c := mapGet(t, f); c != nil {
+		if c := model.MapGet(t, f); c != nil {
 			if e, ok := containerImage(c, prefix+"."+f, hasDefault); ok {
 				refs = append(refs, e)
 			}
 		}
 	}
-	refs = append(refs, containerImages(mapGet(t, "initContainers"), prefix+".initContainers", false)...)
-	refs = append(refs, containerImages(mapGet(t, "sidecars"), prefix+".sidecars", false)...)
-	refs = append(refs, containerImages(mapGet(mapGet(t, "containerSet"), "containers"), prefix+".containerSet.containers", hasDefault)...)
+	refs = append(refs, containerImages(model.MapGet(t, "initContainers"), prefix+".initContainers", false)...)
+	refs = append(refs, containerImages(model.MapGet(t, "sidecars"), prefix+".sidecars", false)...)
+	refs = append(refs, containerImages(model.MapGet(model.MapGet(t, "containerSet"), "containers"), prefix+".containerSet.containers", hasDefault)...)
 	refs = append(refs, podSpecPatch(t, prefix)...)
 	return refs
 }
@@ -94,7 +96,7 @@ func workflowTemplateImages(t *yaml.Node, prefix string, hasDefault bool) []extr
 // podSpecPatch to the pod it creates, and the patch can replace any image.
 // The gate cannot see what the patch runs, so it is an error.
 func podSpecPatch(n *yaml.Node, prefix string) []extracted {
-	p := mapGet(n, "podSpecPatch")
+	p := model.MapGet(n, "podSpecPatch")
 	if p == nil || p.ShortTag() == "!!null" {
 		return nil
 	}
@@ -120,22 +122,22 @@ func taskSpec(spec *yaml.Node, prefix string) []extracted {
 	}
 	var refs []extracted
 	hasDefault := false
-	if st := mapGet(spec, "stepTemplate"); st != nil && mapGet(st, "image") != nil {
+	if st := model.MapGet(spec, "stepTemplate"); st != nil && model.MapGet(st, "image") != nil {
 		hasDefault = true
 		e, _ := containerImage(st, prefix+".stepTemplate", false)
 		refs = append(refs, e)
 	}
-	if steps := mapGet(spec, "steps"); steps != nil && steps.Kind == yaml.SequenceNode {
+	if steps := model.MapGet(spec, "steps"); steps != nil && steps.Kind == yaml.SequenceNode {
 		for i, s := range steps.Content {
 			// A step that references a StepAction takes its image from it;
 			// the StepAction is judged where it is defined.
-			optional := hasDefault || mapGet(s, "ref") != nil
+			optional := hasDefault || model.MapGet(s, "ref") != nil
 			if e, ok := containerImage(s, fmt.Sprintf("%s.steps[%d]", prefix, i), optional); ok {
 				refs = append(refs, e)
 			}
 		}
 	}
-	refs = append(refs, containerImages(mapGet(spec, "sidecars"), prefix+".sidecars", false)...)
+	refs = append(refs, containerImages(model.MapGet(spec, "sidecars"), prefix+".sidecars", false)...)
 	return refs
 }
 
@@ -154,21 +156,21 @@ func pipelineSpec(spec *yaml.Node, prefix string, depth int) []extracted {
 	}
 	var refs []extracted
 	for _, list := range []string{"tasks", "finally"} {
-		seq := mapGet(spec, list)
+		seq := model.MapGet(spec, list)
 		if seq == nil || seq.Kind != yaml.SequenceNode {
 			continue
 		}
 		for i, t := range seq.Content {
 			p := fmt.Sprintf("%s.%s[%d]", prefix, list, i)
-			refs = append(refs, taskSpec(mapGet(t, "taskSpec"), p+".taskSpec")...)
-			refs = append(refs, pipelineSpec(mapGet(t, "pipelineSpec"), p+".pipelineSpec", depth+1)...)
+			refs = append(refs, taskSpec(model.MapGet(t, "taskSpec"), p+".taskSpec")...)
+			refs = append(refs, pipelineSpec(model.MapGet(t, "pipelineSpec"), p+".pipelineSpec", depth+1)...)
 		}
 	}
 	return refs
 }
 
 func stepActionImages(root *yaml.Node) []extracted {
-	spec := mapGet(root, "spec")
+	spec := model.MapGet(root, "spec")
 	if spec == nil {
 		return nil
 	}

@@ -1,9 +1,11 @@
-package manifests
+package extract
 
 import (
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+	"strconv"
+
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -16,9 +18,9 @@ type ImageRef struct {
 	Image string `json:"image"`
 	// File and Line locate the value in the repository (see docs/output.md for
 	// how exact they are per app kind). Line is 0 when unknown.
-	File     string     `json:"file,omitempty"`
-	Line     int        `json:"line,omitempty"`
-	Resource ResourceID `json:"resource"`
+	File     string           `json:"file,omitempty"`
+	Line     int              `json:"line,omitempty"`
+	Resource model.ResourceID `json:"resource"`
 	// FieldPath is the value's path in the object,
 	// e.g. spec.template.spec.initContainers[0].image.
 	FieldPath string `json:"fieldPath"`
@@ -56,7 +58,7 @@ func (e Extractors) Validate() error {
 			case !strings.HasPrefix(c.Path, "/") || len(c.Path) < 2:
 				return fmt.Errorf("%s.path %q: want a slash-separated path from the object root, e.g. /spec/steps/*/image", where, c.Path)
 			case c.JMESPath != "":
-				return fmt.Errorf("%s.jmesPath: %w (a transformed value could not be pinned back into the manifest)", where, ErrUnsupported)
+				return fmt.Errorf("%s.jmesPath: %w (a transformed value could not be pinned back into the manifest)", where, model.ErrUnsupported)
 			case c.Key != "" && c.Value == "":
 				return fmt.Errorf("%s.key needs value: key names a field of the objects that value reads the image from", where)
 			}
@@ -98,7 +100,7 @@ var containerLists = []string{"initContainers", "containers", "ephemeralContaine
 
 // ExtractImages returns every image reference of a rendered resource, in
 // field order. ex adds custom extractors for its kind.
-func ExtractImages(res *Resource, ex Extractors) []ImageRef {
+func ExtractImages(res *model.Resource, ex Extractors) []ImageRef {
 	found := extract(res, ex)
 	refs := make([]ImageRef, len(found))
 	for i, f := range found {
@@ -114,7 +116,7 @@ type extracted struct {
 	node *yaml.Node
 }
 
-func extract(res *Resource, ex Extractors) []extracted {
+func extract(res *model.Resource, ex Extractors) []extracted {
 	var out []extracted
 	seen := map[string]bool{}
 	add := func(e extracted) {
@@ -136,7 +138,7 @@ func extract(res *Resource, ex Extractors) []extracted {
 	return out
 }
 
-func builtinImages(res *Resource) []extracted {
+func builtinImages(res *model.Resource) []extracted {
 	if x := crdExtractors[groupOf(res.APIVersion)+"/"+res.Kind]; x != nil {
 		return x(res.Node)
 	}
@@ -160,17 +162,17 @@ func podSpecImages(spec *yaml.Node, prefix string) []extracted {
 	}
 	var refs []extracted
 	for _, list := range containerLists {
-		refs = append(refs, containerImages(mapGet(spec, list), prefix+"."+list, false)...)
+		refs = append(refs, containerImages(model.MapGet(spec, list), prefix+"."+list, false)...)
 	}
 	// Image volumes (Kubernetes 1.31+) mount an OCI image's content: it is
 	// pulled and its content reaches the pod, so it is verified like a container.
-	if vols := mapGet(spec, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
+	if vols := model.MapGet(spec, "volumes"); vols != nil && vols.Kind == yaml.SequenceNode {
 		for i, v := range vols.Content {
-			img := mapGet(v, "image")
+			img := model.MapGet(v, "image")
 			if img == nil || img.Kind != yaml.MappingNode {
 				continue
 			}
-			name, _ := scalarString(mapGet(v, "name"))
+			name, _ := model.ScalarString(model.MapGet(v, "name"))
 			refs = append(refs, imageAt(img, "reference", fmt.Sprintf("%s.volumes[%d].image.reference", prefix, i), name))
 		}
 	}
@@ -196,17 +198,17 @@ func containerImages(seq *yaml.Node, prefix string, optional bool) []extracted {
 
 // containerImage returns the image of one container-like object at path.
 func containerImage(c *yaml.Node, path string, optional bool) (extracted, bool) {
-	c = deref(c)
-	if optional && mapGet(c, "image") == nil {
+	c = model.Deref(c)
+	if optional && model.MapGet(c, "image") == nil {
 		return extracted{}, false
 	}
-	name, _ := scalarString(mapGet(c, "name"))
+	name, _ := model.ScalarString(model.MapGet(c, "name"))
 	return imageAt(c, "image", path+".image", name), true
 }
 
 func hasContainerList(spec *yaml.Node) bool {
 	for _, l := range containerLists {
-		if n := mapGet(spec, l); n != nil && n.Kind == yaml.SequenceNode {
+		if n := model.MapGet(spec, l); n != nil && n.Kind == yaml.SequenceNode {
 			return true
 		}
 	}
@@ -215,7 +217,7 @@ func hasContainerList(spec *yaml.Node) bool {
 
 func walkKeys(n *yaml.Node, keys []string) *yaml.Node {
 	for _, k := range keys {
-		n = mapGet(n, k)
+		n = model.MapGet(n, k)
 		if n == nil {
 			return nil
 		}
@@ -228,8 +230,8 @@ func walkKeys(n *yaml.Node, keys []string) *yaml.Node {
 // finding, not a crash, and it fails verification.
 func imageAt(obj *yaml.Node, field, fieldPath, name string) extracted {
 	r := ImageRef{FieldPath: fieldPath, Container: name}
-	obj = deref(obj)
-	val := mapGet(obj, field)
+	obj = model.Deref(obj)
+	val := model.MapGet(obj, field)
 	if val == nil {
 		r.Error = "no image: the field is missing"
 		if obj != nil {
@@ -246,9 +248,9 @@ func imageAt(obj *yaml.Node, field, fieldPath, name string) extracted {
 func imageValue(val *yaml.Node) (image, problem string) {
 	switch {
 	case val == nil || val.Kind != yaml.ScalarNode || val.ShortTag() == "!!null":
-		return "", fmt.Sprintf("image is %s, want a string", describeNode(val))
+		return "", fmt.Sprintf("image is %s, want a string", model.DescribeNode(val))
 	case val.ShortTag() != "!!str":
-		return val.Value, fmt.Sprintf("image is %s, want a string", describeNode(val))
+		return val.Value, fmt.Sprintf("image is %s, want a string", model.DescribeNode(val))
 	case strings.TrimSpace(val.Value) == "":
 		return val.Value, "image is empty"
 	}
@@ -271,7 +273,7 @@ func customImages(root *yaml.Node, c ExtractorConfig) []extracted {
 	for _, s := range segs {
 		var next []hit
 		for _, h := range cur {
-			n := deref(h.node)
+			n := model.Deref(h.node)
 			if n == nil {
 				continue
 			}
@@ -282,14 +284,14 @@ func customImages(root *yaml.Node, c ExtractorConfig) []extracted {
 				}
 			case s == "*" && n.Kind == yaml.MappingNode:
 				for i := 0; i+1 < len(n.Content); i += 2 {
-					k := deref(n.Content[i])
+					k := model.Deref(n.Content[i])
 					if k == nil {
 						continue
 					}
 					next = append(next, hit{node: n.Content[i+1], path: joinField(h.path, k.Value), key: k.Value})
 				}
 			case n.Kind == yaml.MappingNode:
-				if v := mapGet(n, s); v != nil {
+				if v := model.MapGet(n, s); v != nil {
 					next = append(next, hit{node: v, parent: n, path: joinField(h.path, s), key: h.key})
 				}
 			case n.Kind == yaml.SequenceNode:
@@ -307,9 +309,9 @@ func customImages(root *yaml.Node, c ExtractorConfig) []extracted {
 	var refs []extracted
 	for _, h := range cur {
 		if c.Value == "" {
-			n := deref(h.node)
+			n := model.Deref(h.node)
 			r := ImageRef{FieldPath: h.path, Container: h.key}
-			if name, ok := scalarString(mapGet(h.parent, "name")); ok {
+			if name, ok := model.ScalarString(model.MapGet(h.parent, "name")); ok {
 				r.Container = name
 			}
 			r.Image, r.Error = imageValue(n)
@@ -321,7 +323,7 @@ func customImages(root *yaml.Node, c ExtractorConfig) []extracted {
 		}
 		name := h.key
 		if c.Key != "" {
-			if k, ok := scalarString(mapGet(h.node, c.Key)); ok {
+			if k, ok := model.ScalarString(model.MapGet(h.node, c.Key)); ok {
 				name = k
 			}
 		}
@@ -337,9 +339,9 @@ func joinField(prefix, key string) string {
 	return prefix + "." + key
 }
 
-// sortRefs orders references by file, line, then field path, which is the
+// SortRefs orders references by file, line, then field path, which is the
 // order a reader scans a report in.
-func sortRefs(refs []ImageRef) {
+func SortRefs(refs []ImageRef) {
 	sort.SliceStable(refs, func(i, j int) bool {
 		a, b := refs[i], refs[j]
 		if a.File != b.File {
@@ -350,4 +352,56 @@ func sortRefs(refs []ImageRef) {
 		}
 		return a.FieldPath < b.FieldPath
 	})
+}
+
+// Field is an image reference with the YAML node its value is written in
+// (nil when the field is missing or not a string), for callers that rewrite
+// image values in place.
+type Field struct {
+	Ref  ImageRef
+	Node *yaml.Node
+}
+
+// Fields returns the image fields of res, like ExtractImages, with their
+// nodes.
+func Fields(res *model.Resource, ex Extractors) []Field {
+	es := extract(res, ex)
+	out := make([]Field, len(es))
+	for i, e := range es {
+		out[i] = Field{Ref: e.ref, Node: e.node}
+	}
+	return out
+}
+
+// ImageName strips the tag and digest of an image reference.
+func ImageName(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// LookupField follows a field path such as spec.template.spec.containers[0].image.
+func LookupField(n *yaml.Node, fieldPath string) *yaml.Node {
+	for _, seg := range strings.Split(fieldPath, ".") {
+		key, rest, _ := strings.Cut(seg, "[")
+		if key != "" {
+			n = model.MapGet(n, key)
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			i, err := strconv.Atoi(idx)
+			n = model.Deref(n)
+			if err != nil || n == nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return nil
+			}
+			n = model.Deref(n.Content[i])
+			rest = strings.TrimPrefix(after, "[")
+		}
+		if n == nil {
+			return nil
+		}
+	}
+	return n
 }

@@ -1,24 +1,26 @@
-package manifests
+package argocd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/helm"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sigs.k8s.io/kustomize/api/types"
 	"sort"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
-	sigsyaml "sigs.k8s.io/yaml"
 )
 
-// argoSource is the part of an Argo CD ApplicationSource that decides what
+// Source is the part of an Argo CD ApplicationSource that decides what
 // is rendered. The tool sections are kept as nodes so that every field can be
 // checked: one that changes the rendered images and is not implemented is an
 // error, never ignored.
-type argoSource struct {
+type Source struct {
 	RepoURL        string    `yaml:"repoURL" json:"repoURL,omitempty"`
 	Path           string    `yaml:"path" json:"path,omitempty"`
 	Chart          string    `yaml:"chart" json:"chart,omitempty"`
@@ -29,12 +31,12 @@ type argoSource struct {
 	Directory      yaml.Node `yaml:"directory" json:"-"`
 	Plugin         yaml.Node `yaml:"plugin" json:"-"`
 
-	// node is the source as written, for merging .argocd-source files.
-	node *yaml.Node
+	// Node is the source as written, for merging .argocd-source files.
+	Node *yaml.Node `yaml:"-" json:"-"`
 }
 
-// isOCI is ApplicationSource.IsOCI in Argo CD's types.go.
-func (s *argoSource) isOCI() bool { return strings.HasPrefix(s.RepoURL, "oci://") }
+// IsOCI is ApplicationSource.IsOCI in Argo CD's types.go.
+func (s *Source) IsOCI() bool { return strings.HasPrefix(s.RepoURL, "oci://") }
 
 // present reports whether a source section is set: Argo CD decodes
 // `helm: null` (or a section a merge patch removed) as absent.
@@ -42,81 +44,81 @@ func present(n *yaml.Node) bool {
 	return n.Kind != 0 && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null")
 }
 
-// argoApp is an Argo CD Application found in the repository.
-type argoApp struct {
-	name          string
-	metaNamespace string // metadata.namespace: where the Application lives
-	namespace     string // destination namespace
-	project       string
-	file          string
-	line          int
-	sources       []argoSource
-	multi         bool   // spec.sources (Argo CD ignores spec.source then)
-	err           error  // the Application cannot be rendered at all
-	instance      string // Argo CD's InstanceName, set by discovery
+// Application is an Argo CD Application found in the repository.
+type Application struct {
+	Name          string
+	MetaNamespace string // metadata.namespace: where the Application lives
+	Namespace     string // destination namespace
+	Project       string
+	File          string
+	Line          int
+	Sources       []Source
+	Multi         bool   // spec.sources (Argo CD ignores spec.source then)
+	Err           error  // the Application cannot be rendered at all
+	Instance      string // Argo CD's InstanceName, set by discovery
 	// generatedBy is set when an ApplicationSet generated the Application.
-	generatedBy *GeneratedBy
+	GeneratedBy *model.GeneratedBy
 }
 
-// where names the file (and line, when the Application is written there
+// Where names the file (and line, when the Application is written there
 // literally rather than rendered from a template) that defines the Application.
-func (a *argoApp) where() string {
-	if a.line > 0 {
-		return fmt.Sprintf("%s:%d", a.file, a.line)
+func (a *Application) Where() string {
+	if a.Line > 0 {
+		return fmt.Sprintf("%s:%d", a.File, a.Line)
 	}
-	return a.file
+	return a.File
 }
 
-func parseArgoApplication(res *Resource) (*argoApp, error) {
-	a := &argoApp{name: res.Name, metaNamespace: res.Namespace, file: res.File, line: res.Line}
-	spec := mapGet(res.Node, "spec")
-	a.namespace, _ = scalarString(mapGet(mapGet(spec, "destination"), "namespace"))
-	a.project, _ = scalarString(mapGet(spec, "project"))
-	if h := mapGet(spec, "sourceHydrator"); h != nil && present(h) {
+func Parse(res *model.Resource) (*Application, error) {
+	a := &Application{Name: res.Name, MetaNamespace: res.Namespace, File: res.File, Line: res.Line}
+	spec := model.MapGet(res.Node, "spec")
+	a.Namespace, _ = model.ScalarString(model.MapGet(model.MapGet(spec, "destination"), "namespace"))
+	a.Project, _ = model.ScalarString(model.MapGet(spec, "project"))
+	if h := model.MapGet(spec, "sourceHydrator"); h != nil && present(h) {
 		// With a hydrator Argo CD syncs the hydrated branch, not the sources
 		// (ApplicationSpec.HasMultipleSources, GetSource in types.go).
-		a.err = fmt.Errorf("spec.sourceHydrator: Argo CD syncs the manifests its hydrator commits to another branch, which gitops-gate does not see: %w", ErrUnsupported)
+		a.Err = fmt.Errorf("spec.sourceHydrator: Argo CD syncs the manifests its hydrator commits to another branch, which gitops-gate does not see: %w", model.ErrUnsupported)
 		return a, nil
 	}
 	// Argo CD renders spec.sources when it has any, and then ignores
 	// spec.source (ApplicationSpec.HasMultipleSources and GetSources in
 	// pkg/apis/application/v1alpha1/types.go).
-	if srcs := mapGet(spec, "sources"); srcs != nil && srcs.Kind == yaml.SequenceNode && len(srcs.Content) > 0 {
+	if srcs := model.MapGet(spec, "sources"); srcs != nil && srcs.Kind == yaml.SequenceNode && len(srcs.Content) > 0 {
 		for i, n := range srcs.Content {
-			var s argoSource
+			var s Source
 			if err := n.Decode(&s); err != nil {
 				return nil, fmt.Errorf("spec.sources[%d]: %w", i, err)
 			}
-			s.node = n
-			a.sources = append(a.sources, s)
+			s.Node = n
+			a.Sources = append(a.Sources, s)
 		}
-		a.multi = true
+		a.Multi = true
 		return a, nil
 	}
-	if src := mapGet(spec, "source"); src != nil && present(src) {
-		var s argoSource
+	if src := model.MapGet(spec, "source"); src != nil && present(src) {
+		var s Source
 		if err := src.Decode(&s); err != nil {
 			return nil, fmt.Errorf("spec.source: %w", err)
 		}
-		s.node = src
-		a.sources = append(a.sources, s)
+		s.Node = src
+		a.Sources = append(a.Sources, s)
 	}
 	return a, nil
 }
 
-// instanceName is Argo CD's Application.InstanceName: the name when the
+// InstanceName is Argo CD's Application.InstanceName: the name when the
 // Application lives in Argo CD's own namespace (or says none), else
 // namespace_name. Argo CD passes it as the app name to the repo-server,
 // which reads .argocd-source-<it>.yaml.
-func (a *argoApp) instanceName(argoNamespace string) string {
-	if a.metaNamespace == "" || a.metaNamespace == argoNamespace {
-		return a.name
+func (a *Application) InstanceName(argoNamespace string) string {
+	if a.MetaNamespace == "" || a.MetaNamespace == argoNamespace {
+		return a.Name
 	}
-	return a.metaNamespace + "_" + a.name
+	return a.MetaNamespace + "_" + a.Name
 }
 
 // Fields of Argo CD source tools that do not change which images run or
-// where they land.
+// Where they land.
 var (
 	harmlessHelm = set("passCredentials", "skipCrds", "skipSchemaValidation", "skipTests", "version")
 	// kubeVersion and apiVersions of a kustomize source only reach
@@ -134,39 +136,39 @@ func set(s ...string) map[string]bool {
 	return m
 }
 
-// sourceField names source number i of the Application in messages.
-func (a *argoApp) sourceField(i int) string {
-	if a.multi {
+// SourceField names source number i of the Application in messages.
+func (a *Application) SourceField(i int) string {
+	if a.Multi {
 		return fmt.Sprintf("spec.sources[%d]", i)
 	}
 	return "spec.source"
 }
 
-// toApp turns one source of an Application into an app.
+// ToApp turns one source of an Application into an app.
 // refs maps `ref:` names of this Application's sources in the same repo to
 // their paths (for $ref/values.yaml value files).
-func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
-	app := App{
-		Name:      a.name,
-		Path:      cleanArgoPath(s.Path),
-		Namespace: a.namespace,
-		DefinedIn: a.where(),
-		Directory: DirectoryOptions{ArgoCD: true},
+func (a *Application) ToApp(i int, s Source, refs map[string]string) model.App {
+	app := model.App{
+		Name:      a.Name,
+		Path:      CleanPath(s.Path),
+		Namespace: a.Namespace,
+		DefinedIn: a.Where(),
+		Directory: model.DirectoryOptions{ArgoCD: true},
 	}
-	if a.multi {
-		app.Name = fmt.Sprintf("%s[%d]", a.name, i)
+	if a.Multi {
+		app.Name = fmt.Sprintf("%s[%d]", a.Name, i)
 	}
-	field := a.sourceField(i)
-	fail := func(format string, args ...any) App {
-		app.Err = fmt.Errorf("Application %s (%s): %s: %w", a.name, app.DefinedIn, fmt.Sprintf(format, args...), ErrUnsupported)
+	field := a.SourceField(i)
+	fail := func(format string, args ...any) model.App {
+		app.Err = fmt.Errorf("Application %s (%s): %s: %w", a.Name, app.DefinedIn, fmt.Sprintf(format, args...), model.ErrUnsupported)
 		return app
 	}
-	failErr := func(key string, err error) App {
-		app.Err = fmt.Errorf("Application %s (%s): %s.%s: %w", a.name, app.DefinedIn, field, key, err)
+	failErr := func(key string, err error) model.App {
+		app.Err = fmt.Errorf("Application %s (%s): %s.%s: %w", a.Name, app.DefinedIn, field, key, err)
 		return app
 	}
-	if a.err != nil {
-		app.Err = fmt.Errorf("Application %s (%s): %w", a.name, app.DefinedIn, a.err)
+	if a.Err != nil {
+		app.Err = fmt.Errorf("Application %s (%s): %w", a.Name, app.DefinedIn, a.Err)
 		return app
 	}
 	env := a.env(s)
@@ -178,8 +180,8 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 	for _, k := range []struct {
 		name string
 		node *yaml.Node
-		kind Kind
-	}{{"kustomize", &s.Kustomize, KindKustomize}, {"helm", &s.Helm, KindHelm}, {"directory", &s.Directory, KindPlain}, {"plugin", &s.Plugin, KindPlugin}} {
+		kind model.Kind
+	}{{"kustomize", &s.Kustomize, model.KindKustomize}, {"helm", &s.Helm, model.KindHelm}, {"directory", &s.Directory, model.KindPlain}, {"plugin", &s.Plugin, model.KindPlugin}} {
 		if present(k.node) {
 			kinds = append(kinds, k.name)
 			app.Kind = k.kind
@@ -187,11 +189,11 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 	}
 	if len(kinds) > 1 {
 		app.Kind = ""
-		app.Err = fmt.Errorf("Application %s (%s): %s: multiple application sources defined: %s (Argo CD refuses it)", a.name, app.DefinedIn, field, strings.Join(kinds, ","))
+		app.Err = fmt.Errorf("Application %s (%s): %s: multiple application sources defined: %s (Argo CD refuses it)", a.Name, app.DefinedIn, field, strings.Join(kinds, ","))
 		return app
 	}
-	if app.Kind == KindPlugin {
-		name, _ := scalarString(mapGet(&s.Plugin, "name"))
+	if app.Kind == model.KindPlugin {
+		name, _ := model.ScalarString(model.MapGet(&s.Plugin, "name"))
 		return fail("%s.plugin %q: Config Management Plugins are not run by gitops-gate, so this app's images cannot be seen", field, name)
 	}
 	if h := &s.Helm; h.Kind == yaml.MappingNode {
@@ -202,19 +204,19 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 			switch {
 			case harmlessHelm[k]:
 			case k == "releaseName":
-				app.Helm.ReleaseName, _ = scalarString(v)
+				app.Helm.ReleaseName, _ = model.ScalarString(v)
 			case k == "namespace":
 				// The release's namespace (GetNamespaceOrDefault); objects
 				// without one still land in the destination namespace.
-				app.Helm.Namespace, _ = scalarString(v)
+				app.Helm.Namespace, _ = model.ScalarString(v)
 			case k == "kubeVersion":
-				app.Helm.KubeVersion, _ = scalarString(v)
+				app.Helm.KubeVersion, _ = model.ScalarString(v)
 			case k == "apiVersions":
 				err = v.Decode(&app.Helm.APIVersions)
 			case k == "valueFiles":
 				err = v.Decode(&app.Helm.ValueFiles)
 			case k == "values":
-				app.Helm.Values, _ = scalarString(v)
+				app.Helm.Values, _ = model.ScalarString(v)
 				if v.Kind == yaml.MappingNode { // older Argo CD accepted an object here
 					var m map[string]any
 					err = v.Decode(&m)
@@ -243,7 +245,7 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 			app.Helm.Parameters[j].Value = v
 		}
 		for j, vf := range app.Helm.ValueFiles {
-			if ref, rest, ok := strings.Cut(vf, "/"); ok && strings.HasPrefix(ref, "$") && a.multi {
+			if ref, rest, ok := strings.Cut(vf, "/"); ok && strings.HasPrefix(ref, "$") && a.Multi {
 				p, known := refs[ref[1:]]
 				if !known {
 					return fail("%s.helm.valueFiles[%d] %q refers to a source that is not in this repository", field, j, vf)
@@ -263,7 +265,7 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 			app.Helm.ValueFiles[j] = vf
 		}
 		if app.Helm.ReleaseName == "" {
-			app.Helm.ReleaseName = a.name // helmTemplate: the name part of the instance name
+			app.Helm.ReleaseName = a.Name // helmTemplate: the name part of the instance name
 		}
 	}
 	if k := &s.Kustomize; k.Kind == yaml.MappingNode {
@@ -280,11 +282,11 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 					}
 				}
 			case key == "namespace":
-				app.Kustomize.Namespace, _ = scalarString(v)
+				app.Kustomize.Namespace, _ = model.ScalarString(v)
 			case key == "patches":
 				err = v.Decode(&app.Kustomize.Patches)
 				if err == nil {
-					app.Kustomize.Patches, _ = jsonCompatible(app.Kustomize.Patches).([]any)
+					app.Kustomize.Patches, _ = helm.JSONCompatible(app.Kustomize.Patches).([]any)
 				}
 			case key == "components":
 				err = v.Decode(&app.Kustomize.Components)
@@ -306,9 +308,9 @@ func (a *argoApp) toApp(i int, s argoSource, refs map[string]string) App {
 			case "recurse":
 				err = v.Decode(&app.Directory.Recurse)
 			case "include":
-				app.Directory.Include, _ = scalarString(v)
+				app.Directory.Include, _ = model.ScalarString(v)
 			case "exclude":
-				app.Directory.Exclude, _ = scalarString(v)
+				app.Directory.Exclude, _ = model.ScalarString(v)
 			case "disableExtensionFilter":
 				err = v.Decode(&app.Directory.DisableExtensionFilter)
 			case "jsonnet":
@@ -336,16 +338,16 @@ type argoEnv struct {
 	unknown map[string]bool
 }
 
-func (a *argoApp) env(s argoSource) argoEnv {
-	instance := a.instance
+func (a *Application) env(s Source) argoEnv {
+	instance := a.Instance
 	if instance == "" {
-		instance = a.name
+		instance = a.Name
 	}
 	return argoEnv{
 		known: map[string]string{
 			"ARGOCD_APP_NAME":                   instance,
-			"ARGOCD_APP_NAMESPACE":              a.namespace,
-			"ARGOCD_APP_PROJECT_NAME":           a.project,
+			"ARGOCD_APP_NAMESPACE":              a.Namespace,
+			"ARGOCD_APP_PROJECT_NAME":           a.Project,
 			"ARGOCD_APP_SOURCE_REPO_URL":        s.RepoURL,
 			"ARGOCD_APP_SOURCE_PATH":            s.Path,
 			"ARGOCD_APP_SOURCE_TARGET_REVISION": s.TargetRevision,
@@ -373,7 +375,7 @@ func (e argoEnv) subst(s string) (string, error) {
 		return e.known[name]
 	})
 	if len(bad) > 0 {
-		return "", fmt.Errorf("%q uses $%s, which Argo CD sets to the commit it syncs; gitops-gate cannot know it here: %w", s, bad[0], ErrUnsupported)
+		return "", fmt.Errorf("%q uses $%s, which Argo CD sets to the commit it syncs; gitops-gate cannot know it here: %w", s, bad[0], model.ErrUnsupported)
 	}
 	return out, nil
 }
@@ -381,18 +383,18 @@ func (e argoEnv) subst(s string) (string, error) {
 // Argo CD's source override files (repoSourceFile and appSourceFile in
 // reposerver/repository/repository.go).
 const (
-	argoSourceFile    = ".argocd-source.yaml"
-	argoAppSourceFile = ".argocd-source-%s.yaml"
+	SourceFile    = ".argocd-source.yaml"
+	AppSourceFile = ".argocd-source-%s.yaml"
 )
 
-// ArgoSourceOverrides lists the files in an app's directory dir that Argo
+// SourceOverrides lists the files in an app's directory dir that Argo
 // CD may merge into the source of the Application appName before it
 // decides how to render it: .argocd-source.yaml, .argocd-source-<name>.yaml
 // and .argocd-source-<namespace>_<name>.yaml (the name Argo CD uses for an
 // Application outside its own namespace). appName may be the Application's
 // name or its instance name (namespace_name). Paths are joined to dir, in
 // that order; a directory of such a name is not listed, as Argo CD skips it.
-func ArgoSourceOverrides(dir, appName string) []string {
+func SourceOverrides(dir, appName string) []string {
 	name := appName
 	if i := strings.LastIndexByte(name, '_'); i >= 0 {
 		name = name[i+1:] // Kubernetes names have no '_'
@@ -412,10 +414,10 @@ func ArgoSourceOverrides(dir, appName string) []string {
 		}
 		out = append(out, p)
 	}
-	add(argoSourceFile)
+	add(SourceFile)
 	if appName != "" {
-		add(fmt.Sprintf(argoAppSourceFile, appName))
-		add(fmt.Sprintf(argoAppSourceFile, name))
+		add(fmt.Sprintf(AppSourceFile, appName))
+		add(fmt.Sprintf(AppSourceFile, name))
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if n := e.Name(); strings.HasPrefix(n, ".argocd-source-") && strings.HasSuffix(n, "_"+name+".yaml") {
@@ -426,90 +428,9 @@ func ArgoSourceOverrides(dir, appName string) []string {
 	return out
 }
 
-// mergeSourceFiles applies .argocd-source.yaml and
-// .argocd-source-<instance>.yaml from the app's directory to source s, as
-// Argo CD's mergeSourceParameters does before it picks the tool: each file
-// is a JSON merge patch (RFC 7386) on the source, and only the tool
-// settings may change (chart, path, repoURL and targetRevision are put
-// back). It returns the files it applied. An override file that would apply
-// only if the Application lived in another namespace than the one assumed
-// is an error naming it: which one Argo CD reads cannot be known here.
-func (r *Repo) mergeSourceFiles(s argoSource, dir, instance string) (argoSource, []string, error) {
-	candidates := ArgoSourceOverrides(dir, instance)
-	if len(candidates) == 0 {
-		return s, nil, nil
-	}
-	apply := map[string]bool{
-		filepath.Join(dir, argoSourceFile):                           true,
-		filepath.Join(dir, fmt.Sprintf(argoAppSourceFile, instance)): true,
-	}
-	for _, c := range candidates {
-		if !apply[c] {
-			return s, nil, &FileError{File: r.rel(c), Err: fmt.Errorf("Argo CD merges this file into the Application's source when the Application is named %q there, which depends on the namespace Argo CD runs in (assumed %q, set with the gate's Argo CD namespace): %w",
-				strings.TrimSuffix(strings.TrimPrefix(filepath.Base(c), ".argocd-source-"), ".yaml"), r.opts.ArgoCDNamespace, ErrUnsupported)}
-		}
-	}
-	var merged any
-	if s.node != nil {
-		if err := s.node.Decode(&merged); err != nil {
-			return s, nil, err
-		}
-	}
-	merged = jsonCompatible(merged)
-	if merged == nil {
-		merged = map[string]any{}
-	}
-	var applied []string
-	for _, c := range candidates {
-		data, err := r.readFile(c)
-		if err != nil {
-			return s, nil, err
-		}
-		rel := r.rel(c)
-		if err := checkAliases(rel, data, r.opts.MaxDocumentNodes); err != nil {
-			return s, nil, err
-		}
-		js, err := sigsyaml.YAMLToJSON(data)
-		if err != nil {
-			return s, nil, &FileError{File: rel, Err: err}
-		}
-		var patch any
-		if err := json.Unmarshal(js, &patch); err != nil {
-			return s, nil, &FileError{File: rel, Err: err}
-		}
-		merged = mergePatch(merged, patch)
-		if _, ok := merged.(map[string]any); !ok {
-			return s, nil, &FileError{File: rel, Err: errors.New("the merged source is not an object")}
-		}
-		applied = append(applied, rel)
-	}
-	m := merged.(map[string]any)
-	for k, v := range map[string]string{"chart": s.Chart, "path": s.Path, "repoURL": s.RepoURL, "targetRevision": s.TargetRevision} {
-		if v == "" {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	js, err := json.Marshal(m)
-	if err != nil {
-		return s, nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(js, &doc); err != nil || len(doc.Content) == 0 {
-		return s, nil, fmt.Errorf("merging %s: %v", strings.Join(applied, ", "), err)
-	}
-	var out argoSource
-	if err := doc.Content[0].Decode(&out); err != nil {
-		return s, nil, fmt.Errorf("merging %s: %w", strings.Join(applied, ", "), err)
-	}
-	out.node = doc.Content[0]
-	return out, applied, nil
-}
-
-// mergePatch applies a JSON merge patch (RFC 7386), as jsonpatch.MergePatch
+// MergePatch applies a JSON merge patch (RFC 7386), as jsonpatch.MergePatch
 // in Argo CD's mergeSourceParameters.
-func mergePatch(target, patch any) any {
+func MergePatch(target, patch any) any {
 	pm, ok := patch.(map[string]any)
 	if !ok {
 		return patch
@@ -522,13 +443,13 @@ func mergePatch(target, patch any) any {
 		if v == nil {
 			delete(tm, k)
 		} else {
-			tm[k] = mergePatch(tm[k], v)
+			tm[k] = MergePatch(tm[k], v)
 		}
 	}
 	return tm
 }
 
-func cleanArgoPath(p string) string {
+func CleanPath(p string) string {
 	p = strings.Trim(strings.TrimSpace(p), "/")
 	if p == "" {
 		return "."
@@ -536,9 +457,9 @@ func cleanArgoPath(p string) string {
 	return p
 }
 
-// normalizeRepoURL makes the many spellings of one Git repository compare
+// NormalizeRepoURL makes the many spellings of one Git repository compare
 // equal: scheme, user, .git suffix, trailing slash and host case.
-func normalizeRepoURL(s string) string {
+func NormalizeRepoURL(s string) string {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "git@") { // scp-like: git@github.com:org/repo.git
 		s = "ssh://" + strings.Replace(strings.TrimPrefix(s, "git@"), ":", "/", 1)
@@ -550,14 +471,14 @@ func normalizeRepoURL(s string) string {
 	return strings.ToLower(s)
 }
 
-// inferRepoURL picks the repository URL most Applications use for paths
+// InferRepoURL picks the repository URL most Applications use for paths
 // that exist in this checkout: the checkout is most likely that repository.
-func inferRepoURL(apps []*argoApp, exists func(string) bool) string {
+func InferRepoURL(apps []*Application, exists func(string) bool) string {
 	count := map[string]int{}
 	for _, a := range apps {
-		for _, s := range a.sources {
-			if s.Chart == "" && s.RepoURL != "" && exists(cleanArgoPath(s.Path)) {
-				count[normalizeRepoURL(s.RepoURL)]++
+		for _, s := range a.Sources {
+			if s.Chart == "" && s.RepoURL != "" && exists(CleanPath(s.Path)) {
+				count[NormalizeRepoURL(s.RepoURL)]++
 			}
 		}
 	}
@@ -575,4 +496,60 @@ func inferRepoURL(apps []*argoApp, exists func(string) bool) string {
 		return ""
 	}
 	return urls[0]
+}
+
+// decodeJsonnet reads spec.source.directory.jsonnet. A field it does not
+// know may change the output, so it is an error.
+func decodeJsonnet(n *yaml.Node, o *model.JsonnetOptions) error {
+	if n.Kind != yaml.MappingNode {
+		if n.Tag == "!!null" {
+			return nil
+		}
+		return errors.New("want a mapping")
+	}
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		switch k := n.Content[j].Value; k {
+		case "tlas", "extVars", "libs":
+		default:
+			return fmt.Errorf("%s is not implemented", k)
+		}
+	}
+	return n.Decode(o)
+}
+
+var setImageTag = regexp.MustCompile(`^(.*):([a-zA-Z0-9._-]*)$`)
+
+// ParseImageOverrides parses Argo CD kustomize.images entries, which use the
+// syntax of `kustomize edit set image`:
+//
+//	<image>=<newimage>[:<newtag>][@<digest>] | <image>:<newtag> | <image>@<digest>
+func ParseImageOverrides(args []string) ([]types.Image, error) {
+	var out []types.Image
+	for _, arg := range args {
+		name, rest, renamed := strings.Cut(arg, "=")
+		var img types.Image
+		ref := arg
+		if renamed {
+			ref = rest
+		}
+		repo, digest, hasDigest := strings.Cut(ref, "@")
+		tag := ""
+		if m := setImageTag.FindStringSubmatch(repo); m != nil && !strings.Contains(m[2], "/") {
+			repo, tag = m[1], m[2]
+		}
+		if hasDigest {
+			img.Digest = digest
+		}
+		img.NewTag = tag
+		if renamed {
+			img.Name, img.NewName = name, repo
+		} else {
+			img.Name = repo
+		}
+		if img.Name == "" || (!renamed && tag == "" && !hasDigest) {
+			return nil, fmt.Errorf("%q: want <image>=<newimage>[:<newtag>][@<digest>], <image>:<newtag> or <image>@<digest>", arg)
+		}
+		out = append(out, img)
+	}
+	return out, nil
 }

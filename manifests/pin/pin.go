@@ -1,10 +1,13 @@
-package manifests
+package pin
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"os"
 	"path"
 	"path/filepath"
@@ -14,6 +17,27 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 )
+
+// Tree is the checkout pinning reads and writes; every path it returns is
+// confined to the repository (see manifests.Repo).
+type Tree interface {
+	// Abs turns a repository-relative path into a confined absolute one.
+	Abs(rel string) (string, error)
+	// Confine resolves symlinks of an absolute path and checks that it stays
+	// in the repository.
+	Confine(abs string) (string, error)
+	// ReadFile reads a file, bounded in size.
+	ReadFile(abs string) ([]byte, error)
+	// ReadManifests reads and decodes a manifest file.
+	ReadManifests(abs string) ([]model.Resource, error)
+}
+
+// Rendered is one rendered app as pinning sees it: the app and its image
+// references, located in the repository.
+type Rendered struct {
+	App    model.App
+	Images func() []extract.ImageRef
+}
 
 // Edit is one change of a source file: the scalar at Line:Column (1-based)
 // becomes New, or, with Insert, a new line is added after Line.
@@ -35,28 +59,28 @@ type Skipped struct {
 	Reason string `json:"reason"`
 }
 
-// PinPlan lists the source edits that pin images to digests.
-type PinPlan struct {
+// Plan lists the source edits that pin images to digests.
+type Plan struct {
 	Edits   []Edit    `json:"edits"`
 	Skipped []Skipped `json:"skipped,omitempty"`
 }
 
-// PlanPins finds, for every image of the rendered apps that pin maps to a
+// NewPlan finds, for every image of the rendered apps that pin maps to a
 // pinned value, where that value is written in the repository and how to
 // change it there: the image field of a plain manifest or of a Kustomize
 // resource file, or the `images:` entry of the app's kustomization that set
 // it (a digest: key). Values computed by Helm are reported as skipped.
-func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors, pin func(ImageRef) (string, bool)) (*PinPlan, error) {
-	plan := &PinPlan{}
+func NewPlan(ctx context.Context, r Tree, rendered []Rendered, pin func(extract.ImageRef) (string, bool)) (*Plan, error) {
+	plan := &Plan{}
 	seen := map[string]bool{}
-	files := map[string][]Resource{}
-	objects := func(rel string) []Resource {
+	files := map[string][]model.Resource{}
+	objects := func(rel string) []model.Resource {
 		if res, ok := files[rel]; ok {
 			return res
 		}
-		var res []Resource
-		if abs, err := r.abs(rel); err == nil {
-			res, _ = r.readManifests(abs)
+		var res []model.Resource
+		if abs, err := r.Abs(rel); err == nil {
+			res, _ = r.ReadManifests(abs)
 		}
 		files[rel] = res
 		return res
@@ -65,7 +89,7 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		refs := rd.Images(ex)
+		refs := rd.Images()
 		for _, ref := range refs {
 			if ref.Error != "" {
 				continue
@@ -75,7 +99,7 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 				continue
 			}
 			if len(rd.App.Kustomize.Images) > 0 {
-				if e, ok, err := r.planOverride(rd.App, ref, pinned); ok {
+				if e, ok, err := planOverride(r, rd.App, ref, pinned); ok {
 					if err != nil {
 						plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: rd.App.DefinedIn, Reason: err.Error()})
 					} else if key := e.File + fmt.Sprint(e.Line, e.Column); !seen[key] {
@@ -85,8 +109,8 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 					continue
 				}
 			}
-			if rd.App.Kind == KindHelm {
-				e, err := r.planHelmValues(rd.App, ref, pinned)
+			if rd.App.Kind == model.KindHelm {
+				e, err := planHelmValues(r, rd.App, ref, pinned)
 				if err != nil {
 					plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: ref.File, Reason: err.Error()})
 				} else if key := e.File + fmt.Sprint(e.Line, e.Column); !seen[key] {
@@ -101,7 +125,7 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 				if cand.Kind != ref.Resource.Kind || !strings.Contains(ref.Resource.Name, cand.Name) {
 					continue
 				}
-				if n := lookupField(cand.Node, ref.FieldPath); n != nil && n.Line == ref.Line {
+				if n := extract.LookupField(cand.Node, ref.FieldPath); n != nil && n.Line == ref.Line {
 					node = n
 					break
 				}
@@ -113,7 +137,7 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 				seen[key] = true
 				plan.Edits = append(plan.Edits, Edit{File: ref.File, Line: node.Line, Column: node.Column, Old: node.Value, New: pinned, Image: ref.Image})
 			case node == nil && (strings.HasSuffix(ref.File, "kustomization.yaml") || strings.HasSuffix(ref.File, "kustomization.yml")):
-				e, err := r.planImagesEntry(ref, pinned)
+				e, err := planImagesEntry(r, ref, pinned)
 				if err != nil {
 					plan.Skipped = append(plan.Skipped, Skipped{Image: ref.Image, File: ref.File, Reason: err.Error()})
 					continue
@@ -132,9 +156,9 @@ func (r *Repo) PlanPins(ctx context.Context, rendered []*Rendered, ex Extractors
 // kustomize.images entry, in the Application's file: "name=repo:tag"
 // becomes "name=repo:tag@sha256:..." (the syntax of kustomize edit set
 // image, which Argo CD runs). ok is false when no override set the image.
-func (r *Repo) planOverride(app App, ref ImageRef, pinned string) (Edit, bool, error) {
+func planOverride(r Tree, app model.App, ref extract.ImageRef, pinned string) (Edit, bool, error) {
 	_, digest, _ := strings.Cut(pinned, "@")
-	overrides, err := parseImageOverrides(app.Kustomize.Images)
+	overrides, err := argocd.ParseImageOverrides(app.Kustomize.Images)
 	if err != nil {
 		return Edit{}, false, nil
 	}
@@ -144,7 +168,7 @@ func (r *Repo) planOverride(app App, ref ImageRef, pinned string) (Edit, bool, e
 		if name == "" {
 			name = o.Name
 		}
-		if name == imageName(ref.Image) {
+		if name == extract.ImageName(ref.Image) {
 			idx = i
 		}
 	}
@@ -152,23 +176,23 @@ func (r *Repo) planOverride(app App, ref ImageRef, pinned string) (Edit, bool, e
 		return Edit{}, false, nil
 	}
 	file, _, _ := strings.Cut(app.DefinedIn, ":")
-	abs, err := r.abs(file)
+	abs, err := r.Abs(file)
 	if err != nil {
 		return Edit{}, true, err
 	}
-	objs, _ := r.readManifests(abs)
+	objs, _ := r.ReadManifests(abs)
 	for _, o := range objs {
 		if o.Kind != "Application" || !strings.HasSuffix(app.Name, o.Name) && !strings.HasPrefix(app.Name, o.Name) {
 			continue
 		}
-		spec := mapGet(o.Node, "spec")
+		spec := model.MapGet(o.Node, "spec")
 		var lists []*yaml.Node
-		if src := mapGet(spec, "source"); src != nil {
-			lists = append(lists, mapGet(mapGet(src, "kustomize"), "images"))
+		if src := model.MapGet(spec, "source"); src != nil {
+			lists = append(lists, model.MapGet(model.MapGet(src, "kustomize"), "images"))
 		}
-		if srcs := mapGet(spec, "sources"); srcs != nil && srcs.Kind == yaml.SequenceNode {
+		if srcs := model.MapGet(spec, "sources"); srcs != nil && srcs.Kind == yaml.SequenceNode {
 			for _, s := range srcs.Content {
-				lists = append(lists, mapGet(mapGet(s, "kustomize"), "images"))
+				lists = append(lists, model.MapGet(model.MapGet(s, "kustomize"), "images"))
 			}
 		}
 		for _, l := range lists {
@@ -195,7 +219,7 @@ func (r *Repo) planOverride(app App, ref ImageRef, pinned string) (Edit, bool, e
 // key, else writes the tag as tag@sha256:... (which a repository:tag
 // template renders as a pinned reference). The last values file that sets
 // the image wins, as in Helm.
-func (r *Repo) planHelmValues(app App, ref ImageRef, pinned string) (Edit, error) {
+func planHelmValues(r Tree, app model.App, ref extract.ImageRef, pinned string) (Edit, error) {
 	_, digest, _ := strings.Cut(pinned, "@")
 	for _, p := range app.Helm.Parameters {
 		if strings.HasSuffix(p.Name, "tag") || strings.HasSuffix(p.Name, "image") {
@@ -210,17 +234,17 @@ func (r *Repo) planHelmValues(app App, ref ImageRef, pinned string) (Edit, error
 			files = append(files, path.Join(app.Path, vf))
 		}
 	}
-	name := imageName(ref.Image)
+	name := extract.ImageName(ref.Image)
 	tag := ""
 	if rest := strings.TrimPrefix(ref.Image, name); strings.HasPrefix(rest, ":") {
 		tag = rest[1:]
 	}
 	for i := len(files) - 1; i >= 0; i-- {
-		abs, err := r.abs(files[i])
+		abs, err := r.Abs(files[i])
 		if err != nil {
 			continue
 		}
-		data, err := r.readFile(abs)
+		data, err := r.ReadFile(abs)
 		if err != nil {
 			continue
 		}
@@ -235,7 +259,7 @@ func (r *Repo) planHelmValues(app App, ref ImageRef, pinned string) (Edit, error
 				return
 			}
 			if n.Kind == yaml.MappingNode {
-				if repo, ok := scalarString(mapGet(n, "repository")); ok && (repo == name || strings.HasSuffix(name, "/"+repo)) && mapGet(n, "tag") != nil {
+				if repo, ok := model.ScalarString(model.MapGet(n, "repository")); ok && (repo == name || strings.HasSuffix(name, "/"+repo)) && model.MapGet(n, "tag") != nil {
 					found = n
 					return
 				}
@@ -248,10 +272,10 @@ func (r *Repo) planHelmValues(app App, ref ImageRef, pinned string) (Edit, error
 		if found == nil {
 			continue
 		}
-		if d := mapGet(found, "digest"); d != nil {
+		if d := model.MapGet(found, "digest"); d != nil {
 			return Edit{File: files[i], Line: d.Line, Column: d.Column, Old: d.Value, New: digest, Image: ref.Image}, nil
 		}
-		t := mapGet(found, "tag")
+		t := model.MapGet(found, "tag")
 		if t.Value != tag {
 			return Edit{}, fmt.Errorf("the tag %q is not written in %s (it is %q there; a chart default such as appVersion?): set it there with @%s", tag, files[i], t.Value, digest)
 		}
@@ -263,16 +287,16 @@ func (r *Repo) planHelmValues(app App, ref ImageRef, pinned string) (Edit, error
 // planImagesEntry pins through a kustomization's images: entry: it sets
 // (or replaces) the entry's digest, which kustomize combines with newTag
 // into name:tag@digest.
-func (r *Repo) planImagesEntry(ref ImageRef, pinned string) (Edit, error) {
+func planImagesEntry(r Tree, ref extract.ImageRef, pinned string) (Edit, error) {
 	_, digest, ok := strings.Cut(pinned, "@")
 	if !ok {
 		return Edit{}, fmt.Errorf("no digest in %s", pinned)
 	}
-	abs, err := r.abs(ref.File)
+	abs, err := r.Abs(ref.File)
 	if err != nil {
 		return Edit{}, err
 	}
-	data, err := r.readFile(abs)
+	data, err := r.ReadFile(abs)
 	if err != nil {
 		return Edit{}, err
 	}
@@ -280,7 +304,7 @@ func (r *Repo) planImagesEntry(ref ImageRef, pinned string) (Edit, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
 		return Edit{}, fmt.Errorf("reading %s: %v", ref.File, err)
 	}
-	imgs := mapGet(doc.Content[0], "images")
+	imgs := model.MapGet(doc.Content[0], "images")
 	if imgs == nil || imgs.Kind != yaml.SequenceNode {
 		return Edit{}, fmt.Errorf("%s has no images: entry for %s", ref.File, ref.Image)
 	}
@@ -288,7 +312,7 @@ func (r *Repo) planImagesEntry(ref ImageRef, pinned string) (Edit, error) {
 		if e.Line != ref.Line {
 			continue
 		}
-		if d := mapGet(e, "digest"); d != nil {
+		if d := model.MapGet(e, "digest"); d != nil {
 			return Edit{File: ref.File, Line: d.Line, Column: d.Column, Old: d.Value, New: digest, Image: ref.Image}, nil
 		}
 		if e.Style&yaml.FlowStyle != 0 {
@@ -304,18 +328,18 @@ func (r *Repo) planImagesEntry(ref ImageRef, pinned string) (Edit, error) {
 // Apply computes the new content of every file the plan edits, byte for
 // byte the same outside the changed values: comments, order, quoting,
 // indentation, document separators and line endings are kept.
-func (r *Repo) Apply(plan *PinPlan) (map[string][]byte, error) {
+func Apply(r Tree, plan *Plan) (map[string][]byte, error) {
 	byFile := map[string][]Edit{}
 	for _, e := range plan.Edits {
 		byFile[e.File] = append(byFile[e.File], e)
 	}
 	out := map[string][]byte{}
 	for file, edits := range byFile {
-		abs, err := r.abs(file)
+		abs, err := r.Abs(file)
 		if err != nil {
 			return nil, err
 		}
-		data, err := r.readFile(abs)
+		data, err := r.ReadFile(abs)
 		if err != nil {
 			return nil, err
 		}
@@ -444,47 +468,47 @@ func applyEdit(content []byte, e Edit) ([]byte, error) {
 // planted at a predictable temporary name is never followed, and replaces
 // the target with one atomic rename, which replaces a directory entry and
 // never writes through one.
-func (r *Repo) WriteFiles(files map[string][]byte) error {
+func WriteFiles(r Tree, files map[string][]byte) error {
 	rels := make([]string, 0, len(files))
 	for rel := range files {
 		rels = append(rels, rel)
 	}
 	sort.Strings(rels)
 	for _, rel := range rels {
-		if err := r.writeFile(rel, files[rel]); err != nil {
+		if err := writeFile(r, rel, files[rel]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Repo) writeFile(rel string, content []byte) error {
-	abs, err := r.abs(rel)
+func writeFile(r Tree, rel string, content []byte) error {
+	abs, err := r.Abs(rel)
 	if err != nil {
 		return err
 	}
 	// The parent directory, symlinks resolved, must stay in the repository;
 	// the target itself is looked at without following it.
-	dir, err := r.confine(filepath.Dir(abs))
+	dir, err := r.Confine(filepath.Dir(abs))
 	if err != nil {
 		return err
 	}
 	target := filepath.Join(dir, filepath.Base(abs))
 	st, err := os.Lstat(target)
 	if err != nil {
-		return &FileError{File: rel, Err: err}
+		return &model.FileError{File: rel, Err: err}
 	}
 	switch {
 	case st.Mode()&os.ModeSymlink != 0:
-		return &FileError{File: rel, Err: errors.New("is a symlink: refusing to write through it")}
+		return &model.FileError{File: rel, Err: errors.New("is a symlink: refusing to write through it")}
 	case st.IsDir():
-		return &FileError{File: rel, Err: errors.New("is a directory")}
+		return &model.FileError{File: rel, Err: errors.New("is a directory")}
 	case !st.Mode().IsRegular():
-		return &FileError{File: rel, Err: fmt.Errorf("is not a regular file (%s)", st.Mode().Type())}
+		return &model.FileError{File: rel, Err: fmt.Errorf("is not a regular file (%s)", st.Mode().Type())}
 	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".gitops-gate-*")
 	if err != nil {
-		return &FileError{File: rel, Err: err}
+		return &model.FileError{File: rel, Err: err}
 	}
 	done := false
 	defer func() {
@@ -494,19 +518,19 @@ func (r *Repo) writeFile(rel string, content []byte) error {
 		}
 	}()
 	if _, err := tmp.Write(content); err != nil {
-		return &FileError{File: rel, Err: err}
+		return &model.FileError{File: rel, Err: err}
 	}
 	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		return &FileError{File: rel, Err: err}
+		return &model.FileError{File: rel, Err: err}
 	}
 	if err := tmp.Sync(); err != nil {
-		return &FileError{File: rel, Err: err}
+		return &model.FileError{File: rel, Err: err}
 	}
 	if err := tmp.Close(); err != nil {
-		return &FileError{File: rel, Err: err}
+		return &model.FileError{File: rel, Err: err}
 	}
 	if err := os.Rename(tmp.Name(), target); err != nil {
-		return &FileError{File: rel, Err: err}
+		return &model.FileError{File: rel, Err: err}
 	}
 	done = true
 	return nil

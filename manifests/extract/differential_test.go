@@ -1,6 +1,8 @@
-package manifests
+package extract
 
 import (
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -255,7 +257,7 @@ func oracleImages(obj map[string]any) []string {
 }
 
 // gateImages lists the gate's images in the oracle's form.
-func gateImages(objs []Resource) []string {
+func gateImages(objs []model.Resource) []string {
 	var out []string
 	for i := range objs {
 		for _, r := range ExtractImages(&objs[i], nil) {
@@ -331,7 +333,7 @@ func TestDecodeAgreesWithApplier(t *testing.T) {
 		checkAgreement(t, []byte(s))
 	}
 	n := 0
-	filepath.WalkDir("../testdata", func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir("../../testdata", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".json")) && !strings.Contains(p, "templates") {
 			if b, err := os.ReadFile(p); err == nil && len(b) < 256<<10 {
 				checkAgreement(t, b)

@@ -1,9 +1,14 @@
-package manifests
+package model
 
 import (
 	"errors"
 	"fmt"
 )
+
+// ConfigFileName is the repository's own app list. It may say where apps
+// are and add image extractors; it can never weaken verification, which is
+// configured in the gate, not in the repository.
+const ConfigFileName = ".gitops-gate.yaml"
 
 // Kind is how an app's manifests are produced.
 type Kind string
@@ -71,9 +76,6 @@ type RemoteSource struct {
 	Version string `json:"version,omitempty"`
 	Digest  string `json:"digest,omitempty"`
 }
-
-// key identifies the checkout of a Git RemoteSource within an evaluation.
-func (s *RemoteSource) key() string { return normalizeRepoURL(s.RepoURL) + "@" + s.Revision }
 
 // HelmOptions are the Helm settings an app renders with, in Argo CD's terms.
 type HelmOptions struct {

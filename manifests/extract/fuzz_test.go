@@ -1,4 +1,4 @@
-package manifests
+package extract
 
 import (
 	"io/fs"
@@ -13,7 +13,7 @@ import (
 // field it finds is reported with its line and field path, or as an error:
 // an image is never silently dropped.
 func FuzzExtractImages(f *testing.F) {
-	filepath.WalkDir("../testdata/corpus", func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir("../../testdata/corpus", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
 			if b, err := os.ReadFile(p); err == nil && len(b) < 64<<10 {
 				f.Add(b)

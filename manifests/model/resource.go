@@ -1,4 +1,4 @@
-package manifests
+package model
 
 import (
 	"bytes"
@@ -38,39 +38,39 @@ type Resource struct {
 	Line int
 	// Node is the object's mapping node.
 	Node *yaml.Node
-	// exactLines says that the line numbers of Node are lines of File.
-	exactLines bool
+	// ExactLines says that the line numbers of Node are lines of File.
+	ExactLines bool `json:"-"`
 }
 
-// mapGet returns the value of key in a mapping node, following aliases.
-func mapGet(n *yaml.Node, key string) *yaml.Node {
-	n = deref(n)
+// MapGet returns the value of key in a mapping node, following aliases.
+func MapGet(n *yaml.Node, key string) *yaml.Node {
+	n = Deref(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := deref(n.Content[i]); k != nil && k.Value == key {
-			return deref(n.Content[i+1])
+		if k := Deref(n.Content[i]); k != nil && k.Value == key {
+			return Deref(n.Content[i+1])
 		}
 	}
 	return nil
 }
 
-// mapKey returns the key node of key in a mapping node (for its line).
-func mapKey(n *yaml.Node, key string) *yaml.Node {
-	n = deref(n)
+// MapKey returns the key node of key in a mapping node (for its line).
+func MapKey(n *yaml.Node, key string) *yaml.Node {
+	n = Deref(n)
 	if n == nil || n.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := deref(n.Content[i]); k != nil && k.Value == key {
+		if k := Deref(n.Content[i]); k != nil && k.Value == key {
 			return n.Content[i]
 		}
 	}
 	return nil
 }
 
-func deref(n *yaml.Node) *yaml.Node {
+func Deref(n *yaml.Node) *yaml.Node {
 	// Aliases of aliases are legal; the bound keeps a hostile cycle finite.
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
 		n = n.Alias
@@ -81,27 +81,27 @@ func deref(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// scalarString returns the string value of a scalar node, or "" and false.
-func scalarString(n *yaml.Node) (string, bool) {
-	n = deref(n)
+// ScalarString returns the string value of a scalar node, or "" and false.
+func ScalarString(n *yaml.Node) (string, bool) {
+	n = Deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
 		return "", false
 	}
 	return n.Value, true
 }
 
-// stringValue returns the value of a string scalar, else "".
-func stringValue(n *yaml.Node) string {
-	n = deref(n)
+// StringValue returns the value of a string scalar, else "".
+func StringValue(n *yaml.Node) string {
+	n = Deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
 		return ""
 	}
 	return n.Value
 }
 
-// describeNode names a node's type for error messages.
-func describeNode(n *yaml.Node) string {
-	n = deref(n)
+// DescribeNode names a node's type for error messages.
+func DescribeNode(n *yaml.Node) string {
+	n = Deref(n)
 	switch {
 	case n == nil:
 		return "nothing"
@@ -116,13 +116,13 @@ func describeNode(n *yaml.Node) string {
 	}
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+var YAMLLineRE = regexp.MustCompile(`line (\d+)`)
 
-// checkAliases refuses YAML whose documents expand past maxNodes once
+// CheckAliases refuses YAML whose documents expand past maxNodes once
 // aliases are resolved. It is for files that another library (kustomize,
 // Helm) will decode and expand: anything that does not parse is left to that
 // library to report. Text without an anchor cannot expand and costs nothing.
-func checkAliases(file string, data []byte, maxNodes int) error {
+func CheckAliases(file string, data []byte, maxNodes int) error {
 	if !bytes.Contains(data, []byte("&")) {
 		return nil
 	}
@@ -133,17 +133,17 @@ func checkAliases(file string, data []byte, maxNodes int) error {
 			return nil
 		}
 		for _, root := range doc.Content {
-			if expandedSize(root, maxNodes) > maxNodes {
+			if ExpandedSize(root, maxNodes) > maxNodes {
 				return &FileError{File: file, Line: root.Line, Err: fmt.Errorf("document expands to more than %d YAML nodes (an alias bomb?): %w", maxNodes, ErrTooLarge)}
 			}
 		}
 	}
 }
 
-// expandedSize counts the nodes of n as if every alias were expanded, giving
+// ExpandedSize counts the nodes of n as if every alias were expanded, giving
 // up as soon as the count passes limit. Sizes are memoised per node, so a
 // billion-laughs document costs time linear in its text, not its expansion.
-func expandedSize(n *yaml.Node, limit int) int {
+func ExpandedSize(n *yaml.Node, limit int) int {
 	memo := map[*yaml.Node]int{}
 	var size func(n *yaml.Node, depth int) int
 	size = func(n *yaml.Node, depth int) int {
@@ -173,27 +173,27 @@ func expandedSize(n *yaml.Node, limit int) int {
 	return size(n, 0)
 }
 
-// objectsOf turns a decoded document into the Kubernetes objects the
+// ObjectsOf turns a decoded document into the Kubernetes objects the
 // applier applies. An object whose items field is a list is applied as its
 // items, whatever its kind (apimachinery's IsList, as Argo CD and kubectl
 // expand it), one level deep; one whose items is null and that has no spec or
 // status is applied as nothing (Argo CD's isNullList). A document that is not
 // an object (no apiVersion or kind) is an error that names its line.
-func objectsOf(file string, root *yaml.Node) ([]Resource, error) {
+func ObjectsOf(file string, root *yaml.Node) ([]Resource, error) {
 	if root.Kind != yaml.MappingNode {
-		return nil, &FileError{File: file, Line: root.Line, Err: fmt.Errorf("not a Kubernetes object: document is %s, want a mapping with apiVersion and kind", describeNode(root))}
+		return nil, &FileError{File: file, Line: root.Line, Err: fmt.Errorf("not a Kubernetes object: document is %s, want a mapping with apiVersion and kind", DescribeNode(root))}
 	}
-	switch items := mapGet(root, "items"); {
+	switch items := MapGet(root, "items"); {
 	case items != nil && items.Kind == yaml.SequenceNode:
 		var out []Resource
 		var errs []error
 		for i, it := range items.Content {
-			it = deref(it)
+			it = Deref(it)
 			if it == nil || it.Kind != yaml.MappingNode {
-				errs = append(errs, &FileError{File: file, Line: items.Line, Err: fmt.Errorf("items[%d] is %s: the applier applies each item of a list as an object", i, describeNode(it))})
+				errs = append(errs, &FileError{File: file, Line: items.Line, Err: fmt.Errorf("items[%d] is %s: the applier applies each item of a list as an object", i, DescribeNode(it))})
 				continue
 			}
-			obj, err := objectOf(file, it)
+			obj, err := ObjectOf(file, it)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -201,20 +201,20 @@ func objectsOf(file string, root *yaml.Node) ([]Resource, error) {
 			out = append(out, obj)
 		}
 		return out, errors.Join(errs...)
-	case items != nil && items.ShortTag() == "!!null" && mapGet(root, "spec") == nil && mapGet(root, "status") == nil:
+	case items != nil && items.ShortTag() == "!!null" && MapGet(root, "spec") == nil && MapGet(root, "status") == nil:
 		return nil, nil
 	}
-	obj, err := objectOf(file, root)
+	obj, err := ObjectOf(file, root)
 	if err != nil {
 		return nil, err
 	}
 	return []Resource{obj}, nil
 }
 
-// objectOf reads one object's identity.
-func objectOf(file string, root *yaml.Node) (Resource, error) {
+// ObjectOf reads one object's identity.
+func ObjectOf(file string, root *yaml.Node) (Resource, error) {
 	// The applier reads these as strings only (unstructured.GetKind).
-	apiVersion, kind := stringValue(mapGet(root, "apiVersion")), stringValue(mapGet(root, "kind"))
+	apiVersion, kind := StringValue(MapGet(root, "apiVersion")), StringValue(MapGet(root, "kind"))
 	if apiVersion == "" || kind == "" {
 		var missing []string
 		if apiVersion == "" {
@@ -225,12 +225,12 @@ func objectOf(file string, root *yaml.Node) (Resource, error) {
 		}
 		return Resource{}, &FileError{File: file, Line: root.Line, Err: fmt.Errorf("not a Kubernetes object: no %s", strings.Join(missing, " or "))}
 	}
-	meta := mapGet(root, "metadata")
-	name, _ := scalarString(mapGet(meta, "name"))
+	meta := MapGet(root, "metadata")
+	name, _ := ScalarString(MapGet(meta, "name"))
 	if name == "" {
-		name, _ = scalarString(mapGet(meta, "generateName"))
+		name, _ = ScalarString(MapGet(meta, "generateName"))
 	}
-	ns, _ := scalarString(mapGet(meta, "namespace"))
+	ns, _ := ScalarString(MapGet(meta, "namespace"))
 	return Resource{
 		ResourceID: ResourceID{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name},
 		File:       file,
@@ -238,3 +238,7 @@ func objectOf(file string, root *yaml.Node) (Resource, error) {
 		Node:       root,
 	}, nil
 }
+
+// DefaultMaxDocumentNodes bounds the YAML nodes of one document once its
+// aliases are expanded, unless the caller sets its own bound.
+const DefaultMaxDocumentNodes = 500_000

@@ -1,4 +1,4 @@
-package manifests
+package helm
 
 import (
 	"bytes"
@@ -21,16 +21,16 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 )
 
-// Defaults of a HelmSandbox. The timeout is Argo CD's own for a
+// Defaults of a Sandbox. The timeout is Argo CD's own for a
 // config-management plugin (ARGOCD_EXEC_TIMEOUT is 90 s; 60 s leaves the
 // rest of the app time to verify).
 const (
-	DefaultHelmTimeout     = 60 * time.Second
-	DefaultHelmMemoryLimit = 512 << 20
-	DefaultHelmMaxOutput   = 64 << 20
+	DefaultTimeout     = 60 * time.Second
+	DefaultMemoryLimit = 512 << 20
+	DefaultMaxOutput   = 64 << 20
 )
 
-// HelmSandbox runs Helm's template engine in child processes. Go templates
+// Sandbox runs Helm's template engine in child processes. Go templates
 // cannot be interrupted: a chart whose templates loop for ever would hold a
 // CPU of the gate for good, and one that prints without end would grow its
 // heap until the whole service died. A child can be killed at a deadline and
@@ -38,21 +38,21 @@ const (
 // reason named. Children are kept between charts (starting one costs more
 // than rendering a chart) and replaced when one is killed or dies.
 //
-// A HelmSandbox is safe for concurrent use; Close ends its idle children.
-type HelmSandbox struct {
-	// Command starts a process that runs RunHelmChild on its stdin and
+// A Sandbox is safe for concurrent use; Close ends its idle children.
+type Sandbox struct {
+	// Command starts a process that runs RunChild on its stdin and
 	// stdout (for gitops-gate: its own binary with the hidden helm-sandbox
 	// command).
 	Command []string
 	// Env is added to the child's environment.
 	Env []string
-	// Timeout bounds one chart's rendering (default DefaultHelmTimeout).
+	// Timeout bounds one chart's rendering (default DefaultTimeout).
 	Timeout time.Duration
 	// MemoryLimit is the heap, in bytes, at which a child stops (default
-	// DefaultHelmMemoryLimit).
+	// DefaultMemoryLimit).
 	MemoryLimit int64
 	// MaxOutput bounds one chart's rendered manifests, in bytes (default
-	// DefaultHelmMaxOutput).
+	// DefaultMaxOutput).
 	MaxOutput int64
 
 	mu   sync.Mutex
@@ -64,16 +64,16 @@ type helmLimits struct {
 	memory, maxOutput int64
 }
 
-func (s *HelmSandbox) limits() helmLimits {
+func (s *Sandbox) limits() helmLimits {
 	l := helmLimits{s.Timeout, s.MemoryLimit, s.MaxOutput}
 	if l.timeout <= 0 {
-		l.timeout = DefaultHelmTimeout
+		l.timeout = DefaultTimeout
 	}
 	if l.memory <= 0 {
-		l.memory = DefaultHelmMemoryLimit
+		l.memory = DefaultMemoryLimit
 	}
 	if l.maxOutput <= 0 {
-		l.maxOutput = DefaultHelmMaxOutput
+		l.maxOutput = DefaultMaxOutput
 	}
 	return l
 }
@@ -92,7 +92,7 @@ type helmRequest struct {
 	Dependencies []string
 	Values       map[string]any
 	Release      chartutil.ReleaseOptions
-	Cluster      helmCluster
+	Cluster      Cluster
 	MemoryLimit  int64
 	MaxOutput    int64
 }
@@ -119,9 +119,9 @@ const (
 	helmChildExitBroken = 87
 )
 
-// ErrHelmLimit marks a chart stopped by the sandbox (time, memory or
+// ErrLimit marks a chart stopped by the sandbox (time, memory or
 // output); errors.Is finds it in an app's render error.
-var ErrHelmLimit = errors.New("Helm rendering limit exceeded")
+var ErrLimit = errors.New("Helm rendering limit exceeded")
 
 // helmChild is one running child process.
 type helmChild struct {
@@ -132,7 +132,7 @@ type helmChild struct {
 	stderr *cappedBuffer
 }
 
-func (s *HelmSandbox) start() (*helmChild, error) {
+func (s *Sandbox) start() (*helmChild, error) {
 	if len(s.Command) == 0 {
 		return nil, errors.New("Helm sandbox: no command configured")
 	}
@@ -163,7 +163,7 @@ func (c *helmChild) stop() error {
 }
 
 // get returns an idle child, or a new one; reused says which.
-func (s *HelmSandbox) get() (c *helmChild, reused bool, err error) {
+func (s *Sandbox) get() (c *helmChild, reused bool, err error) {
 	s.mu.Lock()
 	if n := len(s.idle); n > 0 {
 		c := s.idle[n-1]
@@ -176,7 +176,7 @@ func (s *HelmSandbox) get() (c *helmChild, reused bool, err error) {
 	return c, false, err
 }
 
-func (s *HelmSandbox) put(c *helmChild) {
+func (s *Sandbox) put(c *helmChild) {
 	s.mu.Lock()
 	if len(s.idle) < runtime.GOMAXPROCS(0) {
 		s.idle = append(s.idle, c)
@@ -190,7 +190,7 @@ func (s *HelmSandbox) put(c *helmChild) {
 }
 
 // Close ends the idle children.
-func (s *HelmSandbox) Close() error {
+func (s *Sandbox) Close() error {
 	s.mu.Lock()
 	idle := s.idle
 	s.idle = nil
@@ -202,16 +202,16 @@ func (s *HelmSandbox) Close() error {
 	return nil
 }
 
-// render runs engine.Render for the chart in dir in a child process.
-func (s *HelmSandbox) render(ctx context.Context, dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
+// Render runs engine.Render for the chart in dir in a child process.
+func (s *Sandbox) Render(ctx context.Context, dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster Cluster) (map[string]string, error) {
 	l := s.limits()
 	resp, err := s.run(ctx, helmRequest{ChartDir: dir, Dependencies: deps, Values: vals, Release: rel, Cluster: cluster, MemoryLimit: l.memory, MaxOutput: l.maxOutput}, "templates")
 	return resp.Files, err
 }
 
-// evalJsonnet evaluates a Jsonnet job in a child process, under the same
+// EvalJsonnet evaluates a Jsonnet job in a child process, under the same
 // limits as a chart.
-func (s *HelmSandbox) evalJsonnet(ctx context.Context, job jsonnet.Job) ([]jsonnet.Output, error) {
+func (s *Sandbox) EvalJsonnet(ctx context.Context, job jsonnet.Job) ([]jsonnet.Output, error) {
 	l := s.limits()
 	resp, err := s.run(ctx, helmRequest{Jsonnet: &job, MemoryLimit: l.memory, MaxOutput: l.maxOutput}, "Jsonnet")
 	return resp.Jsonnet, err
@@ -219,7 +219,7 @@ func (s *HelmSandbox) evalJsonnet(ctx context.Context, job jsonnet.Job) ([]jsonn
 
 // run sends one request to a child and waits for the answer within the
 // limits; what names the work in errors ("templates", "Jsonnet").
-func (s *HelmSandbox) run(ctx context.Context, req helmRequest, what string) (helmResponse, error) {
+func (s *Sandbox) run(ctx context.Context, req helmRequest, what string) (helmResponse, error) {
 	l := s.limits()
 	for {
 		c, reused, err := s.get()
@@ -248,14 +248,14 @@ func (s *HelmSandbox) run(ctx context.Context, req helmRequest, what string) (he
 		case <-timer.C:
 			c.stop()
 			<-done
-			return helmResponse{}, fmt.Errorf("%s still rendering after %v (%s that loops?); stopped: %w", what, l.timeout, loopHint[what], ErrHelmLimit)
+			return helmResponse{}, fmt.Errorf("%s still rendering after %v (%s that loops?); stopped: %w", what, l.timeout, loopHint[what], ErrLimit)
 		}
 		timer.Stop()
 		if err == nil {
 			s.put(c)
 			switch {
 			case resp.OverOutput:
-				return helmResponse{}, fmt.Errorf("%s; stopped: %w", resp.Err, ErrHelmLimit)
+				return helmResponse{}, fmt.Errorf("%s; stopped: %w", resp.Err, ErrLimit)
 			case resp.Err != "":
 				return helmResponse{}, errors.New(resp.Err)
 			}
@@ -273,7 +273,7 @@ func (s *HelmSandbox) run(ctx context.Context, req helmRequest, what string) (he
 		}
 		var ee *exec.ExitError
 		if errors.As(werr, &ee) && ee.ExitCode() == helmChildExitMemory || strings.Contains(c.stderr.String(), "out of memory") {
-			return helmResponse{}, fmt.Errorf("%s used more than %d MiB of memory; stopped: %w", what, l.memory>>20, ErrHelmLimit)
+			return helmResponse{}, fmt.Errorf("%s used more than %d MiB of memory; stopped: %w", what, l.memory>>20, ErrLimit)
 		}
 		return helmResponse{}, fmt.Errorf("%s renderer failed (%v, %v): %s", what, err, werr, lastLine(c.stderr.String()))
 	}
@@ -281,12 +281,12 @@ func (s *HelmSandbox) run(ctx context.Context, req helmRequest, what string) (he
 
 var loopHint = map[string]string{"templates": "a template", "Jsonnet": "a Jsonnet program"}
 
-// RunHelmChild is the child side of a HelmSandbox: it renders each request
+// RunChild is the child side of a Sandbox: it renders each request
 // read from in and writes the answer to out, until in ends, and returns the
 // exit code. A watchdog ends the process (os.Exit) when the heap passes the
 // requested limit, since a template goroutine cannot be stopped any other
 // way.
-func RunHelmChild(in io.Reader, out io.Writer) int {
+func RunChild(in io.Reader, out io.Writer) int {
 	dec, enc := gob.NewDecoder(in), gob.NewEncoder(out)
 	watching := false
 	for {
@@ -343,17 +343,17 @@ func watchHeap(limit uint64) {
 	}
 }
 
-// helmTemplate is the child's side of templateChart: it loads the chart
+// helmTemplate is the child's side of TemplateChart: it loads the chart
 // itself (the parent checked its files first).
-func helmTemplate(dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster helmCluster) (map[string]string, error) {
+func helmTemplate(dir string, deps []string, vals map[string]any, rel chartutil.ReleaseOptions, cluster Cluster) (map[string]string, error) {
 	chrt, err := loader.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := addDependencies(chrt, deps); err != nil {
+	if err := AddDependencies(chrt, deps); err != nil {
 		return nil, err
 	}
-	return templateChart(chrt, vals, rel, cluster)
+	return TemplateChart(chrt, vals, rel, cluster)
 }
 
 func outputSize(files map[string]string) int64 {
@@ -396,4 +396,16 @@ func (b *cappedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Idle returns the processes of the children kept for the next chart, so
+// that tests outside this package can watch the pool.
+func (s *Sandbox) Idle() []*exec.Cmd {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*exec.Cmd, 0, len(s.idle))
+	for _, c := range s.idle {
+		out = append(out, c.cmd)
+	}
+	return out
 }
