@@ -416,7 +416,8 @@ func TestAppModeForAPIEvaluations(t *testing.T) {
 	if bad := g.gh.Bad(); len(bad) > 0 {
 		t.Errorf("requests GitHub would refuse: %v", bad)
 	}
-	// A webhook in App mode posts with its installation's token.
+	// A webhook in App mode reports (as a check run) with its
+	// installation's token.
 	pr := g.repo.Commit("pr", map[string]string{"apps/web/deploy.yaml": deployment("web", img)})
 	g.repo.SetRef("refs/pull/2/head", pr)
 	payload := g.payload("opened", 2, pr)
@@ -425,9 +426,9 @@ func TestAppModeForAPIEvaluations(t *testing.T) {
 	p["installation"] = map[string]any{"id": 4242}
 	payload, _ = json.Marshal(p)
 	g.send("pull_request", "d-app", payload, secret)
-	st := g.waitFinal(pr)
-	if last := st[len(st)-1]; last.State != "success" || last.Authorization != "token ghs_installation_4242" {
-		t.Errorf("webhook status in App mode: %+v", last)
+	runs := g.waitChecks(pr, 1)
+	if last := runs[len(runs)-1]; last.Conclusion != "success" || last.Authorization != "token ghs_installation_4242" {
+		t.Errorf("webhook check run in App mode: %+v", last)
 	}
 }
 

@@ -36,9 +36,9 @@ type Comment struct {
 	Created time.Time
 }
 
-// FakeGitHub answers GitHub's REST API for commit statuses, issue comments,
-// App installation tokens and installation lookups, and records what it
-// received. FailNext answers that
+// FakeGitHub answers GitHub's REST API for commit statuses, check runs
+// (checks.go), issue comments, App installation tokens and installation
+// lookups, and records what it received. FailNext answers that
 // many status posts with 502 first.
 type FakeGitHub struct {
 	Server *httptest.Server
@@ -54,6 +54,8 @@ type FakeGitHub struct {
 	appKey        *rsa.PrivateKey
 	installations map[string]int64
 	lookups       []string // repositories whose installation was looked up
+
+	checks checkState
 }
 
 // App makes the fake serve a GitHub App: installation tokens
@@ -178,6 +180,8 @@ func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]any{"id": id, "app_id": f.appID})
+	case strings.HasPrefix(path, "/repos/") && strings.Contains(path, "/check-runs"):
+		f.serveChecks(w, r, strings.Split(strings.TrimPrefix(path, "/repos/"), "/"))
 	case strings.HasPrefix(path, "/repos/") && strings.Contains(path, "/issues/"):
 		f.serveComments(w, r, strings.Split(strings.TrimPrefix(path, "/repos/"), "/"))
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/repos/"):

@@ -3,6 +3,7 @@ package github
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -176,8 +177,121 @@ type Event struct {
 	// UpdatedAt is the pull request's pull_request.updated_at: which of
 	// two deliveries describes the newer state of the pull request.
 	UpdatedAt time.Time
+	// For check_run and check_suite: the App the check run or suite
+	// belongs to (the gate acts only on its own), the check run's name and
+	// external_id (the evaluation it reports), and the identifier of the
+	// button a requested_action pressed.
+	AppID      int64
+	CheckName  string
+	ExternalID string
+	Identifier string
 	// Ignore, when set, says why the gate takes no action.
 	Ignore string
+}
+
+// checkPayload is the part of a check_run or check_suite payload the gate
+// reads. It is decoded on its own rather than with go-github's types, which
+// also parse every timestamp: GitHub's own examples carry App timestamps
+// such as "2018-04-25 20:42:10" that go-github refuses, and a re-run must
+// not be lost over a field the gate never uses.
+type checkPayload struct {
+	Action     string `json:"action"`
+	Repository struct {
+		FullName string `json:"full_name"`
+		CloneURL string `json:"clone_url"`
+	} `json:"repository"`
+	Installation struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	CheckRun *struct {
+		Name         string       `json:"name"`
+		HeadSHA      string       `json:"head_sha"`
+		ExternalID   string       `json:"external_id"`
+		App          checkApp     `json:"app"`
+		PullRequests []checkPR    `json:"pull_requests"`
+		CheckSuite   checkSuiteID `json:"check_suite"`
+	} `json:"check_run"`
+	CheckSuite *struct {
+		HeadSHA      string    `json:"head_sha"`
+		HeadBranch   string    `json:"head_branch"`
+		App          checkApp  `json:"app"`
+		PullRequests []checkPR `json:"pull_requests"`
+	} `json:"check_suite"`
+	RequestedAction *struct {
+		Identifier string `json:"identifier"`
+	} `json:"requested_action"`
+}
+
+type checkApp struct {
+	ID int64 `json:"id"`
+}
+
+type checkPR struct {
+	Number int `json:"number"`
+}
+
+type checkSuiteID struct {
+	HeadBranch string `json:"head_branch"`
+}
+
+// interpretChecks reads a check_run or check_suite delivery: a re-run
+// (rerequested), a push's check suite (requested) or a button
+// (requested_action); anything else asks for nothing.
+func interpretChecks(d *Delivery) (*Event, error) {
+	var p checkPayload
+	if err := json.Unmarshal(d.Payload, &p); err != nil {
+		return nil, fmt.Errorf("%w: parsing %s delivery %s: %v", ErrMalformed, d.Event, clip(d.ID), err)
+	}
+	ev := &Event{Kind: d.Event, Action: p.Action, Repo: p.Repository.FullName, CloneURL: p.Repository.CloneURL, InstallationID: p.Installation.ID}
+	var prs []checkPR
+	var branch string
+	switch {
+	case d.Event == "check_run" && p.CheckRun != nil:
+		cr := p.CheckRun
+		ev.SHA, ev.AppID, ev.CheckName, ev.ExternalID = cr.HeadSHA, cr.App.ID, cr.Name, cr.ExternalID
+		prs, branch = cr.PullRequests, cr.CheckSuite.HeadBranch
+		if p.RequestedAction != nil {
+			ev.Identifier = p.RequestedAction.Identifier
+		}
+		if ev.Action != "rerequested" && ev.Action != "requested_action" {
+			ev.Ignore = "check_run action " + clip(ev.Action) + " asks for nothing"
+			return ev, nil
+		}
+	case d.Event == "check_suite" && p.CheckSuite != nil:
+		cs := p.CheckSuite
+		ev.SHA, ev.AppID = cs.HeadSHA, cs.App.ID
+		prs, branch = cs.PullRequests, cs.HeadBranch
+		if ev.Action != "requested" && ev.Action != "rerequested" {
+			ev.Ignore = "check_suite action " + clip(ev.Action) + " asks for nothing"
+			return ev, nil
+		}
+	default:
+		return nil, fmt.Errorf("%w: %s delivery %s has no %s", ErrMalformed, d.Event, clip(d.ID), d.Event)
+	}
+	return ev, checkSuiteTarget(d, ev, prs, branch)
+}
+
+// checkSuiteTarget fills in what a check_run or check_suite event asks to
+// evaluate: the head commit, the first pull request of the suite (GitHub
+// lists the pull requests of the repository whose head it is; none for a
+// fork's) and the head branch, each checked as intake checks a push.
+func checkSuiteTarget(d *Delivery, ev *Event, prs []checkPR, branch string) error {
+	for _, pr := range prs {
+		if pr.Number > 0 {
+			ev.PR = pr.Number
+			ev.Ref = fmt.Sprintf("refs/pull/%d/head", ev.PR)
+			break
+		}
+	}
+	errs := []error{CheckRepo("repository.full_name", ev.Repo), CheckSHA(ev.Kind+".head_sha", ev.SHA)}
+	if branch != "" {
+		ev.Branch = branch
+		errs = append(errs, CheckRef(ev.Kind+".head_branch", "refs/heads/"+branch))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s delivery %s: %w", ev.Kind, clip(d.ID), err)
+	}
+	return nil
 }
 
 // actedOn are the pull request actions that change what would be deployed.
@@ -187,6 +301,9 @@ var actedOn = map[string]bool{"opened": true, "synchronize": true, "reopened": t
 // payload the gate cannot act on safely (a SHA, repository or ref outside
 // what GitHub sends) is an ErrMalformed error.
 func Interpret(d *Delivery) (*Event, error) {
+	if d.Event == "check_run" || d.Event == "check_suite" {
+		return interpretChecks(d)
+	}
 	msg, err := gh.ParseWebHook(d.Event, d.Payload)
 	if err != nil {
 		if strings.Contains(err.Error(), "unknown X-Github-Event") {

@@ -166,3 +166,51 @@ func WithPathPrefix(rep *gate.Report, dir string) *gate.Report {
 	}
 	return &out
 }
+
+// Annotation is one finding at a file and line, as a check run shows it
+// on the pull request's diff.
+type Annotation struct {
+	// File is the repository-relative path of the file the image is
+	// written in (the app's path when the occurrence has no file).
+	File string
+	Line int
+	// Level is GitHub's annotation_level: failure for an image that was
+	// denied, warning for one that could not be checked, notice for an
+	// audit finding.
+	Level   string
+	Title   string
+	Message string
+}
+
+// Annotations lists a check run's annotations in report order: one per
+// image occurrence that failed, could not be checked, or is an audit
+// finding. Titles are one plain line, messages printable plain text (GitHub
+// does not render Markdown in annotations), both clipped; a file name is
+// one line of printable text, so that no repository string can reach the
+// request as anything but a value.
+func Annotations(rep *gate.Report) []Annotation {
+	var out []Annotation
+	for _, a := range rep.Apps {
+		for _, im := range a.Images {
+			var level, title string
+			switch im.Status {
+			case gate.StatusFail:
+				level, title = "failure", "Image not verified: "
+			case gate.StatusError:
+				level, title = "warning", "Image not checked: "
+			case gate.StatusAudit:
+				level, title = "notice", "Audit rule not satisfied: "
+			default:
+				continue
+			}
+			file := im.File
+			if file == "" {
+				file = a.Path
+			}
+			file = path.Clean(strings.TrimPrefix(plainLine(file), "/"))
+			out = append(out, Annotation{File: clip(file, maxCell*4), Line: max(im.Line, 1), Level: level,
+				Title: clip(title+plainLine(im.Image), maxCell), Message: clip(printable(annotationMessage(a.Name, im)), maxAnnotation)})
+		}
+	}
+	return out
+}

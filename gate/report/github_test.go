@@ -126,3 +126,37 @@ func TestWithPathPrefix(t *testing.T) {
 		t.Errorf("prefix . should be the identity")
 	}
 }
+
+// TestAnnotationsEscapeHostileValues: the check run's annotations carry
+// repository strings (file names, images, reasons) as plain values: a
+// title and a path are one printable line, a message is printable text
+// (newlines kept, control and bidi characters replaced) clipped to 4,000
+// bytes; one annotation per failing, erroring or audit occurrence, with
+// its level, and none for the rest.
+func TestAnnotationsEscapeHostileValues(t *testing.T) {
+	as := Annotations(hostileReport())
+	if len(as) != 3 {
+		t.Fatalf("%d annotations, want fail, error and audit: %+v", len(as), as)
+	}
+	for i, want := range []struct {
+		level, file string
+		line        int
+	}{{"failure", "apps/web/base/deployment.yaml", 15}, {"warning", "apps/evil,dir:x%0A/p|od.yaml", 3}, {"notice", "apps/evil/audit.yaml", 9}} {
+		if a := as[i]; a.Level != want.level || a.File != want.file || a.Line != want.line {
+			t.Errorf("annotation %d: %s %s:%d, want %s %s:%d", i, a.Level, a.File, a.Line, want.level, want.file, want.line)
+		}
+	}
+	for _, a := range as {
+		for _, v := range []string{a.Title, a.File} {
+			if strings.ContainsAny(v, "\n\r\u202e") || len(v) > 1200 {
+				t.Errorf("not one printable line: %q", v)
+			}
+		}
+		if len(a.Message) > maxAnnotation || strings.ContainsAny(a.Message, "\r\u202e\u202c") {
+			t.Errorf("message of %d bytes or with control characters: %q", len(a.Message), a.Message[:min(len(a.Message), 200)])
+		}
+	}
+	if !strings.HasPrefix(as[1].Title, "Image not checked: reg.example/a|b`c``d:<script>") || !strings.HasSuffix(as[1].Message, "…") {
+		t.Errorf("title %q / message end %q", as[1].Title, as[1].Message[len(as[1].Message)-20:])
+	}
+}

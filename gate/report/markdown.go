@@ -439,3 +439,20 @@ func safeURL(u string) string {
 	}
 	return strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E", "\n", "", "\r", "").Replace(p.String())
 }
+
+// ErrorMarkdown is the summary of an evaluation that produced no report
+// (the commit could not be fetched, the trust root is missing): a heading
+// with title and the error, both escaped as the summary's cells are, within
+// o.Limit bytes, and a link to o.ReportURL when it is known.
+func ErrorMarkdown(title, detail string, o MarkdownOptions) string {
+	limit := o.Limit
+	if limit <= 0 {
+		limit = GitHubTextLimit
+	}
+	link := ""
+	if u := safeURL(o.ReportURL); u != "" {
+		link = "\n[See the evaluation](" + u + ").\n"
+	}
+	head := "## ⚠️ gitops-gate: " + mdText(title, maxCell) + "\n\n"
+	return head + mdText(detail, max(limit-len(head)-len(link)-len("…")*2, 0)/2) + "\n" + link
+}

@@ -334,6 +334,10 @@ type RepoSettings struct {
 	StrictUnknownImages *bool `yaml:"strictUnknownImages"`
 	// Branches whose pushes are evaluated (default: none).
 	Branches []string `yaml:"branches"`
+	// CheckRuns reports webhook evaluations as GitHub check runs (with
+	// annotations, re-run and a "Propose pins" button) instead of commit
+	// statuses; default true as a GitHub App, and a token cannot (false).
+	CheckRuns *bool `yaml:"checkRuns"`
 }
 
 // LoadConfig reads a configuration file ("" for defaults) strictly and
@@ -459,6 +463,18 @@ func (c *Config) validate() error {
 	}
 	if err := c.checkAppKey(); err != nil {
 		return err
+	}
+	if c.GitHub.AppID == 0 {
+		// Only a GitHub App can create check runs: a token would be asked
+		// for them, fail every time, and report nothing.
+		if c.Defaults.CheckRuns != nil && *c.Defaults.CheckRuns {
+			return fmt.Errorf("config: defaults.checkRuns: check runs need a GitHub App (github.appID); a token posts commit statuses")
+		}
+		for i, r := range c.Repos {
+			if r.CheckRuns != nil && *r.CheckRuns {
+				return fmt.Errorf("config: repos[%d].checkRuns (%s): check runs need a GitHub App (github.appID); a token posts commit statuses", i, r.Name)
+			}
+		}
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Repos {
@@ -615,6 +631,9 @@ func merge(d, r RepoSettings) RepoSettings {
 	}
 	if len(r.Branches) == 0 {
 		r.Branches = d.Branches
+	}
+	if r.CheckRuns == nil {
+		r.CheckRuns = d.CheckRuns
 	}
 	return r
 }

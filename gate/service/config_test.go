@@ -223,3 +223,19 @@ func TestLoadConfigSourcesAllow(t *testing.T) {
 	}
 	loadYAML(t, "sources:\n  allow:\n  - {url: https://x.example, mirorr: http://127.0.0.1}\n", `unknown field "mirorr"`)
 }
+
+// TestLoadConfigCheckRuns: checkRuns (per repository or in defaults) needs
+// a GitHub App; false is always allowed, and a repository inherits the
+// default.
+func TestLoadConfigCheckRuns(t *testing.T) {
+	loadYAML(t, "github: {token: ghp_real_token_1}\nrepos: [{name: acme/gitops, checkRuns: true}]", "repos[0].checkRuns (acme/gitops): check runs need a GitHub App")
+	loadYAML(t, "github: {token: ghp_real_token_1}\ndefaults: {checkRuns: true}", "defaults.checkRuns: check runs need a GitHub App")
+	c := loadYAML(t, "github: {token: ghp_real_token_1}\ndefaults: {checkRuns: false}\nrepos: [{name: acme/gitops}, {name: acme/other, checkRuns: true}]", "repos[1].checkRuns")
+	if c != nil {
+		t.Fatal("a token with checkRuns: true loaded")
+	}
+	c = loadYAML(t, "defaults: {checkRuns: false}\nrepos: [{name: acme/gitops}]", "")
+	if set, _ := c.settings("acme/gitops"); set.CheckRuns == nil || *set.CheckRuns {
+		t.Errorf("the default checkRuns: false was not inherited: %v", set.CheckRuns)
+	}
+}

@@ -21,6 +21,7 @@ type Metrics struct {
 	RegistryErrors   *prometheus.CounterVec
 	Webhooks         *prometheus.CounterVec
 	StatusPosts      *prometheus.CounterVec
+	CheckRunSteps    *prometheus.CounterVec
 	IntakeToFinal    prometheus.Histogram
 
 	// registries are the registry hosts named in configured policies:
@@ -107,12 +108,15 @@ func NewMetrics(reg prometheus.Registerer, st store.Store) *Metrics {
 			Help: "Webhook deliveries, by event and outcome (queued, duplicate, ignored, rejected)."}, []string{"event", "outcome"}),
 		StatusPosts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gitops_gate_status_posts_total",
 			Help: "Commit status posts to GitHub, by outcome (posted, retry, failed)."}, []string{"outcome"}),
+		CheckRunSteps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gitops_gate_check_run_steps_total",
+			Help: "Check-run steps sent to GitHub (create, start, complete, annotate, cancel), by outcome (posted, already-posted, retry, failed)."},
+			[]string{"step", "outcome"}),
 		IntakeToFinal: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "gitops_gate_intake_to_result_seconds",
 			Help: "Time from accepting a webhook or request to its evaluation's result.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)}),
 	}
-	reg.MustRegister(m.Evaluations, m.Images, m.Duration, m.RegistryRequests, m.RegistryErrors, m.Webhooks, m.StatusPosts, m.IntakeToFinal)
+	reg.MustRegister(m.Evaluations, m.Images, m.Duration, m.RegistryRequests, m.RegistryErrors, m.Webhooks, m.StatusPosts, m.CheckRunSteps, m.IntakeToFinal)
 	reg.MustRegister(&queueCollector{st: st, desc: prometheus.NewDesc("gitops_gate_queue_depth",
-		"Jobs queued or running, by kind (evaluate, status).", []string{"kind"}, nil)})
+		"Jobs queued or running, by kind (evaluate, status, check, comment).", []string{"kind"}, nil)})
 	return m
 }
 

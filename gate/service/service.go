@@ -219,11 +219,23 @@ func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult
 	}
 	res := &IntakeResult{Ignored: ev.Ignore}
 	var spec *store.Spec
+	var commentFor string
 	if res.Ignored == "" {
 		set, watched := s.cfg.settings(ev.Repo)
+		checkEvent := ev.Kind == "check_run" || ev.Kind == "check_suite"
 		switch {
 		case !watched:
 			res.Ignored = "repository " + ev.Repo + " is not watched"
+		case checkEvent && s.o.GitHub == nil:
+			res.Ignored = "no GitHub credentials: the gate posts no check runs"
+		case checkEvent:
+			if spec, commentFor, res.Ignored, err = s.checkIntake(ctx, ev, set); err != nil {
+				return nil, err
+			}
+		case ev.Kind == "push" && s.checkRuns(ev.Repo):
+			// GitHub sends check_suite.requested for the same push to an
+			// App with checks:write: one evaluation, from that.
+			res.Ignored = "pushes are evaluated from check_suite.requested (the repository reports with check runs)"
 		case ev.Kind == "push" && !contains(set.Branches, ev.Branch):
 			res.Ignored = "pushes to " + ev.Branch + " are not evaluated (not in the repository's branches)"
 		default:
@@ -238,17 +250,33 @@ func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult
 			spec = &store.Spec{Repo: ev.Repo, CloneURL: cloneURL, PR: ev.PR, PRTitle: ev.PRTitle, SHA: ev.SHA, Ref: ev.Ref,
 				Trigger: ev.Kind, InstallationID: ev.InstallationID, DeliveryID: d.ID, PRUpdatedAt: ev.UpdatedAt}
 		}
+		if spec != nil && spec.CloneURL == "" {
+			// A re-run or check suite: the clone URL as for a push.
+			if spec.CloneURL = ev.CloneURL; set.CloneURL != "" || spec.CloneURL == "" {
+				if spec.CloneURL, err = s.cloneURL(set, ev.Repo); err != nil {
+					return nil, err
+				}
+			}
+			spec.DeliveryID = d.ID
+		}
 	}
 	in := store.Intake{DeliveryID: d.ID, Event: d.Event, Payload: d.Payload, Spec: spec}
 	if spec != nil {
-		in.Statuses, in.Superseded = s.pendingStatuses(spec), s.supersededStatuses()
+		in.Statuses, in.Superseded = s.pendingStatuses(spec), s.supersededStatuses(spec.Repo)
+		in.Checks, in.SupersededChecks = s.pendingChecks(spec), s.supersededChecks(spec.Repo)
+	} else if commentFor != "" {
+		e, err := s.st.Get(ctx, commentFor)
+		if err != nil {
+			return nil, err
+		}
+		in.CommentFor, in.CommentKey = commentFor, fmt.Sprintf("%s#%d", e.Spec.Repo, e.Spec.PR)
 	}
 	id, dup, err := s.st.Accept(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	res.EvaluationID, res.Duplicate = id, dup
-	if spec != nil && !dup {
+	if (spec != nil || commentFor != "") && !dup {
 		s.notify()
 	}
 	return res, nil
@@ -519,7 +547,7 @@ func (s *Service) Ready(ctx context.Context) error {
 func (s *Service) target(id string) string { return s.cfg.ExternalURL + "/evaluations/" + id }
 
 func (s *Service) pendingStatuses(spec *store.Spec) func(string) []store.Status {
-	if s.o.GitHub == nil || !spec.FromWebhook() {
+	if s.o.GitHub == nil || !spec.FromWebhook() || s.checkRuns(spec.Repo) {
 		return nil
 	}
 	return func(id string) []store.Status {
@@ -528,8 +556,8 @@ func (s *Service) pendingStatuses(spec *store.Spec) func(string) []store.Status 
 	}
 }
 
-func (s *Service) supersededStatuses() func(*store.Evaluation, string) []store.Status {
-	if s.o.GitHub == nil {
+func (s *Service) supersededStatuses(repo string) func(*store.Evaluation, string) []store.Status {
+	if s.o.GitHub == nil || s.checkRuns(repo) {
 		return nil
 	}
 	return func(old *store.Evaluation, newID string) []store.Status {
@@ -603,6 +631,8 @@ func (s *Service) worker(ctx context.Context) {
 			s.post(ctx, job)
 		case store.JobComment:
 			s.comment(ctx, job)
+		case store.JobCheck:
+			s.checkJob(ctx, job)
 		default:
 			s.st.Fail(ctx, job, s.owner, "unknown job kind "+job.Kind)
 		}
@@ -628,7 +658,7 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 		s.st.Fail(ctx, job, s.owner, err.Error())
 		return
 	}
-	if err := s.st.Start(ctx, job, s.owner); err != nil {
+	if err := s.st.Start(ctx, job, s.owner, s.startChecks(ev)...); err != nil {
 		s.log.Warn("starting evaluation", "id", ev.ID, "err", err)
 		return
 	}
@@ -664,9 +694,11 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 		finish.Result, finish.Error = string(gate.StatusError), err.Error()
 		rep = &gate.Report{APIVersion: gate.APIVersion, Result: gate.StatusError}
 		finish.Statuses = s.finalStatuses(ev, stateOf(gate.StatusError), github.Truncate("Could not check: "+err.Error(), 140), nil)
+		finish.Checks = s.finalChecks(ev, rep, err)
 	default:
 		finish.Result = string(rep.Result)
 		finish.Statuses = s.finalStatuses(ev, stateOf(rep.Result), Describe(rep), rep)
+		finish.Checks = s.finalChecks(ev, rep, nil)
 	}
 	if s.proposesPins(ev) {
 		finish.CommentKey = fmt.Sprintf("%s#%d", ev.Spec.Repo, ev.Spec.PR)
@@ -716,7 +748,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 			// An API or Argo CD evaluation has no webhook installation: a
 			// GitHub App looks the repository's installation up.
 			if token, err = s.o.GitHub.RepoToken(ctx, ev.Spec.Repo, ev.Spec.InstallationID); err != nil {
-				return nil, fmt.Errorf("GitHub token: %w", err)
+				return nil, needsAction{fmt.Errorf("GitHub token: %w", err)}
 			}
 		}
 		var cleanup func()
@@ -735,7 +767,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		defer src.Close()
 		mopts.Sources = src
 	}
-	if s.proposesPins(ev) {
+	if s.proposesPins(ev) || s.offersPinsButton(ev) {
 		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: mopts})
 		if err != nil {
 			return nil, err
@@ -833,7 +865,7 @@ func (s *Service) comment(ctx context.Context, job *store.Job) {
 // finalStatuses are the statuses an evaluation posts: only a signed
 // webhook's evaluation posts any.
 func (s *Service) finalStatuses(ev *store.Evaluation, state, description string, rep *gate.Report) []store.Status {
-	if s.o.GitHub == nil || !ev.Spec.FromWebhook() {
+	if s.o.GitHub == nil || !ev.Spec.FromWebhook() || s.checkRuns(ev.Spec.Repo) {
 		return nil
 	}
 	base := store.Status{Repo: ev.Spec.Repo, SHA: ev.Spec.SHA, Context: s.cfg.GitHub.StatusContext, TargetURL: s.target(ev.ID), InstallationID: ev.Spec.InstallationID}

@@ -137,6 +137,8 @@ var migrations = []string{
 	`CREATE INDEX evaluations_repo_created ON evaluations(repo, created_at, state, result, id);
 	CREATE INDEX evaluations_result_created ON evaluations(result, created_at);
 	CREATE INDEX evaluations_state_created ON evaluations(state, created_at);`,
+	// 4: the GitHub check run of an evaluation.
+	`ALTER TABLE evaluations ADD COLUMN check_run_id INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // Job priorities: lower runs first.
@@ -244,7 +246,14 @@ func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
 			}
 		}
 		if in.Spec == nil {
-			return nil
+			if in.CommentFor == "" {
+				return nil
+			}
+			evalID = in.CommentFor
+			if err := s.linkDelivery(ctx, tx, in.DeliveryID, evalID); err != nil {
+				return err
+			}
+			return s.insertComment(ctx, tx, in.CommentFor, in.CommentKey, now)
 		}
 		if in.DeliveryID != "" {
 			// A second delivery asking for what is already queued or
@@ -299,7 +308,12 @@ func (s *SQL) Accept(ctx context.Context, in Intake) (string, bool, error) {
 			return err
 		}
 		if in.Statuses != nil {
-			return s.insertStatuses(ctx, tx, in.Statuses(evalID), now)
+			if err := s.insertStatuses(ctx, tx, in.Statuses(evalID), now); err != nil {
+				return err
+			}
+		}
+		if in.Checks != nil {
+			return s.insertChecks(ctx, tx, in.Checks(evalID), now)
 		}
 		return nil
 	})
@@ -369,9 +383,14 @@ func (s *SQL) supersede(ctx context.Context, tx *sql.Tx, in Intake, newID string
 			StateSuperseded, newID, ms(now), o.eval.ID); err != nil {
 			return err
 		}
+		o.eval.State = StateSuperseded
 		if in.Superseded != nil {
-			o.eval.State = StateSuperseded
 			if err := s.insertStatuses(ctx, tx, in.Superseded(&o.eval, newID), now); err != nil {
+				return err
+			}
+		}
+		if in.SupersededChecks != nil {
+			if err := s.insertChecks(ctx, tx, in.SupersededChecks(&o.eval, newID), now); err != nil {
 				return err
 			}
 		}
@@ -388,6 +407,28 @@ func (s *SQL) insertStatuses(ctx context.Context, tx *sql.Tx, sts []Status, now 
 		}
 	}
 	return nil
+}
+
+// insertChecks queues check-run steps in the outbox, ordered per commit
+// and check name. The evaluation ID travels in the step, not in the job's
+// evaluation_id: a step that gives up must not fail its evaluation.
+func (s *SQL) insertChecks(ctx context.Context, tx *sql.Tx, cs []CheckRun, now time.Time) error {
+	for _, c := range cs {
+		b, _ := json.Marshal(c)
+		if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO jobs(kind, status, status_key, state, created_at) VALUES (?, ?, ?, 'queued', ?)`),
+			JobCheck, string(b), c.key(), ms(now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertComment queues the comment job of an evaluation, in order with the
+// other comment jobs of key (its pull request).
+func (s *SQL) insertComment(ctx context.Context, tx *sql.Tx, evalID, key string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, s.rb(`INSERT INTO jobs(kind, evaluation_id, status_key, state, created_at) VALUES (?, ?, ?, 'queued', ?)`),
+		JobComment, evalID, "comment@"+key, ms(now))
+	return err
 }
 
 // Lease implements Store. Expired leases are taken over; status jobs of one
@@ -413,8 +454,11 @@ func (s *SQL) Lease(ctx context.Context, owner string, lease time.Duration) (*Jo
 		return nil, err
 	}
 	if status.Valid {
-		j.Status = &Status{}
-		if err := json.Unmarshal([]byte(status.String), j.Status); err != nil {
+		var into any = &j.Status
+		if j.Kind == JobCheck {
+			into = &j.Check
+		}
+		if err := json.Unmarshal([]byte(status.String), into); err != nil {
 			return nil, err
 		}
 	}
@@ -444,16 +488,31 @@ func (s *SQL) Extend(ctx context.Context, job *Job, owner string, lease time.Dur
 	return nil
 }
 
-// Start implements Store.
-func (s *SQL) Start(ctx context.Context, job *Job, owner string) error {
+// Start implements Store. The in_progress step is queued only when the
+// evaluation starts for the first time: a job taken over after a crash
+// does not move its check run again.
+func (s *SQL) Start(ctx context.Context, job *Job, owner string, checks ...CheckRun) error {
+	now := s.now()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.owned(ctx, tx, job, owner); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.rb(`UPDATE evaluations SET state = ?, started_at = ? WHERE id = ? AND state IN ('queued', 'running')`),
-			StateRunning, ms(s.now()), job.EvaluationID)
-		return err
+		res, err := tx.ExecContext(ctx, s.rb(`UPDATE evaluations SET state = ?, started_at = ? WHERE id = ? AND state = 'queued'`),
+			StateRunning, ms(now), job.EvaluationID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // already running (a taken-over job) or finished
+		}
+		return s.insertChecks(ctx, tx, checks, now)
 	})
+}
+
+// SetCheckRunID implements Store.
+func (s *SQL) SetCheckRunID(ctx context.Context, evalID string, id int64) error {
+	_, err := s.db.ExecContext(ctx, s.rb(`UPDATE evaluations SET check_run_id = ? WHERE id = ?`), id, evalID)
+	return err
 }
 
 // FinishEvaluation implements Store.
@@ -483,9 +542,11 @@ func (s *SQL) FinishEvaluation(ctx context.Context, job *Job, owner string, f Fi
 		if err := s.insertStatuses(ctx, tx, f.Statuses, now); err != nil {
 			return err
 		}
+		if err := s.insertChecks(ctx, tx, f.Checks, now); err != nil {
+			return err
+		}
 		if f.CommentKey != "" {
-			if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO jobs(kind, evaluation_id, status_key, state, created_at) VALUES (?, ?, ?, 'queued', ?)`),
-				JobComment, job.EvaluationID, "comment@"+f.CommentKey, ms(now)); err != nil {
+			if err := s.insertComment(ctx, tx, job.EvaluationID, f.CommentKey, now); err != nil {
 				return err
 			}
 		}
@@ -520,7 +581,9 @@ func (s *SQL) Fail(ctx context.Context, job *Job, owner string, lastErr string) 
 		if _, err := tx.ExecContext(ctx, s.rb(`UPDATE jobs SET state = 'failed', last_error = ? WHERE id = ?`), lastErr, job.ID); err != nil {
 			return err
 		}
-		if job.EvaluationID == "" {
+		if job.EvaluationID == "" || job.Kind != JobEvaluate {
+			// Only an evaluation job that gives up fails its evaluation;
+			// a comment that could not be written leaves the verdict alone.
 			return nil
 		}
 		_, err := tx.ExecContext(ctx, s.rb(`UPDATE evaluations SET state = ?, error = ?, finished_at = ? WHERE id = ?`), StateFailed, lastErr, ms(s.now()), job.EvaluationID)
@@ -538,7 +601,7 @@ func (s *SQL) setJob(ctx context.Context, job *Job, owner, query string, args ..
 	})
 }
 
-const evalColumns = `id, spec, state, result, summary, report, error, superseded_by, created_at, started_at, finished_at`
+const evalColumns = `id, spec, state, result, summary, report, error, superseded_by, created_at, started_at, finished_at, check_run_id`
 
 func scanEval(sc interface{ Scan(...any) error }, withReport bool) (*Evaluation, error) {
 	var e Evaluation
@@ -547,7 +610,7 @@ func scanEval(sc interface{ Scan(...any) error }, withReport bool) (*Evaluation,
 	var report []byte
 	var started, finished sql.NullInt64
 	var created int64
-	if err := sc.Scan(&e.ID, &spec, &e.State, &e.Result, &summary, &report, &e.Error, &e.SupersededBy, &created, &started, &finished); err != nil {
+	if err := sc.Scan(&e.ID, &spec, &e.State, &e.Result, &summary, &report, &e.Error, &e.SupersededBy, &created, &started, &finished, &e.CheckRunID); err != nil {
 		return nil, err
 	}
 	json.Unmarshal([]byte(spec), &e.Spec)

@@ -45,6 +45,10 @@ const (
 	// JobComment updates the pull request comment of an evaluation (the
 	// proposed pins); comment jobs of one pull request run in order.
 	JobComment = "comment"
+	// JobCheck is one step of a GitHub check run (create, start, complete,
+	// a batch of annotations, or cancel); the check jobs of one commit and
+	// check name run in order, like statuses.
+	JobCheck = "check"
 )
 
 // Spec says what to evaluate.
@@ -86,6 +90,9 @@ type Evaluation struct {
 	FinishedAt *time.Time      `json:"finishedAt,omitempty"`
 	// SupersededBy is the evaluation that replaced this one.
 	SupersededBy string `json:"supersededBy,omitempty"`
+	// CheckRunID is the GitHub check run that reports this evaluation
+	// (0: none, or not created yet).
+	CheckRunID int64 `json:"checkRunId,omitempty"`
 }
 
 // Done reports whether the evaluation will not change any more.
@@ -106,12 +113,57 @@ type Status struct {
 
 func (s Status) key() string { return s.Repo + "@" + s.SHA + "@" + s.Context }
 
+// Check-run operations (CheckRun.Op), in the order one evaluation queues
+// them.
+const (
+	// CheckCreate creates the evaluation's check run, queued.
+	CheckCreate = "create"
+	// CheckStart moves it to in_progress.
+	CheckStart = "start"
+	// CheckComplete completes it with its conclusion, output and the first
+	// batch of annotations.
+	CheckComplete = "complete"
+	// CheckAnnotate appends batch Batch (1, 2, ...) of the annotations.
+	CheckAnnotate = "annotate"
+	// CheckCancel completes the check run of a superseded evaluation.
+	CheckCancel = "cancel"
+)
+
+// CheckRun is one step of a GitHub check run (the outbox). Its content
+// (output, annotations) is derived from the evaluation's stored report
+// when the step is posted, so a job stays small and a retry posts what the
+// first attempt posted.
+type CheckRun struct {
+	Repo           string `json:"repo"`
+	SHA            string `json:"sha"`
+	Name           string `json:"name"`
+	EvaluationID   string `json:"evaluationId"`
+	InstallationID int64  `json:"installationId,omitempty"`
+	Op             string `json:"op"`
+	// Batch is the annotation batch a CheckAnnotate step appends.
+	Batch int `json:"batch,omitempty"`
+	// Conclusion of a CheckComplete or CheckCancel step.
+	Conclusion string `json:"conclusion,omitempty"`
+	// Actions are the identifiers of the buttons a CheckComplete step
+	// offers.
+	Actions []string `json:"actions,omitempty"`
+	// DetailsURL is the evaluation page; SupersededBy the evaluation that
+	// replaced a cancelled one.
+	DetailsURL   string `json:"detailsUrl,omitempty"`
+	SupersededBy string `json:"supersededBy,omitempty"`
+}
+
+// key orders the check steps of one commit and check name (a re-run's new
+// check run waits for the previous one's steps), apart from statuses.
+func (c CheckRun) key() string { return c.Repo + "@" + c.SHA + "@check:" + c.Name }
+
 // Job is a leased unit of work.
 type Job struct {
 	ID           int64
 	Kind         string
 	EvaluationID string
-	Status       *Status // for JobStatus
+	Status       *Status   // for JobStatus
+	Check        *CheckRun // for JobCheck
 	Attempts     int
 }
 
@@ -172,9 +224,18 @@ type Intake struct {
 	Spec       *Spec // nil: record the delivery only (ping, ignored events)
 	// Statuses are queued with the new evaluation (the "pending" status).
 	Statuses func(evalID string) []Status
+	// Checks are the check-run steps queued with the new evaluation (its
+	// check run, created queued).
+	Checks func(evalID string) []CheckRun
 	// Superseded gives the statuses to post for an older queued evaluation
-	// of the same pull request that this one replaces.
-	Superseded func(old *Evaluation, newID string) []Status
+	// of the same pull request that this one replaces; SupersededChecks
+	// its check-run steps.
+	Superseded       func(old *Evaluation, newID string) []Status
+	SupersededChecks func(old *Evaluation, newID string) []CheckRun
+	// CommentFor, with no Spec, queues a JobComment for that (finished)
+	// evaluation under CommentKey, with the delivery, atomically: a
+	// redelivered button press writes the comment once.
+	CommentFor, CommentKey string
 	// Quota, when positive and Spec.Requester is set, bounds the
 	// evaluations of Spec.Requester that are queued or running; past it
 	// Accept fails with ErrQuota.
@@ -194,6 +255,7 @@ type Finish struct {
 	Error    string
 	Images   []ImageRow
 	Statuses []Status
+	Checks   []CheckRun
 	// CommentKey, when set, queues a JobComment for the evaluation, run in
 	// order with the other comment jobs of the same key (its pull request).
 	CommentKey string
@@ -215,8 +277,11 @@ type Store interface {
 	Lease(ctx context.Context, owner string, lease time.Duration) (*Job, error)
 	// Extend keeps a lease alive during long work.
 	Extend(ctx context.Context, job *Job, owner string, lease time.Duration) error
-	// Start marks the job's evaluation running.
-	Start(ctx context.Context, job *Job, owner string) error
+	// Start marks the job's evaluation running and queues checks (its
+	// check run's in_progress step), atomically.
+	Start(ctx context.Context, job *Job, owner string, checks ...CheckRun) error
+	// SetCheckRunID records the GitHub check run of an evaluation.
+	SetCheckRunID(ctx context.Context, evalID string, id int64) error
 	// FinishEvaluation stores the outcome, queues its statuses and completes
 	// the job, atomically; it fails if the lease was lost.
 	FinishEvaluation(ctx context.Context, job *Job, owner string, f Finish) error

@@ -33,6 +33,87 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("WebhookJobsFirst", func(t *testing.T) { webhookFirst(t, open(t)) })
 	t.Run("QuotaPerRequester", func(t *testing.T) { quota(t, open(t)) })
 	t.Run("Summaries", func(t *testing.T) { summaries(t, open(t)) })
+	t.Run("CheckStepsInOrder", func(t *testing.T) { checkSteps(t, open(t)) })
+}
+
+// checkSteps: a check run's steps (create at intake, start once when the
+// evaluation starts, complete and annotation batches at the end) run one
+// at a time in order per commit and name; its ID is stored with the
+// evaluation; a step that gives up leaves its evaluation alone; a comment
+// asked for by a delivery is queued once.
+func checkSteps(t *testing.T, s store.Store) {
+	step := func(op string, batch int) func(string) []store.CheckRun {
+		return func(id string) []store.CheckRun {
+			return []store.CheckRun{{Repo: "acme/gitops", SHA: "c1", Name: "gitops-gate", EvaluationID: id, Op: op, Batch: batch}}
+		}
+	}
+	id, _, err := s.Accept(ctx, store.Intake{DeliveryID: "c", Spec: spec(1, "c1"), Checks: step(store.CheckCreate, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := mustLease(t, s, "w1")
+	create := mustLease(t, s, "w2")
+	if ev.Kind != store.JobEvaluate || create.Kind != store.JobCheck || create.Check.Op != store.CheckCreate || create.Check.EvaluationID != id {
+		t.Fatalf("jobs %+v %+v", ev, create)
+	}
+	if err := s.Start(ctx, ev, "w1", step(store.CheckStart, 0)(id)...); err != nil {
+		t.Fatal(err)
+	}
+	// A second Start (a job taken over) queues no second start step.
+	if err := s.Start(ctx, ev, "w1", step(store.CheckStart, 0)(id)...); err != nil {
+		t.Fatal(err)
+	}
+	final := append(step(store.CheckComplete, 0)(id), step(store.CheckAnnotate, 1)(id)...)
+	if err := s.FinishEvaluation(ctx, ev, "w1", store.Finish{Result: "fail", Checks: final}); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := s.Lease(ctx, "w3", time.Minute); j != nil {
+		t.Fatalf("a step was leased while the create runs: %+v", j.Check)
+	}
+	if err := s.SetCheckRunID(ctx, id, 77); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, create, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for {
+		j, err := s.Lease(ctx, "w", time.Minute)
+		if err != nil || j == nil {
+			break
+		}
+		ops = append(ops, fmt.Sprintf("%s%d", j.Check.Op, j.Check.Batch))
+		if j.Check.Op == store.CheckComplete {
+			s.Fail(ctx, j, "w", "GitHub said no")
+		} else {
+			s.Complete(ctx, j, "w")
+		}
+	}
+	if strings.Join(ops, ",") != "start0,complete0,annotate1" {
+		t.Errorf("steps %v, want start0,complete0,annotate1", ops)
+	}
+	e, _ := s.Get(ctx, id)
+	if e.CheckRunID != 77 || e.State != store.StateDone || e.Result != "fail" {
+		t.Errorf("evaluation %+v: want check run 77, done, fail (a failed step leaves it alone)", e)
+	}
+	// A button press queues the evaluation's comment, once.
+	for i := 0; i < 2; i++ {
+		got, dup, err := s.Accept(ctx, store.Intake{DeliveryID: "press", Event: "check_run", Payload: []byte(`{"p":1}`), CommentFor: id, CommentKey: "acme/gitops#1"})
+		if err != nil || got != id || dup != (i == 1) {
+			t.Fatalf("press %d: %s %v %v", i, got, dup, err)
+		}
+	}
+	c := mustLease(t, s, "w")
+	if c.Kind != store.JobComment || c.EvaluationID != id {
+		t.Fatalf("comment job %+v", c)
+	}
+	s.Fail(ctx, c, "w", "GitHub said no")
+	if e, _ := s.Get(ctx, id); e.State != store.StateDone {
+		t.Errorf("a failed comment failed its evaluation: %s", e.State)
+	}
+	if j, _ := s.Lease(ctx, "w", time.Minute); j != nil {
+		t.Errorf("left over: %+v", j)
+	}
 }
 
 var ctx = context.Background()
