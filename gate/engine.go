@@ -11,6 +11,7 @@ import (
 
 	"github.com/gitops-gate/gitops-gate/gate/cache"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
+	_ "github.com/gitops-gate/gitops-gate/gate/policy/ivpol" // the ImageValidatingPolicy front-end
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
@@ -45,6 +46,12 @@ type Config struct {
 	// (Identities, KeyFiles); a policy says it with rekor.ignoreTlog and
 	// ctlog.ignoreSCT.
 	InsecureIgnoreTlog, InsecureIgnoreSCT bool
+	// NamespaceLabels are the labels of the cluster's namespaces, for the
+	// namespaceSelector of ImageValidatingPolicies (cluster.namespaceLabels).
+	NamespaceLabels map[string]map[string]string
+	// KyvernoVersion is the cluster's Kyverno version (cluster.kyvernoVersion,
+	// --kyverno-version); below 1.19 verdicts warn where it decides otherwise.
+	KyvernoVersion string
 	// BundleFiles are Sigstore bundle files (check --bundle, as cosign
 	// verify --bundle), offered to every image.
 	BundleFiles []string
@@ -83,7 +90,7 @@ var ErrNoPolicy = errors.New("no policy: give Kyverno policies (--policy) or ide
 func NewEngine(cfg Config) (*Engine, error) {
 	var sets []*policy.Set
 	if len(cfg.PolicyPaths) > 0 {
-		s, err := policy.LoadWith(policy.LoadOptions{Ignore: cfg.PolicyIgnore}, cfg.PolicyPaths...)
+		s, err := policy.LoadWith(policy.LoadOptions{Ignore: cfg.PolicyIgnore, NamespaceLabels: cfg.NamespaceLabels, KyvernoVersion: cfg.KyvernoVersion}, cfg.PolicyPaths...)
 		if err != nil {
 			return nil, err
 		}
@@ -177,11 +184,12 @@ type CheckOptions struct {
 // Check renders the repository in dir and judges every image. The
 // policies' image extractors are added to the repository's.
 func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report, error) {
-	_, inv, _, err := e.scan(ctx, dir, o.Manifests, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
+	_, inv, rendered, err := e.scan(ctx, dir, o.Manifests, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
 	if err != nil {
 		return nil, err
 	}
-	return e.Evaluate(ctx, inv), nil
+	e.addExtracted(ctx, inv, rendered)
+	return e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered)), nil
 }
 
 // ErrNoApps marks a repository in which no app was found: nothing would be

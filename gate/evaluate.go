@@ -73,7 +73,16 @@ func New(o Options) (*Evaluator, error) {
 // Evaluate judges every image of the inventory. It never returns nil; an
 // app that could not be rendered is carried into the report as an error.
 func (e *Evaluator) Evaluate(ctx context.Context, inv *manifests.Inventory) *Report {
-	r := &run{e: e}
+	return e.EvaluateObjects(ctx, inv, nil)
+}
+
+// Objects finds the object an image occurrence is written in (nil when
+// unknown), for rules whose expressions read it.
+type Objects func(ref manifests.ImageRef) map[string]any
+
+// EvaluateObjects is Evaluate with the objects of the inventory's images.
+func (e *Evaluator) EvaluateObjects(ctx context.Context, inv *manifests.Inventory, objects Objects) *Report {
+	r := &run{e: e, objects: objects}
 	rep := &Report{APIVersion: APIVersion, Apps: make([]AppVerdict, len(inv.Apps))}
 	// The first occurrence of each unique image is judged before any
 	// repeat: repeats wait on the shared results, and letting them hold
@@ -151,6 +160,7 @@ func sortVerdicts(v []ImageVerdict) {
 // digest's signatures fetched once, each attestor checked once per digest.
 type run struct {
 	e         *Evaluator
+	objects   Objects
 	resolves  memo[*registry.Resolved]
 	materials memo[*verify.Material]
 	checks    memo[verify.Outcome]
@@ -175,22 +185,44 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 	var applicable []applied
 	skippedBy := ""
 	kind, ns := ref.Resource.Kind, ref.Resource.Namespace
+	target := policy.Resource{APIVersion: ref.Resource.APIVersion, Kind: kind, Namespace: ns, Name: ref.Resource.Name, Object: r.objectOf(ref)}
+	var undecided []string // rules that cannot tell whether they apply
+	undecidedIgnored := true
 	for _, rule := range r.e.o.Policies.Rules() {
 		// A rule judges the resource itself (its kinds, with Kyverno's
 		// auto-generation), or, as a Pod rule, the Pods it creates: Kyverno
 		// admits every Pod through the Pod rule, whoever creates it.
-		direct := rule.Applies(ref.Resource.APIVersion, kind, ns)
-		viaPods := !direct && kind != "Pod" && rule.AppliesToPods(ns)
+		direct, viaPods, err := rule.AppliesTo(ctx, target)
+		if err != nil {
+			undecided = append(undecided, fmt.Sprintf("rule %s cannot tell whether it applies: %v", rule.ID(), err))
+			undecidedIgnored = undecidedIgnored && ignoresErrors(rule)
+			continue
+		}
 		if !direct && !viaPods {
 			continue
 		}
 		for _, vf := range rule.Verify {
-			switch m, s := vf.Match(info); {
+			m, s, kyverno, err := vf.MatchImage(ref.Image, info)
+			switch {
+			case err != nil:
+				undecided = append(undecided, fmt.Sprintf("rule %s cannot tell whether it applies to this image: %v", rule.ID(), err))
+				undecidedIgnored = undecidedIgnored && vf.IgnoreErrors
 			case m && s:
 				skippedBy = rule.ID()
 			case m:
-				applicable = append(applicable, applied{vf: vf, viaPods: viaPods, kyverno: vf.KyvernoMatches(info)})
+				applicable = append(applicable, applied{vf: vf, viaPods: viaPods, kyverno: kyverno})
 			}
+		}
+	}
+	if len(undecided) > 0 {
+		// Fail closed: a rule that cannot tell whether it applies might
+		// have refused the image.
+		v.Status, v.Reason = StatusError, strings.Join(undecided, "; ")
+		if undecidedIgnored {
+			v.Status, v.Reason = StatusAudit, "failurePolicy Ignore: "+v.Reason
+		}
+		if len(applicable) == 0 || v.Status == StatusError {
+			return v
 		}
 	}
 	if len(applicable) == 0 {
@@ -215,6 +247,9 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 	res, err := r.resolves.do(gref.String(), func() (*registry.Resolved, error) { return r.e.o.Resolver.Resolve(ctx, gref) })
 	if err != nil {
 		v.Status, v.Reason = resolveFailure(gref, err, r.e.o.Resolver.Attempts())
+		if allIgnoreErrors(applicable) {
+			v.Status, v.Reason = StatusAudit, "failurePolicy Ignore: the policy could not be evaluated and Kyverno admits the resource: "+v.Reason
+		}
 		return v
 	}
 	v.Digest, v.Platforms = res.Digest.DigestStr(), res.Platforms
@@ -222,12 +257,27 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 	moved := r.tagMoved(ctx, info, v.Digest)
 
 	worst := -1
+	if v.Status == StatusAudit {
+		worst = severity(StatusAudit)
+	}
+	req := requiredCheck{}
 	for _, ap := range applicable {
 		vf := ap.vf
-		o := r.verifyOne(ctx, res.Digest, vf)
+		var o verification
+		if vf.Program != nil {
+			po := r.verifyProgram(ctx, policy.ProgramInput{Image: ref.Image, Category: category(ref), Digest: v.Digest, Resource: target, Now: now()}, vf)
+			req.add(vf, po)
+			o = po.verification
+		} else {
+			o = r.verifyOne(ctx, res.Digest, vf)
+		}
 		if o.status == StatusPass && vf.VerifyDigest && !vf.MutateDigest && !pinned {
 			// Kyverno admits a tag only when its mutateDigest pins it first.
+			notes := o.reason // a passing Program's notes (a Kyverno version difference)
 			o.status, o.reason = failStatus(vf), fmt.Sprintf("missing digest for %s: the rule requires image@sha256:… (verifyDigest, mutateDigest false); it resolves to %s", ref.Image, v.Digest)
+			if notes != "" {
+				o.reason += " (" + notes + ")"
+			}
 		}
 		if moved != "" && o.status != StatusPass {
 			o.reason = moved + "; " + o.reason
@@ -249,6 +299,17 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 			v.Signer, v.Tlog, v.SignatureFormat, v.RFC3161Time = o.signed.Signer, o.signed.Tlog, o.signed.Format, o.signed.Timestamp
 		}
 		v.MutateDigest = v.MutateDigest || vf.MutateDigest
+	}
+	if o, ok := req.verdict(ref.Image); ok && severity(o.status) > worst {
+		v.Status, v.Reason, v.Rule = o.status, o.reason, o.rule
+	} else if v.Status == StatusPass && req.programs == len(applicable) && req.unverified == len(applicable) && !req.verified {
+		// Every rule that applies is an expression that passed without
+		// verifying a signature (required: false): the image passes
+		// unverified, and the gate says so.
+		v.Status, v.Reason = StatusUnmatched, "the policies that apply verified no signature or attestation of this image (validationConfigurations.required is false), so it passes unverified; --require-match (requireMatch) fails it"
+		if r.e.o.RequireMatch {
+			v.Status = StatusFail
+		}
 	}
 	return v
 }
@@ -469,7 +530,7 @@ func (r *run) check(ctx context.Context, digest name.Digest, vf *policy.Verifica
 				return o, nil
 			}
 		}
-		referrers := vf.CosignOCI11 || vf.Type == "SigstoreBundle"
+		referrers := vf.CosignOCI11 || vf.Type == "SigstoreBundle" || vf.Type == policy.TypeAuto
 		m, err := r.materials.do(fmt.Sprintf("%s|%s|%v", digest, repo, referrers), func() (*verify.Material, error) {
 			return r.e.o.Verifier.Fetch(ctx, digest, repo, referrers)
 		})

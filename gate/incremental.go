@@ -34,7 +34,11 @@ func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOption
 	fp := e.Fingerprint(o.Manifests)
 	mo := o.Manifests
 	mo.Extractors = mo.Extractors.Merge(e.Extractors())
-	plan := incremental.NewPlanner(incremental.Options{Base: inc.Base, Fingerprint: fp, Full: inc.Full})
+	po := incremental.Options{Base: inc.Base, Fingerprint: fp, Full: inc.Full}
+	if why := e.readsObjects(); why != "" && !inc.Full {
+		po.Full, po.FullReason = true, why
+	}
+	plan := incremental.NewPlanner(po)
 	repo, err := manifests.Open(dir, mo)
 	if err != nil {
 		return nil, nil, err
@@ -42,20 +46,43 @@ func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOption
 	so := manifests.ScanOptions{App: o.App, Adjust: o.Adjust, Reuse: func(app manifests.App) (manifests.AppImages, bool) {
 		return plan.Reuse(app, repo)
 	}}
-	inv, _, err := repo.Scan(ctx, so)
+	inv, rendered, err := repo.Scan(ctx, so)
 	if err != nil {
 		return nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
 	}
 	if len(inv.Apps) == 0 {
 		return nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
 	}
-	rep := e.Evaluate(ctx, inv)
-	rendered, carried := plan.Counts()
-	rep.Rendering = &Rendering{Mode: RenderFull, Rendered: rendered, CarriedOver: carried, Reason: plan.FullReason()}
+	// As Check: the policies' own extractors, and the objects rules read
+	// (only rendered apps have them; readsObjects renders every app when a
+	// rule needs them).
+	e.addExtracted(ctx, inv, rendered)
+	rep := e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered))
+	nRendered, carried := plan.Counts()
+	rep.Rendering = &Rendering{Mode: RenderFull, Rendered: nRendered, CarriedOver: carried, Reason: plan.FullReason()}
 	if carried > 0 || plan.FullReason() == "" {
 		rep.Rendering.Mode, rep.Rendering.Base, rep.Rendering.BaseCommit = RenderIncremental, inc.BaseName, inc.BaseCommit
 	}
 	return rep, incremental.NewRecord(fp, inv), nil
+}
+
+// readsObjects says why apps cannot be carried over under these policies:
+// a rule that reads the rendered objects (an ImageValidatingPolicy's
+// matchConstraints and matchConditions, its CEL validations and images[]
+// extractors) would have nothing to read for an app that was not rendered
+// again, so every app is rendered. "" when no rule reads them.
+func (e *Engine) readsObjects() string {
+	for _, r := range e.Policies.Rules() {
+		if r.Constraints != nil {
+			return fmt.Sprintf("rule %s matches on the rendered objects, which are not carried over", r.ID())
+		}
+		for _, vf := range r.Verify {
+			if vf.Program != nil {
+				return fmt.Sprintf("rule %s reads the rendered objects (CEL), which are not carried over", r.ID())
+			}
+		}
+	}
+	return ""
 }
 
 // Fingerprint is what, besides the repository, decides what rendering the
@@ -79,9 +106,10 @@ func policyDigest(cfg Config, trustID string) (string, error) {
 		Identities, Ignore             []string
 		RequireMatch, Strict, Tlog, SC bool
 		MaxSignatures                  int
-		Trust                          string
+		Trust, Kyverno                 string
+		NamespaceLabels                any
 	}{cfg.Identities, cfg.PolicyIgnore, cfg.RequireMatch, cfg.StrictUnknownImages, cfg.InsecureIgnoreTlog, cfg.InsecureIgnoreSCT,
-		cfg.MaxSignatures, trustID}))
+		cfg.MaxSignatures, trustID, cfg.KyvernoVersion, cfg.NamespaceLabels}))
 	var files []string
 	for _, p := range cfg.PolicyPaths {
 		err := filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {

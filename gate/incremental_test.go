@@ -202,3 +202,21 @@ func TestChangedPolicyForcesFullRender(t *testing.T) {
 		t.Errorf("changed rendering settings: rendering %+v", r)
 	}
 }
+
+// TestPoliciesThatReadObjectsRenderEveryApp: an ImageValidatingPolicy
+// matches on and validates the rendered objects, which a carried-over app
+// does not have: under such a policy every app is rendered, and the
+// verdict says why.
+func TestPoliciesThatReadObjectsRenderEveryApp(t *testing.T) {
+	w := newIncrementalWorld(t)
+	w.writePolicy(blockEphemeral)
+	eng := w.engine()
+	_, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	rep, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+	if r := rep.Rendering; r.Mode != gate.RenderFull || r.CarriedOver != 0 || !strings.Contains(r.Reason, "rendered objects, which are not carried over") {
+		t.Errorf("rendering %+v", r)
+	}
+	if rep.Result != gate.StatusPass {
+		t.Errorf("result %s %+v", rep.Result, rep.Summary)
+	}
+}

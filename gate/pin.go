@@ -52,7 +52,8 @@ func (e *Engine) CheckAndPin(ctx context.Context, dir string, o PinOptions) ([]b
 		return nil, nil, err
 	}
 	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
-	rep := e.Evaluate(ctx, inv)
+	e.addExtracted(ctx, inv, rendered)
+	rep := e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered))
 	if rep.Result != StatusPass {
 		return nil, rep, nil
 	}
@@ -94,7 +95,8 @@ func (e *Engine) PlanSourcePins(ctx context.Context, dir string, o PinOptions) (
 		return nil, nil, nil, err
 	}
 	o.Manifests.Extractors = o.Manifests.Extractors.Merge(e.Extractors())
-	rep := e.Evaluate(ctx, inv)
+	e.addExtracted(ctx, inv, rendered)
+	rep := e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered))
 	verdicts := map[string]ImageVerdict{}
 	for _, a := range rep.Apps {
 		for _, v := range a.Images {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
@@ -34,6 +35,8 @@ type engineFlags struct {
 	ignoreTlog   bool        // check --insecure-ignore-tlog
 	ignoreSCT    bool        // check --insecure-ignore-sct
 	github       githubFlags // check --attestations github, --signer-repo, ...
+	kyverno      string      // --kyverno-version
+	nsLabels     string      // --namespace-labels
 }
 
 // cliRegistryDeny is --registry-deny's default: link-local addresses
@@ -44,7 +47,9 @@ var cliRegistryDeny = []string{"169.254.0.0/16", "fe80::/10"}
 
 func (f *engineFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.policies, "policy", nil, "Kyverno ClusterPolicy/Policy files or directories (repeatable)")
+	fl.StringSliceVar(&f.policies, "policy", nil, "Kyverno policy files or directories: ClusterPolicy/Policy, ImageValidatingPolicy/NamespacedImageValidatingPolicy and their PolicyExceptions (repeatable)")
+	fl.StringVar(&f.kyverno, "kyverno-version", "", "the cluster's Kyverno version (e.g. 1.18.2): below 1.19, ImageValidatingPolicy verdicts warn where it decides otherwise")
+	fl.StringVar(&f.nsLabels, "namespace-labels", "", "YAML file mapping each namespace to its labels ({shop: {env: prod}}), for ImageValidatingPolicy namespaceSelectors")
 	fl.StringArrayVar(&f.policyIgnore, "policy-ignore", nil, "glob of files in a --policy directory that are not policies, e.g. kustomization.yaml (repeatable; any other non-policy YAML there is an error)")
 	fl.StringArrayVar(&f.identities, "identity", nil, "trusted keyless identity ISSUER=SUBJECT_REGEXP, exact issuer and anchored regexp (repeatable)")
 	fl.StringArrayVar(&f.keys, "key", nil, "trusted cosign public key file (repeatable)")
@@ -63,8 +68,19 @@ func (f *engineFlags) engine() (*gate.Engine, error) {
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
 	}
+	var nsLabels map[string]map[string]string
+	if f.nsLabels != "" {
+		data, err := os.ReadFile(f.nsLabels)
+		if err == nil {
+			err = yaml.Unmarshal(data, &nsLabels)
+		}
+		if err != nil {
+			return nil, &exitError{exitUsage, fmt.Errorf("--namespace-labels %s: %w", f.nsLabels, err)}
+		}
+	}
 	cfg := gate.Config{
 		PolicyPaths: f.policies, PolicyIgnore: f.policyIgnore, Identities: f.identities, KeyFiles: f.keys,
+		KyvernoVersion: f.kyverno, NamespaceLabels: nsLabels,
 		Trust:               trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
 		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN"), Deny: deny},
 		RequireMatch:        f.requireMatch,

@@ -3,23 +3,28 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/policy/convert"
+	_ "github.com/gitops-gate/gitops-gate/gate/policy/ivpol" // ImageValidatingPolicy and PolicyException
 )
 
 func newPolicyCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "policy", Short: "Work with verifyImages policies"}
+	cmd := &cobra.Command{Use: "policy", Short: "Work with verifyImages policies and ImageValidatingPolicies"}
 	var ignore []string
 	lint := &cobra.Command{
 		Use:   "lint FILE...",
 		Short: "Load policies as the gate would, and report errors and risky settings",
 		Long: `Lint loads each file (or directory) as the gate does. A field the gate does not implement,
-a Notary rule, a keyless attestor that would accept any signer, a YAML document in a
-policy directory that is not a kyverno.io ClusterPolicy or Policy (unless --policy-ignore
-excludes its file), and a set with no verifyImages rule at all are errors (exit 2);
+a Notary rule, a keyless attestor that would accept any signer, a CEL expression that
+does not compile, a YAML document in a policy directory that is not a kyverno.io
+ClusterPolicy or Policy nor a policies.kyverno.io ImageValidatingPolicy,
+NamespacedImageValidatingPolicy or PolicyException (unless --policy-ignore excludes its
+file), and a set with no verifyImages rule at all are errors (exit 2);
 risky settings Kyverno also accepts (an unanchored subjectRegExp, no subject, ignoreTlog)
 are warnings.
 
@@ -46,7 +51,11 @@ was verified, attestors.my-name (a subtraction in CEL), imageverify.verify, Deny
 				}
 				for _, p := range set.Policies {
 					rules := len(p.Rules)
-					fmt.Fprintf(out, "OK    %s: %s %s, %d verifyImages rule(s)\n", p.File, p.Kind, p.Name, rules)
+					what := fmt.Sprintf("%d verifyImages rule(s)", rules)
+					if rules == 1 && len(p.Rules[0].Verify) == 1 && p.Rules[0].Verify[0].Program != nil {
+						what = "CEL validations"
+					}
+					fmt.Fprintf(out, "OK    %s: %s %s, %s\n", p.File, p.Kind, p.Name, what)
 					if rules == 0 {
 						fmt.Fprintf(out, "WARN  %s: %s %s has no verifyImages rule: the gate verifies nothing with it\n", p.File, p.Kind, p.Name)
 					}
@@ -56,6 +65,20 @@ was verified, attestors.my-name (a subtraction in CEL), imageverify.verify, Deny
 					for _, w := range policy.Lint(p) {
 						fmt.Fprintf(out, "WARN  %s\n", w)
 					}
+					for _, w := range p.Warnings {
+						fmt.Fprintf(out, "WARN  %s: %s %s: %s\n", p.File, p.Kind, p.Name, w)
+					}
+				}
+				now := time.Now()
+				for _, x := range set.Exceptions {
+					state := "no expiry"
+					switch {
+					case x.Expired(now):
+						state = "EXPIRED " + x.ExpiresAt.UTC().Format(time.RFC3339) + ": no longer applies"
+					case !x.ExpiresAt.IsZero():
+						state = "expires " + x.ExpiresAt.UTC().Format(time.RFC3339)
+					}
+					fmt.Fprintf(out, "OK    %s: %s %s exempts from %s (%s)\n", x.File, x.Kind, x.Name, strings.Join(x.Policies, ", "), state)
 				}
 			}
 			findings, err := convert.LintPaths(ignore, args...)

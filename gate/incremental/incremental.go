@@ -166,8 +166,10 @@ type Options struct {
 	Base *Record
 	// Fingerprint is the head evaluation's.
 	Fingerprint Fingerprint
-	// Full renders every app whatever the base (--full, incremental: false).
-	Full bool
+	// Full renders every app whatever the base (--full, incremental: false);
+	// FullReason says why when it is not because the caller asked.
+	Full       bool
+	FullReason string
 }
 
 // Planner decides, app by app, whether an app of the head commit is carried
@@ -191,6 +193,8 @@ type memoHash struct {
 func NewPlanner(o Options) *Planner {
 	p := &Planner{}
 	switch {
+	case o.Full && o.FullReason != "":
+		p.full = o.FullReason
 	case o.Full:
 		p.full = "a full render was asked for"
 	case o.Base == nil:

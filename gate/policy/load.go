@@ -179,6 +179,8 @@ type Set struct {
 	// Extractors are the rules' imageExtractors; they add image fields to
 	// extraction (finding more images is never weaker).
 	Extractors manifests.Extractors
+	// Exceptions are the PolicyExceptions loaded beside the policies.
+	Exceptions []*Exception
 }
 
 // Rules lists the rules of every policy.
@@ -223,6 +225,41 @@ type LoadOptions struct {
 	// the policy directory. Without it, every YAML file there must hold
 	// only policies: a misspelt kind is never skipped in silence.
 	Ignore []string
+	// NamespaceLabels are the labels of the cluster's namespaces, for
+	// namespaceSelector; a selector on a namespace not listed here cannot
+	// be decided, and the gate fails closed.
+	NamespaceLabels map[string]map[string]string
+	// KyvernoVersion is the cluster's Kyverno (e.g. 1.18.2); empty: the
+	// newest behaviour. Older versions add warnings where they differ.
+	KyvernoVersion string
+}
+
+// FrontEnd reads another policy format into the gate's rule model. Its
+// kinds, of its API group, are read by Parse beside kyverno.io policies.
+type FrontEnd interface {
+	// Reads reports whether the front-end reads documents of apiVersion
+	// and kind.
+	Reads(apiVersion, kind string) bool
+	// Parse reads one document. It returns the policies and the
+	// exceptions it defines.
+	Parse(file string, root *yaml.Node, o LoadOptions) ([]*Policy, []*Exception, error)
+	// Link runs once over every loaded policy and exception (an exception
+	// may be written in another file than its policy).
+	Link(set *Set, o LoadOptions) error
+}
+
+var frontEnds []FrontEnd
+
+// Register adds a front-end; called from the front-end package's init.
+func Register(f FrontEnd) { frontEnds = append(frontEnds, f) }
+
+func frontEndFor(apiVersion, kind string) FrontEnd {
+	for _, f := range frontEnds {
+		if f.Reads(apiVersion, kind) {
+			return f
+		}
+	}
+	return nil
 }
 
 // ErrNoRules marks a policy set that verifies nothing: no policy in it has
@@ -257,18 +294,25 @@ func LoadWith(o LoadOptions, paths ...string) (*Set, error) {
 				errs = append(errs, err)
 				continue
 			}
-			pols, err := Parse(f, data)
+			pols, excs, err := parseWith(f, data, o)
 			errs = append(errs, err)
 			set.Policies = append(set.Policies, pols...)
+			set.Exceptions = append(set.Exceptions, excs...)
 			for _, pol := range pols {
 				set.Extractors = set.Extractors.Merge(pol.extractors)
 			}
-			if err == nil && len(pols) == 0 {
+			if err == nil && len(pols) == 0 && len(excs) == 0 {
 				errs = append(errs, &LoadError{File: f, Err: errors.New("no kyverno.io ClusterPolicy or Policy in this file")})
 			}
 		}
 	}
 	errs = append(errs, duplicatePolicies(set.Policies)...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, fe := range frontEnds {
+		errs = append(errs, fe.Link(set, o))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -382,10 +426,10 @@ func notAPolicy(file string, root *yaml.Node, apiVersion, kind string) error {
 	default:
 		le.Line = keyLine(root, "kind")
 		did := ""
-		if near := suggest.Nearest(kind, policyKinds); near != "" {
+		if near := suggest.Nearest(kind, append(append([]string{}, policyKinds...), "ImageValidatingPolicy", "NamespacedImageValidatingPolicy", "PolicyException")); near != "" {
 			did = "; did you mean " + near + "?"
 		}
-		le.Err = fmt.Errorf("%q (apiVersion %q) is not a policy kind gitops-gate reads (kyverno.io ClusterPolicy or Policy)%s%s", kind, apiVersion, did, hint)
+		le.Err = fmt.Errorf("%q (apiVersion %q) is not a policy kind gitops-gate reads (kyverno.io ClusterPolicy or Policy; policies.kyverno.io ImageValidatingPolicy, NamespacedImageValidatingPolicy or PolicyException)%s%s", kind, apiVersion, did, hint)
 	}
 	return le
 }
@@ -406,6 +450,30 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 // that are not policies); rules without verifyImages are Kyverno's, not the
 // gate's, and are skipped.
 func Parse(file string, data []byte) ([]*Policy, error) {
+	pols, _, err := parseWith(file, data, LoadOptions{})
+	return pols, err
+}
+
+// ParseSet reads one file into a set, exceptions and front-end linking
+// included: what a test or a single --policy file needs.
+func ParseSet(file string, data []byte, o LoadOptions) (*Set, error) {
+	pols, excs, err := parseWith(file, data, o)
+	if err != nil {
+		return nil, err
+	}
+	set := &Set{Policies: pols, Exceptions: excs}
+	for _, p := range pols {
+		set.Extractors = set.Extractors.Merge(p.extractors)
+	}
+	var errs []error
+	for _, fe := range frontEnds {
+		errs = append(errs, fe.Link(set, o))
+	}
+	return set, errors.Join(errs...)
+}
+
+func parseWith(file string, data []byte, o LoadOptions) ([]*Policy, []*Exception, error) {
+	var excs []*Exception
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var out []*Policy
 	var errs []error
@@ -432,6 +500,16 @@ func Parse(file string, data []byte) ([]*Policy, error) {
 				Kind       string `yaml:"kind"`
 			}
 			_ = root.Decode(&head)
+			if fe := frontEndFor(head.APIVersion, head.Kind); fe != nil {
+				ps, es, err := fe.Parse(file, root, o)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				out = append(out, ps...)
+				excs = append(excs, es...)
+				continue
+			}
 			if !contains(policyKinds, head.Kind) || !strings.HasPrefix(head.APIVersion, "kyverno.io/") {
 				errs = append(errs, notAPolicy(file, root, head.APIVersion, head.Kind))
 				continue
@@ -444,7 +522,7 @@ func Parse(file string, data []byte) ([]*Policy, error) {
 			out = append(out, p)
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, excs, errors.Join(errs...)
 }
 
 // expandLists returns the objects a document holds: the document itself,
@@ -536,6 +614,15 @@ func parsePolicy(file string, root *yaml.Node) (*Policy, error) {
 	applyAutogen(p, raw.Metadata.Annotations)
 	return p, nil
 }
+
+// CheckFields is checkFields for front-ends: every key of node must be
+// declared by the yaml tags of t (gate:"any" accepts a subtree unseen).
+func CheckFields(file string, node *yaml.Node, t reflect.Type, path string) error {
+	return checkFields(file, node, t, path)
+}
+
+// MapValue returns the value of key in a mapping node, or nil.
+func MapValue(n *yaml.Node, key string) *yaml.Node { return mapValue(n, key) }
 
 // checkFields walks node against the yaml tags of t and refuses any key t
 // does not declare. Fields tagged gate:"any" are accepted without looking

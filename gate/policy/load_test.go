@@ -15,7 +15,7 @@ import (
 // not a policy, and lists it.
 func TestLoadRefusesDocumentsThatAreNotPolicies(t *testing.T) {
 	for _, c := range []struct{ name, doc, want string }{
-		{"misspelt kind", strings.Replace(githubPolicy, "kind: ClusterPolicy", "kind: ClusterPolcy", 1), `p.yaml:3: kind: "ClusterPolcy" (apiVersion "kyverno.io/v1") is not a policy kind gitops-gate reads (kyverno.io ClusterPolicy or Policy); did you mean ClusterPolicy?`},
+		{"misspelt kind", strings.Replace(githubPolicy, "kind: ClusterPolicy", "kind: ClusterPolcy", 1), `p.yaml:3: kind: "ClusterPolcy" (apiVersion "kyverno.io/v1") is not a policy kind gitops-gate reads (kyverno.io ClusterPolicy or Policy; policies.kyverno.io ImageValidatingPolicy, NamespacedImageValidatingPolicy or PolicyException); did you mean ClusterPolicy?`},
 		{"lower case", strings.Replace(githubPolicy, "kind: ClusterPolicy", "kind: clusterpolicy", 1), "did you mean ClusterPolicy?"},
 		{"wrong group", strings.Replace(githubPolicy, "kyverno.io/v1", "policy.example.com/v1", 1), `apiVersion: "policy.example.com/v1": a ClusterPolicy is read only from kyverno.io`},
 		{"another object", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", `kind: "ConfigMap" (apiVersion "v1") is not a policy kind`},

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strings"
@@ -216,4 +217,28 @@ func (v *Verification) Match(info imageref.Info) (matched, skipped bool) {
 func (v *Verification) KyvernoMatches(info imageref.Info) bool {
 	s := info.String()
 	return imageref.MatchAny(v.ImageReferences, s) && !imageref.MatchAny(v.SkipImageReferences, s)
+}
+
+// AppliesTo reports whether the rule judges an image of res: directly, or
+// as a Pod rule through the Pods res creates. A rule with Constraints
+// decides by them; an error means it cannot tell (fail closed).
+func (r *Rule) AppliesTo(ctx context.Context, res Resource) (direct, viaPods bool, err error) {
+	if r.Constraints != nil {
+		return r.Constraints.Applies(ctx, res)
+	}
+	direct = r.Applies(res.APIVersion, res.Kind, res.Namespace)
+	viaPods = !direct && res.Kind != "Pod" && r.AppliesToPods(res.Namespace)
+	return direct, viaPods, nil
+}
+
+// MatchImage is Match for an occurrence written as raw: a verification
+// with a Program matches the raw string with its own rules (an IVPOL's
+// matchImageReferences); kyverno says whether Kyverno applies it too.
+func (v *Verification) MatchImage(raw string, info imageref.Info) (matched, skipped, kyverno bool, err error) {
+	if v.Program != nil {
+		m, err := v.Program.MatchImage(raw)
+		return m, false, true, err
+	}
+	matched, skipped = v.Match(info)
+	return matched, skipped, v.KyvernoMatches(info), nil
 }

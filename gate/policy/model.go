@@ -20,6 +20,9 @@ type Policy struct {
 	Controllers []string
 
 	extractors manifests.Extractors
+	// Warnings are notes on the whole policy, shown with its verdicts (a
+	// configured Kyverno version that would behave differently).
+	Warnings []string
 }
 
 // Rule is a Kyverno rule with verifyImages.
@@ -31,6 +34,9 @@ type Rule struct {
 	match   []resourceFilter // any of
 	exclude []resourceFilter // any of
 	Verify  []*Verification
+	// Constraints, when set, replace match/exclude (an
+	// ImageValidatingPolicy's matchConstraints and matchConditions).
+	Constraints Constraints
 }
 
 // resourceFilter is one Kyverno ResourceDescription: kinds, namespaces and
@@ -71,6 +77,13 @@ type Verification struct {
 	MutateDigest bool
 	// Audit means failures are reported, not enforced (failureAction Audit).
 	Audit bool
+	// Program, when set, decides the verification instead of Attestors
+	// and Attestations, which then hold the policy's named attestors and
+	// attestations for the Program to call.
+	Program Program
+	// IgnoreErrors turns operational errors into audit verdicts
+	// (failurePolicy: Ignore); the verdict says so.
+	IgnoreErrors bool
 }
 
 // Path is where the verification is written, for messages.

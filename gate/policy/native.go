@@ -95,6 +95,7 @@ func Merge(sets ...*Set) *Set {
 		}
 		out.Policies = append(out.Policies, s.Policies...)
 		out.Ignored = append(out.Ignored, s.Ignored...)
+		out.Exceptions = append(out.Exceptions, s.Exceptions...)
 		out.Extractors = out.Extractors.Merge(s.Extractors)
 	}
 	return out

@@ -21,7 +21,10 @@ type RuleSummary struct {
 	Name    string          `json:"name"`
 	Match   []FilterSummary `json:"match"`
 	Exclude []FilterSummary `json:"exclude,omitempty"`
-	Verify  []VerifySummary `json:"verifyImages"`
+	// Constraints describe, in words, matching that is more than kinds
+	// and namespaces (an ImageValidatingPolicy's matchConstraints).
+	Constraints string          `json:"constraints,omitempty"`
+	Verify      []VerifySummary `json:"verifyImages"`
 }
 
 // FilterSummary is one match or exclude filter, after auto-generation.
@@ -65,6 +68,9 @@ func (p *Policy) Summarize() Summary {
 	s := Summary{Name: p.Name, Kind: p.Kind, Namespace: p.Namespace, File: p.File, Controllers: p.Controllers, Rules: []RuleSummary{}}
 	for _, r := range p.Rules {
 		rs := RuleSummary{Name: r.Name, Match: filterSummaries(r.match), Exclude: filterSummaries(r.exclude)}
+		if d, ok := r.Constraints.(interface{ Describe() string }); ok {
+			rs.Constraints = d.Describe()
+		}
 		for _, v := range r.Verify {
 			vs := VerifySummary{Type: v.Type, CosignOCI11: v.CosignOCI11, ImageReferences: v.ImageReferences, SkipImageReferences: v.SkipImageReferences, Audit: v.Audit,
 				Required: v.Required, VerifyDigest: v.VerifyDigest, MutateDigest: v.MutateDigest, Repository: v.Repository}

@@ -106,6 +106,14 @@ type Config struct {
 		KubeVersion     string   `yaml:"kubeVersion"`
 		APIVersions     []string `yaml:"apiVersions"`
 		ArgoCDNamespace string   `yaml:"argocdNamespace"`
+		// KyvernoVersion is the cluster's Kyverno: below 1.19 the
+		// verdicts of ImageValidatingPolicies warn where it decides
+		// otherwise (docs/policies.md).
+		KyvernoVersion string `yaml:"kyvernoVersion"`
+		// NamespaceLabels are the cluster's namespaces and their labels,
+		// for the namespaceSelector of ImageValidatingPolicies; a selector
+		// on a namespace not listed is an error verdict.
+		NamespaceLabels map[string]map[string]string `yaml:"namespaceLabels"`
 	} `yaml:"cluster"`
 	// Sources.Allow lists the repositories other than the one under review
 	// that Applications (and chart dependencies) may take sources from; any

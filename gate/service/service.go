@@ -167,6 +167,8 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
 			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log, Deny: deny},
 		Cache:               s.cache,
+		KyvernoVersion:      s.cfg.Cluster.KyvernoVersion,
+		NamespaceLabels:     s.cfg.Cluster.NamespaceLabels,
 		RequireMatch:        set.RequireMatch != nil && *set.RequireMatch,
 		StrictUnknownImages: set.StrictUnknownImages != nil && *set.StrictUnknownImages,
 	}
@@ -482,8 +484,15 @@ func (s *Service) Wait(ctx context.Context, id string, max time.Duration) (*stor
 type PolicyInfo struct {
 	Repos      []string          `json:"repos"`
 	Policies   []policy.Summary  `json:"policies"`
+	Exceptions []ExceptionInfo   `json:"exceptions,omitempty"`
 	Trust      trust.Description `json:"trust"`
 	TrustError string            `json:"trustError,omitempty"`
+}
+
+// ExceptionInfo is a PolicyException, and whether it has expired.
+type ExceptionInfo struct {
+	policy.Exception
+	Expired bool `json:"expired"`
 }
 
 // Policies lists the engines the service judges with: their repositories,
@@ -516,6 +525,9 @@ func (s *Service) Policies() []PolicyInfo {
 		}
 		for _, p := range e.Policies.Policies {
 			pi.Policies = append(pi.Policies, p.Summarize())
+		}
+		for _, x := range e.Policies.Exceptions {
+			pi.Exceptions = append(pi.Exceptions, ExceptionInfo{Exception: *x, Expired: x.Expired(time.Now())})
 		}
 		out = append(out, pi)
 	}

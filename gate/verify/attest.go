@@ -181,6 +181,14 @@ func (v *Verifier) CheckAttestation(ctx context.Context, m *AttMaterial, a *poli
 	if err != nil {
 		return AttOutcome{Err: err}
 	}
+	if vf.Type == policy.TypeAuto {
+		// An ImageValidatingPolicy detects the format: bundles as well.
+		more, why, err := v.verifiedStatements(ctx, m, h, a, true)
+		if err != nil {
+			return AttOutcome{Err: err}
+		}
+		read, reasons = append(read, more...), append(reasons, why...)
+	}
 	var matching []Statement
 	for _, s := range read {
 		if s.PredicateType == att.Type {
@@ -188,7 +196,10 @@ func (v *Verifier) CheckAttestation(ctx context.Context, m *AttMaterial, a *poli
 		}
 	}
 	if len(matching) == 0 {
-		other, _, _ := v.verifiedStatements(ctx, m, h, a, !bundles)
+		var other []Statement
+		if vf.Type != policy.TypeAuto {
+			other, _, _ = v.verifiedStatements(ctx, m, h, a, !bundles)
+		}
 		for _, s := range other {
 			if s.PredicateType == att.Type {
 				if bundles {

@@ -417,6 +417,12 @@ func (v *Verifier) Check(ctx context.Context, m *Material, a *policy.Attestor, v
 // split separates the material a verification reads from the rest.
 func split(m *Material, vf *policy.Verification) (read, unread *Material) {
 	read, unread = &Material{Digest: m.Digest}, &Material{Digest: m.Digest}
+	if vf.Type == policy.TypeAuto {
+		// An ImageValidatingPolicy detects the format: it reads all.
+		read.Classic, read.Referrers = m.Classic, m.Referrers
+		read.Bundles = append(append([]*sgbundle.Bundle{}, m.Bundles...), m.Files...)
+		return read, unread
+	}
 	if vf.Type == "SigstoreBundle" {
 		read.Bundles = append(append([]*sgbundle.Bundle{}, m.Bundles...), m.Files...)
 		unread.Classic, unread.Referrers = m.Classic, m.Referrers
@@ -670,6 +676,8 @@ func (v *Verifier) checkOpts(a *policy.Attestor) (*cosign.CheckOpts, error) {
 	}
 	hash := crypto.SHA256
 	switch a.SignatureAlgorithm {
+	case "sha224":
+		hash = crypto.SHA224
 	case "sha384":
 		hash = crypto.SHA384
 	case "sha512":
