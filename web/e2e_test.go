@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/gate/service"
@@ -55,7 +56,7 @@ type gateEnv struct {
 	world  *gatetest.World
 	git    *gatetest.GitServer
 	repo   *gatetest.Repo
-	gh     *gatetest.FakeGitHub
+	gh     *fakegithub.GitHub
 	srv    *httptest.Server
 	store  store.Store
 	cfg    *service.Config
@@ -102,7 +103,7 @@ type gateOptions struct {
 
 func newGateWith(t *testing.T, o gateOptions) *gateEnv {
 	t.Helper()
-	g := &gateEnv{t: t, world: gatetest.NewWorld(t), git: gatetest.NewGitServer(t), gh: gatetest.NewFakeGitHub(t)}
+	g := &gateEnv{t: t, world: gatetest.NewWorld(t), git: gatetest.NewGitServer(t), gh: fakegithub.New(t)}
 	g.repo = g.git.NewRepo("acme/gitops")
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
@@ -288,16 +289,16 @@ func (g *gateEnv) send(event, delivery string, payload []byte, key string) *http
 }
 
 // waitFinal waits for the statuses of sha to reach a final state.
-func (g *gateEnv) waitFinal(sha string) []gatetest.PostedStatus {
+func (g *gateEnv) waitFinal(sha string) []fakegithub.PostedStatus {
 	g.t.Helper()
 	return g.waitFinalWithin(sha, 30*time.Second)
 }
 
-func (g *gateEnv) waitFinalWithin(sha string, d time.Duration) []gatetest.PostedStatus {
+func (g *gateEnv) waitFinalWithin(sha string, d time.Duration) []fakegithub.PostedStatus {
 	g.t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		var mine []gatetest.PostedStatus
+		var mine []fakegithub.PostedStatus
 		for _, s := range g.gh.Statuses() {
 			if s.SHA == sha {
 				mine = append(mine, s)

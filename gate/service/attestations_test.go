@@ -9,6 +9,7 @@ import (
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/manifests"
@@ -51,7 +52,7 @@ func TestServiceGitHubAttestations(t *testing.T) {
 		Predicate: gatetest.SLSAProvenanceV1(gatetest.GitHubProvenance{Repository: id.Repository, Ref: id.Ref, Workflow: id.Workflow})}); err != nil {
 		t.Fatal(err)
 	}
-	f := gatetest.NewFakeGitHub(t)
+	f := fakegithub.New(t)
 	f.AddAttestation("acme/app", d.DigestStr(), bundle)
 	base := f.Server.URL + "/api/v3/"
 	for wf, want := range map[string]gate.Status{"release.yml": gate.StatusPass, "deploy.yml": gate.StatusFail} {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/gitops-gate/gitops-gate/gate"
-	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/manifests"
@@ -54,7 +54,7 @@ func TestCheckRunSummaryIsCut(t *testing.T) {
 		t.Errorf("title %q", run.Title)
 	}
 
-	fake := gatetest.NewFakeGitHub(t)
+	fake := fakegithub.New(t)
 	key := fake.App(7, map[string]int64{"acme/gitops": 42})
 	c, err := github.NewClient(github.Auth{AppID: 7, PrivateKey: key, BaseURL: fake.Server.URL + "/"}, nil)
 	if err != nil {
