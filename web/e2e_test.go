@@ -25,6 +25,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/manifests"
 	"github.com/gitops-gate/gitops-gate/web"
@@ -59,7 +60,7 @@ type gateEnv struct {
 	gh     *fakegithub.GitHub
 	srv    *httptest.Server
 	store  store.Store
-	cfg    *service.Config
+	cfg    *config.Config
 	cancel context.CancelFunc
 	svc    *service.Service
 	// start starts the workers (newGate has already).
@@ -145,7 +146,7 @@ github:
     branches: [main]
 workers: 2
 %s`, filepath.Join(dir, "data"), g.gh.Server.URL, credentials, secret, githubExtra, g.repo.CloneURL(), pol, g.world.TrustedRootPath, deny)+strings.Join(extra, "\n")), 0o644)
-	cfg, err := service.LoadConfig(cfgFile)
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
