@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"os"
-	"path/filepath"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -210,51 +209,6 @@ func (rd *Rendered) Stream() ([]byte, error) {
 		}
 	}
 	return buf.Bytes(), nil
-}
-
-// detectKind classifies a directory the way Argo CD does: a Helm chart if it
-// has Chart.yaml, a Kustomize app if it has a kustomization file, Jsonnet if
-// it has .jsonnet files and no manifests, else plain YAML.
-func detectKind(dir string) Kind {
-	if fileExists(filepath.Join(dir, "Chart.yaml")) {
-		return KindHelm
-	}
-	if kustomizationFile(dir) != "" {
-		return KindKustomize
-	}
-	entries, _ := os.ReadDir(dir)
-	jsonnet, manifests := false, false
-	for _, e := range entries {
-		switch {
-		case e.IsDir():
-		case filepath.Ext(e.Name()) == ".jsonnet":
-			jsonnet = true
-		case isManifestFile(e.Name()):
-			manifests = true
-		}
-	}
-	if jsonnet && !manifests {
-		return KindJsonnet
-	}
-	return KindPlain
-}
-
-// kustomizationFileNames are the names kustomize accepts, in its order.
-var kustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
-func kustomizationFile(dir string) string {
-	for _, n := range kustomizationFileNames {
-		p := filepath.Join(dir, n)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
 }
 
 // Warnings returns the app's warnings (UnknownImages of every object),
