@@ -1,0 +1,102 @@
+// Package helmapp is the repository side of Helm apps: it checks a chart's
+// files against the repository's limits, gathers its dependencies (through
+// the caller), merges values as Argo CD does (value files of this and ref
+// repositories, values, valuesObject, parameters) and renders through
+// package helm's engine or sandbox, decoding the output.
+package helmapp
+
+import (
+	"context"
+	"helm.sh/helm/v3/pkg/chart"
+
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+	"github.com/gitops-gate/gitops-gate/manifests/render"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
+)
+
+// Repo is the checkout as this renderer sees it: the confined tree it
+// reads through and the render options.
+type Repo struct {
+	tree.Tree
+	root string
+	opts render.Options
+	// fetchDependencies fetches the chart dependencies missing from
+	// charts/ from allowed repositories (the caller's, which owns the
+	// fetchers and their cache) and returns their directories.
+	fetchDependencies func(ctx context.Context, dir string, c *chart.Chart, app *App) ([]string, error)
+}
+
+// The renderer's code predates package tree; these keep its names.
+func (r *Repo) rel(abs string) string               { return r.Rel(abs) }
+func (r *Repo) abs(rel string) (string, error)      { return r.Abs(rel) }
+func (r *Repo) confine(abs string) (string, error)  { return r.Confine(abs) }
+func (r *Repo) readFile(abs string) ([]byte, error) { return r.ReadFile(abs) }
+func (r *Repo) readManifests(abs string) ([]Resource, error) {
+	return render.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
+}
+func (r *Repo) redactErr(err error) error { return render.RedactErr(r.root, err) }
+
+// Names of the packages below, as this renderer's code uses them.
+type (
+	App              = model.App
+	Resource         = model.Resource
+	ResourceID       = model.ResourceID
+	FileError        = model.FileError
+	KustomizeOptions = model.KustomizeOptions
+	Rendered         = render.Rendered
+	ImageRef         = extract.ImageRef
+	DecodeOptions    = extract.DecodeOptions
+)
+
+var (
+	within            = tree.Within
+	skipDir           = tree.SkipDir
+	detectKind        = tree.DetectKind
+	kustomizationFile = tree.KustomizationFile
+	isManifestFile    = tree.IsManifestFile
+	checkAliases      = model.CheckAliases
+	objectsOf         = model.ObjectsOf
+	DecodeManifests   = extract.DecodeManifests
+	ErrUnsupported    = model.ErrUnsupported
+	ErrOutsideRepo    = model.ErrOutsideRepo
+)
+
+const (
+	KindHelm = model.KindHelm
+)
+
+// New returns the Helm renderer of t; fetchDependencies fetches the
+// dependencies a chart does not vendor.
+func New(t tree.Tree, opts render.Options, fetchDependencies func(ctx context.Context, dir string, c *chart.Chart, app *App) ([]string, error)) *Repo {
+	return &Repo{Tree: t, root: t.Root(), opts: opts, fetchDependencies: fetchDependencies}
+}
+
+// Render renders a Helm app (see renderHelm).
+func (r *Repo) Render(ctx context.Context, dir string, out *Rendered) { r.renderHelm(ctx, dir, out) }
+
+// CheckChartFiles checks every file of the chart in dir of t as the
+// renderer does before loading it (see checkChartFiles).
+func CheckChartFiles(t tree.Tree, opts render.Options, dir string) error {
+	return New(t, opts, nil).checkChartFiles(dir)
+}
+
+// valueRepos gives the ref repositories of value files this renderer's
+// view.
+func (r *Repo) valueRepos(values map[string]tree.Tree) map[string]*Repo {
+	out := make(map[string]*Repo, len(values))
+	for ref, t := range values {
+		out[ref] = &Repo{Tree: t, root: t.Root(), opts: r.opts}
+	}
+	return out
+}
+
+// YAML helpers of package model, under the names this renderer's code uses.
+var (
+	mapGet       = model.MapGet
+	mapKey       = model.MapKey
+	deref        = model.Deref
+	scalarString = model.ScalarString
+	stringValue  = model.StringValue
+	yamlLineRE   = model.YAMLLineRE
+)

@@ -1,0 +1,93 @@
+// Package jsonnetapp renders Jsonnet apps: it picks an app's .jsonnet
+// files as Argo CD does, substitutes Argo CD's build environment into TLAs
+// and external variables, evaluates them through package jsonnet (or the
+// sandbox) and decodes the output. Package jsonnet is the evaluator; this
+// is the app side.
+package jsonnetapp
+
+import (
+	"context"
+	"github.com/gitops-gate/gitops-gate/manifests/render/plain"
+
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+	"github.com/gitops-gate/gitops-gate/manifests/render"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
+)
+
+// Repo is the checkout as this renderer sees it: the confined tree it
+// reads through and the render options.
+type Repo struct {
+	tree.Tree
+	root string
+	opts render.Options
+	// renderPlain renders the app's manifests beside its Jsonnet files.
+	renderPlain func(ctx context.Context, dir string, out *Rendered)
+}
+
+// The renderer's code predates package tree; these keep its names.
+func (r *Repo) rel(abs string) string               { return r.Rel(abs) }
+func (r *Repo) abs(rel string) (string, error)      { return r.Abs(rel) }
+func (r *Repo) confine(abs string) (string, error)  { return r.Confine(abs) }
+func (r *Repo) readFile(abs string) ([]byte, error) { return r.ReadFile(abs) }
+func (r *Repo) readManifests(abs string) ([]Resource, error) {
+	return render.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
+}
+func (r *Repo) redactErr(err error) error { return render.RedactErr(r.root, err) }
+
+// Names of the packages below, as this renderer's code uses them.
+type (
+	App              = model.App
+	Resource         = model.Resource
+	ResourceID       = model.ResourceID
+	FileError        = model.FileError
+	KustomizeOptions = model.KustomizeOptions
+	Rendered         = render.Rendered
+	ImageRef         = extract.ImageRef
+	DecodeOptions    = extract.DecodeOptions
+)
+
+var (
+	within            = tree.Within
+	skipDir           = tree.SkipDir
+	detectKind        = tree.DetectKind
+	kustomizationFile = tree.KustomizationFile
+	isManifestFile    = tree.IsManifestFile
+	checkAliases      = model.CheckAliases
+	objectsOf         = model.ObjectsOf
+	DecodeManifests   = extract.DecodeManifests
+	ErrUnsupported    = model.ErrUnsupported
+	ErrOutsideRepo    = model.ErrOutsideRepo
+)
+
+const (
+	KindHelm = model.KindHelm
+)
+
+// New returns the Jsonnet renderer of t.
+func New(t tree.Tree, opts render.Options) *Repo {
+	r := &Repo{Tree: t, root: t.Root(), opts: opts}
+	r.renderPlain = plain.New(t, opts, r.evalJsonnetFiles).Render
+	return r
+}
+
+// Render renders a Jsonnet app (see renderJsonnet).
+func (r *Repo) Render(ctx context.Context, dir string, out *Rendered) { r.renderJsonnet(ctx, dir, out) }
+
+// EvalFiles evaluates repository-relative .jsonnet files of app (see
+// evalJsonnetFiles); plain renderers call it for Argo CD directory apps.
+func (r *Repo) EvalFiles(ctx context.Context, app App, files []string) ([]Resource, error) {
+	return r.evalJsonnetFiles(ctx, app, files)
+}
+
+var compileArgoGlob = plain.CompileArgoGlob
+
+// YAML helpers of package model, under the names this renderer's code uses.
+var (
+	mapGet       = model.MapGet
+	mapKey       = model.MapKey
+	deref        = model.Deref
+	scalarString = model.ScalarString
+	stringValue  = model.StringValue
+	yamlLineRE   = model.YAMLLineRE
+)

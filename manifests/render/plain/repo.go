@@ -1,0 +1,88 @@
+// Package plain renders directory apps: every YAML and JSON manifest of an
+// app's directory, chosen as Argo CD chooses them for an Application
+// (recursion, include/exclude globs, the skip-rendering marker) or by the
+// layout rules otherwise.
+package plain
+
+import (
+	"context"
+	"github.com/gobwas/glob"
+
+	"github.com/gitops-gate/gitops-gate/manifests/extract"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+	"github.com/gitops-gate/gitops-gate/manifests/render"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
+)
+
+// Repo is the checkout as this renderer sees it: the confined tree it
+// reads through and the render options.
+type Repo struct {
+	tree.Tree
+	root string
+	opts render.Options
+	// evalJsonnetFiles evaluates the .jsonnet files an Argo CD directory
+	// app holds (package jsonnetapp's, which imports this one).
+	evalJsonnetFiles func(ctx context.Context, app App, files []string) ([]Resource, error)
+}
+
+// The renderer's code predates package tree; these keep its names.
+func (r *Repo) rel(abs string) string               { return r.Rel(abs) }
+func (r *Repo) abs(rel string) (string, error)      { return r.Abs(rel) }
+func (r *Repo) confine(abs string) (string, error)  { return r.Confine(abs) }
+func (r *Repo) readFile(abs string) ([]byte, error) { return r.ReadFile(abs) }
+func (r *Repo) readManifests(abs string) ([]Resource, error) {
+	return render.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
+}
+func (r *Repo) redactErr(err error) error { return render.RedactErr(r.root, err) }
+
+// Names of the packages below, as this renderer's code uses them.
+type (
+	App              = model.App
+	Resource         = model.Resource
+	ResourceID       = model.ResourceID
+	FileError        = model.FileError
+	KustomizeOptions = model.KustomizeOptions
+	Rendered         = render.Rendered
+	ImageRef         = extract.ImageRef
+	DecodeOptions    = extract.DecodeOptions
+)
+
+var (
+	within            = tree.Within
+	skipDir           = tree.SkipDir
+	detectKind        = tree.DetectKind
+	kustomizationFile = tree.KustomizationFile
+	isManifestFile    = tree.IsManifestFile
+	checkAliases      = model.CheckAliases
+	objectsOf         = model.ObjectsOf
+	DecodeManifests   = extract.DecodeManifests
+	ErrUnsupported    = model.ErrUnsupported
+	ErrOutsideRepo    = model.ErrOutsideRepo
+)
+
+const (
+	KindHelm = model.KindHelm
+)
+
+// New returns the plain renderer of t. evalJsonnet evaluates the Jsonnet
+// files of an Argo CD directory app (see jsonnetapp.Repo.EvalFiles).
+func New(t tree.Tree, opts render.Options, evalJsonnet func(ctx context.Context, app App, files []string) ([]Resource, error)) *Repo {
+	return &Repo{Tree: t, root: t.Root(), opts: opts, evalJsonnetFiles: evalJsonnet}
+}
+
+// Render renders a directory app (see renderPlain).
+func (r *Repo) Render(ctx context.Context, dir string, out *Rendered) { r.renderPlain(ctx, dir, out) }
+
+// CompileArgoGlob compiles a directory include/exclude pattern as Argo CD
+// does (see compileArgoGlob).
+func CompileArgoGlob(pattern string) (glob.Glob, error) { return compileArgoGlob(pattern) }
+
+// YAML helpers of package model, under the names this renderer's code uses.
+var (
+	mapGet       = model.MapGet
+	mapKey       = model.MapKey
+	deref        = model.Deref
+	scalarString = model.ScalarString
+	stringValue  = model.StringValue
+	yamlLineRE   = model.YAMLLineRE
+)
