@@ -7,12 +7,12 @@ package helmapp
 
 import (
 	"context"
-	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"github.com/gitops-gate/gitops-gate/manifests/render"
 	"github.com/gitops-gate/gitops-gate/manifests/tree"
+	"helm.sh/helm/v3/pkg/chart"
 )
 
 // Repo is the checkout as this renderer sees it: the confined tree it
@@ -30,40 +30,23 @@ type Repo struct {
 // The renderer's code predates package tree; these keep its names.
 func (r *Repo) rel(abs string) string               { return r.Rel(abs) }
 func (r *Repo) abs(rel string) (string, error)      { return r.Abs(rel) }
-func (r *Repo) confine(abs string) (string, error)  { return r.Confine(abs) }
 func (r *Repo) readFile(abs string) ([]byte, error) { return r.ReadFile(abs) }
-func (r *Repo) readManifests(abs string) ([]Resource, error) {
-	return render.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
-}
-func (r *Repo) redactErr(err error) error { return render.RedactErr(r.root, err) }
+func (r *Repo) redactErr(err error) error           { return render.RedactErr(r.root, err) }
 
 // Names of the packages below, as this renderer's code uses them.
 type (
-	App              = model.App
-	Resource         = model.Resource
-	ResourceID       = model.ResourceID
-	FileError        = model.FileError
-	KustomizeOptions = model.KustomizeOptions
-	Rendered         = render.Rendered
-	ImageRef         = extract.ImageRef
-	DecodeOptions    = extract.DecodeOptions
+	App           = model.App
+	Resource      = model.Resource
+	FileError     = model.FileError
+	Rendered      = render.Rendered
+	DecodeOptions = extract.DecodeOptions
 )
 
 var (
-	within            = tree.Within
-	skipDir           = tree.SkipDir
-	detectKind        = tree.DetectKind
-	kustomizationFile = tree.KustomizationFile
-	isManifestFile    = tree.IsManifestFile
-	checkAliases      = model.CheckAliases
-	objectsOf         = model.ObjectsOf
-	DecodeManifests   = extract.DecodeManifests
-	ErrUnsupported    = model.ErrUnsupported
-	ErrOutsideRepo    = model.ErrOutsideRepo
-)
-
-const (
-	KindHelm = model.KindHelm
+	within          = tree.Within
+	checkAliases    = model.CheckAliases
+	DecodeManifests = extract.DecodeManifests
+	ErrOutsideRepo  = model.ErrOutsideRepo
 )
 
 // New returns the Helm renderer of t; fetchDependencies fetches the
@@ -90,13 +73,3 @@ func (r *Repo) valueRepos(values map[string]tree.Tree) map[string]*Repo {
 	}
 	return out
 }
-
-// YAML helpers of package model, under the names this renderer's code uses.
-var (
-	mapGet       = model.MapGet
-	mapKey       = model.MapKey
-	deref        = model.Deref
-	scalarString = model.ScalarString
-	stringValue  = model.StringValue
-	yamlLineRE   = model.YAMLLineRE
-)

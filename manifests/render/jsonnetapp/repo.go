@@ -7,11 +7,10 @@ package jsonnetapp
 
 import (
 	"context"
-	"github.com/gitops-gate/gitops-gate/manifests/render/plain"
 
-	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"github.com/gitops-gate/gitops-gate/manifests/render"
+	"github.com/gitops-gate/gitops-gate/manifests/render/plain"
 	"github.com/gitops-gate/gitops-gate/manifests/tree"
 )
 
@@ -26,43 +25,26 @@ type Repo struct {
 }
 
 // The renderer's code predates package tree; these keep its names.
-func (r *Repo) rel(abs string) string               { return r.Rel(abs) }
-func (r *Repo) abs(rel string) (string, error)      { return r.Abs(rel) }
-func (r *Repo) confine(abs string) (string, error)  { return r.Confine(abs) }
-func (r *Repo) readFile(abs string) ([]byte, error) { return r.ReadFile(abs) }
-func (r *Repo) readManifests(abs string) ([]Resource, error) {
-	return render.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
-}
-func (r *Repo) redactErr(err error) error { return render.RedactErr(r.root, err) }
+func (r *Repo) rel(abs string) string          { return r.Rel(abs) }
+func (r *Repo) abs(rel string) (string, error) { return r.Abs(rel) }
 
 // Names of the packages below, as this renderer's code uses them.
 type (
-	App              = model.App
-	Resource         = model.Resource
-	ResourceID       = model.ResourceID
-	FileError        = model.FileError
-	KustomizeOptions = model.KustomizeOptions
-	Rendered         = render.Rendered
-	ImageRef         = extract.ImageRef
-	DecodeOptions    = extract.DecodeOptions
+	App       = model.App
+	Resource  = model.Resource
+	FileError = model.FileError
+	Rendered  = render.Rendered
 )
 
 var (
-	within            = tree.Within
 	skipDir           = tree.SkipDir
 	detectKind        = tree.DetectKind
 	kustomizationFile = tree.KustomizationFile
-	isManifestFile    = tree.IsManifestFile
-	checkAliases      = model.CheckAliases
 	objectsOf         = model.ObjectsOf
-	DecodeManifests   = extract.DecodeManifests
 	ErrUnsupported    = model.ErrUnsupported
-	ErrOutsideRepo    = model.ErrOutsideRepo
 )
 
-const (
-	KindHelm = model.KindHelm
-)
+const KindHelm = model.KindHelm
 
 // New returns the Jsonnet renderer of t.
 func New(t tree.Tree, opts render.Options) *Repo {
@@ -81,13 +63,3 @@ func (r *Repo) EvalFiles(ctx context.Context, app App, files []string) ([]Resour
 }
 
 var compileArgoGlob = plain.CompileArgoGlob
-
-// YAML helpers of package model, under the names this renderer's code uses.
-var (
-	mapGet       = model.MapGet
-	mapKey       = model.MapKey
-	deref        = model.Deref
-	scalarString = model.ScalarString
-	stringValue  = model.StringValue
-	yamlLineRE   = model.YAMLLineRE
-)

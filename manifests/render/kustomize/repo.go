@@ -41,24 +41,14 @@ type (
 	KustomizeOptions = model.KustomizeOptions
 	Rendered         = render.Rendered
 	ImageRef         = extract.ImageRef
-	DecodeOptions    = extract.DecodeOptions
 )
 
 var (
 	within            = tree.Within
-	skipDir           = tree.SkipDir
-	detectKind        = tree.DetectKind
 	kustomizationFile = tree.KustomizationFile
-	isManifestFile    = tree.IsManifestFile
 	checkAliases      = model.CheckAliases
-	objectsOf         = model.ObjectsOf
-	DecodeManifests   = extract.DecodeManifests
 	ErrUnsupported    = model.ErrUnsupported
 	ErrOutsideRepo    = model.ErrOutsideRepo
-)
-
-const (
-	KindHelm = model.KindHelm
 )
 
 // New returns the Kustomize renderer of t.
@@ -77,6 +67,5 @@ var (
 	mapKey       = model.MapKey
 	deref        = model.Deref
 	scalarString = model.ScalarString
-	stringValue  = model.StringValue
 	yamlLineRE   = model.YAMLLineRE
 )

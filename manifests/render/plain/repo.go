@@ -6,12 +6,11 @@ package plain
 
 import (
 	"context"
-	"github.com/gobwas/glob"
 
-	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"github.com/gitops-gate/gitops-gate/manifests/render"
 	"github.com/gitops-gate/gitops-gate/manifests/tree"
+	"github.com/gobwas/glob"
 )
 
 // Repo is the checkout as this renderer sees it: the confined tree it
@@ -33,36 +32,23 @@ func (r *Repo) readFile(abs string) ([]byte, error) { return r.ReadFile(abs) }
 func (r *Repo) readManifests(abs string) ([]Resource, error) {
 	return render.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
 }
-func (r *Repo) redactErr(err error) error { return render.RedactErr(r.root, err) }
 
 // Names of the packages below, as this renderer's code uses them.
 type (
-	App              = model.App
-	Resource         = model.Resource
-	ResourceID       = model.ResourceID
-	FileError        = model.FileError
-	KustomizeOptions = model.KustomizeOptions
-	Rendered         = render.Rendered
-	ImageRef         = extract.ImageRef
-	DecodeOptions    = extract.DecodeOptions
+	App       = model.App
+	Resource  = model.Resource
+	FileError = model.FileError
+	Rendered  = render.Rendered
 )
 
 var (
-	within            = tree.Within
 	skipDir           = tree.SkipDir
 	detectKind        = tree.DetectKind
 	kustomizationFile = tree.KustomizationFile
 	isManifestFile    = tree.IsManifestFile
-	checkAliases      = model.CheckAliases
-	objectsOf         = model.ObjectsOf
-	DecodeManifests   = extract.DecodeManifests
-	ErrUnsupported    = model.ErrUnsupported
-	ErrOutsideRepo    = model.ErrOutsideRepo
 )
 
-const (
-	KindHelm = model.KindHelm
-)
+const KindHelm = model.KindHelm
 
 // New returns the plain renderer of t. evalJsonnet evaluates the Jsonnet
 // files of an Argo CD directory app (see jsonnetapp.Repo.EvalFiles).
@@ -76,13 +62,3 @@ func (r *Repo) Render(ctx context.Context, dir string, out *Rendered) { r.render
 // CompileArgoGlob compiles a directory include/exclude pattern as Argo CD
 // does (see compileArgoGlob).
 func CompileArgoGlob(pattern string) (glob.Glob, error) { return compileArgoGlob(pattern) }
-
-// YAML helpers of package model, under the names this renderer's code uses.
-var (
-	mapGet       = model.MapGet
-	mapKey       = model.MapKey
-	deref        = model.Deref
-	scalarString = model.ScalarString
-	stringValue  = model.StringValue
-	yamlLineRE   = model.YAMLLineRE
-)
