@@ -192,9 +192,6 @@ var within = tree.Within
 // Layout rules of package tree, under the names this package's code uses.
 var (
 	isManifestFile         = tree.IsManifestFile
-	skipDir                = tree.SkipDir
 	detectKind             = tree.DetectKind
-	kustomizationFile      = tree.KustomizationFile
 	kustomizationFileNames = tree.KustomizationFileNames
-	fileExists             = tree.FileExists
 )

@@ -48,16 +48,9 @@ var (
 // YAML helpers of package model, under the names this package's code uses.
 var (
 	mapGet       = model.MapGet
-	mapKey       = model.MapKey
-	deref        = model.Deref
 	scalarString = model.ScalarString
-	stringValue  = model.StringValue
-	describeNode = model.DescribeNode
 	yamlLineRE   = model.YAMLLineRE
 	checkAliases = model.CheckAliases
-	expandedSize = model.ExpandedSize
-	objectsOf    = model.ObjectsOf
-	objectOf     = model.ObjectOf
 )
 
 // remoteKey identifies the checkout of a Git RemoteSource within an evaluation.
