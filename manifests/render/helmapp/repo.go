@@ -50,7 +50,7 @@ var (
 )
 
 // New returns the Helm renderer of t; fetchDependencies fetches the
-// dependencies a chart does not vendor.
+// dependencies a chart does not vendor (it must not be nil).
 func New(t tree.Tree, opts render.Options, fetchDependencies func(ctx context.Context, dir string, c *chart.Chart, app *App) ([]string, error)) *Repo {
 	return &Repo{Tree: t, root: t.Root(), opts: opts, fetchDependencies: fetchDependencies}
 }
