@@ -28,6 +28,12 @@ type Repo struct {
 func (r *Repo) rel(abs string) string          { return r.Rel(abs) }
 func (r *Repo) abs(rel string) (string, error) { return r.Abs(rel) }
 
+func (r *Repo) readFile(abs string) ([]byte, error) { return r.ReadFile(abs) }
+
+// Input recording goes through the Tree when it is a tree.Recorder.
+func (r *Repo) recordDir(abs string)       { tree.RecordDir(r.Tree, abs) }
+func (r *Repo) recordAlways(reason string) { tree.RecordAlways(r.Tree, reason) }
+
 // Names of the packages below, as this renderer's code uses them.
 type (
 	App       = model.App

@@ -33,6 +33,9 @@ func (r *Repo) readManifests(abs string) ([]Resource, error) {
 	return render.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
 }
 
+// Input recording goes through the Tree when it is a tree.Recorder.
+func (r *Repo) recordDir(abs string) { tree.RecordDir(r.Tree, abs) }
+
 // Names of the packages below, as this renderer's code uses them.
 type (
 	App       = model.App
