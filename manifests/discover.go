@@ -172,6 +172,16 @@ func (r *Repo) sourceApp(ctx context.Context, a *argocd.Application, i int, s ar
 		// source among them (GenerateManifest and its operation in
 		// reposerver/repository/repository.go).
 		return App{}, true
+	case s.Chart != "" && s.IsOCI():
+		// Argo CD up to 3.0 reads this as the Helm chart host/path/chart;
+		// 3.1+ tests IsOCI before IsHelm (runRepoOperation in
+		// reposerver/repository/repository.go) and syncs the artifact
+		// host/path itself, ignoring chart. The gate cannot know which
+		// content the cluster runs, so it judges neither.
+		app := fail(fmt.Errorf("Application %s (%s): %s: repoURL %s with chart %q is read two ways: Argo CD 3.1+ fetches the OCI artifact %s and ignores chart, earlier versions fetch the Helm chart %s/%s; write a Helm OCI chart as repoURL %s (no oci://) with chart, or an OCI artifact without chart",
+			a.Name, a.Where(), field, s.RepoURL, s.Chart, s.RepoURL, strings.TrimSuffix(s.RepoURL, "/"), s.Chart, strings.TrimPrefix(s.RepoURL, "oci://")))
+		app.Kind = KindHelm
+		return app, false
 	case s.Chart != "" || s.IsOCI():
 		what := fmt.Sprintf("Helm chart %q from %s", s.Chart, s.RepoURL)
 		if s.Chart == "" {

@@ -339,3 +339,26 @@ func TestAllowListNotFromRepository(t *testing.T) {
 		t.Errorf("fetched %v", f.calls)
 	}
 }
+
+// TestOCIURLWithChartIsAmbiguous: an oci:// repoURL with chart is a Helm
+// chart to Argo CD up to 3.0 and the artifact repoURL itself (chart
+// ignored) to 3.1+, which tests IsOCI first; the gate cannot know which
+// content syncs, so it is an app error naming both readings, even when the
+// registry is allowed, and nothing is fetched.
+func TestOCIURLWithChartIsAmbiguous(t *testing.T) {
+	const oci = "oci://registry.example/charts"
+	dir := writeTree(t, map[string]string{
+		"argocd/web.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\nspec:\n  destination: {namespace: prod}\n  source: {repoURL: " + oci + ", chart: web, targetRevision: 0.1.0}\n",
+	})
+	f := &artifacts{dirs: map[string]string{}}
+	inv := scan(t, dir, Options{RepoURL: acmeURL, AllowSources: []string{oci}, Artifacts: f})
+	e := appByName(t, inv, "web").Error
+	for _, want := range []string{"read two ways", "Argo CD 3.1+ fetches the OCI artifact " + oci, "Helm chart " + oci + "/web", "repoURL registry.example/charts (no oci://)"} {
+		if !strings.Contains(e, want) {
+			t.Errorf("error %q lacks %q", e, want)
+		}
+	}
+	if len(f.calls) != 0 {
+		t.Errorf("fetched %v", f.calls)
+	}
+}
