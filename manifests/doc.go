@@ -45,7 +45,7 @@
 //	                   Renderer interface, ReadManifests
 //	manifests/argocd   the Argo CD Application model (sources, tool settings,
 //	                   env substitution, .argocd-source files, kustomize.images
-//	                   syntax, repo URLs)
+//	                   syntax, repo URLs, the plugin's ARGOCD_ENV_ settings)
 //	manifests/appset   ApplicationSet expansion, offline
 //	manifests/helm     Helm's template engine for one chart, and the Sandbox
 //	                   child processes (Helm and Jsonnet) with their limits
