@@ -1,32 +1,13 @@
 package manifests
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gitops-gate/gitops-gate/manifests/extract"
+	"github.com/gitops-gate/gitops-gate/manifests/render"
 	"os"
-	"path/filepath"
 	"strings"
-
-	yaml "go.yaml.in/yaml/v3"
 )
-
-// Rendered is the output of one app: its objects and everything that went
-// wrong. Resources may be non-empty even when Err is set (a plain app with one
-// bad file still reports the others).
-type Rendered struct {
-	App       App
-	Resources []Resource
-	Err       error
-
-	// locate refines an image reference's file and line; nil means the
-	// resource's node lines are lines of its file.
-	locate func(res *Resource, ref *ImageRef)
-	// values are the repositories $ref/… value files are read from.
-	values map[string]*Repo
-}
 
 // Render renders one app. It never returns nil; errors are in Rendered.Err.
 //
@@ -109,7 +90,7 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 			return &rd
 		}
 	}
-	out := &Rendered{App: app, values: values}
+	out := &Rendered{App: app, Values: valueTrees(values)}
 	if app.Err != nil {
 		out.Err = app.Err
 		return out
@@ -147,134 +128,5 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 	return out
 }
 
-// Images extracts every image reference of the rendered app with its
-// location, sorted by file and line.
-func (rd *Rendered) Images(ex Extractors) []ImageRef {
-	var refs []ImageRef
-	for i := range rd.Resources {
-		res := &rd.Resources[i]
-		for _, ref := range extract.ExtractImages(res, ex) {
-			ref.App = rd.App.Name
-			if rd.locate != nil {
-				rd.locate(res, &ref)
-			} else if res.ExactLines {
-				ref.File = res.File
-			} else {
-				ref.File, ref.Line = res.File, res.Line
-			}
-			refs = append(refs, ref)
-		}
-	}
-	extract.SortRefs(refs)
-	return refs
-}
-
-// Pin rewrites image values in the rendered objects: pin receives each
-// image reference (with the app's name) and returns the value to write, or
-// false to leave it. It returns how many values it changed. The source
-// files are not touched.
-func (rd *Rendered) Pin(ex Extractors, pin func(ImageRef) (string, bool)) int {
-	n := 0
-	for i := range rd.Resources {
-		res := &rd.Resources[i]
-		for _, e := range extract.Fields(res, ex) {
-			if e.Node == nil || e.Ref.Error != "" {
-				continue
-			}
-			e.Ref.App = rd.App.Name
-			if v, ok := pin(e.Ref); ok && v != e.Node.Value {
-				// An alias would pin every use of the anchor; the value is
-				// this field's own from now on.
-				e.Node.Value, e.Node.Style, e.Node.Tag = v, 0, "!!str"
-				n++
-			}
-		}
-	}
-	return n
-}
-
-// Stream writes the rendered objects as one multi-document YAML stream.
-func (rd *Rendered) Stream() ([]byte, error) {
-	var buf bytes.Buffer
-	for i, res := range rd.Resources {
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		if err := enc.Encode(res.Node); err != nil {
-			return nil, fmt.Errorf("encoding %s from %s: %w", res.ResourceID, res.File, err)
-		}
-		if err := enc.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return buf.Bytes(), nil
-}
-
-// detectKind classifies a directory the way Argo CD does: a Helm chart if it
-// has Chart.yaml, a Kustomize app if it has a kustomization file, Jsonnet if
-// it has .jsonnet files and no manifests, else plain YAML.
-func detectKind(dir string) Kind {
-	if fileExists(filepath.Join(dir, "Chart.yaml")) {
-		return KindHelm
-	}
-	if kustomizationFile(dir) != "" {
-		return KindKustomize
-	}
-	entries, _ := os.ReadDir(dir)
-	jsonnet, manifests := false, false
-	for _, e := range entries {
-		switch {
-		case e.IsDir():
-		case filepath.Ext(e.Name()) == ".jsonnet":
-			jsonnet = true
-		case isManifestFile(e.Name()):
-			manifests = true
-		}
-	}
-	if jsonnet && !manifests {
-		return KindJsonnet
-	}
-	return KindPlain
-}
-
-// kustomizationFileNames are the names kustomize accepts, in its order.
-var kustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
-func kustomizationFile(dir string) string {
-	for _, n := range kustomizationFileNames {
-		p := filepath.Join(dir, n)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
-}
-
-// Warnings returns the app's warnings (UnknownImages of every object),
-// located like its images.
-func (rd *Rendered) Warnings(ex Extractors) []Warning {
-	var out []Warning
-	for i := range rd.Resources {
-		res := &rd.Resources[i]
-		for _, w := range extract.UnknownImages(res, ex) {
-			w.App = rd.App.Name
-			switch {
-			case rd.locate != nil:
-				rd.locate(res, &w.ImageRef)
-			case res.ExactLines:
-				w.File = res.File
-			default:
-				w.File, w.Line = res.File, res.Line
-			}
-			out = append(out, w)
-		}
-	}
-	return out
-}
+// Rendered is one app's output (see render.Rendered).
+type Rendered = render.Rendered
