@@ -165,6 +165,15 @@ func (a *Attestor) Describe() string {
 	default:
 		d = "nothing"
 	}
+	switch {
+	case a.TrustedRoot != "":
+		d += ", against the policy's trusted root"
+	case a.PublicGoodTUF:
+		d += ", against public-good Sigstore's root"
+	}
+	if a.TagPrefix != "" {
+		d += fmt.Sprintf(", signatures under tag prefix %q", a.TagPrefix)
+	}
 	if len(a.Annotations) > 0 {
 		var parts []string
 		for _, k := range sortedKeys(a.Annotations) {

@@ -2,10 +2,10 @@ package verify
 
 import (
 	"crypto"
-	"errors"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
