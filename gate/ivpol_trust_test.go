@@ -95,6 +95,19 @@ func TestIVPOLTrustedRoot(t *testing.T) {
 			}
 		})
 	}
+
+	// Two attestors of one identity, one with the policy's trusted root:
+	// the result of the first is never reused for the second (the check
+	// is keyed by the trusted root too).
+	t.Run("same identity, other root: no reuse", func(t *testing.T) {
+		both := strings.Replace(withRoot, "    - name: cosign\n      cosign:", "    - name: public\n      cosign:\n        keyless:\n          identities:\n            - issuer: https://token.actions.githubusercontent.com\n              subject: https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0\n    - name: cosign\n      cosign:", 1)
+		both = strings.Replace(both, "verifyImageSignatures(image, [attestors.cosign])).all(e, e > 0)",
+			"verifyImageSignatures(image, [attestors.public]) > 0 && verifyImageSignatures(image, [attestors.cosign]) > 0).all(e, e)", 1)
+		v := e.judgeObject(e.ivpolSet(both, policy.LoadOptions{}), prodPod, byGate.String())
+		if v.Status != gate.StatusFail {
+			t.Errorf("verdict %s %q, want fail: the gate's instance did not sign under the policy's root", v.Status, v.Reason)
+		}
+	})
 }
 
 // TestIVPOLTUF: a tuf block naming public-good Sigstore verifies against
@@ -163,6 +176,24 @@ func TestIVPOLTagPrefix(t *testing.T) {
 		{"prefixed signature in another repository", withRepo, elsewhere.String(), gate.StatusPass},
 		{"prefixed signature in another repository, policy without repository", withPrefix, elsewhere.String(), gate.StatusFail},
 	}
+	// Attestations too are read from <prefix>sha256-<hex>.att.
+	sbom := gatetest.AttestOptions{PredicateType: gatetest.PredicateCycloneDX, Predicate: gatetest.CycloneDXBOM()}
+	attested := e.push("acme/attested:v1")
+	if err := e.w.Sigstore.AttestImage(e.ctx, attested, sbom, ociremote.WithPrefix("team-a-")); err != nil {
+		t.Fatal(err)
+	}
+	attestations := func(doc string) string {
+		return strings.Replace(strings.Replace(doc, "  validations:", "  attestations:\n    - name: sbom\n      intoto:\n        type: https://cyclonedx.org/bom\n  validations:", 1),
+			"verifyImageSignatures(image, [attestors.cosign])", "verifyAttestationSignatures(image, attestations.sbom, [attestors.cosign])", 1)
+	}
+	cases = append(cases, []struct {
+		name, policy string
+		image        string
+		want         gate.Status
+	}{
+		{"prefixed attestation, policy with prefix", attestations(withPrefix), attested.String(), gate.StatusPass},
+		{"prefixed attestation, policy without prefix", attestations(ivpolCosignWith("")), attested.String(), gate.StatusFail},
+	}...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			v := e.judgeObject(e.ivpolSet(c.policy, policy.LoadOptions{}), prodPod, c.image)
