@@ -139,6 +139,21 @@ func TestIVPOLTUF(t *testing.T) {
 	if v := e.judgeObject(e.ivpolSet(ivpolCosignWith(""), policy.LoadOptions{}), prodPod, signed.String()); v.Status != gate.StatusPass {
 		t.Errorf("no tuf block: verdict %s %q, want pass", v.Status, v.Reason)
 	}
+	// A key attestor that ignores the log needs no root: Kyverno reads no
+	// TUF repository for it either.
+	kp, err := gatetest.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed := e.push("acme/tufkeyed:v1")
+	if err := e.w.Sigstore.SignImageWithKey(e.ctx, keyed, kp, gatetest.SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	keyDoc := strings.Replace(doc, "        keyless:\n          identities:\n            - issuer: https://token.actions.githubusercontent.com\n              subject: https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0\n",
+		"        key:\n          data: |\n"+indent(string(kp.PublicPEM), "            ")+"\n        ctlog: {insecureIgnoreTlog: true}\n", 1)
+	if v := e.judgeObject(e.ivpolSet(keyDoc, policy.LoadOptions{}), prodPod, keyed.String()); v.Status != gate.StatusPass {
+		t.Errorf("key without log, public-good tuf: verdict %s %q, want pass", v.Status, v.Reason)
+	}
 }
 
 // TestIVPOLTagPrefix: with cosign.source.tagPrefix the signature is read
