@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/gitops-gate/gitops-gate/gate/policy"
-	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -105,7 +105,7 @@ func TestBase(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfg, []byte(cm.str("data", "config.yaml")), 0o644)
-	if _, err := service.LoadConfig(cfg); err != nil {
+	if _, err := config.Load(cfg); err != nil {
 		t.Errorf("example config: %v", err)
 	}
 	if pols, err := policy.Parse("verify-images.yaml", []byte(cm.str("data", "verify-images.yaml"))); err != nil || len(pols) != 1 {
@@ -330,7 +330,7 @@ func TestPostgresOverlay(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(objs["ConfigMap/gitops-gate-config"].str("data", "config.yaml")), 0o644)
 	t.Setenv("GITOPS_GATE_STORE_DSN", dsn)
 	t.Setenv("GITOPS_GATE_GITHUB_PRIVATE_KEY", userObjects(t)["Secret/gitops-gate/gitops-gate"]["app.pem"])
-	cfg, err := service.LoadConfig(cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
 )
@@ -449,7 +450,7 @@ func checkServiceReady(t *testing.T, c *cluster) {
 	}
 	p := filepath.Join(t.TempDir(), "config.yaml")
 	os.WriteFile(p, []byte(rooted(root, string(text))), 0o644)
-	cfg, err := service.LoadConfig(p)
+	cfg, err := config.Load(p)
 	if err != nil {
 		t.Fatalf("the service would not start: %v", err)
 	}

@@ -531,8 +531,9 @@ func (r *run) check(ctx context.Context, digest name.Digest, vf *policy.Verifica
 			}
 		}
 		referrers := vf.CosignOCI11 || vf.Type == "SigstoreBundle" || vf.Type == policy.TypeAuto
-		m, err := r.materials.do(fmt.Sprintf("%s|%s|%v", digest, repo, referrers), func() (*verify.Material, error) {
-			return r.e.o.Verifier.Fetch(ctx, digest, repo, referrers)
+		loc := verify.Location{Repository: repo, TagPrefix: a.TagPrefix}
+		m, err := r.materials.do(fmt.Sprintf("%s|%s|%s|%v", digest, repo, a.TagPrefix, referrers), func() (*verify.Material, error) {
+			return r.e.o.Verifier.FetchAt(ctx, digest, loc, referrers)
 		})
 		if errors.Is(err, verify.ErrTooManySignatures) {
 			return verify.Outcome{Err: err}, nil
@@ -563,8 +564,9 @@ func (r *run) checkAttestation(ctx context.Context, digest name.Digest, vf *poli
 	}
 	key := digest.String() + "|" + at.Path() + "|" + attestorKey(a, vf, repo, r.e.o.TrustID)
 	o, _ := r.attChecks.do(key, func() (verify.AttOutcome, error) {
-		m, err := r.attMaterials.do(digest.String()+"|"+repo, func() (*verify.AttMaterial, error) {
-			return r.e.o.Verifier.FetchAttestations(ctx, digest, repo)
+		loc := verify.Location{Repository: repo, TagPrefix: a.TagPrefix}
+		m, err := r.attMaterials.do(digest.String()+"|"+repo+"|"+a.TagPrefix, func() (*verify.AttMaterial, error) {
+			return r.e.o.Verifier.FetchAttestationsAt(ctx, digest, loc)
 		})
 		if errors.Is(err, verify.ErrTooManySignatures) || errors.Is(err, verify.ErrAttestationSource) {
 			return verify.AttOutcome{Err: err}, nil
@@ -579,6 +581,9 @@ func (r *run) checkAttestation(ctx context.Context, digest name.Digest, vf *poli
 }
 
 func attestorKey(a *policy.Attestor, vf *policy.Verification, repo, trust string) string {
+	// Everything that changes what verifies: a result under the policy's
+	// own trusted root, or found under a tag prefix, is never reused for
+	// an attestor without them.
 	b, _ := json.Marshal(struct {
 		K                   *policy.Keyless
 		Key                 *policy.Key
@@ -586,7 +591,10 @@ func attestorKey(a *policy.Attestor, vf *policy.Verification, repo, trust string
 		Ann                 map[string]string
 		Alg, Type, Repo, ID string
 		OCI11               bool
-	}{a.Keyless, a.Key, a.Certificate, a.Annotations, a.SignatureAlgorithm, vf.Type, repo, trust, vf.CosignOCI11})
+		Prefix, Root        string
+		PublicGood          bool
+	}{a.Keyless, a.Key, a.Certificate, a.Annotations, a.SignatureAlgorithm, vf.Type, repo, trust, vf.CosignOCI11,
+		a.TagPrefix, a.TrustedRoot, a.PublicGoodTUF})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:16])
 }

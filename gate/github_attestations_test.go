@@ -15,6 +15,7 @@ import (
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/report"
@@ -63,7 +64,7 @@ func ghPolicy(t *testing.T, c policy.GitHubChecks) *policy.Set {
 }
 
 // withGitHub reads attestations from the fake GitHub's acme/app.
-func withGitHub(t *testing.T, f *gatetest.FakeGitHub, roots ...*root.TrustedRoot) func(*gate.Options, *verify.Options) {
+func withGitHub(t *testing.T, f *fakegithub.GitHub, roots ...*root.TrustedRoot) func(*gate.Options, *verify.Options) {
 	src, err := github.NewAttestations(github.AttestationsOptions{BaseURL: f.Server.URL, Repos: []string{"acme/app"},
 		Token: func(context.Context) (string, error) { return "ghs_test", nil }})
 	if err != nil {
@@ -79,7 +80,7 @@ func withGitHub(t *testing.T, f *gatetest.FakeGitHub, roots ...*root.TrustedRoot
 // check, with want and got.
 func TestGitHubAttestationsIdentityChecks(t *testing.T) {
 	e := newEnv(t)
-	f := gatetest.NewFakeGitHub(t)
+	f := fakegithub.New(t)
 	pol := ghPolicy(t, seedChecks())
 	mod := withGitHub(t, f)
 
@@ -154,7 +155,7 @@ func TestGitHubAttestationsIdentityChecks(t *testing.T) {
 // never a pass or a plain failure.
 func TestGitHubAttestationsRateLimited(t *testing.T) {
 	e := newEnv(t)
-	f := gatetest.NewFakeGitHub(t)
+	f := fakegithub.New(t)
 	d := e.push("acme/app:v1")
 	f.AddAttestation("acme/app", d.DigestStr(), ghBundle(t, e.w.Sigstore, d, ghRelease(), nil))
 	for _, c := range []struct {
@@ -164,7 +165,7 @@ func TestGitHubAttestationsRateLimited(t *testing.T) {
 		{http.StatusForbidden, []string{"rate limited", "primary rate limit", "limit 5000 requests per hour (core), 0 remaining", "resets at 2030-01-02T03:04:05Z"}},
 		{http.StatusTooManyRequests, []string{"rate limited", "secondary rate limit", "retry after 60s"}},
 	} {
-		f.SetAttestations(gatetest.GitHubAttestations{RateLimited: c.status})
+		f.SetAttestations(fakegithub.GitHubAttestations{RateLimited: c.status})
 		v := e.judge(d.String(), ghPolicy(t, seedChecks()), withGitHub(t, f))
 		if v.Status != gate.StatusError {
 			t.Fatalf("HTTP %d: %s: %s", c.status, v.Status, v.Reason)
@@ -182,14 +183,14 @@ func TestGitHubAttestationsRateLimited(t *testing.T) {
 // credentials), are all read.
 func TestGitHubAttestationsPagesAndBundleURL(t *testing.T) {
 	e := newEnv(t)
-	f := gatetest.NewFakeGitHub(t)
+	f := fakegithub.New(t)
 	d := e.push("acme/app:v1")
 	dev := ghRelease()
 	dev.Workflow = ".github/workflows/dev.yml"
 	f.AddAttestation("acme/app", d.DigestStr(), ghBundle(t, e.w.Sigstore, d, dev, nil))
 	f.AddAttestation("acme/app", d.DigestStr(), ghBundle(t, e.w.Sigstore, d, dev, nil))
 	f.AddAttestation("acme/app", d.DigestStr(), ghBundle(t, e.w.Sigstore, d, ghRelease(), nil))
-	for _, c := range []gatetest.GitHubAttestations{{PageSize: 1}, {PageSize: 2, ByURL: true}} {
+	for _, c := range []fakegithub.GitHubAttestations{{PageSize: 1}, {PageSize: 2, ByURL: true}} {
 		f.SetAttestations(c)
 		v := e.judge(d.String(), ghPolicy(t, seedChecks()), withGitHub(t, f))
 		if v.Status != gate.StatusPass {
@@ -223,7 +224,7 @@ func TestGitHubAttestationsPagesAndBundleURL(t *testing.T) {
 // does not verify at all.
 func TestGitHubAttestationsPrivateInstance(t *testing.T) {
 	e := newEnv(t)
-	f := gatetest.NewFakeGitHub(t)
+	f := fakegithub.New(t)
 	ghs, err := gatetest.NewGitHubInstance()
 	if err != nil {
 		t.Fatal(err)

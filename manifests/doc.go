@@ -32,26 +32,39 @@
 //
 //	manifests          discovery and orchestration: Open a Repo, find its apps
 //	                   (.gitops-gate.yaml, Argo CD Applications and
-//	                   ApplicationSets, the layout of the tree), render each
-//	                   (plain, Kustomize, the Repo side of Helm and Jsonnet)
+//	                   ApplicationSets, the layout of the tree, allowed
+//	                   remote sources and charts), hand each to its renderer
 //	                   and scan; aliases and thin wrappers keep the names of
 //	                   the packages below where callers have always used them
 //	manifests/pin      pinning images to digests in their sources: plan,
 //	                   apply, write back, diff (through a small Tree interface)
+//	manifests/render/helmapp    the repository side of Helm apps: chart file
+//	                   checks, values, rendering through package helm
+//	manifests/render/jsonnetapp Jsonnet apps: file choice, build environment,
+//	                   decoding (package jsonnet evaluates)
+//	manifests/render/kustomize  Kustomize apps through krusty on a confined
+//	                   file system, local-only checks, source locators
+//	manifests/render/plain      directory apps (Argo CD's file choice,
+//	                   include/exclude globs)
+//	manifests/render   the renderers' contract: Rendered, Options, the
+//	                   Renderer interface, ReadManifests
 //	manifests/argocd   the Argo CD Application model (sources, tool settings,
 //	                   env substitution, .argocd-source files, kustomize.images
-//	                   syntax, repo URLs)
+//	                   syntax, repo URLs, the plugin's ARGOCD_ENV_ settings)
 //	manifests/appset   ApplicationSet expansion, offline
 //	manifests/helm     Helm's template engine for one chart, and the Sandbox
 //	                   child processes (Helm and Jsonnet) with their limits
 //	manifests/jsonnet  Jsonnet evaluation confined to the repository
 //	manifests/extract  decoding as the applier does, image extraction,
 //	                   unknown-image warnings
+//	manifests/tree     the confined, cached file access (Tree: Root, Rel,
+//	                   Abs, Confine, ReadFile) every renderer and discovery
+//	                   read through, and the layout rules (DetectKind)
 //	manifests/model    the shared types (App, Kind, Resource, errors) and
 //	                   the bounded YAML helpers; imports nothing above
 //
-// The root package is still larger than one job (about 3,400 lines): the
-// plain, Kustomize and Jsonnet renderers and discovery are methods of Repo
-// that read the checkout through its confined file access, and are the next
-// to move out behind a small interface like pin.Tree (issue 18 item 5).
+// Renderers never import this package: the cross calls that would make a
+// cycle (a plain app's Jsonnet files, a chart's missing dependencies, which
+// need this package's fetchers) are functions given to them when they are
+// built (see renderers.go).
 package manifests

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
 )
 
 // Input is one thing a renderer read while rendering an app: a file, by
@@ -46,9 +48,8 @@ type InputSet struct {
 }
 
 // recorder collects one app's inputs while it renders. Renderers reach it
-// through the Repo they render with (Repo.rec): every read of a file goes
-// through Repo.readFile, every listing and probe through the record
-// helpers below.
+// through the tree they read with (recordingTree): every read of a file,
+// and every listing and probe they report (tree.Recorder).
 type recorder struct {
 	mu     sync.Mutex
 	inputs map[inputKey]string // -> hash
@@ -95,75 +96,85 @@ func (rc *recorder) markAlways(reason string) {
 	}
 }
 
-// recording returns a view of r whose reads are recorded in rc. The view
-// shares everything else (caches, fetched sources) with r.
-func (r *Repo) recording(rc *recorder) *Repo {
-	return &Repo{repoState: r.repoState, rec: rc}
+// recordingTree is the checkout as one app's renderers see it: every read
+// goes to the Repo's tree and is recorded, with the listings, probes and
+// unrecordable dependencies the renderers report (tree.Recorder).
+type recordingTree struct {
+	tree.Tree
+	rc    *recorder
+	cache *inputCache
+}
+
+var _ tree.Recorder = (*recordingTree)(nil)
+
+// inputCache holds, for one Repo, the hashes inputs are recorded and
+// checked with: a checkout does not change while a Repo is in use, and
+// many apps read one base.
+type inputCache struct {
+	listings sync.Map // abs -> cachedListing
+	hashes   sync.Map // abs -> string
+}
+
+func (r *Repo) recordingTree(rc *recorder) *recordingTree {
+	return &recordingTree{Tree: r.files, rc: rc, cache: &r.inputs}
 }
 
 // relInput is the repository-relative form of abs, or false for a path
 // outside the repository (which no recorded input can stand for).
-func (r *Repo) relInput(abs string) (string, bool) {
+func (t *recordingTree) relInput(abs string) (string, bool) {
 	abs = filepath.Clean(abs)
-	if !within(r.root, abs) {
+	if !tree.Within(t.Root(), abs) {
 		return "", false
 	}
-	return r.rel(abs), true
+	return t.Rel(abs), true
 }
 
-// recordRead records a file read through readFile, with its outcome.
-func (r *Repo) recordRead(abs string, data []byte, err error) {
-	rc := r.rec
-	if rc == nil {
-		return
-	}
-	rel, ok := r.relInput(abs)
+// ReadFile reads through the tree and records the file with its outcome.
+func (t *recordingTree) ReadFile(abs string) ([]byte, error) {
+	data, err := t.Tree.ReadFile(abs)
+	rel, ok := t.relInput(abs)
 	if !ok {
-		rc.markAlways(fmt.Sprintf("read %s, outside the repository", abs))
-		return
+		t.rc.markAlways(fmt.Sprintf("read %s, outside the repository", abs))
+		return data, err
 	}
-	h, herr := r.contentHash(abs, data, err)
+	h, herr := t.cache.contentHash(filepath.Clean(abs), data, err)
 	if herr != nil {
-		rc.markAlways(fmt.Sprintf("reading %s: %v", rel, herr))
-		return
+		t.rc.markAlways(fmt.Sprintf("reading %s: %v", rel, herr))
+		return data, err
 	}
-	rc.add(rel, InputFile, h)
+	t.rc.add(rel, InputFile, h)
+	return data, err
 }
 
-// recordDir records the listing of directory abs (listed, walked, or the
-// parent of a path probed).
-func (r *Repo) recordDir(abs string) {
-	rc := r.rec
-	if rc == nil {
-		return
-	}
-	rel, ok := r.relInput(abs)
+// RecordDir records the listing of directory abs (listed, walked).
+func (t *recordingTree) RecordDir(abs string) {
+	rel, ok := t.relInput(abs)
 	if !ok {
-		rc.markAlways(fmt.Sprintf("listed %s, outside the repository", abs))
+		t.rc.markAlways(fmt.Sprintf("listed %s, outside the repository", abs))
 		return
 	}
-	h, err := r.listingHash(filepath.Clean(abs))
+	h, err := t.cache.listingHash(filepath.Clean(abs))
 	if err != nil {
-		rc.markAlways(fmt.Sprintf("listing %s: %v", rel, err))
+		t.rc.markAlways(fmt.Sprintf("listing %s: %v", rel, err))
 		return
 	}
-	rc.add(rel, InputDir, h)
+	t.rc.add(rel, InputDir, h)
 }
 
-// recordProbe records that the renderer asked whether abs exists, or what
-// it is (a file, a directory).
-func (r *Repo) recordProbe(abs string) {
-	rc := r.rec
-	if rc == nil {
-		return
-	}
-	rel, ok := r.relInput(abs)
+// RecordProbe records that a renderer asked whether abs exists, or what it
+// is (a file, a directory).
+func (t *recordingTree) RecordProbe(abs string) {
+	rel, ok := t.relInput(abs)
 	if !ok {
-		rc.markAlways(fmt.Sprintf("looked for %s, outside the repository", abs))
+		t.rc.markAlways(fmt.Sprintf("looked for %s, outside the repository", abs))
 		return
 	}
-	rc.add(rel, InputStat, statHash(filepath.Clean(abs)))
+	t.rc.add(rel, InputStat, statHash(filepath.Clean(abs)))
 }
+
+// RecordAlways marks the app as always rendered: its inputs cannot be
+// recorded exactly.
+func (t *recordingTree) RecordAlways(reason string) { t.rc.markAlways(reason) }
 
 // statHash is what a path is, following symlinks as the renderers' probes
 // do: "" when it does not exist.
@@ -183,55 +194,44 @@ func statHash(abs string) string {
 // recordDefinition records what defines the app besides its App: the
 // repository's configuration (its image extractors apply to every app) and
 // the file of the Application or .gitops-gate.yaml entry.
-func (r *Repo) recordDefinition(app App) {
-	if r.rec == nil {
-		return
-	}
-	r.readFile(filepath.Join(r.root, ConfigFileName))
+func (r *Repo) recordDefinition(t *recordingTree, app App) {
+	t.ReadFile(filepath.Join(r.root, ConfigFileName))
 	if file, _, _ := strings.Cut(app.DefinedIn, ":"); file != "" && app.DefinedIn != definedByLayout {
 		if abs, err := r.abs(file); err == nil {
-			r.readFile(abs)
+			t.ReadFile(abs)
 		}
-	}
-}
-
-// recordAlways marks the app as always rendered: its inputs cannot be
-// recorded exactly.
-func (r *Repo) recordAlways(reason string) {
-	if r.rec != nil {
-		r.rec.markAlways(reason)
 	}
 }
 
 // contentHash is the hash of a file's content as read; "" when it does not
 // exist. Hashes are cached with the read cache's lifetime: many apps read
 // one base.
-func (r *Repo) contentHash(abs string, data []byte, err error) (string, error) {
+func (c *inputCache) contentHash(abs string, data []byte, err error) (string, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	if v, ok := r.hashes.Load(abs); ok {
+	if v, ok := c.hashes.Load(abs); ok {
 		return v.(string), nil
 	}
 	sum := sha256.Sum256(data)
 	h := hex.EncodeToString(sum[:])
-	r.hashes.Store(abs, h)
+	c.hashes.Store(abs, h)
 	return h, nil
 }
 
 // listingHash hashes a directory's entries, names and types; "" when it
 // does not exist. Listings are cached: a checkout does not change while a
 // Repo is in use.
-func (r *Repo) listingHash(abs string) (string, error) {
-	if v, ok := r.listings.Load(abs); ok {
-		c := v.(cachedListing)
-		return c.hash, c.err
+func (c *inputCache) listingHash(abs string) (string, error) {
+	if v, ok := c.listings.Load(abs); ok {
+		l := v.(cachedListing)
+		return l.hash, l.err
 	}
 	h, err := listingHashUncached(abs)
-	r.listings.Store(abs, cachedListing{h, err})
+	c.listings.Store(abs, cachedListing{h, err})
 	return h, err
 }
 
@@ -266,7 +266,7 @@ func (r *Repo) InputHash(in Input) (string, error) {
 	}
 	switch in.Kind {
 	case InputDir:
-		return r.listingHash(abs)
+		return r.inputs.listingHash(abs)
 	case InputStat:
 		return statHash(abs), nil
 	case InputFile:
@@ -274,7 +274,7 @@ func (r *Repo) InputHash(in Input) (string, error) {
 		return "", fmt.Errorf("input %s: unknown kind %q", in.Path, in.Kind)
 	}
 	data, err := r.readFile(abs)
-	return r.contentHash(filepath.Clean(abs), data, err)
+	return r.inputs.contentHash(filepath.Clean(abs), data, err)
 }
 
 // Settings are the options that decide what rendering produces, in a form

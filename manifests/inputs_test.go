@@ -245,7 +245,7 @@ func TestInputSetRemoteIsAlwaysRendered(t *testing.T) {
 		t.Fatal(err)
 	}
 	rd := repo.Render(t.Context(), App{Name: "r", Path: ".", Kind: KindPlain, Remote: &RemoteSource{RepoURL: "https://github.com/other/repo", Revision: "main"}})
-	if in := rd.Inputs(); in.Always == "" {
+	if in := repo.inputsOf(rd); in.Always == "" {
 		t.Errorf("remote app recorded as an ordinary input set: %+v", in)
 	}
 }

@@ -1,44 +1,15 @@
 package manifests
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gitops-gate/gitops-gate/manifests/extract"
 	"os"
-	"path/filepath"
 	"strings"
 
-	yaml "go.yaml.in/yaml/v3"
+	"github.com/gitops-gate/gitops-gate/manifests/render"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
 )
-
-// Rendered is the output of one app: its objects and everything that went
-// wrong. Resources may be non-empty even when Err is set (a plain app with one
-// bad file still reports the others).
-type Rendered struct {
-	App       App
-	Resources []Resource
-	Err       error
-
-	// locate refines an image reference's file and line; nil means the
-	// resource's node lines are lines of its file.
-	locate func(res *Resource, ref *ImageRef)
-	// values are the repositories $ref/… value files are read from.
-	values map[string]*Repo
-	// rec holds what rendering (and extraction, which may read source
-	// files to locate images) read: Inputs.
-	rec *recorder
-}
-
-// Inputs is what rendering and extracting the app read so far: call it
-// after Images and Warnings.
-func (rd *Rendered) Inputs() *InputSet {
-	if rd.rec == nil {
-		return &InputSet{Always: "no input set recorded"}
-	}
-	return rd.rec.set()
-}
 
 // Render renders one app. It never returns nil; errors are in Rendered.Err.
 //
@@ -47,9 +18,10 @@ func (rd *Rendered) Inputs() *InputSet {
 // namespace a resource lands in.
 func (r *Repo) Render(ctx context.Context, app App) *Rendered {
 	rc := newRecorder()
-	out := r.recording(rc).render(ctx, app, nil)
-	if out.rec == nil {
-		out.rec = rc
+	out := r.render(ctx, app, nil, r.recordingTree(rc))
+	// A layout app discovery rendered keeps the recorder it rendered with.
+	if _, ok := r.recorders.Load(out); !ok {
+		r.recorders.Store(out, rc)
 	}
 	if app.Namespace != "" {
 		for i := range out.Resources {
@@ -83,11 +55,17 @@ func clusterScoped(apiVersion, kind string) bool {
 // render renders app from r's files. values are the repositories of the
 // app's ref sources (App.ValueSources) by ref name; nil means r is the
 // repository discovery ran in, which finds them.
-func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Rendered {
-	r.recordDefinition(app)
+//
+// files is what the renderers read through: one app's recording tree
+// (Render), or r's own files for an app rendered from a fetched checkout.
+func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo, files tree.Tree) *Rendered {
+	rt, _ := files.(*recordingTree)
+	if rt != nil {
+		r.recordDefinition(rt, app)
+	}
 	for _, vs := range app.ValueSources {
 		if vs.Commit != "" {
-			r.recordAlways("value files come from " + vs.RepoURL)
+			tree.RecordAlways(files, "value files come from "+vs.RepoURL)
 		}
 	}
 	if values == nil && len(app.ValueSources) > 0 && app.Err == nil {
@@ -97,7 +75,7 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 		}
 	}
 	if app.Remote != nil && app.Err == nil {
-		r.recordAlways("its files come from " + app.Remote.RepoURL)
+		tree.RecordAlways(files, "its files come from "+app.Remote.RepoURL)
 		var from *Repo
 		switch {
 		case app.Remote.Chart != "":
@@ -119,7 +97,7 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 		local := app
 		local.Remote = nil // its files are the fetched checkout's own
 		local.ValueSources = nil
-		out := from.render(ctx, local, values)
+		out := from.render(ctx, local, values, from.files)
 		deps := out.App.Dependencies // found while rendering
 		out.App = app
 		out.App.Dependencies = deps
@@ -129,12 +107,15 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 		if v, ok := r.prerendered.LoadAndDelete(app.Path); ok && v.(*Rendered).App.Kind == app.Kind {
 			rd := *v.(*Rendered)
 			rd.App = app
+			if rc, ok := r.recorders.LoadAndDelete(v.(*Rendered)); ok {
+				r.recorders.Store(&rd, rc)
+			}
 			return &rd
 		}
 	}
-	out := &Rendered{App: app, values: values}
+	out := &Rendered{App: app, Values: r.valueTrees(values, files)}
 	if app.Err != nil {
-		r.recordAlways("discovery found an error")
+		tree.RecordAlways(files, "discovery found an error")
 		out.Err = app.Err
 		return out
 	}
@@ -150,20 +131,14 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 		out.Err = fmt.Errorf("app path %s: %w", app.Path, err)
 		return out
 	}
-	r.recordDir(dir)
+	tree.RecordDir(files, dir)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		out.Err = &FileError{File: app.Path, Err: errors.New("app directory does not exist in the repository")}
 		return out
 	}
 	switch app.Kind {
-	case KindPlain:
-		r.renderPlain(ctx, dir, out)
-	case KindKustomize:
-		r.renderKustomize(ctx, dir, out)
-	case KindHelm:
-		r.renderHelm(ctx, dir, out)
-	case KindJsonnet:
-		r.renderJsonnet(ctx, dir, out)
+	case KindPlain, KindKustomize, KindHelm, KindJsonnet:
+		r.renderer(app.Kind, files).Render(ctx, dir, out)
 	case KindPlugin:
 		out.Err = fmt.Errorf("app %s uses an Argo CD Config Management Plugin: plugins are %w, so its images cannot be seen", app.Path, ErrUnsupported)
 	default:
@@ -172,134 +147,15 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 	return out
 }
 
-// Images extracts every image reference of the rendered app with its
-// location, sorted by file and line.
-func (rd *Rendered) Images(ex Extractors) []ImageRef {
-	var refs []ImageRef
-	for i := range rd.Resources {
-		res := &rd.Resources[i]
-		for _, ref := range extract.ExtractImages(res, ex) {
-			ref.App = rd.App.Name
-			if rd.locate != nil {
-				rd.locate(res, &ref)
-			} else if res.ExactLines {
-				ref.File = res.File
-			} else {
-				ref.File, ref.Line = res.File, res.Line
-			}
-			refs = append(refs, ref)
-		}
-	}
-	extract.SortRefs(refs)
-	return refs
-}
+// Rendered is one app's output (see render.Rendered).
+type Rendered = render.Rendered
 
-// Pin rewrites image values in the rendered objects: pin receives each
-// image reference (with the app's name) and returns the value to write, or
-// false to leave it. It returns how many values it changed. The source
-// files are not touched.
-func (rd *Rendered) Pin(ex Extractors, pin func(ImageRef) (string, bool)) int {
-	n := 0
-	for i := range rd.Resources {
-		res := &rd.Resources[i]
-		for _, e := range extract.Fields(res, ex) {
-			if e.Node == nil || e.Ref.Error != "" {
-				continue
-			}
-			e.Ref.App = rd.App.Name
-			if v, ok := pin(e.Ref); ok && v != e.Node.Value {
-				// An alias would pin every use of the anchor; the value is
-				// this field's own from now on.
-				e.Node.Value, e.Node.Style, e.Node.Tag = v, 0, "!!str"
-				n++
-			}
-		}
+// inputsOf is what rendering and extracting rd read: call it after Images
+// and Warnings. Each rendered app's recorder is handed out once.
+func (r *Repo) inputsOf(rd *Rendered) *InputSet {
+	v, ok := r.recorders.LoadAndDelete(rd)
+	if !ok {
+		return &InputSet{Always: "no input set recorded"}
 	}
-	return n
-}
-
-// Stream writes the rendered objects as one multi-document YAML stream.
-func (rd *Rendered) Stream() ([]byte, error) {
-	var buf bytes.Buffer
-	for i, res := range rd.Resources {
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		if err := enc.Encode(res.Node); err != nil {
-			return nil, fmt.Errorf("encoding %s from %s: %w", res.ResourceID, res.File, err)
-		}
-		if err := enc.Close(); err != nil {
-			return nil, err
-		}
-	}
-	return buf.Bytes(), nil
-}
-
-// detectKind classifies a directory the way Argo CD does: a Helm chart if it
-// has Chart.yaml, a Kustomize app if it has a kustomization file, Jsonnet if
-// it has .jsonnet files and no manifests, else plain YAML.
-func detectKind(dir string) Kind {
-	if fileExists(filepath.Join(dir, "Chart.yaml")) {
-		return KindHelm
-	}
-	if kustomizationFile(dir) != "" {
-		return KindKustomize
-	}
-	entries, _ := os.ReadDir(dir)
-	jsonnet, manifests := false, false
-	for _, e := range entries {
-		switch {
-		case e.IsDir():
-		case filepath.Ext(e.Name()) == ".jsonnet":
-			jsonnet = true
-		case isManifestFile(e.Name()):
-			manifests = true
-		}
-	}
-	if jsonnet && !manifests {
-		return KindJsonnet
-	}
-	return KindPlain
-}
-
-// kustomizationFileNames are the names kustomize accepts, in its order.
-var kustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
-func kustomizationFile(dir string) string {
-	for _, n := range kustomizationFileNames {
-		p := filepath.Join(dir, n)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
-}
-
-// Warnings returns the app's warnings (UnknownImages of every object),
-// located like its images.
-func (rd *Rendered) Warnings(ex Extractors) []Warning {
-	var out []Warning
-	for i := range rd.Resources {
-		res := &rd.Resources[i]
-		for _, w := range extract.UnknownImages(res, ex) {
-			w.App = rd.App.Name
-			switch {
-			case rd.locate != nil:
-				rd.locate(res, &w.ImageRef)
-			case res.ExactLines:
-				w.File = res.File
-			default:
-				w.File, w.Line = res.File, res.Line
-			}
-			out = append(out, w)
-		}
-	}
-	return out
+	return v.(*recorder).set()
 }

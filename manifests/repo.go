@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"github.com/gitops-gate/gitops-gate/manifests/model"
-	"io"
-	"io/fs"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // Defaults for Options. Kubernetes objects are stored in etcd with a limit
@@ -130,28 +127,11 @@ func (o Options) withDefaults() Options {
 // Repo is a checkout of a GitOps repository on local disk. It is safe for
 // concurrent use: it holds no mutable state after Open.
 type Repo struct {
-	*repoState
-	// rec, when set, records what is read through this Repo: each app
-	// renders through a view of the Repo with its own recorder
-	// (Repo.recording), which shares the state.
-	rec *recorder
-}
-
-// repoState is what every view of a Repo shares.
-type repoState struct {
 	root string // absolute, symlinks resolved
 	opts Options
 
-	// realDirs caches the resolved form of directories already confined:
-	// resolving a path lstat's each of its components, and renderers read
-	// many files of the same few directories.
-	realDirs sync.Map // string -> string
-
-	// reads caches file contents (and read errors) by path: discovery and
-	// rendering read the same files, and a checkout does not change while a
-	// Repo is in use. Cached data is shared and must not be modified.
-	reads       sync.Map // string -> cachedRead
-	cachedBytes atomic.Int64
+	// files is the confined, cached access to the checkout's files.
+	files tree.Tree
 
 	// prerendered holds layout apps that discovery already rendered to find
 	// Applications (app-of-apps), by path, so that a scan does not render them
@@ -166,10 +146,10 @@ type repoState struct {
 	// artifacts are the allowed OCI artifacts fetched, by artifactKey.
 	artifacts sync.Map // string -> *fetchedArtifact
 
-	// listings and hashes cache directory listing hashes and file content
-	// hashes for input sets (inputs.go).
-	listings sync.Map // string -> cachedListing
-	hashes   sync.Map // string -> string
+	// inputs caches the hashes of input sets (inputs.go); recorders holds
+	// each rendered app's recorder until Scan asks for its input set.
+	inputs    inputCache
+	recorders sync.Map // *Rendered -> *recorder
 }
 
 type remoteRepo struct {
@@ -178,14 +158,6 @@ type remoteRepo struct {
 	commit string
 	err    error
 }
-
-type cachedRead struct {
-	data []byte
-	err  error
-}
-
-// maxCachedBytes bounds the read cache; files past it are read each time.
-const maxCachedBytes = 256 << 20
 
 // Open prepares the directory dir for discovery and rendering. The
 // repository's own .gitops-gate.yaml may add image extractors to opts; it is
@@ -206,143 +178,25 @@ func Open(dir string, opts Options) (*Repo, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("repository %q: not a directory", dir)
 	}
-	return &Repo{repoState: &repoState{root: real, opts: opts.withDefaults()}}, nil
+	opts = opts.withDefaults()
+	return &Repo{root: real, opts: opts, files: tree.New(real, opts.MaxFileSize)}, nil
 }
 
 // Root is the absolute path of the repository.
 func (r *Repo) Root() string { return r.root }
 
-// rel turns an absolute path inside the repository into the slash-separated
-// repository-relative form used in reports.
-func (r *Repo) rel(abs string) string {
-	rel, err := filepath.Rel(r.root, abs)
-	if err != nil {
-		return filepath.ToSlash(abs)
-	}
-	return filepath.ToSlash(rel)
-}
+// The confined file access is package tree's; these keep the names the
+// code of this package has always used.
+func (r *Repo) rel(abs string) string               { return r.files.Rel(abs) }
+func (r *Repo) abs(rel string) (string, error)      { return r.files.Abs(rel) }
+func (r *Repo) confine(abs string) (string, error)  { return r.files.Confine(abs) }
+func (r *Repo) readFile(abs string) ([]byte, error) { return r.files.ReadFile(abs) }
 
-// abs turns a repository-relative path into an absolute one, refusing paths
-// that climb out of the repository ("../../etc").
-func (r *Repo) abs(rel string) (string, error) {
-	if filepath.IsAbs(rel) {
-		return "", &FileError{File: rel, Err: fmt.Errorf("absolute path: want a path relative to the repository root")}
-	}
-	joined := filepath.Join(r.root, filepath.FromSlash(rel))
-	if !within(r.root, joined) {
-		return "", &FileError{File: rel, Err: fmt.Errorf("path is %w", ErrOutsideRepo)}
-	}
-	return joined, nil
-}
+var within = tree.Within
 
-// within reports whether p is root or below it (both absolute and clean).
-func within(root, p string) bool {
-	if p == root {
-		return true
-	}
-	return strings.HasPrefix(p, root+string(filepath.Separator))
-}
-
-// confine resolves symlinks in abs and checks that the result stays in the
-// repository. It returns the real path.
-func (r *Repo) confine(abs string) (string, error) {
-	abs = filepath.Clean(abs)
-	real, err := r.resolve(abs)
-	if err != nil {
-		return "", err
-	}
-	if !within(r.root, real) {
-		return "", &FileError{File: r.rel(abs), Err: fmt.Errorf("symlink to %s leads %w", real, ErrOutsideRepo)}
-	}
-	return real, nil
-}
-
-// resolve is filepath.EvalSymlinks with the parent directory's resolution
-// cached. Only the last component is resolved afresh each time.
-func (r *Repo) resolve(abs string) (string, error) {
-	dir, base := filepath.Split(abs)
-	dir = filepath.Clean(dir)
-	realDir, ok := r.realDirs.Load(dir)
-	if !ok {
-		d, err := filepath.EvalSymlinks(dir)
-		if err != nil {
-			return "", err
-		}
-		r.realDirs.Store(dir, d)
-		realDir = d
-	}
-	p := filepath.Join(realDir.(string), base)
-	st, err := os.Lstat(p)
-	if err != nil {
-		return "", err
-	}
-	if st.Mode()&os.ModeSymlink != 0 {
-		return filepath.EvalSymlinks(p)
-	}
-	return p, nil
-}
-
-// readFile reads a repository file after confinement and size checks. The
-// returned slice may be shared: callers must not modify it.
-func (r *Repo) readFile(abs string) ([]byte, error) {
-	abs = filepath.Clean(abs)
-	if v, ok := r.reads.Load(abs); ok {
-		c := v.(cachedRead)
-		r.recordRead(abs, c.data, c.err)
-		return c.data, c.err
-	}
-	data, err := r.readFileUncached(abs)
-	r.recordRead(abs, data, err)
-	if r.cachedBytes.Add(int64(len(data))) <= maxCachedBytes {
-		r.reads.Store(abs, cachedRead{data, err})
-	} else {
-		r.cachedBytes.Add(-int64(len(data)))
-	}
-	return data, err
-}
-
-func (r *Repo) readFileUncached(abs string) ([]byte, error) {
-	real, err := r.confine(abs)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(real)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &FileError{File: r.rel(abs), Err: fmt.Errorf("not a regular file")}
-	}
-	if st.Size() > r.opts.MaxFileSize {
-		return nil, &FileError{File: r.rel(abs), Err: fmt.Errorf("file of %d bytes is %w (limit %d bytes)", st.Size(), ErrTooLarge, r.opts.MaxFileSize)}
-	}
-	// Read at most one byte past the limit in case the file grows under us.
-	data, err := io.ReadAll(io.LimitReader(f, r.opts.MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > r.opts.MaxFileSize {
-		return nil, &FileError{File: r.rel(abs), Err: fmt.Errorf("file is %w (limit %d bytes)", ErrTooLarge, r.opts.MaxFileSize)}
-	}
-	return data, nil
-}
-
-// isManifestFile reports whether a file name is read as YAML or JSON manifests.
-func isManifestFile(name string) bool {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
-}
-
-// skipDir reports directories that never hold an app's manifests: hidden
-// directories (.git, .github) are CI and tooling, not deployments.
-func skipDir(d fs.DirEntry, isRoot bool) bool {
-	return !isRoot && strings.HasPrefix(d.Name(), ".")
-}
+// Layout rules of package tree, under the names this package's code uses.
+var (
+	isManifestFile         = tree.IsManifestFile
+	detectKind             = tree.DetectKind
+	kustomizationFileNames = tree.KustomizationFileNames
+)

@@ -136,7 +136,7 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 			ai.Error = rd.Err.Error()
 		}
 		src := toRender[k]
-		ai.Source, ai.Inputs = &src, rd.Inputs()
+		ai.Source, ai.Inputs = &src, r.inputsOf(rd)
 		inv.Apps[at[k]] = ai
 	}
 	return inv, rendered, nil

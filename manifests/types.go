@@ -48,16 +48,9 @@ var (
 // YAML helpers of package model, under the names this package's code uses.
 var (
 	mapGet       = model.MapGet
-	mapKey       = model.MapKey
-	deref        = model.Deref
 	scalarString = model.ScalarString
-	stringValue  = model.StringValue
-	describeNode = model.DescribeNode
 	yamlLineRE   = model.YAMLLineRE
 	checkAliases = model.CheckAliases
-	expandedSize = model.ExpandedSize
-	objectsOf    = model.ObjectsOf
-	objectOf     = model.ObjectOf
 )
 
 // remoteKey identifies the checkout of a Git RemoteSource within an evaluation.
@@ -108,3 +101,15 @@ func RunHelmChild(in io.Reader, out io.Writer) int { return helm.RunChild(in, ou
 // ArgoSourceOverrides lists the .argocd-source override files of an app
 // directory (see argocd.SourceOverrides).
 func ArgoSourceOverrides(dir, appName string) []string { return argocd.SourceOverrides(dir, appName) }
+
+// The Config Management Plugin's environment is part of the Argo CD model.
+type PluginEnv = argocd.PluginEnv
+
+// ParsePluginEnv reads the plugin environment (see argocd.ParsePluginEnv).
+func ParsePluginEnv(environ []string) (PluginEnv, error) { return argocd.ParsePluginEnv(environ) }
+
+// ApplicationSettings returns how an Application's source index shapes
+// rendering (see argocd.ApplicationSettings).
+func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
+	return argocd.ApplicationSettings(doc, index)
+}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/gate/service"
@@ -98,9 +98,9 @@ func (g *gateEnv) prPayload(action string, pr int, sha string) []byte {
 
 // waitChecks waits until sha has n completed check runs and returns all
 // of its check runs, oldest first.
-func (g *gateEnv) waitChecks(sha string, n int) []gatetest.CheckRun {
+func (g *gateEnv) waitChecks(sha string, n int) []fakegithub.CheckRun {
 	g.t.Helper()
-	var mine []gatetest.CheckRun
+	var mine []fakegithub.CheckRun
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		mine = mine[:0]
 		done := 0
@@ -268,7 +268,7 @@ func (g *gateEnv) manyFailing(n int) string {
 	return sha
 }
 
-func assertDistinct(t *testing.T, as []gatetest.CheckAnnotation) {
+func assertDistinct(t *testing.T, as []fakegithub.CheckAnnotation) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, a := range as {
@@ -410,7 +410,7 @@ func TestCheckRunProposePins(t *testing.T) {
 	p["requested_action"] = map[string]any{"identifier": "propose-pins"}
 	press, _ = json.Marshal(p)
 	g.mustAccept("check_run", "press-1", press)
-	c := g.waitComment(6, func(c gatetest.Comment) bool { return strings.Contains(c.Body, "```diff") })
+	c := g.waitComment(6, func(c fakegithub.Comment) bool { return strings.Contains(c.Body, "```diff") })
 	digest := api[strings.Index(api, "@")+1:]
 	if !strings.Contains(c.Body, "+          image: "+reg+"/acme/api:v1@"+digest) || !strings.Contains(c.Body, "version="+evID) {
 		t.Errorf("pins comment:\n%s", c.Body)
@@ -495,7 +495,7 @@ func newAppGateStatuses(t *testing.T) *gateEnv {
 func TestCheckRunRestartNeverDoublePosts(t *testing.T) {
 	g := newGateWith(t, gateOptions{app: map[string]int64{"acme/gitops": testInstallation}, noWorkers: true, extra: []string{"leaseTimeout: 2s"}})
 	sha := g.manyFailing(120)
-	applied, release := g.gh.HoldCheck(func(r gatetest.CheckRequest) bool { return r.Annotations > 0 })
+	applied, release := g.gh.HoldCheck(func(r fakegithub.CheckRequest) bool { return r.Annotations > 0 })
 	defer release()
 	g.mustAccept("pull_request", "restart-1", g.prPayload("opened", 4, sha))
 

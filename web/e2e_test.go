@@ -21,9 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/manifests"
 	"github.com/gitops-gate/gitops-gate/web"
@@ -55,10 +57,10 @@ type gateEnv struct {
 	world  *gatetest.World
 	git    *gatetest.GitServer
 	repo   *gatetest.Repo
-	gh     *gatetest.FakeGitHub
+	gh     *fakegithub.GitHub
 	srv    *httptest.Server
 	store  store.Store
-	cfg    *service.Config
+	cfg    *config.Config
 	cancel context.CancelFunc
 	svc    *service.Service
 	// start starts the workers (newGate has already).
@@ -102,7 +104,7 @@ type gateOptions struct {
 
 func newGateWith(t *testing.T, o gateOptions) *gateEnv {
 	t.Helper()
-	g := &gateEnv{t: t, world: gatetest.NewWorld(t), git: gatetest.NewGitServer(t), gh: gatetest.NewFakeGitHub(t)}
+	g := &gateEnv{t: t, world: gatetest.NewWorld(t), git: gatetest.NewGitServer(t), gh: fakegithub.New(t)}
 	g.repo = g.git.NewRepo("acme/gitops")
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
@@ -144,7 +146,7 @@ github:
     branches: [main]
 workers: 2
 %s`, filepath.Join(dir, "data"), g.gh.Server.URL, credentials, secret, githubExtra, g.repo.CloneURL(), pol, g.world.TrustedRootPath, deny)+strings.Join(extra, "\n")), 0o644)
-	cfg, err := service.LoadConfig(cfgFile)
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,16 +290,16 @@ func (g *gateEnv) send(event, delivery string, payload []byte, key string) *http
 }
 
 // waitFinal waits for the statuses of sha to reach a final state.
-func (g *gateEnv) waitFinal(sha string) []gatetest.PostedStatus {
+func (g *gateEnv) waitFinal(sha string) []fakegithub.PostedStatus {
 	g.t.Helper()
 	return g.waitFinalWithin(sha, 30*time.Second)
 }
 
-func (g *gateEnv) waitFinalWithin(sha string, d time.Duration) []gatetest.PostedStatus {
+func (g *gateEnv) waitFinalWithin(sha string, d time.Duration) []fakegithub.PostedStatus {
 	g.t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		var mine []gatetest.PostedStatus
+		var mine []fakegithub.PostedStatus
 		for _, s := range g.gh.Statuses() {
 			if s.SHA == sha {
 				mine = append(mine, s)

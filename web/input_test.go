@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/web"
 )
@@ -126,7 +127,7 @@ func TestAPIUnknownAppOfTheDemoIsRefusedAtOnce(t *testing.T) {
 func newDemoGate(t *testing.T) (*httptest.Server, store.Store) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := service.LoadConfig("")
+	cfg, err := config.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/web"
 )
@@ -202,7 +203,7 @@ func TestListPageWithManyEvaluations(t *testing.T) {
 	start := time.Now()
 	manyEvaluations(t, path, 12000)
 	t.Logf("wrote 12,000 evaluations in %v", time.Since(start).Round(time.Millisecond))
-	cfg, err := service.LoadConfig("")
+	cfg, err := config.Load("")
 	must(t, err)
 	cfg.DataDir = dir
 	svc, err := service.New(service.Options{Config: cfg, Store: st})

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 )
 
 // waitComment waits until the pull request's only comment satisfies ok.
-func (g *gateEnv) waitComment(pr int, ok func(gatetest.Comment) bool) gatetest.Comment {
+func (g *gateEnv) waitComment(pr int, ok func(fakegithub.Comment) bool) fakegithub.Comment {
 	g.t.Helper()
-	var last []gatetest.Comment
+	var last []fakegithub.Comment
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		last = last[:0]
 		for _, c := range g.gh.Comments() {
@@ -29,7 +29,7 @@ func (g *gateEnv) waitComment(pr int, ok func(gatetest.Comment) bool) gatetest.C
 		}
 	}
 	g.t.Fatalf("pull request %d: comments %+v", pr, last)
-	return gatetest.Comment{}
+	return fakegithub.Comment{}
 }
 
 // TestProposedPinsComment: with github.proposePins: comment, a pull request
@@ -60,7 +60,7 @@ func TestProposedPinsComment(t *testing.T) {
 		t.Fatalf("statuses %+v", st)
 	}
 	evs, _, _ := g.store.List(context.Background(), store.Filter{PR: 5})
-	c := g.waitComment(5, func(c gatetest.Comment) bool { return strings.Contains(c.Body, "```diff") })
+	c := g.waitComment(5, func(c fakegithub.Comment) bool { return strings.Contains(c.Body, "```diff") })
 	for _, want := range []string{
 		"<!-- gitops-gate:pins version=" + evs[0].ID + " -->",
 		"every image passed at " + sha1[:12],
@@ -88,7 +88,7 @@ func TestProposedPinsComment(t *testing.T) {
 	g.repo.SetRef("refs/pull/5/head", sha2)
 	g.send("pull_request", "pins-2", g.payload("synchronize", 5, sha2), secret)
 	g.waitFinal(sha2)
-	c = g.waitComment(5, func(c gatetest.Comment) bool { return strings.Contains(c.Body, sha2[:12]) })
+	c = g.waitComment(5, func(c fakegithub.Comment) bool { return strings.Contains(c.Body, sha2[:12]) })
 	if !strings.Contains(c.Body, "every image is pinned to a verified digest at "+sha2[:12]) || c.Edits != 1 {
 		t.Errorf("after pinning: %d edits, body:\n%s", c.Edits, c.Body)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/web"
 )
@@ -53,7 +54,7 @@ func TestPolicyPageShowsIVPOLAndExceptionExpiry(t *testing.T) {
 	os.WriteFile(pol, []byte(ivpolPage), 0o644)
 	cfgFile := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgFile, []byte("dataDir: "+dir+"\nrepos: [{name: acme/gitops, policies: ["+pol+"]}]\n"), 0o644)
-	cfg, err := service.LoadConfig(cfgFile)
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}

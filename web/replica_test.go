@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/gate/store/storetest"
 )
@@ -73,7 +74,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	world, git, gh := gatetest.NewWorld(t), gatetest.NewGitServer(t), gatetest.NewFakeGitHub(t)
+	world, git, gh := gatetest.NewWorld(t), gatetest.NewGitServer(t), fakegithub.New(t)
 	repo := git.NewRepo("acme/gitops")
 	ctx := context.Background()
 	d, err := world.PushImage(ctx, "acme/api:v1")

@@ -30,6 +30,7 @@ import (
 
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 )
 
@@ -419,8 +420,8 @@ func waitParam(c echo.Context) (time.Duration, error) {
 			d, err = time.Duration(n)*time.Second, nil
 		}
 	}
-	if err != nil || d < 0 || d > service.MaxWait {
-		return 0, fmt.Errorf("wait: want a duration up to %v, e.g. 30s", service.MaxWait)
+	if err != nil || d < 0 || d > config.MaxWait {
+		return 0, fmt.Errorf("wait: want a duration up to %v, e.g. 30s", config.MaxWait)
 	}
 	return d, nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/web"
 )
@@ -492,7 +493,7 @@ func TestReadyzKeepsItsReasonForTheLog(t *testing.T) {
 	pol, _ := filepath.Abs("../testdata/policies/demo.yaml")
 	cfgFile := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfgFile, []byte("dataDir: "+dir+"\nrepos: [{name: acme/gitops, policies: ["+pol+"], trustedRoot: /secret-mount/trusted_root.json}]\n"), 0o644)
-	cfg, err := service.LoadConfig(cfgFile)
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/report"
-	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
 )
 
@@ -64,7 +64,7 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 }
 
 func (f *engineFlags) engine() (*gate.Engine, error) {
-	deny, err := service.ParsePrefixes("--registry-deny", f.deny)
+	deny, err := config.ParsePrefixes("--registry-deny", f.deny)
 	if err != nil {
 		return nil, &exitError{exitUsage, err}
 	}

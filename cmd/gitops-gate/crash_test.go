@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 )
 
 // buildBinary builds gitops-gate once for the process tests.
@@ -81,7 +82,7 @@ func TestKill9LosesNothing(t *testing.T) {
 	w.Sigstore.SignImage(ctx, d, gatetest.SignOptions{})
 	gs := gatetest.NewGitServer(t)
 	repo := gs.NewRepo("acme/gitops")
-	gh := gatetest.NewFakeGitHub(t)
+	gh := fakegithub.New(t)
 
 	const deliveries = 24
 	shas := make([]string, deliveries)
@@ -187,7 +188,7 @@ log: {format: text}
 }
 
 // finals maps each commit to its last non-pending status.
-func finals(gh *gatetest.FakeGitHub) map[string]string {
+func finals(gh *fakegithub.GitHub) map[string]string {
 	out := map[string]string{}
 	for _, s := range gh.Statuses() {
 		if s.State != "pending" {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/web"
 )
 
@@ -37,7 +37,7 @@ func bindListen(addr string, maxConnections int) (net.Listener, error) {
 // one process; replicas share a PostgreSQL store, each with its own data
 // directory. The demo rewrites its files in the data directory, so demo
 // mode takes the lock whatever the store.
-func lockDataDir(cfg *service.Config) (release func(), err error) {
+func lockDataDir(cfg *config.Config) (release func(), err error) {
 	if cfg.Store.Driver != "sqlite" && !cfg.DemoMode() {
 		return func() {}, nil
 	}

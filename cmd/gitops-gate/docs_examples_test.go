@@ -23,7 +23,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/policy/convert"
-	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -347,7 +347,7 @@ func TestYAMLExamples(t *testing.T) {
 			configs++
 			p := filepath.Join(t.TempDir(), "config.yaml")
 			os.WriteFile(p, []byte(b.text), 0o600)
-			if _, err := service.LoadConfig(p); err != nil {
+			if _, err := config.Load(p); err != nil {
 				t.Errorf("%s: the configuration does not load: %v", where, err)
 			}
 		case m["apiVersion"] == nil && m["apps"] != nil:

@@ -9,12 +9,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 )
 
 // githubWorld is a fake GitHub whose attestations API holds, under
 // acme/app, the SLSA provenance acme's release workflow (the test
 // Sigstore's default identity) made for the image signed.
-func githubWorld(t *testing.T, w *gatetest.World, signed string) *gatetest.FakeGitHub {
+func githubWorld(t *testing.T, w *gatetest.World, signed string) *fakegithub.GitHub {
 	t.Helper()
 	ref, err := name.ParseReference(signed)
 	if err != nil {
@@ -32,7 +33,7 @@ func githubWorld(t *testing.T, w *gatetest.World, signed string) *gatetest.FakeG
 		Predicate:     gatetest.SLSAProvenanceV1(gatetest.GitHubProvenance{Repository: id.Repository, Ref: id.Ref, Workflow: id.Workflow})}); err != nil {
 		t.Fatal(err)
 	}
-	f := gatetest.NewFakeGitHub(t)
+	f := fakegithub.New(t)
 	f.AddAttestation(id.Repository, d.DigestStr(), bundle)
 	return f
 }

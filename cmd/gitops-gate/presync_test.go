@@ -15,6 +15,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/web"
 )
@@ -102,12 +103,12 @@ func TestPresync(t *testing.T) {
 }
 
 // startService runs the gate service in-process (store, workers, HTTP).
-func startService(t *testing.T, config string) string {
+func startService(t *testing.T, yml string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfgFile, []byte("dataDir: "+filepath.Join(dir, "data")+"\n"+config), 0o644)
-	cfg, err := service.LoadConfig(cfgFile)
+	os.WriteFile(cfgFile, []byte("dataDir: "+filepath.Join(dir, "data")+"\n"+yml), 0o644)
+	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}

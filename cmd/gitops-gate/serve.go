@@ -19,6 +19,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
 	"github.com/gitops-gate/gitops-gate/gate/service"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/web"
 )
@@ -38,7 +39,7 @@ Serve binds its address and takes an exclusive lock on the data directory before
 touches any state: SQLite serves one process (several belong on PostgreSQL).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := service.LoadConfig(configPath)
+			cfg, err := config.Load(configPath)
 			if err != nil {
 				return &exitError{exitUsage, err}
 			}
@@ -53,7 +54,7 @@ touches any state: SQLite serves one process (several belong on PostgreSQL).`,
 	return cmd
 }
 
-func newLogger(cfg *service.Config) *slog.Logger {
+func newLogger(cfg *config.Config) *slog.Logger {
 	level := slog.LevelInfo
 	if strings.EqualFold(cfg.Log.Level, "debug") {
 		level = slog.LevelDebug
@@ -72,7 +73,7 @@ func newLogger(cfg *service.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 }
 
-func serve(ctx context.Context, cfg *service.Config) error {
+func serve(ctx context.Context, cfg *config.Config) error {
 	log := newLogger(cfg)
 	// Bind and lock before touching any state (store, demo, git cache).
 	ln, err := bindListen(cfg.Listen, cfg.Server.MaxConnections)
@@ -177,7 +178,7 @@ func serve(ctx context.Context, cfg *service.Config) error {
 	return nil
 }
 
-func storePath(cfg *service.Config) string {
+func storePath(cfg *config.Config) string {
 	if cfg.Store.DSN != "" {
 		return cfg.Store.DSN
 	}

@@ -163,8 +163,11 @@ func isOCI(repoURL string) bool {
 // the host and trailing slashes do not matter.
 func normalize(s string) string {
 	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "://") && s != "" {
+		s = "oci://" + s // Argo CD's Helm OCI form: host[:port]/path
+	}
 	if u, err := url.Parse(s); err == nil && u.Host != "" {
-		s = strings.ToLower(u.Hostname()) + u.Path
+		s = strings.ToLower(u.Host) + u.Path // another port is another server
 	}
 	return strings.ToLower(strings.TrimSuffix(s, "/"))
 }

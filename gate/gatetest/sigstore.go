@@ -13,6 +13,9 @@
 //   - A sigstore-go root.TrustedRoot (and its trusted_root.json) describing the
 //     above, which is what a verifier is configured with.
 //
+// The fake GitHub (REST API, check runs, attestations API) is the
+// subpackage fakegithub.
+//
 // It is only meant for tests and the demo mode. The Sigstore part is adapted
 // from the project's reference proof of concept (shared/reference/cosign-poc).
 package gatetest

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 )
 
@@ -116,7 +117,7 @@ func TestAttestationsCache(t *testing.T) {
 		PredicateType: gatetest.PredicateSLSAv1, Predicate: gatetest.SLSAProvenanceV1(gatetest.GitHubProvenance{})}); err != nil {
 		t.Fatal(err)
 	}
-	f := gatetest.NewFakeGitHub(t)
+	f := fakegithub.New(t)
 	now := time.Now()
 	c := client(t, f.Server.URL, func(o *github.AttestationsOptions) { o.Now = func() time.Time { return now } })
 	get := func() int {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 )
 
@@ -93,7 +93,7 @@ func TestInterpretCheckPayloads(t *testing.T) {
 // title is cut to GitHub's limits, and a lost create is found again by its
 // external ID. With a token, check runs are refused (only Apps can).
 func TestCheckRunClient(t *testing.T) {
-	fake := gatetest.NewFakeGitHub(t)
+	fake := fakegithub.New(t)
 	key := fake.App(7, map[string]int64{"acme/gitops": 42})
 	c, err := github.NewClient(github.Auth{AppID: 7, PrivateKey: key, BaseURL: fake.Server.URL + "/"}, nil)
 	if err != nil {
@@ -164,7 +164,7 @@ func TestCheckRunClient(t *testing.T) {
 // 51 annotations, a summary over 65,535 characters, a title over 255, or a
 // conclusion without completed is refused.
 func TestFakeRefusesWhatGitHubRefuses(t *testing.T) {
-	fake := gatetest.NewFakeGitHub(t)
+	fake := fakegithub.New(t)
 	fake.App(7, map[string]int64{"acme/gitops": 42})
 	sha := "0123456789abcdef0123456789abcdef01234567"
 	post := func(auth string, body map[string]any) int {

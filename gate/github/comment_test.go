@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 )
 
 func TestUpsertComment(t *testing.T) {
-	fake := gatetest.NewFakeGitHub(t)
+	fake := fakegithub.New(t)
 	c, err := github.NewClient(github.Auth{Token: "ghp_test", BaseURL: fake.Server.URL + "/"}, nil)
 	if err != nil {
 		t.Fatal(err)

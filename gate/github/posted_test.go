@@ -4,13 +4,13 @@ import (
 	"context"
 	"testing"
 
-	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 )
 
 func TestStatusPosted(t *testing.T) {
-	fake := gatetest.NewFakeGitHub(t)
+	fake := fakegithub.New(t)
 	c, err := github.NewClient(github.Auth{Token: "ghp_test", BaseURL: fake.Server.URL + "/"}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -128,13 +128,28 @@ func (s AttestorSet) Required() int {
 // Key or Certificate is set.
 type Attestor struct {
 	// Path is the attestor's place in its rule, e.g. attestors[0].entries[1].
-	Path               string
-	Keyless            *Keyless
-	Key                *Key
-	Certificate        *Certificate
-	Annotations        map[string]string
-	Repository         string
+	Path        string
+	Keyless     *Keyless
+	Key         *Key
+	Certificate *Certificate
+	Annotations map[string]string
+	Repository  string
+	// TagPrefix goes before cosign's sha256-<hex>.sig and .att tags, in
+	// Repository or the image's own (IVPOL cosign.source.tagPrefix, as
+	// cosign's ociremote.WithPrefix).
+	TagPrefix          string
 	SignatureAlgorithm string
+	// TrustedRoot is a Sigstore trusted_root.json the policy gives inline
+	// (IVPOL cosign.trustedRoot.value): this attestor verifies against it
+	// instead of the gate's trust root. It comes from the policy, which
+	// comes from the gate's configuration, never from the repository
+	// under review.
+	TrustedRoot string
+	// PublicGoodTUF says the policy names public-good Sigstore's TUF
+	// repository (IVPOL cosign.tuf with its default mirror and root): the
+	// gate, which fetches no TUF repository, verifies against its own trust
+	// root only when that is public-good's, and errs otherwise.
+	PublicGoodTUF bool
 }
 
 // Describe says in a few words what the attestor requires.
@@ -149,6 +164,15 @@ func (a *Attestor) Describe() string {
 		d = "signed with the given certificate"
 	default:
 		d = "nothing"
+	}
+	switch {
+	case a.TrustedRoot != "":
+		d += ", against the policy's trusted root"
+	case a.PublicGoodTUF:
+		d += ", against public-good Sigstore's root"
+	}
+	if a.TagPrefix != "" {
+		d += fmt.Sprintf(", signatures under tag prefix %q", a.TagPrefix)
 	}
 	if len(a.Annotations) > 0 {
 		var parts []string

@@ -9,30 +9,11 @@ import (
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
-
-func TestLoadConfigGitHubAttestations(t *testing.T) {
-	c := loadYAML(t, `
-repos:
-- name: acme/gitops
-  attestations: github
-  githubAttestations: {repos: [acme/app], trustedRoot: /etc/gh.jsonl, signerWorkflow: acme/app/.github/workflows/release.yml, sourceRef: refs/heads/main, denySelfHostedRunners: true}
-`, "")
-	if r, _ := c.settings("acme/gitops"); r.GitHubAttestations.rule() == nil || r.GitHubAttestations.TrustedRoot != "/etc/gh.jsonl" {
-		t.Errorf("settings: %+v", r)
-	}
-	for yml, wantErr := range map[string]string{
-		"repos: [{name: acme/gitops, attestations: gitlab}]":                                              `repos[0].attestations "gitlab": want github or off`,
-		"repos: [{name: acme/gitops, githubAttestations: {owner: acme}}]":                                 "repos[0].githubAttestations is set but repos[0].attestations is not github",
-		"defaults: {attestations: github, githubAttestations: {sourceRef: refs/heads/main}}":              "defaults.githubAttestations: name the workflow that must have signed",
-		"repos: [{name: acme/gitops, attestations: github, githubAttestations: {signerRepoo: acme/app}}]": "repos[0].githubAttestations.signerRepoo: unknown key; did you mean signerRepo?",
-	} {
-		loadYAML(t, yml, wantErr)
-	}
-}
 
 // attestations: github in the service reads the configured GitHub's API
 // (the organisation of the watched repository by default) with the
@@ -51,7 +32,7 @@ func TestServiceGitHubAttestations(t *testing.T) {
 		Predicate: gatetest.SLSAProvenanceV1(gatetest.GitHubProvenance{Repository: id.Repository, Ref: id.Ref, Workflow: id.Workflow})}); err != nil {
 		t.Fatal(err)
 	}
-	f := gatetest.NewFakeGitHub(t)
+	f := fakegithub.New(t)
 	f.AddAttestation("acme/app", d.DigestStr(), bundle)
 	base := f.Server.URL + "/api/v3/"
 	for wf, want := range map[string]gate.Status{"release.yml": gate.StatusPass, "deploy.yml": gate.StatusFail} {

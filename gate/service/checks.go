@@ -10,6 +10,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/report"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 )
 
@@ -45,7 +46,7 @@ func (s *Service) checkRuns(repo string) bool {
 	if s.o.GitHub == nil || s.o.GitHub.AppID() == 0 {
 		return false
 	}
-	set, ok := s.cfg.settings(repo)
+	set, ok := s.cfg.Settings(repo)
 	if !ok {
 		set = s.cfg.Defaults
 	}
@@ -364,7 +365,7 @@ func (s *Service) output(ev *store.Evaluation, run *github.CheckRun) {
 // verification cache still used), an evaluation of a push to a configured
 // branch, or the pins comment of an evaluation. It returns the spec to
 // evaluate, or the comment to queue, or why nothing is done.
-func (s *Service) checkIntake(ctx context.Context, ev *github.Event, set RepoSettings) (spec *store.Spec, commentFor, ignore string, err error) {
+func (s *Service) checkIntake(ctx context.Context, ev *github.Event, set config.RepoSettings) (spec *store.Spec, commentFor, ignore string, err error) {
 	if !s.checkRuns(ev.Repo) {
 		return nil, "", "repository " + ev.Repo + " reports with commit statuses, not check runs", nil
 	}

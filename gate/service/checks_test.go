@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/gitops-gate/gitops-gate/gate"
-	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest/fakegithub"
 	"github.com/gitops-gate/gitops-gate/gate/github"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
@@ -34,7 +35,7 @@ func failingReport(n int, reason string) *gate.Report {
 // failed images first; the fake GitHub (which refuses longer summaries)
 // accepts the check run.
 func TestCheckRunSummaryIsCut(t *testing.T) {
-	s := &Service{cfg: &Config{ExternalURL: "https://gate.example.com"}}
+	s := &Service{cfg: &config.Config{ExternalURL: "https://gate.example.com"}}
 	s.cfg.GitHub.StatusContext = "gitops-gate"
 	rep := failingReport(300, strings.Repeat("no signatures found | <b>hostile</b> ", 30))
 	raw, _ := json.Marshal(rep)
@@ -54,7 +55,7 @@ func TestCheckRunSummaryIsCut(t *testing.T) {
 		t.Errorf("title %q", run.Title)
 	}
 
-	fake := gatetest.NewFakeGitHub(t)
+	fake := fakegithub.New(t)
 	key := fake.App(7, map[string]int64{"acme/gitops": 42})
 	c, err := github.NewClient(github.Auth{AppID: 7, PrivateKey: key, BaseURL: fake.Server.URL + "/"}, nil)
 	if err != nil {
@@ -83,7 +84,7 @@ func TestCheckRunSummaryIsCut(t *testing.T) {
 // neutral, a missing trust root or GitHub credentials need action, and any
 // other error fails (fail closed).
 func TestCheckRunConclusions(t *testing.T) {
-	s := &Service{cfg: &Config{}, engines: map[string]*gate.Engine{}}
+	s := &Service{cfg: &config.Config{}, engines: map[string]*gate.Engine{}}
 	ev := &store.Evaluation{Spec: store.Spec{Repo: "acme/gitops"}}
 	pass := &gate.Report{Result: gate.StatusPass}
 	audit := &gate.Report{Result: gate.StatusPass, Summary: gate.Summary{Audit: 1}}

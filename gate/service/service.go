@@ -29,6 +29,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/incremental"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
+	"github.com/gitops-gate/gitops-gate/gate/service/config"
 	"github.com/gitops-gate/gitops-gate/gate/store"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
@@ -37,7 +38,7 @@ import (
 
 // Options wire a Service.
 type Options struct {
-	Config  *Config
+	Config  *config.Config
 	Store   store.Store
 	GitHub  *github.Client // nil: no statuses are posted
 	Fetcher *gitsrc.Fetcher
@@ -58,7 +59,7 @@ type Options struct {
 // Service is the running gate.
 type Service struct {
 	o       Options
-	cfg     *Config
+	cfg     *config.Config
 	st      store.Store
 	log     *slog.Logger
 	owner   string
@@ -84,7 +85,7 @@ func New(o Options) (*Service, error) {
 		engines: map[string]*gate.Engine{}}
 	if len(o.HelmCommand) > 0 {
 		s.helm = &manifests.HelmSandbox{Command: o.HelmCommand, Env: o.HelmEnv,
-			Timeout: s.cfg.Limits.HelmTimeout, MemoryLimit: s.cfg.Limits.helmMemory}
+			Timeout: s.cfg.Limits.HelmTimeout, MemoryLimit: s.cfg.Limits.HelmMemoryBytes()}
 	}
 	if len(s.cfg.Sources.Allow) > 0 {
 		var err error
@@ -111,7 +112,7 @@ func New(o Options) (*Service, error) {
 // checkout: without it, it would be inferred from the Applications, which
 // the pull request writes.
 func (s *Service) manifestOptions(repoURL string) manifests.Options {
-	opts := manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.maxFileSize, HelmSandbox: s.helm,
+	opts := manifests.Options{RepoURL: repoURL, MaxFileSize: s.cfg.Limits.MaxFileSizeBytes(), HelmSandbox: s.helm,
 		KubeVersion: s.cfg.Cluster.KubeVersion, APIVersions: s.cfg.Cluster.APIVersions,
 		ArgoCDNamespace: s.cfg.Cluster.ArgoCDNamespace, AllowSources: chartsrc.URLs(s.cfg.Sources.Allow),
 		Clusters: s.cfg.ArgoCD.Clusters}
@@ -121,13 +122,13 @@ func (s *Service) manifestOptions(repoURL string) manifests.Options {
 	return opts
 }
 
-func settingsKey(r RepoSettings) string {
+func settingsKey(r config.RepoSettings) string {
 	b, _ := json.Marshal(struct {
 		P, I, K, G []string
 		T, C       string
 		U, M, S    bool
 		A          string
-		GA         GitHubAttestationSettings
+		GA         config.GitHubAttestationSettings
 	}{r.Policies, r.Identities, r.Keys, r.PolicyIgnore, r.TrustedRoot, r.TUFCache, r.TUF, r.RequireMatch != nil && *r.RequireMatch,
 		r.StrictUnknownImages != nil && *r.StrictUnknownImages, r.Attestations, r.GitHubAttestations})
 	return string(b)
@@ -136,10 +137,10 @@ func settingsKey(r RepoSettings) string {
 // engineFor builds (once) the engine that judges a repository. Repositories
 // that are not configured use the defaults when they name a policy.
 func (s *Service) engineFor(repo string) (*gate.Engine, error) {
-	set, ok := s.cfg.settings(repo)
+	set, ok := s.cfg.Settings(repo)
 	if !ok {
 		if s.demo != nil && repo == demoRepo {
-			set = RepoSettings{Policies: []string{s.demo.PolicyPath}, TrustedRoot: s.demo.World.TrustedRootPath}
+			set = config.RepoSettings{Policies: []string{s.demo.PolicyPath}, TrustedRoot: s.demo.World.TrustedRootPath}
 		} else {
 			set = s.cfg.Defaults
 		}
@@ -229,7 +230,7 @@ func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult
 	var spec *store.Spec
 	var commentFor string
 	if res.Ignored == "" {
-		set, watched := s.cfg.settings(ev.Repo)
+		set, watched := s.cfg.Settings(ev.Repo)
 		checkEvent := ev.Kind == "check_run" || ev.Kind == "check_suite"
 		switch {
 		case !watched:
@@ -369,7 +370,7 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 			return "", fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
 	}
-	set, watched := s.cfg.settings(r.Repo)
+	set, watched := s.cfg.Settings(r.Repo)
 	if !watched && r.Repo != demoRepo && len(s.cfg.Defaults.Policies)+len(s.cfg.Defaults.Identities)+len(s.cfg.Defaults.Keys) == 0 {
 		return "", fmt.Errorf("%w: repository %s is not configured", ErrBadRequest, r.Repo)
 	}
@@ -420,7 +421,7 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 // cloneURL is where the gate fetches repo from: its configured cloneURL,
 // else the repository on the configured GitHub (github.baseURL's host for
 // GitHub Enterprise Server).
-func (s *Service) cloneURL(set RepoSettings, repo string) (string, error) {
+func (s *Service) cloneURL(set config.RepoSettings, repo string) (string, error) {
 	if set.CloneURL != "" {
 		return set.CloneURL, nil
 	}

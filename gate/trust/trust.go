@@ -64,6 +64,25 @@ func Load(s Source) (*root.TrustedRoot, error) {
 	return nil, fmt.Errorf("no trust root configured: give --trusted-root (a Sigstore trusted_root.json) or --tuf for public-good Sigstore")
 }
 
+// MaxTrustedRootSize bounds a trusted_root.json given inline (a policy's
+// trustedRoot): real ones are tens of kilobytes (GitHub's is ~26 KB), and
+// Kyverno refuses more than this too.
+const MaxTrustedRootSize = 1 << 20
+
+// Parse reads a trusted_root.json given as bytes (a policy's inline
+// trustedRoot), with the same parser as a --trusted-root file. what names
+// the input in errors.
+func Parse(what string, data []byte) (*root.TrustedRoot, error) {
+	if len(data) > MaxTrustedRootSize {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a trusted_root.json may have", what, len(data), MaxTrustedRootSize)
+	}
+	tr, err := root.NewTrustedRootFromJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a Sigstore trusted_root.json: %w", what, err)
+	}
+	return tr, nil
+}
+
 // ID fingerprints trust material, so that results verified under one trust
 // root are never reused under another.
 func ID(tr *root.TrustedRoot) string {

@@ -49,7 +49,13 @@ type AttMaterial struct {
 // whatever its descriptor's artifactType (cosign v3 has written an empty
 // one, or application/vnd.oci.empty.v1+json, in the fallback tag).
 func (v *Verifier) FetchAttestations(ctx context.Context, digest name.Digest, repository string) (*AttMaterial, error) {
-	opts, target, err := v.remoteOptions(ctx, repository, "attestation")
+	return v.FetchAttestationsAt(ctx, digest, Location{Repository: repository})
+}
+
+// FetchAttestationsAt is FetchAttestations with the attestations stored at
+// loc (another repository, a tag prefix).
+func (v *Verifier) FetchAttestationsAt(ctx context.Context, digest name.Digest, loc Location) (*AttMaterial, error) {
+	opts, target, err := v.remoteOptions(ctx, loc, "attestation")
 	if err != nil {
 		return nil, err
 	}

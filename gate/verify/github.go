@@ -53,11 +53,12 @@ var ErrNoGitHubRoot = errors.New("no trusted root for GitHub's Sigstore instance
 // can give: a transparency log and SCTs when it has them, else signed
 // timestamps from its TSA (GitHub's instance has no Rekor and no CT log,
 // and gh verifies it with WithSignedTimestamps(1)). Otherwise co with the
-// gate's trust material (base), or baseErr. A policy's inline roots
-// always win: the policy said what to trust.
+// gate's trust material (base), or baseErr. A policy's inline roots and
+// trusted root always win: the policy said what to trust.
 func (v *Verifier) instanceOpts(co *cosign.CheckOpts, base root.TrustedMaterial, baseErr error, b *sgbundle.Bundle, a *policy.Attestor) (*cosign.CheckOpts, error) {
 	k := a.Keyless
-	inline := strings.TrimSpace(k.Roots) != "" || strings.TrimSpace(k.Rekor.PubKey) != "" || strings.TrimSpace(k.CTLog.PubKey) != ""
+	inline := strings.TrimSpace(k.Roots) != "" || strings.TrimSpace(k.Rekor.PubKey) != "" || strings.TrimSpace(k.CTLog.PubKey) != "" ||
+		a.TrustedRoot != ""
 	var leaf *x509.Certificate
 	if vc, err := b.VerificationContent(); err == nil && vc != nil {
 		leaf = vc.Certificate()

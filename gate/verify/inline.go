@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -38,16 +39,21 @@ func (m *inlineMaterial) CTLogs() map[string]*root.TransparencyLog              
 // completed from it.
 func (v *Verifier) bundleTrust(a *policy.Attestor) (root.TrustedMaterial, error) {
 	k := a.Keyless
+	trusted, trustErr := v.trustFor(a)
+	var hard *TrustRootError
+	if errors.As(trustErr, &hard) {
+		return nil, trustErr
+	}
 	inline := strings.TrimSpace(k.Roots) != "" || strings.TrimSpace(k.Rekor.PubKey) != "" ||
 		strings.TrimSpace(k.CTLog.PubKey) != "" || strings.TrimSpace(k.CTLog.TSACertChain) != ""
 	if !inline {
-		if v.trusted == nil {
-			return nil, fmt.Errorf("%s needs a trust root (Fulcio and Rekor keys): %w", a.Path, v.trustErr)
+		if trusted == nil {
+			return nil, fmt.Errorf("%s needs a trust root (Fulcio and Rekor keys): %w", a.Path, trustErr)
 		}
-		return v.trusted, nil
+		return trusted, nil
 	}
 	need := func(what string) error {
-		return fmt.Errorf("%s: %s is neither in the policy nor in a trust root: %w", a.Path, what, v.trustErr)
+		return fmt.Errorf("%s: %s is neither in the policy nor in a trust root: %w", a.Path, what, trustErr)
 	}
 	m := &inlineMaterial{}
 	switch {
@@ -70,19 +76,19 @@ func (v *Verifier) bundleTrust(a *policy.Attestor) (root.TrustedMaterial, error)
 		for _, r := range roots {
 			m.cas = append(m.cas, &root.FulcioCertificateAuthority{Root: r, Intermediates: inter})
 		}
-	case v.trusted != nil:
-		m.cas = v.trusted.FulcioCertificateAuthorities()
+	case trusted != nil:
+		m.cas = trusted.FulcioCertificateAuthorities()
 	default:
 		return nil, need("the Fulcio root")
 	}
 	var err error
-	if m.rekor, err = logOf(k.Rekor.PubKey, v.trusted, func(t root.TrustedMaterial) map[string]*root.TransparencyLog { return t.RekorLogs() }); err != nil {
+	if m.rekor, err = logOf(k.Rekor.PubKey, trusted, func(t root.TrustedMaterial) map[string]*root.TransparencyLog { return t.RekorLogs() }); err != nil {
 		return nil, fmt.Errorf("%s: rekor.pubkey: %w", a.Path, err)
 	}
 	if m.rekor == nil && !k.Rekor.IgnoreTlog {
 		return nil, need("the Rekor public key")
 	}
-	if m.ct, err = logOf(k.CTLog.PubKey, v.trusted, func(t root.TrustedMaterial) map[string]*root.TransparencyLog { return t.CTLogs() }); err != nil {
+	if m.ct, err = logOf(k.CTLog.PubKey, trusted, func(t root.TrustedMaterial) map[string]*root.TransparencyLog { return t.CTLogs() }); err != nil {
 		return nil, fmt.Errorf("%s: ctlog.pubkey: %w", a.Path, err)
 	}
 	if m.ct == nil && !k.CTLog.IgnoreSCT {
@@ -94,8 +100,8 @@ func (v *Verifier) bundleTrust(a *policy.Attestor) (root.TrustedMaterial, error)
 			return nil, fmt.Errorf("%s: ctlog.tsaCertChain: %w", a.Path, err)
 		}
 		m.tsas = append(m.tsas, tsa)
-	} else if v.trusted != nil {
-		m.tsas = v.trusted.TimestampingAuthorities()
+	} else if trusted != nil {
+		m.tsas = trusted.TimestampingAuthorities()
 	}
 	return m, nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/imageref"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
+	"github.com/gitops-gate/gitops-gate/gate/trust"
 )
 
 // Format is where a signature was found.
@@ -124,6 +125,11 @@ type Options struct {
 	// against that root (GitHub's own instance: signed timestamps, no
 	// Rekor); a bundle of GitHub's instance without one is not verified.
 	GitHubRoots []*root.TrustedRoot
+	// PublicGoodLogIDs are the hex log IDs (SHA-256 of the public key) of
+	// Rekor logs that make a trust root public-good Sigstore's, for
+	// attestors whose policy names public-good's TUF repository
+	// (policy.Attestor.PublicGoodTUF). Default: rekor.sigstore.dev's.
+	PublicGoodLogIDs []string
 }
 
 // Verifier checks signatures. It is safe for concurrent use.
@@ -135,6 +141,9 @@ type Verifier struct {
 	files       []*sgbundle.Bundle
 	source      AttestationSource
 	githubRoots []*root.TrustedRoot
+	publicGood  []string
+	// roots are the policies' inline trusted roots, parsed once each.
+	roots sync.Map // string (the JSON) → *root.TrustedRoot
 }
 
 // New builds a Verifier.
@@ -148,8 +157,11 @@ func New(o Options) (*Verifier, error) {
 	if o.MaxSignatures <= 0 {
 		o.MaxSignatures = DefaultMaxSignatures
 	}
+	if len(o.PublicGoodLogIDs) == 0 {
+		o.PublicGoodLogIDs = []string{PublicGoodRekorLogID}
+	}
 	return &Verifier{trusted: o.Trusted, trustErr: o.TrustErr, reg: o.Registry, max: o.MaxSignatures, files: o.Bundles,
-		source: o.GitHub, githubRoots: o.GitHubRoots}, nil
+		source: o.GitHub, githubRoots: o.GitHubRoots, publicGood: o.PublicGoodLogIDs}, nil
 }
 
 // Material is every signature found for one digest, by where it was found.
@@ -179,26 +191,44 @@ func (m *Material) Empty() bool {
 // attestations of an image, stored in repository when it is set. The
 // repository goes through the image's own normaliser: "localhost/sigs" is
 // the registry localhost.
-func (v *Verifier) remoteOptions(ctx context.Context, repository, what string) ([]ociremote.Option, *name.Repository, error) {
+func (v *Verifier) remoteOptions(ctx context.Context, loc Location, what string) ([]ociremote.Option, *name.Repository, error) {
 	opts := []ociremote.Option{ociremote.WithRemoteOptions(v.reg.RemoteOptions(ctx)...)}
-	if repository == "" {
+	if loc.TagPrefix != "" {
+		// cosign's COSIGN_REPOSITORY tag prefix: <prefix>sha256-<hex>.sig
+		// and .att. Referrers are found by digest, without it.
+		opts = append(opts, ociremote.WithPrefix(loc.TagPrefix))
+	}
+	if loc.Repository == "" {
 		return opts, nil, nil
 	}
-	repo, err := imageref.ParseRepository(repository)
+	repo, err := imageref.ParseRepository(loc.Repository)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s repository %q: %w", what, repository, err)
+		return nil, nil, fmt.Errorf("%s repository %q: %w", what, loc.Repository, err)
 	}
 	return append(opts, ociremote.WithTargetRepository(repo)), &repo, nil
 }
 
-// Fetch collects the signatures of digest: the .sig tag first (the common
+// Location is where an attestor's signatures and attestations are stored:
+// Repository instead of the image's own (empty: the image's), and
+// TagPrefix before cosign's sha256-<hex>.sig and .att tags.
+type Location struct {
+	Repository string
+	TagPrefix  string
+}
+
+// Fetch is FetchAt with signatures in repository, under cosign's own tags.
+func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository string, referrers bool) (*Material, error) {
+	return v.FetchAt(ctx, digest, Location{Repository: repository}, referrers)
+}
+
+// FetchAt collects the signatures of digest: the .sig tag first (the common
 // case, two requests), then OCI 1.1 referrers (bundles and referrer
-// signatures) when the tag has none or referrers is true. repository, when
-// set, is where the signatures are stored instead of the image's repository.
+// signatures) when the tag has none or referrers is true. loc says where
+// the signatures are stored when not in the image's repository and tags.
 // More signatures or referrers than the verifier examines is
 // ErrTooManySignatures.
-func (v *Verifier) Fetch(ctx context.Context, digest name.Digest, repository string, referrers bool) (*Material, error) {
-	opts, target, err := v.remoteOptions(ctx, repository, "signature")
+func (v *Verifier) FetchAt(ctx context.Context, digest name.Digest, loc Location, referrers bool) (*Material, error) {
+	opts, target, err := v.remoteOptions(ctx, loc, "signature")
 	if err != nil {
 		return nil, err
 	}
@@ -724,25 +754,82 @@ func (v *Verifier) checkOpts(a *policy.Attestor) (*cosign.CheckOpts, error) {
 	}
 	co.IgnoreTlog = rekor.IgnoreTlog
 	co.IgnoreSCT = co.IgnoreSCT || ct.IgnoreSCT
-	inline := strings.TrimSpace(roots) != "" || strings.TrimSpace(rekor.PubKey) != "" || strings.TrimSpace(ct.PubKey) != ""
-	if !inline {
-		if co.SigVerifier != nil && co.IgnoreTlog {
-			return co, nil // a key and no log: nothing else to trust
-		}
-		if v.trusted == nil {
-			return nil, fmt.Errorf("%s needs a trust root (Fulcio and Rekor keys): %w", a.Path, v.trustErr)
-		}
-		co.TrustedMaterial = v.trusted
+	if co.SigVerifier != nil && co.IgnoreTlog && a.Keyless == nil {
+		// A key and no log: nothing else to trust (Kyverno, like cosign,
+		// then reads no TUF repository either).
 		return co, nil
 	}
-	return co, v.legacyTrust(co, a.Path, roots, rekor.PubKey, ct.PubKey)
+	trusted, trustErr := v.trustFor(a)
+	var hard *TrustRootError
+	if errors.As(trustErr, &hard) {
+		return nil, trustErr // what the policy names cannot be had: never another root
+	}
+	inline := strings.TrimSpace(roots) != "" || strings.TrimSpace(rekor.PubKey) != "" || strings.TrimSpace(ct.PubKey) != ""
+	if !inline {
+		if trusted == nil {
+			return nil, fmt.Errorf("%s needs a trust root (Fulcio and Rekor keys): %w", a.Path, trustErr)
+		}
+		co.TrustedMaterial = trusted
+		return co, nil
+	}
+	return co, legacyTrust(co, trusted, trustErr, a.Path, roots, rekor.PubKey, ct.PubKey)
+}
+
+// PublicGoodRekorLogID is the log ID of rekor.sigstore.dev, public-good
+// Sigstore's Rekor log (the SHA-256 of its public key, as trusted_root.json
+// names it): a trust root holding it is public-good's.
+const PublicGoodRekorLogID = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
+
+// TrustRootError says that the trust root an attestor's policy names
+// cannot be used: an inline trusted root that does not parse, or
+// public-good's TUF repository while the gate's trust root is another.
+// It is an error verdict, whatever else the policy gives inline.
+type TrustRootError struct{ Err error }
+
+func (e *TrustRootError) Error() string { return e.Err.Error() }
+func (e *TrustRootError) Unwrap() error { return e.Err }
+
+// trustFor is the trust material an attestor verifies against: the
+// trusted root its policy gives inline, else the gate's own (checked to be
+// public-good's when the policy names public-good's TUF repository); or
+// why there is none.
+func (v *Verifier) trustFor(a *policy.Attestor) (root.TrustedMaterial, error) {
+	if a.TrustedRoot != "" {
+		if tr, ok := v.roots.Load(a.TrustedRoot); ok {
+			return tr.(*root.TrustedRoot), nil
+		}
+		tr, err := trust.Parse(a.Path+": trustedRoot", []byte(a.TrustedRoot))
+		if err != nil {
+			return nil, &TrustRootError{Err: err}
+		}
+		v.roots.Store(a.TrustedRoot, tr)
+		return tr, nil
+	}
+	if v.trusted == nil {
+		return nil, v.trustErr
+	}
+	if a.PublicGoodTUF && !holdsLog(v.trusted, v.publicGood) {
+		return nil, &TrustRootError{Err: fmt.Errorf("%s: the policy's tuf names public-good Sigstore's TUF repository, and the gate's trust root is not public-good's (it holds no rekor.sigstore.dev log); the gate fetches no TUF repository and never verifies against another root than the policy names: run the gate with --tuf, or --trusted-root with public-good's trusted_root.json, or give the policy's trusted root inline (trustedRoot.value)", a.Path)}
+	}
+	return v.trusted, nil
+}
+
+// holdsLog reports that trusted holds one of the Rekor logs ids.
+func holdsLog(trusted root.TrustedMaterial, ids []string) bool {
+	logs := trusted.RekorLogs()
+	for _, id := range ids {
+		if _, ok := logs[id]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // legacyTrust fills cosign's explicit trust fields from a policy's inline
 // PEMs, taking what the policy does not give from the gate's trust root.
-func (v *Verifier) legacyTrust(co *cosign.CheckOpts, path, roots, rekorPub, ctPub string) error {
+func legacyTrust(co *cosign.CheckOpts, trusted root.TrustedMaterial, trustErr error, path, roots, rekorPub, ctPub string) error {
 	need := func(what string) error {
-		return fmt.Errorf("%s: %s is neither in the policy nor in a trust root: %w", path, what, v.trustErr)
+		return fmt.Errorf("%s: %s is neither in the policy nor in a trust root: %w", path, what, trustErr)
 	}
 	if co.SigVerifier == nil {
 		pool := x509.NewCertPool()
@@ -760,8 +847,8 @@ func (v *Verifier) legacyTrust(co *cosign.CheckOpts, path, roots, rekorPub, ctPu
 					inter.AddCert(c)
 				}
 			}
-		case v.trusted != nil:
-			for _, ca := range v.trusted.FulcioCertificateAuthorities() {
+		case trusted != nil:
+			for _, ca := range trusted.FulcioCertificateAuthorities() {
 				if f, ok := ca.(*root.FulcioCertificateAuthority); ok {
 					pool.AddCert(f.Root)
 					for _, i := range f.Intermediates {
@@ -781,8 +868,8 @@ func (v *Verifier) legacyTrust(co *cosign.CheckOpts, path, roots, rekorPub, ctPu
 			if err := keys.AddTransparencyLogPubKey([]byte(rekorPub), sigtuf.Active); err != nil {
 				return fmt.Errorf("%s: rekor.pubkey: %w", path, err)
 			}
-		case v.trusted != nil:
-			if err := addLogKeys(&keys, v.trusted.RekorLogs()); err != nil {
+		case trusted != nil:
+			if err := addLogKeys(&keys, trusted.RekorLogs()); err != nil {
 				return err
 			}
 		default:
@@ -797,8 +884,8 @@ func (v *Verifier) legacyTrust(co *cosign.CheckOpts, path, roots, rekorPub, ctPu
 			if err := keys.AddTransparencyLogPubKey([]byte(ctPub), sigtuf.Active); err != nil {
 				return fmt.Errorf("%s: ctlog.pubkey: %w", path, err)
 			}
-		case v.trusted != nil:
-			if err := addLogKeys(&keys, v.trusted.CTLogs()); err != nil {
+		case trusted != nil:
+			if err := addLogKeys(&keys, trusted.CTLogs()); err != nil {
 				return err
 			}
 		default:

@@ -521,11 +521,22 @@ func NormalizeRepoURL(s string) string {
 	if strings.HasPrefix(s, "git@") { // scp-like: git@github.com:org/repo.git
 		s = "ssh://" + strings.Replace(strings.TrimPrefix(s, "git@"), ":", "/", 1)
 	}
-	if u, err := url.Parse(s); err == nil && u.Host != "" {
-		s = strings.ToLower(u.Hostname()) + u.Path
+	if u, err := url.Parse(withScheme(s)); err == nil && u.Host != "" {
+		// The port stays: another port is another server.
+		s = strings.ToLower(u.Host) + u.Path
 	}
 	s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
 	return strings.ToLower(s)
+}
+
+// withScheme gives a scheme-less repository (Argo CD's Helm OCI form,
+// host[:port]/path) one, so that it parses as a host and path like the
+// same repository written with oci://.
+func withScheme(s string) string {
+	if s == "" || strings.Contains(s, "://") {
+		return s
+	}
+	return "oci://" + s
 }
 
 // InferRepoURL picks the repository URL most Applications use for paths

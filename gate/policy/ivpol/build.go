@@ -17,6 +17,7 @@ import (
 
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/policy/celexpr"
+	"github.com/gitops-gate/gitops-gate/gate/trust"
 )
 
 // Kinds read from policies.kyverno.io.
@@ -487,11 +488,13 @@ func (b *builder) attestor(field string, ra rawAttestor) ([]*policy.Attestor, er
 	}
 	cf := field + ".cosign"
 	c := ra.Cosign
-	switch {
-	case !c.TUF.IsZero():
-		return nil, b.errAt(cf+".tuf", fmt.Errorf("a per-policy TUF root is %w: the gate verifies with the trust root of its configuration (trust.*)", policy.ErrUnsupported))
-	case !c.TrustedRoot.IsZero():
-		return nil, b.errAt(cf+".trustedRoot", fmt.Errorf("a per-policy trusted root is %w: the gate verifies with the trust root of its configuration (trust.*)", policy.ErrUnsupported))
+	publicGood, err := b.tuf(cf+".tuf", c.TUF)
+	if err != nil {
+		return nil, err
+	}
+	trustedRoot, err := b.trustedRoot(cf+".trustedRoot", c.TrustedRoot)
+	if err != nil {
+		return nil, err
 	}
 	n := 0
 	for _, set := range []bool{c.Key != nil, c.Keyless != nil, c.Certificate != nil} {
@@ -502,7 +505,8 @@ func (b *builder) attestor(field string, ra rawAttestor) ([]*policy.Attestor, er
 	if n != 1 {
 		return nil, b.errAt(cf, errors.New("want exactly one of key, keyless or certificate"))
 	}
-	base := policy.Attestor{Path: field + " (" + ra.Name + ")", Annotations: c.Annotations}
+	base := policy.Attestor{Path: field + " (" + ra.Name + ")", Annotations: c.Annotations,
+		TrustedRoot: trustedRoot, PublicGoodTUF: publicGood && trustedRoot == ""}
 	var rekor policy.Rekor
 	var ct policy.CTLog
 	if l := c.CTLog; l != nil {
@@ -523,10 +527,10 @@ func (b *builder) attestor(field string, ra rawAttestor) ([]*policy.Attestor, er
 		}
 	}
 	if src := c.Source; src != nil {
-		if src.TagPrefix != "" {
-			return nil, b.errAt(cf+".source.tagPrefix", fmt.Errorf("is %w: the gate looks for signatures at cosign's own tags and referrers", policy.ErrUnsupported))
+		if strings.ContainsAny(src.TagPrefix, ":/@ \t") {
+			return nil, b.errAt(cf+".source.tagPrefix", fmt.Errorf("%q: a tag prefix cannot hold ':', '/', '@' or spaces", src.TagPrefix))
 		}
-		base.Repository = src.Repository
+		base.Repository, base.TagPrefix = src.Repository, src.TagPrefix
 	}
 	switch {
 	case c.Key != nil:
@@ -642,4 +646,52 @@ func exactOr(exact, re string) string {
 		return "^" + regexp.QuoteMeta(exact) + "$"
 	}
 	return re
+}
+
+// publicGoodMirror is the TUF repository of public-good Sigstore, Kyverno's
+// default mirror (sigstore/sigstore pkg/tuf DefaultRemoteRoot).
+const publicGoodMirror = "https://tuf-repo-cdn.sigstore.dev"
+
+// tuf reads cosign.tuf. Kyverno fetches the trusted root from that TUF
+// repository at admission; the gate fetches no TUF repository (only
+// registries are contacted). A tuf block naming public-good Sigstore (its
+// mirror, no other root) is what Kyverno does without one: the attestor is
+// marked, and the verifier uses the gate's trust root only if that is
+// public-good's, and errs otherwise. Any other mirror or root is a load
+// error: the gate could never verify against what the policy asks for,
+// and using its own root instead would be a different policy in silence.
+func (b *builder) tuf(field string, t *rawTUF) (publicGood bool, err error) {
+	if t == nil {
+		return false, nil
+	}
+	how := "the gate does not fetch TUF repositories: give the trusted_root.json that repository serves inline (cosign.trustedRoot.value) instead of tuf, or run the gate with it (--trusted-root)"
+	switch {
+	case t.Root.Path != "":
+		return false, b.errAt(field+".root.path", fmt.Errorf("a TUF root read from %q is %w: %s", t.Root.Path, policy.ErrUnsupported, how))
+	case t.Root.Data != "":
+		return false, b.errAt(field+".root.data", fmt.Errorf("a custom TUF root is %w: %s", policy.ErrUnsupported, how))
+	case t.Mirror != "" && strings.TrimRight(t.Mirror, "/") != publicGoodMirror:
+		return false, b.errAt(field+".mirror", fmt.Errorf("TUF mirror %q is %w: %s", t.Mirror, policy.ErrUnsupported, how))
+	}
+	return true, nil
+}
+
+// trustedRoot reads cosign.trustedRoot: a Sigstore trusted_root.json given
+// inline (value), as Kyverno parses it (no path form exists). The
+// expression form reads live cluster data (a ConfigMap) the gate does not
+// have, so it stays refused.
+func (b *builder) trustedRoot(field string, t *rawStringOrExpr) (string, error) {
+	if t == nil {
+		return "", nil
+	}
+	if t.Expression != "" {
+		return "", b.errAt(field+".expression", fmt.Errorf("a trusted root from an expression is %w: it reads cluster data at admission the gate does not have; give the trusted_root.json inline (value)", policy.ErrUnsupported))
+	}
+	if strings.TrimSpace(t.Value) == "" {
+		return "", b.errAt(field+".value", errors.New("missing: the trusted_root.json"))
+	}
+	if _, err := trust.Parse("trusted root", []byte(t.Value)); err != nil {
+		return "", b.errAt(field+".value", err)
+	}
+	return t.Value, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	_ "github.com/gitops-gate/gitops-gate/gate/policy/ivpol"
 )
@@ -74,12 +75,22 @@ func TestLoadErrors(t *testing.T) {
 		{"typo in attestor", "      cosign:", "      cosing: {}\n      cosign:", "ivpol.yaml:14: spec.attestors[0].cosing"},
 		{"pullSecrets spelt Kyverno's wrong way", "        keyless:", "        source: {pullSecrets: []}\n        keyless:", "spec.attestors[0].cosign.source.pullSecrets: field is not supported"},
 		{"notary", "      cosign:", "      notary: {certs: {value: x}}\n    - name: b\n      cosign:", "ivpol.yaml:14: spec.attestors[0].notary: Notation is not supported"},
-		{"tuf", "        keyless:", "        tuf: {mirror: https://tuf.example}\n        keyless:", "spec.attestors[0].cosign.tuf: a per-policy TUF root is not supported"},
-		{"trustedRoot", "        keyless:", "        trustedRoot: {value: x}\n        keyless:", "spec.attestors[0].cosign.trustedRoot"},
+		// A TUF repository other than public-good's: the gate fetches none,
+		// and would never verify against its own root in its place.
+		{"tuf mirror", "        keyless:", "        tuf: {mirror: https://tuf.example}\n        keyless:", "ivpol.yaml:15: spec.attestors[0].cosign.tuf.mirror: TUF mirror \"https://tuf.example\" is not supported"},
+		{"tuf root path", "        keyless:", "        tuf: {root: {path: /var/run/tuf/root.json}}\n        keyless:", "ivpol.yaml:15: spec.attestors[0].cosign.tuf.root.path: a TUF root read from \"/var/run/tuf/root.json\" is not supported"},
+		{"tuf root data", "        keyless:", "        tuf:\n          mirror: https://tuf-repo-cdn.sigstore.dev\n          root:\n            data: e30=\n        keyless:", "ivpol.yaml:18: spec.attestors[0].cosign.tuf.root.data: a custom TUF root is not supported"},
+		{"tuf unknown field", "        keyless:", "        tuf: {mirrors: x}\n        keyless:", "spec.attestors[0].cosign.tuf.mirrors: field is not supported"},
+		{"trustedRoot not a trusted root", "        keyless:", "        trustedRoot: {value: x}\n        keyless:", "ivpol.yaml:15: spec.attestors[0].cosign.trustedRoot.value: trusted root: not a Sigstore trusted_root.json"},
+		{"trustedRoot empty", "        keyless:", "        trustedRoot: {}\n        keyless:", "spec.attestors[0].cosign.trustedRoot.value: missing"},
+		{"trustedRoot expression", "        keyless:", "        trustedRoot: {expression: \"'x'\"}\n        keyless:", "spec.attestors[0].cosign.trustedRoot.expression: a trusted root from an expression is not supported"},
+		{"trustedRoot path is not Kyverno's", "        keyless:", "        trustedRoot: {path: /etc/trusted_root.json}\n        keyless:", "spec.attestors[0].cosign.trustedRoot.path: field is not supported"},
 		{"kms", "        keyless:\n          identities:\n            - issuer: https://token.actions.githubusercontent.com\n              subject: https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1\n",
 			"        key: {kms: 'awskms:///x'}\n", "spec.attestors[0].cosign.key.kms: KMS keys are not supported"},
 		{"subjectExpression", "              subject: https", "              subjectExpression: \"'x'\"\n              subject: https", "identities[0].subjectExpression: is not supported"},
-		{"tagPrefix", "        keyless:", "        source: {tagPrefix: sig-}\n        keyless:", "source.tagPrefix: is not supported"},
+		{"tagPrefix with a slash", "        keyless:", "        source: {tagPrefix: a/b-}\n        keyless:", "ivpol.yaml:15: spec.attestors[0].cosign.source.tagPrefix: \"a/b-\": a tag prefix cannot hold"},
+		{"key expression", "        keyless:\n          identities:\n            - issuer: https://token.actions.githubusercontent.com\n              subject: https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1\n",
+			"        key: {expression: \"'x'\"}\n", "spec.attestors[0].cosign.key.expression: a key from an expression is not supported"},
 		{"JSON mode", "  validations:", "  evaluation: {mode: JSON}\n  validations:", "spec.evaluation.mode: \"JSON\" is not supported"},
 		{"images extractor without name", "  validations:", "  images: [{expression: \"[object.spec.image]\"}]\n  validations:", "spec.images[0].name: missing"},
 		{"images extractor that does not compile", "  validations:", "  images: [{name: x, expression: \"object.spec.image +\"}]\n  validations:", "spec.images[0].expression: CEL error"},
@@ -281,5 +292,49 @@ func TestMatchImageReferences(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s: %v (%v), want %v", img, got, err, want)
 		}
+	}
+}
+
+// The trust and source fields of item 4 load into the model: a public-good
+// tuf block marks the attestor (the verifier checks the gate's root is
+// public-good's), trustedRoot.value is kept as given, source.tagPrefix
+// beside source.repository.
+func TestLoadsTrustAndSource(t *testing.T) {
+	ss, err := gatetest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := ss.TrustedRootJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	attestor := func(extra string) *policy.Attestor {
+		t.Helper()
+		set, err := load(t, strings.Replace(minimal, "        keyless:", extra+"\n        keyless:", 1), policy.LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set.Policies[0].Rules[0].Verify[0].Attestors[0].Entries[0]
+	}
+	for _, tuf := range []string{"        tuf: {}", "        tuf:\n          mirror: https://tuf-repo-cdn.sigstore.dev/"} {
+		if a := attestor(tuf); !a.PublicGoodTUF || a.TrustedRoot != "" {
+			t.Errorf("public-good %q: %+v", tuf, a)
+		}
+	}
+	if a := attestor(""); a.PublicGoodTUF {
+		t.Errorf("no tuf block marked public-good: %+v", a)
+	}
+	value := "        trustedRoot:\n          value: |\n            " + strings.ReplaceAll(strings.TrimSpace(string(js)), "\n", "\n            ")
+	a := attestor(value)
+	if strings.TrimSpace(a.TrustedRoot) != strings.TrimSpace(string(js)) || a.PublicGoodTUF {
+		t.Errorf("trustedRoot not kept: PublicGoodTUF %v, %d bytes", a.PublicGoodTUF, len(a.TrustedRoot))
+	}
+	// trustedRoot wins over a public-good tuf block (as Kyverno's
+	// resolveTrustedMaterial).
+	if a := attestor(value + "\n        tuf: {mirror: https://tuf-repo-cdn.sigstore.dev}"); a.PublicGoodTUF || a.TrustedRoot == "" {
+		t.Errorf("trustedRoot with public-good tuf: %+v", a)
+	}
+	if a := attestor("        source: {repository: reg.example/sigs, tagPrefix: team-a-}"); a.Repository != "reg.example/sigs" || a.TagPrefix != "team-a-" {
+		t.Errorf("source: %+v", a)
 	}
 }

@@ -101,8 +101,21 @@ type rawCosign struct {
 	Source      *rawSource        `yaml:"source"`
 	CTLog       *rawCTLog         `yaml:"ctlog"`
 	Annotations map[string]string `yaml:"annotations"`
-	TUF         yaml.Node         `yaml:"tuf" gate:"any"`         // refused in build
-	TrustedRoot yaml.Node         `yaml:"trustedRoot" gate:"any"` // refused in build
+	TUF         *rawTUF           `yaml:"tuf"`
+	TrustedRoot *rawStringOrExpr  `yaml:"trustedRoot"`
+}
+
+// rawTUF is where Kyverno fetches Sigstore's trusted root through TUF:
+// root is the initial root.json (a file path or URL, or base64 data), and
+// mirror the repository's base URL.
+type rawTUF struct {
+	Root   rawTUFRoot `yaml:"root"`
+	Mirror string     `yaml:"mirror"`
+}
+
+type rawTUFRoot struct {
+	Path string `yaml:"path"`
+	Data string `yaml:"data"`
 }
 
 type rawKey struct {

@@ -1,4 +1,4 @@
-package gatetest
+package fakegithub
 
 import (
 	"encoding/json"
@@ -50,7 +50,7 @@ type CheckRequest struct {
 	At          time.Time
 }
 
-// checkState is the fake's check-run state (guarded by FakeGitHub.mu).
+// checkState is the fake's check-run state (guarded by GitHub.mu).
 type checkState struct {
 	runs     []*CheckRun
 	requests []CheckRequest
@@ -71,7 +71,7 @@ type hold struct {
 }
 
 // CheckRuns returns copies of the check runs, in creation order.
-func (f *FakeGitHub) CheckRuns() []CheckRun {
+func (f *GitHub) CheckRuns() []CheckRun {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]CheckRun, len(f.checks.runs))
@@ -84,7 +84,7 @@ func (f *FakeGitHub) CheckRuns() []CheckRun {
 }
 
 // CheckRequests lists the creates and updates received, in order.
-func (f *FakeGitHub) CheckRequests() []CheckRequest {
+func (f *GitHub) CheckRequests() []CheckRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]CheckRequest(nil), f.checks.requests...)
@@ -92,7 +92,7 @@ func (f *FakeGitHub) CheckRequests() []CheckRequest {
 
 // FailChecksNext makes the next n check-run creates and updates fail with
 // 502 before they are applied.
-func (f *FakeGitHub) FailChecksNext(n int) {
+func (f *GitHub) FailChecksNext(n int) {
 	f.mu.Lock()
 	f.checks.failNext = n
 	f.mu.Unlock()
@@ -101,7 +101,7 @@ func (f *FakeGitHub) FailChecksNext(n int) {
 // RefuseAnnotationPath makes the fake refuse (422) any create or update
 // carrying an annotation whose path contains substr, as GitHub refuses a
 // value it does not take.
-func (f *FakeGitHub) RefuseAnnotationPath(substr string) {
+func (f *GitHub) RefuseAnnotationPath(substr string) {
 	f.mu.Lock()
 	f.checks.refusePath = substr
 	f.mu.Unlock()
@@ -110,7 +110,7 @@ func (f *FakeGitHub) RefuseAnnotationPath(substr string) {
 // HoldCheck makes the first create or update that match satisfies be
 // applied and then held, unanswered, until release is called or the client
 // gives up; applied is closed once it was applied.
-func (f *FakeGitHub) HoldCheck(match func(CheckRequest) bool) (applied <-chan struct{}, release func()) {
+func (f *GitHub) HoldCheck(match func(CheckRequest) bool) (applied <-chan struct{}, release func()) {
 	h := &hold{match: match, applied: make(chan struct{}), release: make(chan struct{})}
 	f.mu.Lock()
 	f.checks.holds = append(f.checks.holds, h)
@@ -282,7 +282,7 @@ func renderCheckRun(r *CheckRun) map[string]any {
 // serveChecks answers, for parts of /repos/{owner}/{repo}/...:
 // POST .../check-runs, PATCH and GET .../check-runs/{id}, and
 // GET .../commits/{sha}/check-runs. The caller holds f.mu.
-func (f *FakeGitHub) serveChecks(w http.ResponseWriter, r *http.Request, parts []string) {
+func (f *GitHub) serveChecks(w http.ResponseWriter, r *http.Request, parts []string) {
 	bad := func(code int, why string) {
 		f.bad = append(f.bad, r.Method+" "+r.URL.Path+": "+why)
 		w.WriteHeader(code)

@@ -1,10 +1,10 @@
-package manifests
+package argocd
 
 import (
 	"errors"
 	"fmt"
-	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"github.com/gitops-gate/gitops-gate/manifests/helm"
+	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"slices"
 	"strings"
 
@@ -26,7 +26,7 @@ type PluginEnv struct {
 	// Helm holds ARGOCD_ENV_HELM_RELEASE_NAME, _VALUE_FILES (comma- or
 	// newline-separated, relative to the chart, or to the repository root
 	// when they start with /) and _PARAMETERS (--set syntax).
-	Helm HelmOptions
+	Helm model.HelmOptions
 	// HelmValues is ARGOCD_ENV_HELM_VALUES, a YAML mapping.
 	HelmValues map[string]any
 	// KustomizeImages is ARGOCD_ENV_KUSTOMIZE_IMAGES (comma-separated, the
@@ -73,7 +73,7 @@ func ParsePluginEnv(environ []string) (PluginEnv, error) {
 			if !ok {
 				return e, fmt.Errorf("%s %q: want --set syntax, name=value[,name=value]", k, v)
 			}
-			e.Helm.Parameters = []HelmParameter{{Name: name, Value: value}}
+			e.Helm.Parameters = []model.HelmParameter{{Name: name, Value: value}}
 		case "KUSTOMIZE_IMAGES":
 			e.KustomizeImages = splitList(v)
 		default:
@@ -105,19 +105,19 @@ func (e PluginEnv) HasSettings() bool {
 // the release is named after the Application unless set. A Helm setting
 // on an app that is not a Helm chart (or a Kustomize one on another kind)
 // is an error naming it.
-func (e PluginEnv) Apply(app *App) error {
+func (e PluginEnv) Apply(app *model.App) error {
 	if e.Namespace != "" {
 		app.Namespace = e.Namespace
 	}
 	h := e.Helm
 	helmSet := h.ReleaseName != "" || len(h.ValueFiles) > 0 || len(e.HelmValues) > 0 || len(h.Parameters) > 0
-	if helmSet && app.Kind != KindHelm {
+	if helmSet && app.Kind != model.KindHelm {
 		return fmt.Errorf("app %s is a %s app, but ARGOCD_ENV_HELM_* settings are set: they apply to Helm charts only", app.Path, app.Kind)
 	}
-	if len(e.KustomizeImages) > 0 && app.Kind != KindKustomize {
+	if len(e.KustomizeImages) > 0 && app.Kind != model.KindKustomize {
 		return fmt.Errorf("app %s is a %s app, but ARGOCD_ENV_KUSTOMIZE_IMAGES is set: it applies to Kustomize apps only", app.Path, app.Kind)
 	}
-	if app.Kind == KindHelm {
+	if app.Kind == model.KindHelm {
 		switch {
 		case h.ReleaseName != "":
 			app.Helm.ReleaseName = h.ReleaseName
@@ -149,7 +149,7 @@ func (e PluginEnv) Apply(app *App) error {
 // uses gitops-gate's own plugin (a plugin whose name starts with
 // "gitops-gate"), the plugin's env. Options gitops-gate cannot honour make
 // the app an error, as they do in discovery.
-func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
+func ApplicationSettings(doc []byte, index int) (func(*model.App) error, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(doc, &root); err != nil {
 		return nil, fmt.Errorf("Application: %w", err)
@@ -158,8 +158,8 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 		return nil, errors.New("Application: not an object")
 	}
 	node := root.Content[0]
-	name, _ := scalarString(mapGet(mapGet(node, "metadata"), "name"))
-	a, err := argocd.Parse(&Resource{Node: node, ResourceID: ResourceID{Kind: "Application", Name: name}, File: "in the cluster"})
+	name, _ := model.ScalarString(model.MapGet(model.MapGet(node, "metadata"), "name"))
+	a, err := Parse(&model.Resource{Node: node, ResourceID: model.ResourceID{Kind: "Application", Name: name}, File: "in the cluster"})
 	if err != nil {
 		return nil, fmt.Errorf("Application %s: %w", name, err)
 	}
@@ -169,12 +169,12 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 	src := a.Sources[index]
 	var env *PluginEnv
 	if src.Plugin.Kind != 0 {
-		plugin, _ := scalarString(mapGet(&src.Plugin, "name"))
+		plugin, _ := model.ScalarString(model.MapGet(&src.Plugin, "name"))
 		if !strings.HasPrefix(plugin, "gitops-gate") {
-			return nil, fmt.Errorf("Application %s renders with the plugin %q, not gitops-gate's: its images cannot be seen: %w", name, plugin, ErrUnsupported)
+			return nil, fmt.Errorf("Application %s renders with the plugin %q, not gitops-gate's: its images cannot be seen: %w", name, plugin, model.ErrUnsupported)
 		}
 		var vars []struct{ Name, Value string }
-		if n := mapGet(&src.Plugin, "env"); n != nil {
+		if n := model.MapGet(&src.Plugin, "env"); n != nil {
 			if err := n.Decode(&vars); err != nil {
 				return nil, fmt.Errorf("Application %s: spec.source.plugin.env: %w", name, err)
 			}
@@ -195,24 +195,24 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 		// $ref/… value files: the checkout is the synced commit of this
 		// source's repository; a ref source elsewhere is not fetched here.
 		for j, vf := range want.Helm.ValueFiles {
-			ref, _, ok := argocd.RefValueFile(vf)
+			ref, _, ok := RefValueFile(vf)
 			if !ok {
 				continue
 			}
 			rs, err := a.RefSource(ref)
-			if err == nil && argocd.NormalizeRepoURL(rs.RepoURL) != argocd.NormalizeRepoURL(src.RepoURL) {
-				err = fmt.Errorf("ref source $%s is repository %s, not the repository being synced (%s): %w", ref, rs.RepoURL, src.RepoURL, ErrUnsupported)
+			if err == nil && NormalizeRepoURL(rs.RepoURL) != NormalizeRepoURL(src.RepoURL) {
+				err = fmt.Errorf("ref source $%s is repository %s, not the repository being synced (%s): %w", ref, rs.RepoURL, src.RepoURL, model.ErrUnsupported)
 			}
 			if err != nil {
 				want.Err = fmt.Errorf("Application %s: %s.helm.valueFiles[%d] %q: %w", name, a.SourceField(index), j, vf, err)
 				break
 			}
-			if !slices.ContainsFunc(want.ValueSources, func(v RemoteSource) bool { return v.Ref == ref }) {
-				want.ValueSources = append(want.ValueSources, RemoteSource{Ref: ref, RepoURL: rs.RepoURL, Revision: rs.TargetRevision})
+			if !slices.ContainsFunc(want.ValueSources, func(v model.RemoteSource) bool { return v.Ref == ref }) {
+				want.ValueSources = append(want.ValueSources, model.RemoteSource{Ref: ref, RepoURL: rs.RepoURL, Revision: rs.TargetRevision})
 			}
 		}
 	}
-	return func(app *App) error {
+	return func(app *model.App) error {
 		if want.Err != nil {
 			return want.Err
 		}
@@ -220,7 +220,7 @@ func ApplicationSettings(doc []byte, index int) (func(*App) error, error) {
 			return env.Apply(app)
 		}
 		app.Namespace, app.Helm, app.Kustomize, app.Directory, app.ValueSources = want.Namespace, want.Helm, want.Kustomize, want.Directory, want.ValueSources
-		if app.Kind == KindHelm && app.Helm.ReleaseName == "" {
+		if app.Kind == model.KindHelm && app.Helm.ReleaseName == "" {
 			app.Helm.ReleaseName = name // Argo CD's default
 		}
 		if want.Kind != "" {

@@ -1,4 +1,4 @@
-package manifests
+package helmapp
 
 import (
 	"context"
@@ -50,7 +50,7 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 		out.Err = &FileError{File: r.rel(filepath.Join(dir, "Chart.yaml")), Err: err}
 		return
 	}
-	vals, err := r.helmValues(dir, app, out.values)
+	vals, err := r.helmValues(dir, app, r.valueRepos(out.Values))
 	if err != nil {
 		out.Err = err
 		return

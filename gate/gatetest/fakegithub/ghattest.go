@@ -1,4 +1,4 @@
-package gatetest
+package fakegithub
 
 import (
 	"encoding/json"
@@ -33,7 +33,7 @@ type GitHubAttestations struct {
 }
 
 // SetAttestations configures the attestations API.
-func (f *FakeGitHub) SetAttestations(c GitHubAttestations) {
+func (f *GitHub) SetAttestations(c GitHubAttestations) {
 	f.mu.Lock()
 	f.attCfg = c
 	f.mu.Unlock()
@@ -42,7 +42,7 @@ func (f *FakeGitHub) SetAttestations(c GitHubAttestations) {
 // AddAttestation stores a Sigstore bundle (JSON) for subject digest
 // (sha256:…) under repository owner/name: both the repository's and its
 // owner's endpoint list it.
-func (f *FakeGitHub) AddAttestation(repo, digest string, bundle []byte) {
+func (f *GitHub) AddAttestation(repo, digest string, bundle []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.atts == nil {
@@ -56,7 +56,7 @@ func (f *FakeGitHub) AddAttestation(repo, digest string, bundle []byte) {
 
 // AttestationRequests lists the attestations API requests received
 // ("GET /repos/acme/app/attestations/sha256:…?per_page=100 auth=true").
-func (f *FakeGitHub) AttestationRequests() []string {
+func (f *GitHub) AttestationRequests() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.attReqs...)
@@ -64,7 +64,7 @@ func (f *FakeGitHub) AttestationRequests() []string {
 
 // serveAttestations answers the attestations API and the bundle blobs
 // (the caller holds f.mu).
-func (f *FakeGitHub) serveAttestations(w http.ResponseWriter, r *http.Request, path string) {
+func (f *GitHub) serveAttestations(w http.ResponseWriter, r *http.Request, path string) {
 	f.attReqs = append(f.attReqs, fmt.Sprintf("%s %s auth=%v", r.Method, r.URL.RequestURI(), r.Header.Get("Authorization") != ""))
 	if strings.HasPrefix(path, "/blobs/") {
 		// Blob storage: pre-signed URLs, never GitHub credentials.

@@ -1,4 +1,4 @@
-package manifests
+package kustomize
 
 import (
 	"github.com/gitops-gate/gitops-gate/manifests/extract"

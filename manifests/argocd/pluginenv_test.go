@@ -1,6 +1,7 @@
-package manifests
+package argocd
 
 import (
+	"github.com/gitops-gate/gitops-gate/manifests/model"
 	"reflect"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ func TestParsePluginEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if e.AppName != "shop" || e.Namespace != "prod" || !reflect.DeepEqual(e.Helm.ValueFiles, []string{"a.yaml", "/envs/prod.yaml", "b.yaml"}) ||
-		!reflect.DeepEqual(e.Helm.Parameters, []HelmParameter{{Name: "x", Value: "1,list={a,b}"}}) ||
+		!reflect.DeepEqual(e.Helm.Parameters, []model.HelmParameter{{Name: "x", Value: "1,list={a,b}"}}) ||
 		!reflect.DeepEqual(e.KustomizeImages, []string{"app=r/app:1", "r/b@sha256:00"}) || e.HelmValues["image"].(map[string]any)["tag"] != "v2" {
 		t.Errorf("parsed %+v", e)
 	}
@@ -31,29 +32,29 @@ func TestParsePluginEnv(t *testing.T) {
 
 func TestPluginEnvApply(t *testing.T) {
 	env := PluginEnv{AppName: "shop", Namespace: "prod", HelmValues: map[string]any{"image": map[string]any{"tag": "v2"}},
-		Helm: HelmOptions{ValueFiles: []string{"prod.yaml"}, Parameters: []HelmParameter{{Name: "r", Value: "3"}}}}
-	app := App{Name: "c", Path: "c", Kind: KindHelm, Helm: HelmOptions{
-		ValueFiles: []string{"base.yaml"}, Parameters: []HelmParameter{{Name: "r", Value: "1"}},
+		Helm: model.HelmOptions{ValueFiles: []string{"prod.yaml"}, Parameters: []model.HelmParameter{{Name: "r", Value: "3"}}}}
+	app := model.App{Name: "c", Path: "c", Kind: model.KindHelm, Helm: model.HelmOptions{
+		ValueFiles: []string{"base.yaml"}, Parameters: []model.HelmParameter{{Name: "r", Value: "1"}},
 		ValuesObject: map[string]any{"image": map[string]any{"repository": "r/x", "tag": "v1"}}}}
 	if err := env.Apply(&app); err != nil {
 		t.Fatal(err)
 	}
-	want := HelmOptions{ReleaseName: "shop", ValueFiles: []string{"base.yaml", "prod.yaml"},
-		Parameters:   []HelmParameter{{Name: "r", Value: "1"}, {Name: "r", Value: "3"}},
+	want := model.HelmOptions{ReleaseName: "shop", ValueFiles: []string{"base.yaml", "prod.yaml"},
+		Parameters:   []model.HelmParameter{{Name: "r", Value: "1"}, {Name: "r", Value: "3"}},
 		ValuesObject: map[string]any{"image": map[string]any{"repository": "r/x", "tag": "v2"}}}
 	if app.Namespace != "prod" || !reflect.DeepEqual(app.Helm, want) {
 		t.Errorf("applied: %s %+v", app.Namespace, app.Helm)
 	}
 	// The app's own release name stays unless the env sets one.
-	named := App{Kind: KindHelm, Helm: HelmOptions{ReleaseName: "own"}}
+	named := model.App{Kind: model.KindHelm, Helm: model.HelmOptions{ReleaseName: "own"}}
 	PluginEnv{AppName: "shop"}.Apply(&named)
 	if named.Helm.ReleaseName != "own" {
 		t.Errorf("release %q", named.Helm.ReleaseName)
 	}
-	if err := (PluginEnv{Helm: HelmOptions{ReleaseName: "x"}}).Apply(&App{Path: "k", Kind: KindKustomize}); err == nil || !strings.Contains(err.Error(), "app k is a kustomize app, but ARGOCD_ENV_HELM_* settings are set") {
+	if err := (PluginEnv{Helm: model.HelmOptions{ReleaseName: "x"}}).Apply(&model.App{Path: "k", Kind: model.KindKustomize}); err == nil || !strings.Contains(err.Error(), "app k is a kustomize app, but ARGOCD_ENV_HELM_* settings are set") {
 		t.Errorf("helm settings on kustomize: %v", err)
 	}
-	if err := (PluginEnv{KustomizeImages: []string{"a=b:1"}}).Apply(&App{Path: "h", Kind: KindHelm}); err == nil {
+	if err := (PluginEnv{KustomizeImages: []string{"a=b:1"}}).Apply(&model.App{Path: "h", Kind: model.KindHelm}); err == nil {
 		t.Error("kustomize images on a chart should be refused")
 	}
 }

@@ -1,4 +1,4 @@
-package manifests
+package plain
 
 import (
 	"bytes"
@@ -204,24 +204,6 @@ var argoManifestFile = regexp.MustCompile(`^.*\.(yaml|yml|json|jsonnet)$`)
 // argoSkipRenderingMarker in a file makes Argo CD leave it out of a
 // directory app (skipFileRenderingMarker in repository.go).
 const argoSkipRenderingMarker = "+argocd:skip-file-rendering"
-
-// readManifests parses one repository file into objects with exact lines.
-func (r *Repo) readManifests(abs string) ([]Resource, error) {
-	rel := r.rel(abs)
-	data, err := r.readFile(abs)
-	if err != nil {
-		var fe *FileError
-		if errors.As(err, &fe) {
-			return nil, err
-		}
-		return nil, &FileError{File: rel, Err: err}
-	}
-	out, err := DecodeManifests(data, DecodeOptions{File: rel, MaxNodes: r.opts.MaxDocumentNodes})
-	for i := range out {
-		out[i].ExactLines = true
-	}
-	return out, err
-}
 
 // compileArgoGlob compiles a directory include/exclude pattern as Argo CD
 // does (util/glob.Match): github.com/gobwas/glob with no separators, so `*`

@@ -1,4 +1,4 @@
-package gatetest
+package fakegithub
 
 import (
 	"crypto/rand"
@@ -36,11 +36,11 @@ type Comment struct {
 	Created time.Time
 }
 
-// FakeGitHub answers GitHub's REST API for commit statuses, check runs
+// GitHub answers GitHub's REST API for commit statuses, check runs
 // (checks.go), issue comments, App installation tokens and installation
 // lookups, and records what it received. FailNext answers that
 // many status posts with 502 first.
-type FakeGitHub struct {
+type GitHub struct {
 	Server *httptest.Server
 
 	mu       sync.Mutex
@@ -70,7 +70,7 @@ type FakeGitHub struct {
 // App's key (returned, PEM) and issued by appID; installations maps
 // owner/name to the installation ID. Installation tokens are
 // "ghs_installation_<id>".
-func (f *FakeGitHub) App(appID int64, installations map[string]int64) []byte {
+func (f *GitHub) App(appID int64, installations map[string]int64) []byte {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		panic(err)
@@ -82,14 +82,14 @@ func (f *FakeGitHub) App(appID int64, installations map[string]int64) []byte {
 }
 
 // Lookups lists the repositories whose installation was looked up.
-func (f *FakeGitHub) Lookups() []string {
+func (f *GitHub) Lookups() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.lookups...)
 }
 
 // appJWT checks the App's JWT on r (the caller holds f.mu).
-func (f *FakeGitHub) appJWT(r *http.Request) bool {
+func (f *GitHub) appJWT(r *http.Request) bool {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || f.appKey == nil {
 		return false
@@ -108,7 +108,7 @@ func (f *FakeGitHub) appJWT(r *http.Request) bool {
 }
 
 // Comments returns copies of the comments, oldest first.
-func (f *FakeGitHub) Comments() []Comment {
+func (f *GitHub) Comments() []Comment {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]Comment, len(f.comments))
@@ -118,36 +118,36 @@ func (f *FakeGitHub) Comments() []Comment {
 	return out
 }
 
-// NewFakeGitHub starts the fake for one test.
-func NewFakeGitHub(t testing.TB) *FakeGitHub {
-	f := &FakeGitHub{}
+// New starts the fake for one test.
+func New(t testing.TB) *GitHub {
+	f := &GitHub{}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Server.Close)
 	return f
 }
 
 // FailNext makes the next n status posts fail with 502.
-func (f *FakeGitHub) FailNext(n int) {
+func (f *GitHub) FailNext(n int) {
 	f.mu.Lock()
 	f.failNext = n
 	f.mu.Unlock()
 }
 
 // Statuses returns the statuses received so far, in order.
-func (f *FakeGitHub) Statuses() []PostedStatus {
+func (f *GitHub) Statuses() []PostedStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]PostedStatus(nil), f.statuses...)
 }
 
 // Bad lists requests that did not match GitHub's documented API.
-func (f *FakeGitHub) Bad() []string {
+func (f *GitHub) Bad() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.bad...)
 }
 
-func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
+func (f *GitHub) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	path := strings.TrimPrefix(r.URL.Path, "/api/v3")
@@ -244,7 +244,7 @@ func (f *FakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 
 // serveComments answers, for parts of /repos/{owner}/{repo}/issues/...:
 // GET and POST .../issues/{n}/comments, PATCH .../issues/comments/{id}.
-func (f *FakeGitHub) serveComments(w http.ResponseWriter, r *http.Request, parts []string) {
+func (f *GitHub) serveComments(w http.ResponseWriter, r *http.Request, parts []string) {
 	bad := func() {
 		f.bad = append(f.bad, r.Method+" "+r.URL.Path)
 		w.WriteHeader(http.StatusNotFound)

@@ -1,4 +1,4 @@
-package manifests
+package kustomize
 
 import (
 	"context"
@@ -60,7 +60,7 @@ func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
 	}
 	out.Resources = objs
 	loc := &kustomizeLocator{sourceLocator: sourceLocator{repo: r, kustomization: kfile}, build: b, sources: sources}
-	out.locate = loc.locate
+	out.Locate = loc.locate
 }
 
 // kustomizeBuild is one app's build, repeatable with origin tracking.
@@ -134,13 +134,6 @@ func removeOriginAnnotation(res *resource.Resource) error {
 	}
 	delete(ann, "config.kubernetes.io/origin")
 	return res.SetAnnotations(ann)
-}
-
-// redactErr shortens kustomize's absolute paths to repository paths so that
-// errors read the same on every machine.
-func (r *Repo) redactErr(err error) error {
-	msg := strings.ReplaceAll(err.Error(), r.root+string(filepath.Separator), "")
-	return errors.New(msg)
 }
 
 // confinedFS is the disk, seen through the repository's rules: nothing

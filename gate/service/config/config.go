@@ -1,4 +1,4 @@
-package service
+package config
 
 import (
 	"bytes"
@@ -279,6 +279,9 @@ func (l Limits) MemoryBytes() int64 { return l.memory }
 // checkout need not write the content of larger ones.
 func (l Limits) MaxFileSizeBytes() int64 { return l.maxFileSize }
 
+// HelmMemoryBytes bounds the memory of one chart's rendering child.
+func (l Limits) HelmMemoryBytes() int64 { return l.helmMemory }
+
 func (l *Limits) parse() error {
 	for _, q := range []struct {
 		field string
@@ -350,9 +353,9 @@ type RepoSettings struct {
 	GitHubAttestations GitHubAttestationSettings `yaml:"githubAttestations"`
 }
 
-// LoadConfig reads a configuration file ("" for defaults) strictly and
+// Load reads a configuration file ("" for defaults) strictly and
 // applies environment overrides and defaults.
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	var c Config
 	if path != "" {
 		data, err := os.ReadFile(path)
@@ -618,9 +621,9 @@ func (c *Config) DemoMode() bool {
 	return c.GitHub.Token == "" && c.GitHub.AppID == 0 && len(c.Repos) == 0
 }
 
-// settings returns the effective settings of a repository (its own merged
+// Settings returns the effective settings of a repository (its own merged
 // over the defaults), and whether the gate watches it.
-func (c *Config) settings(repo string) (RepoSettings, bool) {
+func (c *Config) Settings(repo string) (RepoSettings, bool) {
 	for _, r := range c.Repos {
 		if strings.EqualFold(r.Name, repo) {
 			return merge(c.Defaults, r), true

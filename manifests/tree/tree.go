@@ -1,0 +1,185 @@
+package tree
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+)
+
+// Tree is a repository checkout seen through its confinement rules.
+type Tree interface {
+	// Root is the absolute path of the repository, symlinks resolved.
+	Root() string
+	// Rel turns an absolute path inside the repository into the
+	// slash-separated repository-relative form used in reports.
+	Rel(abs string) string
+	// Abs turns a repository-relative path into an absolute one, refusing
+	// paths that climb out of the repository.
+	Abs(rel string) (string, error)
+	// Confine resolves symlinks of an absolute path and checks that the
+	// result stays in the repository. It returns the real path.
+	Confine(abs string) (string, error)
+	// ReadFile reads a repository file after confinement and size checks.
+	// The returned slice may be shared: callers must not modify it.
+	ReadFile(abs string) ([]byte, error)
+}
+
+// Dir is the Tree of a directory on local disk. It is safe for concurrent
+// use; it caches resolved directories and file contents, as a checkout does
+// not change while it is in use.
+type Dir struct {
+	root        string // absolute, symlinks resolved
+	maxFileSize int64
+
+	// realDirs caches the resolved form of directories already confined:
+	// resolving a path lstat's each of its components, and renderers read
+	// many files of the same few directories.
+	realDirs sync.Map // string -> string
+
+	// reads caches file contents (and read errors) by path: discovery and
+	// rendering read the same files, and a checkout does not change while a
+	// Repo is in use. Cached data is shared and must not be modified.
+	reads       sync.Map // string -> cachedRead
+	cachedBytes atomic.Int64
+}
+
+type cachedRead struct {
+	data []byte
+	err  error
+}
+
+// maxCachedBytes bounds the read cache; files past it are read each time.
+const maxCachedBytes = 256 << 20
+
+// New returns the Tree of root, which must be absolute with its symlinks
+// resolved; files larger than maxFileSize bytes are errors.
+func New(root string, maxFileSize int64) *Dir {
+	return &Dir{root: root, maxFileSize: maxFileSize}
+}
+
+// Root is the absolute path of the repository.
+func (r *Dir) Root() string { return r.root }
+
+// Rel turns an absolute path inside the repository into the slash-separated
+// repository-relative form used in reports.
+func (r *Dir) Rel(abs string) string {
+	rel, err := filepath.Rel(r.root, abs)
+	if err != nil {
+		return filepath.ToSlash(abs)
+	}
+	return filepath.ToSlash(rel)
+}
+
+// Abs turns a repository-relative path into an absolute one, refusing paths
+// that climb out of the repository ("../../etc").
+func (r *Dir) Abs(rel string) (string, error) {
+	if filepath.IsAbs(rel) {
+		return "", &model.FileError{File: rel, Err: fmt.Errorf("absolute path: want a path relative to the repository root")}
+	}
+	joined := filepath.Join(r.root, filepath.FromSlash(rel))
+	if !Within(r.root, joined) {
+		return "", &model.FileError{File: rel, Err: fmt.Errorf("path is %w", model.ErrOutsideRepo)}
+	}
+	return joined, nil
+}
+
+// Within reports whether p is root or below it (both absolute and clean).
+func Within(root, p string) bool {
+	if p == root {
+		return true
+	}
+	return strings.HasPrefix(p, root+string(filepath.Separator))
+}
+
+// Confine resolves symlinks in abs and checks that the result stays in the
+// repository. It returns the real path.
+func (r *Dir) Confine(abs string) (string, error) {
+	abs = filepath.Clean(abs)
+	real, err := r.resolve(abs)
+	if err != nil {
+		return "", err
+	}
+	if !Within(r.root, real) {
+		return "", &model.FileError{File: r.Rel(abs), Err: fmt.Errorf("symlink to %s leads %w", real, model.ErrOutsideRepo)}
+	}
+	return real, nil
+}
+
+// resolve is filepath.EvalSymlinks with the parent directory's resolution
+// cached. Only the last component is resolved afresh each time.
+func (r *Dir) resolve(abs string) (string, error) {
+	dir, base := filepath.Split(abs)
+	dir = filepath.Clean(dir)
+	realDir, ok := r.realDirs.Load(dir)
+	if !ok {
+		d, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return "", err
+		}
+		r.realDirs.Store(dir, d)
+		realDir = d
+	}
+	p := filepath.Join(realDir.(string), base)
+	st, err := os.Lstat(p)
+	if err != nil {
+		return "", err
+	}
+	if st.Mode()&os.ModeSymlink != 0 {
+		return filepath.EvalSymlinks(p)
+	}
+	return p, nil
+}
+
+// ReadFile reads a repository file after confinement and size checks. The
+// returned slice may be shared: callers must not modify it.
+func (r *Dir) ReadFile(abs string) ([]byte, error) {
+	abs = filepath.Clean(abs)
+	if v, ok := r.reads.Load(abs); ok {
+		c := v.(cachedRead)
+		return c.data, c.err
+	}
+	data, err := r.readFileUncached(abs)
+	if r.cachedBytes.Add(int64(len(data))) <= maxCachedBytes {
+		r.reads.Store(abs, cachedRead{data, err})
+	} else {
+		r.cachedBytes.Add(-int64(len(data)))
+	}
+	return data, err
+}
+
+func (r *Dir) readFileUncached(abs string) ([]byte, error) {
+	real, err := r.Confine(abs)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &model.FileError{File: r.Rel(abs), Err: fmt.Errorf("not a regular file")}
+	}
+	if st.Size() > r.maxFileSize {
+		return nil, &model.FileError{File: r.Rel(abs), Err: fmt.Errorf("file of %d bytes is %w (limit %d bytes)", st.Size(), model.ErrTooLarge, r.maxFileSize)}
+	}
+	// Read at most one byte past the limit in case the file grows under us.
+	data, err := io.ReadAll(io.LimitReader(f, r.maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > r.maxFileSize {
+		return nil, &model.FileError{File: r.Rel(abs), Err: fmt.Errorf("file is %w (limit %d bytes)", model.ErrTooLarge, r.maxFileSize)}
+	}
+	return data, nil
+}
