@@ -12,6 +12,7 @@
 //
 // Sub-packages: imageref (Kyverno's reference semantics), policy (Kyverno
 // verifyImages loading and matching), registry (resolution and the shared
-// transport), verify (cosign), cache (verification results), gatetest (the
+// transport), verify (cosign), cache (verification results), incremental
+// (which apps of a commit are rendered again, which carried over), gatetest (the
 // test registry and Sigstore).
 package gate

@@ -77,6 +77,8 @@ type Engine struct {
 	TrustErr  error
 	Resolver  *registry.Resolver
 	evaluator *Evaluator
+	// policyDigest is the Fingerprint's Policies part.
+	policyDigest string
 }
 
 // ErrNoPolicy is returned when the configuration names no policy at all.
@@ -116,6 +118,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	e := &Engine{Policies: policy.Merge(sets...)}
 	e.Trust, e.TrustErr = trust.Load(cfg.Trust)
 	var err error
+	if e.policyDigest, err = policyDigest(cfg, trust.ID(e.Trust)); err != nil {
+		return nil, fmt.Errorf("hashing the policies: %w", err)
+	}
 	if e.Resolver, err = registry.New(cfg.Registry); err != nil {
 		return nil, err
 	}

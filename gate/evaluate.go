@@ -92,7 +92,7 @@ func (e *Evaluator) EvaluateObjects(ctx context.Context, inv *manifests.Inventor
 	seen := map[string]bool{}
 	for i, app := range inv.Apps {
 		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, GeneratedBy: app.GeneratedBy, Error: app.Error, Images: make([]ImageVerdict, len(app.Images)),
-			Remote: app.Remote, Dependencies: app.Dependencies, ValueSources: app.ValueSources}
+			Remote: app.Remote, Dependencies: app.Dependencies, ValueSources: app.ValueSources, CarriedOver: app.CarriedOver}
 		for j, ref := range app.Images {
 			if seen[ref.Image] {
 				repeats = append(repeats, job{i, j})

@@ -97,6 +97,31 @@ type AppVerdict struct {
 	Remote       *manifests.RemoteSource  `json:"remote,omitempty"`
 	Dependencies []manifests.RemoteSource `json:"dependencies,omitempty"`
 	ValueSources []manifests.RemoteSource `json:"valueSources,omitempty"`
+	// CarriedOver says the app was not rendered again: its inputs are
+	// unchanged since the base evaluation (Report.Rendering), whose
+	// inventory entry it reuses. Its images were judged again all the same.
+	CarriedOver bool `json:"carriedOver,omitempty"`
+}
+
+// Rendering modes (Rendering.Mode).
+const (
+	RenderFull        = "full"
+	RenderIncremental = "incremental"
+)
+
+// Rendering says how the apps of an evaluation were obtained: every app
+// rendered, or only those whose inputs changed since a base evaluation,
+// the others carried over from it.
+type Rendering struct {
+	Mode        string `json:"mode"`
+	Rendered    int    `json:"rendered"`
+	CarriedOver int    `json:"carriedOver"`
+	// Base is the evaluation the carried-over apps come from, BaseCommit
+	// its commit (incremental mode).
+	Base       string `json:"base,omitempty"`
+	BaseCommit string `json:"baseCommit,omitempty"`
+	// Reason says why every app was rendered (full mode).
+	Reason string `json:"reason,omitempty"`
 }
 
 // Summary counts verdicts.
@@ -122,6 +147,9 @@ type Report struct {
 	// ProposedPins is set by the service when it proposes pins on a pull
 	// request whose images passed but are not all pinned.
 	ProposedPins *PinProposal `json:"proposedPins,omitempty"`
+	// Rendering says how many apps were rendered and how many carried
+	// over from a base evaluation (set by incremental evaluations).
+	Rendering *Rendering `json:"rendering,omitempty"`
 }
 
 // AppsWith names the apps with an image of status st, in report order.

@@ -11,6 +11,11 @@
 // image volumes, and any custom resource field named by an ImageExtractor.
 // An `image:` key anywhere else (a ConfigMap, a policy CRD) is not an image.
 //
+// While an app renders, everything it reads is recorded with a hash (its
+// InputSet: files, directory listings, paths probed), and Scan can carry an
+// app's entry over from an earlier scan instead of rendering it
+// (ScanOptions.Reuse); gate/incremental decides when that is safe.
+//
 // It never talks to a registry and never reads outside the repository: every
 // path, symlink and Kustomize base is checked against the repository root,
 // remote Kustomize bases and Helm dependencies that would need a download are

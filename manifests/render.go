@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gitops-gate/gitops-gate/manifests/render"
 	"os"
 	"strings"
+
+	"github.com/gitops-gate/gitops-gate/manifests/render"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
 )
 
 // Render renders one app. It never returns nil; errors are in Rendered.Err.
@@ -15,7 +17,12 @@ import (
 // CD applies them (unless their kind is cluster-scoped): policies match the
 // namespace a resource lands in.
 func (r *Repo) Render(ctx context.Context, app App) *Rendered {
-	out := r.render(ctx, app, nil)
+	rc := newRecorder()
+	out := r.render(ctx, app, nil, r.recordingTree(rc))
+	// A layout app discovery rendered keeps the recorder it rendered with.
+	if _, ok := r.recorders.Load(out); !ok {
+		r.recorders.Store(out, rc)
+	}
 	if app.Namespace != "" {
 		for i := range out.Resources {
 			id := &out.Resources[i].ResourceID
@@ -48,7 +55,19 @@ func clusterScoped(apiVersion, kind string) bool {
 // render renders app from r's files. values are the repositories of the
 // app's ref sources (App.ValueSources) by ref name; nil means r is the
 // repository discovery ran in, which finds them.
-func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Rendered {
+//
+// files is what the renderers read through: one app's recording tree
+// (Render), or r's own files for an app rendered from a fetched checkout.
+func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo, files tree.Tree) *Rendered {
+	rt, _ := files.(*recordingTree)
+	if rt != nil {
+		r.recordDefinition(rt, app)
+	}
+	for _, vs := range app.ValueSources {
+		if vs.Commit != "" {
+			tree.RecordAlways(files, "value files come from "+vs.RepoURL)
+		}
+	}
 	if values == nil && len(app.ValueSources) > 0 && app.Err == nil {
 		var err error
 		if values, err = r.valueRepos(app); err != nil {
@@ -56,6 +75,7 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 		}
 	}
 	if app.Remote != nil && app.Err == nil {
+		tree.RecordAlways(files, "its files come from "+app.Remote.RepoURL)
 		var from *Repo
 		switch {
 		case app.Remote.Chart != "":
@@ -77,7 +97,7 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 		local := app
 		local.Remote = nil // its files are the fetched checkout's own
 		local.ValueSources = nil
-		out := from.render(ctx, local, values)
+		out := from.render(ctx, local, values, from.files)
 		deps := out.App.Dependencies // found while rendering
 		out.App = app
 		out.App.Dependencies = deps
@@ -87,11 +107,15 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 		if v, ok := r.prerendered.LoadAndDelete(app.Path); ok && v.(*Rendered).App.Kind == app.Kind {
 			rd := *v.(*Rendered)
 			rd.App = app
+			if rc, ok := r.recorders.LoadAndDelete(v.(*Rendered)); ok {
+				r.recorders.Store(&rd, rc)
+			}
 			return &rd
 		}
 	}
-	out := &Rendered{App: app, Values: valueTrees(values)}
+	out := &Rendered{App: app, Values: r.valueTrees(values, files)}
 	if app.Err != nil {
+		tree.RecordAlways(files, "discovery found an error")
 		out.Err = app.Err
 		return out
 	}
@@ -107,19 +131,14 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 		out.Err = fmt.Errorf("app path %s: %w", app.Path, err)
 		return out
 	}
+	tree.RecordDir(files, dir)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		out.Err = &FileError{File: app.Path, Err: errors.New("app directory does not exist in the repository")}
 		return out
 	}
 	switch app.Kind {
-	case KindPlain:
-		r.renderPlain(ctx, dir, out)
-	case KindKustomize:
-		r.renderKustomize(ctx, dir, out)
-	case KindHelm:
-		r.renderHelm(ctx, dir, out)
-	case KindJsonnet:
-		r.renderJsonnet(ctx, dir, out)
+	case KindPlain, KindKustomize, KindHelm, KindJsonnet:
+		r.renderer(app.Kind, files).Render(ctx, dir, out)
 	case KindPlugin:
 		out.Err = fmt.Errorf("app %s uses an Argo CD Config Management Plugin: plugins are %w, so its images cannot be seen", app.Path, ErrUnsupported)
 	default:
@@ -130,3 +149,13 @@ func (r *Repo) render(ctx context.Context, app App, values map[string]*Repo) *Re
 
 // Rendered is one app's output (see render.Rendered).
 type Rendered = render.Rendered
+
+// inputsOf is what rendering and extracting rd read: call it after Images
+// and Warnings. Each rendered app's recorder is handed out once.
+func (r *Repo) inputsOf(rd *Rendered) *InputSet {
+	v, ok := r.recorders.LoadAndDelete(rd)
+	if !ok {
+		return &InputSet{Always: "no input set recorded"}
+	}
+	return v.(*recorder).set()
+}

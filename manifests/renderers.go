@@ -1,8 +1,6 @@
 package manifests
 
 import (
-	"context"
-
 	"github.com/gitops-gate/gitops-gate/manifests/render"
 	"github.com/gitops-gate/gitops-gate/manifests/render/helmapp"
 	"github.com/gitops-gate/gitops-gate/manifests/render/jsonnetapp"
@@ -28,35 +26,21 @@ func (r *Repo) renderOptions() render.Options {
 
 // renderer returns the renderer of an app kind; nil for kinds that are not
 // rendered.
-func (r *Repo) renderer(kind Kind) render.Renderer {
+// files is the tree the renderer reads through: r's own, or one app's
+// recording view of it.
+func (r *Repo) renderer(kind Kind, files tree.Tree) render.Renderer {
 	ro := r.renderOptions()
 	switch kind {
 	case KindPlain:
-		return plain.New(r.files, ro, jsonnetapp.New(r.files, ro).EvalFiles)
+		return plain.New(files, ro, jsonnetapp.New(files, ro).EvalFiles)
 	case KindKustomize:
-		return kustomize.New(r.files, ro)
+		return kustomize.New(files, ro)
 	case KindHelm:
-		return helmapp.New(r.files, ro, r.fetchDependencies)
+		return helmapp.New(files, ro, r.fetchDependencies)
 	case KindJsonnet:
-		return jsonnetapp.New(r.files, ro)
+		return jsonnetapp.New(files, ro)
 	}
 	return nil
-}
-
-func (r *Repo) renderPlain(ctx context.Context, dir string, out *Rendered) {
-	r.renderer(KindPlain).Render(ctx, dir, out)
-}
-
-func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
-	r.renderer(KindKustomize).Render(ctx, dir, out)
-}
-
-func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
-	r.renderer(KindHelm).Render(ctx, dir, out)
-}
-
-func (r *Repo) renderJsonnet(ctx context.Context, dir string, out *Rendered) {
-	r.renderer(KindJsonnet).Render(ctx, dir, out)
 }
 
 // readManifests parses one repository file into objects with exact lines.
@@ -69,14 +53,18 @@ func (r *Repo) checkChartFiles(dir string) error {
 	return helmapp.CheckChartFiles(r.files, r.renderOptions(), dir)
 }
 
-// valueTrees are the trees of the ref repositories of an app's value files.
-func valueTrees(values map[string]*Repo) map[string]tree.Tree {
+// valueTrees are the trees of the ref repositories of an app's value files;
+// the checkout's own is read through files (the app's recording tree).
+func (r *Repo) valueTrees(values map[string]*Repo, files tree.Tree) map[string]tree.Tree {
 	if values == nil {
 		return nil
 	}
 	out := make(map[string]tree.Tree, len(values))
 	for ref, v := range values {
 		out[ref] = v.files
+		if v == r {
+			out[ref] = files
+		}
 	}
 	return out
 }

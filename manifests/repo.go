@@ -145,6 +145,11 @@ type Repo struct {
 	charts sync.Map // string -> *fetchedChart
 	// artifacts are the allowed OCI artifacts fetched, by artifactKey.
 	artifacts sync.Map // string -> *fetchedArtifact
+
+	// inputs caches the hashes of input sets (inputs.go); recorders holds
+	// each rendered app's recorder until Scan asks for its input set.
+	inputs    inputCache
+	recorders sync.Map // *Rendered -> *recorder
 }
 
 type remoteRepo struct {

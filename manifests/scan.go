@@ -33,6 +33,15 @@ type AppImages struct {
 	Remote       *RemoteSource  `json:"remote,omitempty"`
 	Dependencies []RemoteSource `json:"dependencies,omitempty"`
 	ValueSources []RemoteSource `json:"valueSources,omitempty"`
+	// CarriedOver says the entry was not rendered but carried over from
+	// an earlier scan whose inputs it shares (ScanOptions.Reuse).
+	CarriedOver bool `json:"carriedOver,omitempty"`
+
+	// Source is the app as discovery produced it (before rendering), and
+	// Inputs what rendering and extracting it read: what incremental
+	// evaluation records. Neither is part of the inventory's JSON.
+	Source *App      `json:"-"`
+	Inputs *InputSet `json:"-"`
 }
 
 // ScanOptions select what Scan renders.
@@ -42,6 +51,11 @@ type ScanOptions struct {
 	// Adjust, when set, may change each selected app's settings before it
 	// renders (the Argo CD plugin's environment); its error fails that app.
 	Adjust func(*App) error
+	// Reuse, when set, is asked for each app (after Adjust) before it
+	// renders, concurrently: an entry it returns is used as the app's,
+	// unrendered (it should be marked CarriedOver and hold its Source and
+	// Inputs).
+	Reuse func(App) (AppImages, bool)
 }
 
 // Scan discovers, renders and extracts every app, rendering in parallel.
@@ -79,9 +93,40 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 			r.prerendered.Delete(apps[i].Path)
 		}
 	}
-	rendered := r.RenderAll(ctx, apps)
-	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(rendered))}
-	for i, rd := range rendered {
+	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(apps))}
+	// Apps carried over are not rendered; the others render in parallel,
+	// in their order.
+	reused := make([]bool, len(apps))
+	if opts.Reuse != nil {
+		// Checking an app's inputs reads and hashes files: in parallel.
+		sem := make(chan struct{}, r.opts.Concurrency)
+		var wg sync.WaitGroup
+		for i, app := range apps {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if e, ok := opts.Reuse(app); ok {
+					inv.Apps[i], reused[i] = e, true
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	var toRender []App
+	var at []int
+	for i, app := range apps {
+		if reused[i] {
+			// A layout app discovery rendered is not needed again.
+			r.prerendered.Delete(app.Path)
+			continue
+		}
+		toRender = append(toRender, app)
+		at = append(at, i)
+	}
+	rendered := r.RenderAll(ctx, toRender)
+	for k, rd := range rendered {
 		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, GeneratedBy: rd.App.GeneratedBy, Images: rd.Images(ex), Warnings: rd.Warnings(ex),
 			Remote: rd.App.Remote, Dependencies: rd.App.Dependencies, ValueSources: rd.App.ValueSources}
 		if ai.Images == nil {
@@ -90,7 +135,9 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 		if rd.Err != nil {
 			ai.Error = rd.Err.Error()
 		}
-		inv.Apps[i] = ai
+		src := toRender[k]
+		ai.Source, ai.Inputs = &src, r.inputsOf(rd)
+		inv.Apps[at[k]] = ai
 	}
 	return inv, rendered, nil
 }

@@ -109,6 +109,7 @@ func newCheckCmd() *cobra.Command {
 	var ef engineFlags
 	var output string
 	var files checkFiles
+	var state stateFlags
 	cmd := &cobra.Command{
 		Use:   "check DIR",
 		Short: "Verify that every image of the repository in DIR is signed by a trusted identity",
@@ -149,9 +150,18 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 			if err != nil {
 				return err
 			}
-			rep, err := eng.Check(cmd.Context(), args[0], gate.CheckOptions{Manifests: mopts, App: rf.app})
+			inc, err := state.load()
+			if err != nil {
+				return err
+			}
+			rep, rec, err := eng.CheckIncremental(cmd.Context(), args[0], gate.CheckOptions{Manifests: mopts, App: rf.app}, inc)
 			if err != nil {
 				return scanError(err)
+			}
+			if state.path == "" {
+				rep.Rendering = nil // every app rendered, as always without --state
+			} else if err := state.save(rec); err != nil {
+				return &exitError{exitOperational, err}
 			}
 			var warnings []string
 			if eng.TrustErr != nil {
@@ -171,6 +181,7 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 	cmd.Flags().BoolVar(&ef.ignoreSCT, "insecure-ignore-sct", false, "native form (--identity): do not require the certificate's embedded SCT, as cosign's flag")
 	ef.github.register(cmd)
 	cmd.Flags().StringArrayVar(&ef.bundles, "bundle", nil, "Sigstore bundle file signing or attesting an image, as cosign verify --bundle (repeatable; admission will not see it)")
+	state.register(cmd)
 	return cmd
 }
 

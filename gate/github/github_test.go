@@ -225,3 +225,27 @@ func TestPostStatusAsGitHubApp(t *testing.T) {
 		t.Error("a bad private key must be refused")
 	}
 }
+
+// TestInterpretBaseCommit: the commit a change starts from (a pull
+// request's base, a push's previous head) is kept when it is a commit SHA,
+// for incremental evaluation to prefer its inventory; GitHub's all-zero
+// "before" of a new branch, or anything else, is no base.
+func TestInterpretBaseCommit(t *testing.T) {
+	payload, err := os.ReadFile("../../testdata/github-webhooks/pull_request.opened.payload.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := Interpret(&Delivery{ID: "x", Event: "pull_request", Payload: payload}); err != nil || ev.Base != "f95f852bd8fca8fcc58a9a2d6c842781e32a215e" {
+		t.Errorf("pull request base: %+v %v", ev, err)
+	}
+	for before, want := range map[string]string{
+		"2222222222222222222222222222222222222222": "2222222222222222222222222222222222222222",
+		"0000000000000000000000000000000000000000": "",
+		"not-a-sha": "",
+	} {
+		push := []byte(`{"ref":"refs/heads/main","before":"` + before + `","after":"1111111111111111111111111111111111111111","repository":{"full_name":"acme/gitops","clone_url":"https://github.com/acme/gitops.git"}}`)
+		if ev, err := Interpret(&Delivery{Event: "push", Payload: push}); err != nil || ev.Base != want {
+			t.Errorf("push before %q: base %q, want %q (%v)", before, ev.Base, want, err)
+		}
+	}
+}

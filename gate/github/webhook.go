@@ -164,15 +164,20 @@ func readBody(r *http.Request, max int64) ([]byte, error) {
 
 // Event is what the gate does with a delivery.
 type Event struct {
-	Kind           string // ping, pull_request, push
-	Action         string
-	Repo           string // owner/name
-	CloneURL       string
-	PR             int
-	PRTitle        string
-	SHA            string
-	Ref            string // the ref to fetch
-	Branch         string // for push: the branch name
+	Kind     string // ping, pull_request, push
+	Action   string
+	Repo     string // owner/name
+	CloneURL string
+	PR       int
+	PRTitle  string
+	SHA      string
+	Ref      string // the ref to fetch
+	Branch   string // for push: the branch name
+	// Base is the commit the change starts from: the pull request's base
+	// (pull_request.base.sha) or the push's previous head (before), when
+	// GitHub sent a valid one. Incremental evaluation prefers its
+	// inventory; it is never trusted for anything else.
+	Base           string
 	InstallationID int64
 	// UpdatedAt is the pull request's pull_request.updated_at: which of
 	// two deliveries describes the newer state of the pull request.
@@ -318,7 +323,7 @@ func Interpret(d *Delivery) (*Event, error) {
 		pr := e.GetPullRequest()
 		ev := &Event{Kind: "pull_request", Action: e.GetAction(), Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(),
 			PR: e.GetNumber(), PRTitle: pr.GetTitle(), SHA: pr.GetHead().GetSHA(), InstallationID: e.GetInstallation().GetID(),
-			UpdatedAt: pr.GetUpdatedAt().Time}
+			UpdatedAt: pr.GetUpdatedAt().Time, Base: validOrEmpty(pr.GetBase().GetSHA())}
 		if ev.PR == 0 {
 			ev.PR = pr.GetNumber()
 		}
@@ -335,7 +340,7 @@ func Interpret(d *Delivery) (*Event, error) {
 		return ev, nil
 	case *gh.PushEvent:
 		ev := &Event{Kind: "push", Repo: e.GetRepo().GetFullName(), CloneURL: e.GetRepo().GetCloneURL(), SHA: e.GetAfter(),
-			Ref: e.GetRef(), InstallationID: e.GetInstallation().GetID()}
+			Ref: e.GetRef(), InstallationID: e.GetInstallation().GetID(), Base: validOrEmpty(e.GetBefore())}
 		if b, ok := strings.CutPrefix(ev.Ref, "refs/heads/"); ok {
 			ev.Branch = b
 		} else {
@@ -352,4 +357,13 @@ func Interpret(d *Delivery) (*Event, error) {
 		return ev, nil
 	}
 	return &Event{Kind: d.Event, Ignore: "event " + clip(d.Event) + " is not one the gate acts on"}, nil
+}
+
+// validOrEmpty keeps s only when it is a full commit SHA other than the
+// all-zero one GitHub sends for a new branch.
+func validOrEmpty(s string) string {
+	if !ValidSHA(s) || strings.Trim(s, "0") == "" {
+		return ""
+	}
+	return s
 }

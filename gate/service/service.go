@@ -26,6 +26,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/github"
 	"github.com/gitops-gate/gitops-gate/gate/gitsrc"
+	"github.com/gitops-gate/gitops-gate/gate/incremental"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/service/config"
@@ -256,7 +257,7 @@ func (s *Service) Intake(ctx context.Context, d *github.Delivery) (*IntakeResult
 				}
 			}
 			spec = &store.Spec{Repo: ev.Repo, CloneURL: cloneURL, PR: ev.PR, PRTitle: ev.PRTitle, SHA: ev.SHA, Ref: ev.Ref,
-				Trigger: ev.Kind, InstallationID: ev.InstallationID, DeliveryID: d.ID, PRUpdatedAt: ev.UpdatedAt}
+				Trigger: ev.Kind, InstallationID: ev.InstallationID, DeliveryID: d.ID, PRUpdatedAt: ev.UpdatedAt, BaseSHA: ev.Base}
 		}
 		if spec != nil && spec.CloneURL == "" {
 			// A re-run or check suite: the clone URL as for a push.
@@ -317,6 +318,9 @@ type Request struct {
 	// option of that source, through the code the hook's local mode uses
 	// (argocd.CheckSource).
 	Application *argocd.Spec `json:"application,omitempty"`
+	// Full renders every app again instead of carrying over those whose
+	// inputs did not change since an earlier evaluation.
+	Full bool `json:"full,omitempty"`
 	// Requester names the caller (set by the HTTP layer from the API
 	// token, never from the body) for its quota of queued evaluations.
 	Requester string `json:"-"`
@@ -370,7 +374,7 @@ func (s *Service) Submit(ctx context.Context, r Request) (string, error) {
 	if !watched && r.Repo != demoRepo && len(s.cfg.Defaults.Policies)+len(s.cfg.Defaults.Identities)+len(s.cfg.Defaults.Keys) == 0 {
 		return "", fmt.Errorf("%w: repository %s is not configured", ErrBadRequest, r.Repo)
 	}
-	spec := &store.Spec{Repo: r.Repo, SHA: r.Revision, Ref: r.Ref, PR: r.PR, Apps: r.Apps, Trigger: r.Trigger, Requester: r.Requester}
+	spec := &store.Spec{Repo: r.Repo, SHA: r.Revision, Ref: r.Ref, PR: r.PR, Apps: r.Apps, Trigger: r.Trigger, Requester: r.Requester, Full: r.Full}
 	if r.Application != nil {
 		src, err := r.Application.SourceAt(r.Application.Source)
 		if err != nil {
@@ -689,8 +693,8 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 			}
 		}
 	}()
-	rep, err := s.check(ectx, ev)
-	finish := store.Finish{}
+	rep, inv, err := s.check(ectx, ev)
+	finish := store.Finish{Inventory: inv}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return // shutting down: the lease expires and another worker takes over
@@ -699,6 +703,7 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 		s.st.Retry(ctx, job, s.owner, time.Now().Add(time.Duration(job.Attempts)*5*time.Second), err.Error())
 		return
 	case err != nil:
+		finish.Inventory = nil
 		finish.Result, finish.Error = string(gate.StatusError), err.Error()
 		rep = &gate.Report{APIVersion: gate.APIVersion, Result: gate.StatusError}
 		finish.Statuses = s.finalStatuses(ev, stateOf(gate.StatusError), github.Truncate("Could not check: "+err.Error(), 140), nil)
@@ -740,30 +745,32 @@ func (s *Service) evaluate(ctx context.Context, job *store.Job) {
 }
 
 // check fetches the evaluation's commit (or uses its local directory) and
-// runs the engine on it.
-func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report, error) {
+// runs the engine on it. A whole-repository check is incremental (see
+// incremental): it starts from an earlier evaluation's inventory and
+// returns its own, to be stored, for the next.
+func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report, *store.Inventory, error) {
 	eng, err := s.engineFor(ev.Spec.Repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir := ev.Spec.Local
 	if dir == "" {
 		if s.o.Fetcher == nil {
-			return nil, errors.New("no git fetcher configured")
+			return nil, nil, errors.New("no git fetcher configured")
 		}
 		token := ""
 		if s.o.GitHub != nil {
 			// An API or Argo CD evaluation has no webhook installation: a
 			// GitHub App looks the repository's installation up.
 			if token, err = s.o.GitHub.RepoToken(ctx, ev.Spec.Repo, ev.Spec.InstallationID); err != nil {
-				return nil, needsAction{fmt.Errorf("GitHub token: %w", err)}
+				return nil, nil, needsAction{fmt.Errorf("GitHub token: %w", err)}
 			}
 		}
 		var cleanup func()
 		dir, cleanup, err = s.o.Fetcher.Checkout(ctx, gitsrc.Request{CloneURL: ev.Spec.CloneURL, Ref: ev.Spec.Ref, SHA: ev.Spec.SHA, Token: token},
 			filepath.Join(s.cfg.DataDir, "checkouts"))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer cleanup()
 	}
@@ -781,27 +788,35 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 	if s.proposesPins(ev) || s.offersPinsButton(ev) {
 		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: mopts})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// Pins are proposed only when every image passed: each edit is a
 		// digest this evaluation verified.
 		if rep.Result == gate.StatusPass && (len(plan.Edits) > 0 || len(plan.Skipped) > 0) {
 			if rep.ProposedPins, err = gate.ProposePins(repo, plan); err != nil {
-				return nil, fmt.Errorf("proposing pins: %w", err)
+				return nil, nil, fmt.Errorf("proposing pins: %w", err)
 			}
 		}
-		return rep, nil
+		return rep, nil, nil
 	}
 	if len(ev.Spec.Application) > 0 {
 		var app argocd.Spec
 		if err := json.Unmarshal(ev.Spec.Application, &app); err != nil {
-			return nil, fmt.Errorf("application: %w", err)
+			return nil, nil, fmt.Errorf("application: %w", err)
 		}
-		return argocd.CheckSource(ctx, eng, dir, &app, mopts)
+		rep, err := argocd.CheckSource(ctx, eng, dir, &app, mopts)
+		return rep, nil, err
 	}
-	rep, err := eng.Check(ctx, dir, gate.CheckOptions{Manifests: mopts})
+	inc := s.base(ctx, eng, ev, mopts)
+	rep, rec, err := eng.CheckIncremental(ctx, dir, gate.CheckOptions{Manifests: mopts}, inc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var inv *store.Inventory
+	if data, err := incremental.Encode(rec); err != nil {
+		s.log.Warn("encoding the inventory record; the next evaluation renders everything", "id", ev.ID, "err", err)
+	} else {
+		inv = &store.Inventory{Fingerprint: incremental.Digest(rec.Fingerprint), Data: data}
 	}
 	if len(ev.Spec.Apps) > 0 {
 		var apps []gate.AppVerdict
@@ -813,13 +828,41 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		// Every app asked for must be there: one left out in silence
 		// would be a pass for what was never checked.
 		if missing := missingApps(ev.Spec.Apps, rep.Apps); len(missing) > 0 {
-			return nil, permanent(fmt.Errorf("apps %s: not in %s at %s (its apps: %s)", strings.Join(missing, ", "), ev.Spec.Repo, ev.Spec.SHA, appList(rep.Apps)))
+			return nil, nil, permanent(fmt.Errorf("apps %s: not in %s at %s (its apps: %s)", strings.Join(missing, ", "), ev.Spec.Repo, ev.Spec.SHA, appList(rep.Apps)))
 		}
-		filtered := &gate.Report{APIVersion: rep.APIVersion, Apps: apps}
+		filtered := &gate.Report{APIVersion: rep.APIVersion, Apps: apps, Rendering: rep.Rendering}
 		filtered.Recount()
 		rep = filtered
 	}
-	return rep, nil
+	return rep, inv, nil
+}
+
+// base finds what an evaluation starts from: the stored inventory of the
+// change's base commit, else the newest of the repository under the same
+// fingerprint. Without one, or when told to (incremental: false, an API
+// request's full), every app is rendered.
+func (s *Service) base(ctx context.Context, eng *gate.Engine, ev *store.Evaluation, mopts manifests.Options) gate.Incremental {
+	if ev.Spec.Full || (s.cfg.Incremental != nil && !*s.cfg.Incremental) {
+		return gate.Incremental{Full: true}
+	}
+	var prefer []string
+	if ev.Spec.BaseSHA != "" {
+		prefer = append(prefer, ev.Spec.BaseSHA)
+	}
+	fp := incremental.Digest(eng.Fingerprint(mopts))
+	stored, err := s.st.BaseInventory(ctx, ev.Spec.Repo, fp, prefer)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("finding a base inventory; rendering every app", "id", ev.ID, "err", err)
+		}
+		return gate.Incremental{}
+	}
+	rec, err := incremental.Decode(stored.Data)
+	if err != nil {
+		s.log.Warn("reading the base inventory; rendering every app", "id", ev.ID, "base", stored.EvaluationID, "err", err)
+		return gate.Incremental{}
+	}
+	return gate.Incremental{Base: rec, BaseName: stored.EvaluationID, BaseCommit: stored.SHA}
 }
 
 // proposesPins says whether the evaluation's pull request gets the

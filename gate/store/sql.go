@@ -139,6 +139,17 @@ var migrations = []string{
 	CREATE INDEX evaluations_state_created ON evaluations(state, created_at);`,
 	// 4: the GitHub check run of an evaluation.
 	`ALTER TABLE evaluations ADD COLUMN check_run_id INTEGER NOT NULL DEFAULT 0;`,
+	// 5: inventories with their input sets, for incremental evaluation.
+	`CREATE TABLE evaluation_inventories (
+		evaluation_id TEXT PRIMARY KEY REFERENCES evaluations(id) ON DELETE CASCADE,
+		repo TEXT NOT NULL,
+		sha TEXT NOT NULL,
+		fingerprint TEXT NOT NULL,
+		data BLOB NOT NULL,
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX evaluation_inventories_repo ON evaluation_inventories(repo, fingerprint, created_at);
+	CREATE INDEX evaluation_inventories_sha ON evaluation_inventories(repo, sha);`,
 }
 
 // Job priorities: lower runs first.
@@ -539,6 +550,11 @@ func (s *SQL) FinishEvaluation(ctx context.Context, job *Job, owner string, f Fi
 				return err
 			}
 		}
+		if f.Inventory != nil {
+			if err := s.insertInventory(ctx, tx, job.EvaluationID, f.Inventory, now); err != nil {
+				return err
+			}
+		}
 		if err := s.insertStatuses(ctx, tx, f.Statuses, now); err != nil {
 			return err
 		}
@@ -553,6 +569,64 @@ func (s *SQL) FinishEvaluation(ctx context.Context, job *Job, owner string, f Fi
 		_, err := tx.ExecContext(ctx, s.rb(`UPDATE jobs SET state = 'done', owner = '' WHERE id = ?`), job.ID)
 		return err
 	})
+}
+
+// keptInventories bounds the inventories kept per repository: a base is
+// most useful when recent, and each is up to a few MiB.
+const keptInventories = 20
+
+func (s *SQL) insertInventory(ctx context.Context, tx *sql.Tx, evalID string, inv *Inventory, now time.Time) error {
+	var repo, sha string
+	if err := tx.QueryRowContext(ctx, s.rb(`SELECT repo, sha FROM evaluations WHERE id = ?`), evalID).Scan(&repo, &sha); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.rb(`DELETE FROM evaluation_inventories WHERE evaluation_id = ?`), evalID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.rb(`INSERT INTO evaluation_inventories(evaluation_id, repo, sha, fingerprint, data, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		evalID, repo, sha, inv.Fingerprint, inv.Data, ms(now)); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, s.rb(`DELETE FROM evaluation_inventories WHERE repo = ? AND evaluation_id NOT IN (
+		SELECT evaluation_id FROM evaluation_inventories WHERE repo = ? ORDER BY created_at DESC, evaluation_id DESC LIMIT ?)`), repo, repo, keptInventories)
+	return err
+}
+
+// BaseInventory implements Store: the newest inventory of repo with the
+// fingerprint at one of the commits preferred, else the newest with the
+// fingerprint, else the newest at all (whose fingerprint then says why it
+// cannot be used).
+func (s *SQL) BaseInventory(ctx context.Context, repo, fingerprint string, prefer []string) (*StoredInventory, error) {
+	const cols = `SELECT evaluation_id, repo, sha, fingerprint, data, created_at FROM evaluation_inventories WHERE repo = ?`
+	type query struct {
+		where string
+		args  []any
+	}
+	var qs []query
+	if len(prefer) > 0 {
+		in := strings.TrimSuffix(strings.Repeat("?, ", len(prefer)), ", ")
+		args := []any{repo, fingerprint}
+		for _, p := range prefer {
+			args = append(args, p)
+		}
+		qs = append(qs, query{` AND fingerprint = ? AND sha IN (` + in + `)`, args})
+	}
+	qs = append(qs, query{` AND fingerprint = ?`, []any{repo, fingerprint}}, query{``, []any{repo}})
+	for _, q := range qs {
+		var inv StoredInventory
+		var created int64
+		err := s.db.QueryRowContext(ctx, s.rb(cols+q.where+` ORDER BY created_at DESC, evaluation_id DESC LIMIT 1`), q.args...).
+			Scan(&inv.EvaluationID, &inv.Repo, &inv.SHA, &inv.Fingerprint, &inv.Data, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		inv.CreatedAt = time.UnixMilli(created).UTC()
+		return &inv, nil
+	}
+	return nil, ErrNotFound
 }
 
 func nullJSON(b json.RawMessage) any {

@@ -74,6 +74,12 @@ type Spec struct {
 	// Application is the Argo CD Application source spec to render the
 	// one app with (argocd.Spec, sent by the PreSync hook).
 	Application json.RawMessage `json:"application,omitempty"`
+	// BaseSHA is the commit the change starts from (the pull request's
+	// base, the push's previous head): incremental evaluation prefers its
+	// inventory as the base.
+	BaseSHA string `json:"baseSha,omitempty"`
+	// Full renders every app, whatever an earlier evaluation left.
+	Full bool `json:"full,omitempty"`
 }
 
 // Evaluation is one evaluation as stored.
@@ -259,6 +265,26 @@ type Finish struct {
 	// CommentKey, when set, queues a JobComment for the evaluation, run in
 	// order with the other comment jobs of the same key (its pull request).
 	CommentKey string
+	// Inventory, when set, is kept as a base for later evaluations of the
+	// repository (incremental evaluation).
+	Inventory *Inventory
+}
+
+// Inventory is an evaluation's rendered inventory with what each app was
+// rendered from (gate/incremental's encoded Record). The store treats it as
+// opaque bytes; Fingerprint (a digest of the gate's version, policies and
+// rendering settings) selects the bases a later evaluation may use.
+type Inventory struct {
+	Fingerprint string
+	Data        []byte
+}
+
+// StoredInventory is an Inventory as stored, with its evaluation.
+type StoredInventory struct {
+	Inventory
+	EvaluationID string
+	Repo, SHA    string
+	CreatedAt    time.Time
 }
 
 // Store is the gate's durable state. Implementations are safe for
@@ -291,6 +317,13 @@ type Store interface {
 	Retry(ctx context.Context, job *Job, owner string, notBefore time.Time, lastErr string) error
 	// Fail gives up on a job after too many attempts.
 	Fail(ctx context.Context, job *Job, owner string, lastErr string) error
+
+	// BaseInventory finds the inventory a new evaluation of repo starts
+	// from: the newest with the fingerprint at one of the prefer commits
+	// (the pull request's base, the push's previous commit), else the
+	// newest with the fingerprint, else the newest of the repository,
+	// whatever its fingerprint. ErrNotFound when the repository has none.
+	BaseInventory(ctx context.Context, repo, fingerprint string, prefer []string) (*StoredInventory, error)
 
 	Get(ctx context.Context, id string) (*Evaluation, error)
 	List(ctx context.Context, f Filter) ([]*Evaluation, int, error)

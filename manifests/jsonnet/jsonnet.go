@@ -52,6 +52,10 @@ type Job struct {
 type Output struct {
 	File string
 	JSON string
+	// Imports are the files, relative to Root, that evaluating this file
+	// and those before it in the job looked for, found or not (an import
+	// is searched for in several directories): what the output depends on.
+	Imports []string
 }
 
 // ErrOutsideRepo marks an import (or library path) that leads out of the
@@ -96,7 +100,7 @@ func Evaluate(job Job) ([]Output, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Output{File: f, JSON: js})
+		out = append(out, Output{File: f, JSON: js, Imports: append([]string(nil), imp.probed...)})
 	}
 	return out, nil
 }
@@ -114,6 +118,8 @@ type importer struct {
 	jpaths  []string
 	cache   map[string]cached
 	maxSize int64
+	// probed lists every path read or looked for, in order.
+	probed []string
 }
 
 func (im *importer) Import(importedFrom, importedPath string) (gojsonnet.Contents, string, error) {
@@ -164,6 +170,7 @@ func (im *importer) read(rel string) (gojsonnet.Contents, error) {
 	if c, ok := im.cache[rel]; ok {
 		return c.contents, c.err
 	}
+	im.probed = append(im.probed, rel)
 	c := cached{}
 	f, err := im.root.Open(filepath.FromSlash(rel))
 	if err == nil {

@@ -132,6 +132,11 @@ type Config struct {
 	// and Sigstore; it is on when no GitHub credentials are configured and
 	// no repository is watched, unless set to false.
 	Demo *bool `yaml:"demo"`
+	// Incremental (default true) renders, for each evaluation of a whole
+	// repository, only the apps whose inputs changed since an earlier
+	// evaluation, and carries the others over (docs/architecture.md);
+	// false renders every app every time.
+	Incremental *bool `yaml:"incremental"`
 
 	externalDerived bool
 	// uiPasswordFromEnv says the password came from GITOPS_GATE_UI_PASSWORD.

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("WebhookJobsFirst", func(t *testing.T) { webhookFirst(t, open(t)) })
 	t.Run("QuotaPerRequester", func(t *testing.T) { quota(t, open(t)) })
 	t.Run("Summaries", func(t *testing.T) { summaries(t, open(t)) })
+	t.Run("BaseInventory", func(t *testing.T) { baseInventory(t, open(t)) })
 	t.Run("CheckStepsInOrder", func(t *testing.T) { checkSteps(t, open(t)) })
 }
 
@@ -719,5 +720,66 @@ func summaries(t *testing.T, s store.Store) {
 	}
 	if got, err := s.Summaries(ctx, store.SummaryOptions{Repo: "acme/none", Since: start}); err != nil || len(got) != 0 {
 		t.Errorf("unknown repository: %+v %v", got, err)
+	}
+}
+
+// baseInventory: inventories are kept with their evaluation and found by
+// repository, fingerprint and preferred commit.
+func baseInventory(t *testing.T, s store.Store) {
+	if _, err := s.BaseInventory(ctx, "acme/gitops", "fp1", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("empty store: %v", err)
+	}
+	finishWith := func(sha, fp, data string) string {
+		t.Helper()
+		id, _, err := s.Accept(ctx, store.Intake{Spec: &store.Spec{Repo: "acme/gitops", SHA: sha, Trigger: "api"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := mustLease(t, s, "w")
+		if j.EvaluationID != id {
+			t.Fatalf("leased %s, want %s", j.EvaluationID, id)
+		}
+		var inv *store.Inventory
+		if data != "" {
+			inv = &store.Inventory{Fingerprint: fp, Data: []byte(data)}
+		}
+		if err := s.FinishEvaluation(ctx, j, "w", store.Finish{Result: "pass", Report: json.RawMessage(`{}`), Inventory: inv}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	a := finishWith("aaa", "fp1", "A\x00binary")
+	b := finishWith("bbb", "fp1", "B")
+	finishWith("ccc", "fp1", "") // no inventory kept
+	d := finishWith("ddd", "fp2", "D")
+	for _, c := range []struct {
+		fp     string
+		prefer []string
+		want   string
+	}{
+		{"fp1", []string{"aaa"}, a},        // the preferred commit
+		{"fp1", []string{"zzz", "aaa"}, a}, // any of them
+		{"fp1", []string{"ccc"}, b},        // no inventory there: newest of the fingerprint
+		{"fp1", nil, b},                    // newest of the fingerprint
+		{"fp3", []string{"aaa"}, d},        // none of the fingerprint: newest, to say why not
+	} {
+		got, err := s.BaseInventory(ctx, "acme/gitops", c.fp, c.prefer)
+		if err != nil || got.EvaluationID != c.want {
+			t.Errorf("BaseInventory(%s, %v) = %+v, %v; want evaluation %s", c.fp, c.prefer, got, err, c.want)
+		}
+	}
+	got, _ := s.BaseInventory(ctx, "acme/gitops", "fp1", []string{"aaa"})
+	if got == nil || string(got.Data) != "A\x00binary" || got.SHA != "aaa" || got.Repo != "acme/gitops" || got.Fingerprint != "fp1" || got.CreatedAt.IsZero() {
+		t.Errorf("stored inventory: %+v", got)
+	}
+	if _, err := s.BaseInventory(ctx, "acme/other", "fp1", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("another repository's inventory: %v", err)
+	}
+	// Pruning the evaluation prunes its inventory.
+	if _, err := s.Prune(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.BaseInventory(ctx, "acme/gitops", "fp1", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after prune: %+v, %v", got, err)
 	}
 }

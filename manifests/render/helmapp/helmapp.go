@@ -35,6 +35,9 @@ func (r *Repo) renderHelm(ctx context.Context, dir string, out *Rendered) {
 		return
 	}
 	depDirs, err := r.fetchDependencies(ctx, dir, chrt, &out.App)
+	if len(depDirs) > 0 || len(out.App.Dependencies) > 0 {
+		r.recordAlways("chart dependencies are fetched")
+	}
 	if err != nil {
 		out.Err = err
 		return
@@ -126,6 +129,7 @@ func (r *Repo) checkChartFiles(dir string) error {
 			return err
 		}
 		if d.IsDir() {
+			r.recordDir(p)
 			return nil
 		}
 		data, err := r.readFile(p) // confines symlinks, bounds size

@@ -66,6 +66,17 @@ func (r *Repo) evalJsonnetFiles(ctx context.Context, app App, files []string) ([
 	if err != nil {
 		return nil, fmt.Errorf("Jsonnet app %s: %w", app.Path, err)
 	}
+	for _, o := range outputs {
+		for _, rel := range o.Imports {
+			// Read through the Repo, as the importer read it: recorded
+			// with its content hash, or as absent.
+			if abs, err := r.abs(rel); err == nil {
+				r.readFile(abs)
+			} else {
+				r.recordAlways("Jsonnet import " + rel + ": " + err.Error())
+			}
+		}
+	}
 	var out []Resource
 	var errs []error
 	for _, o := range outputs {
@@ -135,9 +146,14 @@ func (r *Repo) jsonnetFiles(ctx context.Context, dir string, app App) ([]string,
 		}
 		if d.IsDir() {
 			if p == dir {
+				r.recordDir(p)
 				return nil
 			}
-			if skipDir(d, false) || !app.Directory.Recurse || detectKind(p) == KindHelm || kustomizationFile(p) != "" {
+			if skipDir(d, false) || !app.Directory.Recurse {
+				return fs.SkipDir
+			}
+			r.recordDir(p)
+			if detectKind(p) == KindHelm || kustomizationFile(p) != "" {
 				return fs.SkipDir
 			}
 			return nil

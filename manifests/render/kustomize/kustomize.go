@@ -26,6 +26,7 @@ import (
 // tracking when that is unambiguous (see kustomizeLocator); tracking costs a
 // fifth of the build, so it is paid only for the apps that need it.
 func (r *Repo) renderKustomize(ctx context.Context, dir string, out *Rendered) {
+	r.recordDir(dir)
 	kfile := kustomizationFile(dir)
 	if kfile == "" {
 		out.Err = &FileError{File: out.App.Path, Err: errors.New("no kustomization.yaml")}
@@ -167,6 +168,7 @@ func (f *confinedFS) Open(p string) (filesys.File, error) {
 	if _, err := f.repo.confine(p); err != nil {
 		return nil, err
 	}
+	f.repo.readFile(p) // records what is about to be read
 	return f.FileSystem.Open(p)
 }
 
@@ -174,7 +176,38 @@ func (f *confinedFS) ReadDir(p string) ([]string, error) {
 	if _, err := f.repo.confine(p); err != nil {
 		return nil, err
 	}
+	f.repo.recordDir(p)
 	return f.FileSystem.ReadDir(p)
+}
+
+// The probes below decide which file kustomize reads (which of the
+// kustomization file names exists, whether a resource is a file or a
+// base): each records the listing of the directory it looks in. What
+// cannot be recorded exactly marks the app always rendered.
+
+func (f *confinedFS) Exists(p string) bool {
+	f.repo.recordProbe(p)
+	return f.FileSystem.Exists(p)
+}
+
+func (f *confinedFS) IsDir(p string) bool {
+	f.repo.recordProbe(p)
+	return f.FileSystem.IsDir(p)
+}
+
+func (f *confinedFS) CleanedAbs(p string) (filesys.ConfirmedDir, string, error) {
+	f.repo.recordProbe(p)
+	return f.FileSystem.CleanedAbs(p)
+}
+
+func (f *confinedFS) Glob(pattern string) ([]string, error) {
+	f.repo.recordAlways("kustomize matched a glob: " + f.repo.rel(pattern))
+	return f.FileSystem.Glob(pattern)
+}
+
+func (f *confinedFS) Walk(p string, fn filepath.WalkFunc) error {
+	f.repo.recordAlways("kustomize walked a directory: " + f.repo.rel(p))
+	return f.FileSystem.Walk(p, fn)
 }
 
 // patchRoot adds buildMetadata: [originAnnotations] when tracking origins, and applies image
@@ -270,6 +303,7 @@ func (r *Repo) checkComponents(dir string, opts KustomizeOptions, sources *[]str
 	seen := map[string]bool{}
 	for _, c := range opts.Components {
 		local := filepath.Join(dir, filepath.FromSlash(c))
+		r.recordProbe(local)
 		st, err := os.Stat(local)
 		switch {
 		case err != nil && looksRemote(c):
@@ -290,6 +324,7 @@ func (r *Repo) checkComponents(dir string, opts KustomizeOptions, sources *[]str
 			return nil, fmt.Errorf("%q: %w", c, err)
 		}
 		if st.IsDir() {
+			r.recordDir(local)
 			if k := kustomizationFile(local); k != "" {
 				if err := r.checkLocalOnly(k, seen, sources); err != nil {
 					return nil, err
@@ -392,6 +427,7 @@ func (r *Repo) checkLocalOnly(kfile string, seen map[string]bool, sources *[]str
 			continue // an inline object or patch, not a path
 		}
 		local := filepath.Join(dir, filepath.FromSlash(s))
+		r.recordProbe(local)
 		st, statErr := os.Stat(local)
 		if statErr != nil {
 			if looksRemote(s) {
@@ -406,6 +442,7 @@ func (r *Repo) checkLocalOnly(kfile string, seen map[string]bool, sources *[]str
 			return &FileError{File: rel, Line: n.Line, Err: fmt.Errorf("%q: %w", s, err)}
 		}
 		if st.IsDir() {
+			r.recordDir(local)
 			if k := kustomizationFile(local); k != "" {
 				if _, err := r.confine(k); err != nil {
 					return err

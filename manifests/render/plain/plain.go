@@ -56,9 +56,19 @@ func (r *Repo) renderPlain(ctx context.Context, dir string, out *Rendered) {
 		if d.IsDir() {
 			switch {
 			case p == dir:
+				r.recordDir(p)
 				return nil
 			case !opts.Recurse:
 				return fs.SkipDir
+			case p == gitDir && opts.ArgoCD:
+				return fs.SkipDir
+			case skipDir(d, false) && !opts.ArgoCD:
+				return fs.SkipDir
+			}
+			// The subdirectory's listing decides what is read in it, and
+			// whether it is an app of its own.
+			r.recordDir(p)
+			switch {
 			case opts.ArgoCD:
 				// Argo CD walks every subdirectory. Only the checkout's own
 				// Git directory is left out: nothing in it is part of a

@@ -1,0 +1,144 @@
+package gate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/gitops-gate/gitops-gate/gate/incremental"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// Incremental is what an incremental check starts from.
+type Incremental struct {
+	// Base is the base evaluation's record (nil: render everything), and
+	// BaseName and BaseCommit name it in the report.
+	Base       *incremental.Record
+	BaseName   string
+	BaseCommit string
+	// Full renders every app whatever the base (--full).
+	Full bool
+}
+
+// CheckIncremental is Check that renders only the apps whose inputs changed
+// since inc.Base and carries the others over, and returns, with the report,
+// the record the next evaluation starts from. The report is as complete as
+// Check's: every app and every image, each image judged again.
+func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOptions, inc Incremental) (*Report, *incremental.Record, error) {
+	fp := e.Fingerprint(o.Manifests)
+	mo := o.Manifests
+	mo.Extractors = mo.Extractors.Merge(e.Extractors())
+	po := incremental.Options{Base: inc.Base, Fingerprint: fp, Full: inc.Full}
+	if why := e.readsObjects(); why != "" && !inc.Full {
+		po.Full, po.FullReason = true, why
+	}
+	plan := incremental.NewPlanner(po)
+	repo, err := manifests.Open(dir, mo)
+	if err != nil {
+		return nil, nil, err
+	}
+	so := manifests.ScanOptions{App: o.App, Adjust: o.Adjust, Reuse: func(app manifests.App) (manifests.AppImages, bool) {
+		return plan.Reuse(app, repo)
+	}}
+	inv, rendered, err := repo.Scan(ctx, so)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
+	}
+	if len(inv.Apps) == 0 {
+		return nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
+	}
+	// As Check: the policies' own extractors, and the objects rules read
+	// (only rendered apps have them; readsObjects renders every app when a
+	// rule needs them).
+	e.addExtracted(ctx, inv, rendered)
+	rep := e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered))
+	nRendered, carried := plan.Counts()
+	rep.Rendering = &Rendering{Mode: RenderFull, Rendered: nRendered, CarriedOver: carried, Reason: plan.FullReason()}
+	if carried > 0 || plan.FullReason() == "" {
+		rep.Rendering.Mode, rep.Rendering.Base, rep.Rendering.BaseCommit = RenderIncremental, inc.BaseName, inc.BaseCommit
+	}
+	return rep, incremental.NewRecord(fp, inv), nil
+}
+
+// readsObjects says why apps cannot be carried over under these policies:
+// a rule that reads the rendered objects (an ImageValidatingPolicy's
+// matchConstraints and matchConditions, its CEL validations and images[]
+// extractors) would have nothing to read for an app that was not rendered
+// again, so every app is rendered. "" when no rule reads them.
+func (e *Engine) readsObjects() string {
+	for _, r := range e.Policies.Rules() {
+		if r.Constraints != nil {
+			return fmt.Sprintf("rule %s matches on the rendered objects, which are not carried over", r.ID())
+		}
+		for _, vf := range r.Verify {
+			if vf.Program != nil {
+				return fmt.Sprintf("rule %s reads the rendered objects (CEL), which are not carried over", r.ID())
+			}
+		}
+	}
+	return ""
+}
+
+// Fingerprint is what, besides the repository, decides what rendering the
+// repository with mo produces under this engine: the gate's build, the
+// policies, and the rendering settings (with the policies' extractors).
+func (e *Engine) Fingerprint(mo manifests.Options) incremental.Fingerprint {
+	mo.Extractors = mo.Extractors.Merge(e.Extractors())
+	return incremental.Fingerprint{
+		Gate:      incremental.GateVersion(),
+		Policies:  e.policyDigest,
+		Rendering: incremental.Digest(mo.Settings()),
+	}
+}
+
+// policyDigest hashes everything the engine judges with: the policy files'
+// contents (every file under a policy directory, policies or not), the
+// native identities and keys, bundles, trust material and switches.
+func policyDigest(cfg Config, trustID string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%q\n", incremental.Digest(struct {
+		Identities, Ignore             []string
+		RequireMatch, Strict, Tlog, SC bool
+		MaxSignatures                  int
+		Trust, Kyverno                 string
+		NamespaceLabels                any
+	}{cfg.Identities, cfg.PolicyIgnore, cfg.RequireMatch, cfg.StrictUnknownImages, cfg.InsecureIgnoreTlog, cfg.InsecureIgnoreSCT,
+		cfg.MaxSignatures, trustID, cfg.KyvernoVersion, cfg.NamespaceLabels}))
+	var files []string
+	for _, p := range cfg.PolicyPaths {
+		err := filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() {
+				files = append(files, f)
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	sort.Strings(files)
+	files = append(files, cfg.KeyFiles...)
+	files = append(files, cfg.BundleFiles...)
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%q\n", f)
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

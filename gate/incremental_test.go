@@ -1,0 +1,222 @@
+package gate_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/incremental"
+	"github.com/gitops-gate/gitops-gate/gate/trust"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// incrementalWorld is a registry with signed images, a repository of plain
+// apps and an engine that judges them.
+type incrementalWorld struct {
+	*env
+	dir, policyPath string
+}
+
+func newIncrementalWorld(t *testing.T) *incrementalWorld {
+	e := newEnv(t)
+	for _, repoTag := range []string{"acme/a:v1", "acme/b:v1", "acme/b:v2", "acme/c:v1", "acme/d:v1"} {
+		e.sign(e.push(repoTag), gatetest.SignOptions{})
+	}
+	w := &incrementalWorld{env: e, dir: t.TempDir(), policyPath: filepath.Join(t.TempDir(), "policy.yaml")}
+	w.writePolicy(acmePolicy)
+	for _, app := range []string{"a", "b", "c"} {
+		w.write("apps/"+app+"/deployment.yaml", w.deployment(app, "acme/"+app+":v1"))
+	}
+	return w
+}
+
+func (w *incrementalWorld) writePolicy(doc string) {
+	doc = strings.ReplaceAll(strings.ReplaceAll(doc, "REGISTRY", w.w.Registry.Host), "MUTATE", "false")
+	doc = strings.Replace(doc, "verifyDigest: true", "verifyDigest: false", 1)
+	if err := os.WriteFile(w.policyPath, []byte(doc), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *incrementalWorld) write(rel, content string) {
+	p := filepath.Join(w.dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *incrementalWorld) deployment(name, repoTag string) string {
+	return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + "}\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: " +
+		w.w.Ref(repoTag) + "\n"
+}
+
+func (w *incrementalWorld) engine() *gate.Engine {
+	w.t.Helper()
+	eng, err := gate.NewEngine(gate.Config{PolicyPaths: []string{w.policyPath}, Trust: trust.Source{TrustedRootPath: w.w.TrustedRootPath},
+		Registry: w.ropts, Cache: newOutcomeCache()})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return eng
+}
+
+func (w *incrementalWorld) check(eng *gate.Engine, mo manifests.Options, inc gate.Incremental) (*gate.Report, *incremental.Record) {
+	w.t.Helper()
+	rep, rec, err := eng.CheckIncremental(w.ctx, w.dir, gate.CheckOptions{Manifests: mo}, inc)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return rep, rec
+}
+
+func appNames(rep *gate.Report) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range rep.Apps {
+		out[a.Name] = a.CarriedOver
+	}
+	return out
+}
+
+// withoutMarks is a report's JSON without what says how it was rendered.
+func withoutMarks(t *testing.T, rep *gate.Report) []byte {
+	t.Helper()
+	c := *rep
+	c.Rendering = nil
+	c.Apps = append([]gate.AppVerdict(nil), rep.Apps...)
+	for i := range c.Apps {
+		c.Apps[i].CarriedOver = false
+	}
+	b, err := json.MarshalIndent(c, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestIncrementalCarriesOverUnchangedApps: unchanged apps are carried over
+// and marked so in the report; a changed app and a new one are rendered; a
+// deleted one disappears; the verdict equals a full evaluation's.
+func TestIncrementalCarriesOverUnchangedApps(t *testing.T) {
+	w := newIncrementalWorld(t)
+	eng := w.engine()
+	rep, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	if r := rep.Rendering; r == nil || r.Mode != gate.RenderFull || r.Rendered != 3 || r.CarriedOver != 0 || !strings.Contains(r.Reason, "no earlier evaluation") {
+		t.Fatalf("first evaluation: rendering %+v", rep.Rendering)
+	}
+	if rep.Result != gate.StatusPass {
+		t.Fatalf("first evaluation: %s %+v", rep.Result, rep.Summary)
+	}
+
+	w.write("apps/b/deployment.yaml", w.deployment("b", "acme/b:v2"))    // changed
+	if err := os.RemoveAll(filepath.Join(w.dir, "apps/c")); err != nil { // deleted
+		t.Fatal(err)
+	}
+	w.write("apps/d/deployment.yaml", w.deployment("d", "acme/d:v1")) // new
+	rep, _ = w.check(eng, manifests.Options{}, gate.Incremental{Base: rec, BaseName: "base-eval", BaseCommit: "abc"})
+	want := map[string]bool{"apps/a": true, "apps/b": false, "apps/d": false}
+	if got := appNames(rep); len(got) != len(want) || got["apps/a"] != true || got["apps/b"] || got["apps/d"] {
+		t.Errorf("apps (name: carried over) = %v, want %v", got, want)
+	}
+	if r := rep.Rendering; r == nil || r.Mode != gate.RenderIncremental || r.Rendered != 2 || r.CarriedOver != 1 || r.Base != "base-eval" || r.BaseCommit != "abc" {
+		t.Errorf("rendering %+v", rep.Rendering)
+	}
+	b, _ := json.Marshal(rep)
+	if !bytes.Contains(b, []byte(`"carriedOver":true`)) || !bytes.Contains(b, []byte(`"rendering":{"mode":"incremental","rendered":2,"carriedOver":1`)) {
+		t.Errorf("report JSON does not say what was carried over: %s", b)
+	}
+	full, _ := w.check(eng, manifests.Options{}, gate.Incremental{Full: true})
+	if got, want := withoutMarks(t, rep), withoutMarks(t, full); !bytes.Equal(got, want) {
+		t.Errorf("incremental report differs from the full one:\n%s\nfull:\n%s", got, want)
+	}
+	if full.Rendering.Mode != gate.RenderFull || full.Rendering.Reason != "a full render was asked for" || full.Rendering.CarriedOver != 0 {
+		t.Errorf("--full: rendering %+v", full.Rendering)
+	}
+}
+
+// TestCarriedOverTagsResolvedAgain: a carried-over app's image is judged
+// again, so a tag moved to an unsigned image since the base is caught.
+func TestCarriedOverTagsResolvedAgain(t *testing.T) {
+	w := newIncrementalWorld(t)
+	eng := w.engine()
+	_, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	// acme/a:v1 now names an unsigned image; no file of the repository changed.
+	w.push("acme/a:v1")
+	rep, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+	if rep.Rendering.CarriedOver != 3 {
+		t.Fatalf("nothing changed in the repository, yet rendering %+v", rep.Rendering)
+	}
+	for _, a := range rep.Apps {
+		if a.Name != "apps/a" {
+			continue
+		}
+		if !a.CarriedOver || len(a.Images) != 1 || a.Images[0].Status != gate.StatusFail || !strings.Contains(a.Images[0].Reason, "no signatures found") {
+			t.Errorf("carried-over app whose tag moved to an unsigned image: %+v", a)
+		}
+	}
+	if rep.Result != gate.StatusFail {
+		t.Errorf("result %s, want fail", rep.Result)
+	}
+}
+
+// TestChangedPolicyForcesFullRender: a base recorded under other policies
+// (or other rendering settings, or with --full) is not used at all.
+func TestChangedPolicyForcesFullRender(t *testing.T) {
+	w := newIncrementalWorld(t)
+	_, rec := w.check(w.engine(), manifests.Options{}, gate.Incremental{})
+	rep, _ := w.check(w.engine(), manifests.Options{}, gate.Incremental{Base: rec})
+	if rep.Rendering.CarriedOver != 3 {
+		t.Fatalf("same engine, same repository: rendering %+v", rep.Rendering)
+	}
+
+	// The same policy with one more rule: the policy digest changes.
+	w.writePolicy(acmePolicy + `  - name: another
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["other.example/*"]
+      attestors:
+      - entries:
+        - keyless: {issuer: "https://token.actions.githubusercontent.com", subject: "https://github.com/acme/*"}
+`)
+	rep, _ = w.check(w.engine(), manifests.Options{}, gate.Incremental{Base: rec})
+	if r := rep.Rendering; r.Mode != gate.RenderFull || r.CarriedOver != 0 || r.Rendered != 3 || !strings.Contains(r.Reason, "the policies changed") {
+		t.Errorf("changed policy: rendering %+v", r)
+	}
+	for _, a := range rep.Apps {
+		if a.CarriedOver {
+			t.Errorf("app %s carried over across a policy change", a.Name)
+		}
+	}
+
+	// Rendering settings: another Kubernetes version for charts.
+	w.writePolicy(acmePolicy)
+	rep, _ = w.check(w.engine(), manifests.Options{KubeVersion: "v1.29.0"}, gate.Incremental{Base: rec})
+	if r := rep.Rendering; r.Mode != gate.RenderFull || r.CarriedOver != 0 || !strings.Contains(r.Reason, "the rendering settings changed") {
+		t.Errorf("changed rendering settings: rendering %+v", r)
+	}
+}
+
+// TestPoliciesThatReadObjectsRenderEveryApp: an ImageValidatingPolicy
+// matches on and validates the rendered objects, which a carried-over app
+// does not have: under such a policy every app is rendered, and the
+// verdict says why.
+func TestPoliciesThatReadObjectsRenderEveryApp(t *testing.T) {
+	w := newIncrementalWorld(t)
+	w.writePolicy(blockEphemeral)
+	eng := w.engine()
+	_, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	rep, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+	if r := rep.Rendering; r.Mode != gate.RenderFull || r.CarriedOver != 0 || !strings.Contains(r.Reason, "rendered objects, which are not carried over") {
+		t.Errorf("rendering %+v", r)
+	}
+	if rep.Result != gate.StatusPass {
+		t.Errorf("result %s %+v", rep.Result, rep.Summary)
+	}
+}

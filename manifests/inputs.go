@@ -1,0 +1,299 @@
+package manifests
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
+)
+
+// Input is one thing a renderer read while rendering an app: a file, by
+// the hash of its content; a directory it listed or walked, by the hash of
+// its listing (names and types), so that a file added to or removed from
+// it counts as a change; or a path it only asked about (does it exist, is
+// it a directory), by what it is. Hash is "" for a path that did not
+// exist: its appearing is a change too.
+type Input struct {
+	// Path is repository-relative and slash-separated ("." for the root).
+	Path string    `json:"path"`
+	Kind InputKind `json:"kind,omitempty"`
+	Hash string    `json:"hash"`
+}
+
+// InputKind says what of a path an Input stands for.
+type InputKind string
+
+// The kinds of input.
+const (
+	InputFile InputKind = ""     // the file's content
+	InputDir  InputKind = "dir"  // the directory's listing
+	InputStat InputKind = "stat" // whether the path exists, and as what
+)
+
+// InputSet is everything an app's rendering and extraction read. Always,
+// when set, says why the set is not known to be complete (files fetched
+// from elsewhere, a read that failed), and so why the app must be rendered
+// every time.
+type InputSet struct {
+	Inputs []Input
+	Always string
+}
+
+// recorder collects one app's inputs while it renders. Renderers reach it
+// through the tree they read with (recordingTree): every read of a file,
+// and every listing and probe they report (tree.Recorder).
+type recorder struct {
+	mu     sync.Mutex
+	inputs map[inputKey]string // -> hash
+	always string
+}
+
+type inputKey struct {
+	path string
+	kind InputKind
+}
+
+func newRecorder() *recorder {
+	return &recorder{inputs: map[inputKey]string{}}
+}
+
+func (rc *recorder) add(rel string, kind InputKind, hash string) {
+	rc.mu.Lock()
+	rc.inputs[inputKey{rel, kind}] = hash
+	rc.mu.Unlock()
+}
+
+// set returns the inputs recorded so far, sorted.
+func (rc *recorder) set() *InputSet {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	s := &InputSet{Always: rc.always, Inputs: make([]Input, 0, len(rc.inputs))}
+	for k, h := range rc.inputs {
+		s.Inputs = append(s.Inputs, Input{Path: k.path, Kind: k.kind, Hash: h})
+	}
+	sort.Slice(s.Inputs, func(i, j int) bool {
+		if s.Inputs[i].Path != s.Inputs[j].Path {
+			return s.Inputs[i].Path < s.Inputs[j].Path
+		}
+		return s.Inputs[i].Kind < s.Inputs[j].Kind
+	})
+	return s
+}
+
+func (rc *recorder) markAlways(reason string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.always == "" {
+		rc.always = reason
+	}
+}
+
+// recordingTree is the checkout as one app's renderers see it: every read
+// goes to the Repo's tree and is recorded, with the listings, probes and
+// unrecordable dependencies the renderers report (tree.Recorder).
+type recordingTree struct {
+	tree.Tree
+	rc    *recorder
+	cache *inputCache
+}
+
+var _ tree.Recorder = (*recordingTree)(nil)
+
+// inputCache holds, for one Repo, the hashes inputs are recorded and
+// checked with: a checkout does not change while a Repo is in use, and
+// many apps read one base.
+type inputCache struct {
+	listings sync.Map // abs -> cachedListing
+	hashes   sync.Map // abs -> string
+}
+
+func (r *Repo) recordingTree(rc *recorder) *recordingTree {
+	return &recordingTree{Tree: r.files, rc: rc, cache: &r.inputs}
+}
+
+// relInput is the repository-relative form of abs, or false for a path
+// outside the repository (which no recorded input can stand for).
+func (t *recordingTree) relInput(abs string) (string, bool) {
+	abs = filepath.Clean(abs)
+	if !tree.Within(t.Root(), abs) {
+		return "", false
+	}
+	return t.Rel(abs), true
+}
+
+// ReadFile reads through the tree and records the file with its outcome.
+func (t *recordingTree) ReadFile(abs string) ([]byte, error) {
+	data, err := t.Tree.ReadFile(abs)
+	rel, ok := t.relInput(abs)
+	if !ok {
+		t.rc.markAlways(fmt.Sprintf("read %s, outside the repository", abs))
+		return data, err
+	}
+	h, herr := t.cache.contentHash(filepath.Clean(abs), data, err)
+	if herr != nil {
+		t.rc.markAlways(fmt.Sprintf("reading %s: %v", rel, herr))
+		return data, err
+	}
+	t.rc.add(rel, InputFile, h)
+	return data, err
+}
+
+// RecordDir records the listing of directory abs (listed, walked).
+func (t *recordingTree) RecordDir(abs string) {
+	rel, ok := t.relInput(abs)
+	if !ok {
+		t.rc.markAlways(fmt.Sprintf("listed %s, outside the repository", abs))
+		return
+	}
+	h, err := t.cache.listingHash(filepath.Clean(abs))
+	if err != nil {
+		t.rc.markAlways(fmt.Sprintf("listing %s: %v", rel, err))
+		return
+	}
+	t.rc.add(rel, InputDir, h)
+}
+
+// RecordProbe records that a renderer asked whether abs exists, or what it
+// is (a file, a directory).
+func (t *recordingTree) RecordProbe(abs string) {
+	rel, ok := t.relInput(abs)
+	if !ok {
+		t.rc.markAlways(fmt.Sprintf("looked for %s, outside the repository", abs))
+		return
+	}
+	t.rc.add(rel, InputStat, statHash(filepath.Clean(abs)))
+}
+
+// RecordAlways marks the app as always rendered: its inputs cannot be
+// recorded exactly.
+func (t *recordingTree) RecordAlways(reason string) { t.rc.markAlways(reason) }
+
+// statHash is what a path is, following symlinks as the renderers' probes
+// do: "" when it does not exist.
+func statHash(abs string) string {
+	st, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return ""
+	case st.IsDir():
+		return "dir"
+	case st.Mode().IsRegular():
+		return "file"
+	}
+	return "other"
+}
+
+// recordDefinition records what defines the app besides its App: the
+// repository's configuration (its image extractors apply to every app) and
+// the file of the Application or .gitops-gate.yaml entry.
+func (r *Repo) recordDefinition(t *recordingTree, app App) {
+	t.ReadFile(filepath.Join(r.root, ConfigFileName))
+	if file, _, _ := strings.Cut(app.DefinedIn, ":"); file != "" && app.DefinedIn != definedByLayout {
+		if abs, err := r.abs(file); err == nil {
+			t.ReadFile(abs)
+		}
+	}
+}
+
+// contentHash is the hash of a file's content as read; "" when it does not
+// exist. Hashes are cached with the read cache's lifetime: many apps read
+// one base.
+func (c *inputCache) contentHash(abs string, data []byte, err error) (string, error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if v, ok := c.hashes.Load(abs); ok {
+		return v.(string), nil
+	}
+	sum := sha256.Sum256(data)
+	h := hex.EncodeToString(sum[:])
+	c.hashes.Store(abs, h)
+	return h, nil
+}
+
+// listingHash hashes a directory's entries, names and types; "" when it
+// does not exist. Listings are cached: a checkout does not change while a
+// Repo is in use.
+func (c *inputCache) listingHash(abs string) (string, error) {
+	if v, ok := c.listings.Load(abs); ok {
+		l := v.(cachedListing)
+		return l.hash, l.err
+	}
+	h, err := listingHashUncached(abs)
+	c.listings.Store(abs, cachedListing{h, err})
+	return h, err
+}
+
+type cachedListing struct {
+	hash string
+	err  error
+}
+
+func listingHashUncached(abs string) (string, error) {
+	entries, err := os.ReadDir(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s\x00%d\n", e.Name(), e.Type())
+	}
+	h := sha256.Sum256([]byte(b.String()))
+	return "listing:" + hex.EncodeToString(h[:]), nil
+}
+
+// InputHash hashes an input as it is in this checkout, the way rendering
+// hashed it when it read it: a later evaluation compares the two to know
+// whether an app's inputs changed.
+func (r *Repo) InputHash(in Input) (string, error) {
+	abs, err := r.abs(in.Path)
+	if err != nil {
+		return "", err
+	}
+	switch in.Kind {
+	case InputDir:
+		return r.inputs.listingHash(abs)
+	case InputStat:
+		return statHash(abs), nil
+	case InputFile:
+	default:
+		return "", fmt.Errorf("input %s: unknown kind %q", in.Path, in.Kind)
+	}
+	data, err := r.readFile(abs)
+	return r.inputs.contentHash(filepath.Clean(abs), data, err)
+}
+
+// Settings are the options that decide what rendering produces, in a form
+// to hash: incremental evaluation renders every app again when they differ
+// from an earlier scan's. Every field counts except those that only carry
+// clients or bound parallelism; a field added to Options counts unless it
+// is left out here.
+func (o Options) Settings() any {
+	o = o.withDefaults()
+	o.Concurrency, o.Logger = 0, nil
+	s := struct {
+		Options
+		Sandbox         *[3]int64 `json:",omitempty"`
+		Sources, Charts bool
+	}{Sources: o.Sources != nil, Charts: o.Charts != nil}
+	if h := o.HelmSandbox; h != nil {
+		s.Sandbox = &[3]int64{int64(h.Timeout), h.MemoryLimit, h.MaxOutput}
+	}
+	o.HelmSandbox, o.Sources, o.Charts = nil, nil, nil
+	s.Options = o
+	return s
+}
