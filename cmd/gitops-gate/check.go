@@ -150,7 +150,7 @@ Exit codes: 0 pass, 1 denied (an image failed), 2 usage or configuration error,
 			if err != nil {
 				return err
 			}
-			inc, err := state.load()
+			inc, err := state.load(args[0])
 			if err != nil {
 				return err
 			}

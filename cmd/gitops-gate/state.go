@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,10 +26,20 @@ func (f *stateFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.full, "full", false, "render every app, ignoring the --state record (it is still written)")
 }
 
-// load reads the base record; a missing file is no base.
-func (f *stateFlags) load() (gate.Incremental, error) {
+// load reads the base record; a missing file is no base. A record inside
+// the repository under review is refused: carried-over apps keep the images
+// the record lists, so a pull request that could write it would choose them.
+func (f *stateFlags) load(repoDir string) (gate.Incremental, error) {
 	inc := gate.Incremental{Full: f.full}
-	if f.path == "" || f.full {
+	if f.path == "" {
+		return inc, nil
+	}
+	if inside, err := within(repoDir, f.path); err != nil {
+		return inc, &exitError{exitUsage, fmt.Errorf("--state %s: %w", f.path, err)}
+	} else if inside {
+		return inc, &exitError{exitUsage, fmt.Errorf("--state %s is inside the repository under review (%s): a pull request could write the record that decides which apps are carried over; keep it outside the checkout", f.path, repoDir)}
+	}
+	if f.full {
 		return inc, nil
 	}
 	data, err := os.ReadFile(f.path)
@@ -63,4 +75,39 @@ func (f *stateFlags) save(rec *incremental.Record) error {
 		return fmt.Errorf("--state: %w", err)
 	}
 	return nil
+}
+
+// within reports whether path (which may not exist yet) lies in dir, after
+// resolving symlinks of dir and of path's nearest existing parent.
+func within(dir, path string) (bool, error) {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return false, err
+	}
+	root, err = filepath.Abs(root)
+	if err != nil {
+		return false, err
+	}
+	p, err := filepath.Abs(path)
+	if err != nil {
+		return false, err
+	}
+	rest := ""
+	for {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = filepath.Join(r, rest)
+			break
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
+	rel, err := filepath.Rel(root, p)
+	if err != nil {
+		return false, nil
+	}
+	return rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))), nil
 }

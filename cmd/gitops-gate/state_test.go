@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gitops-gate/gitops-gate/gate"
@@ -53,5 +54,30 @@ func TestCheckStateIsIncremental(t *testing.T) {
 	json.Unmarshal([]byte(out), &plain)
 	if _, ok := plain["rendering"]; ok {
 		t.Errorf("check without --state reports rendering: %s", out)
+	}
+}
+
+// TestCheckStateNotFromTheRepository: the record decides which apps keep
+// their earlier images, so one inside the checkout under review (which a
+// pull request can write), directly or through a symlink, is refused
+// before anything is read; one outside it is not.
+func TestCheckStateNotFromTheRepository(t *testing.T) {
+	w, repo, pol, _, _ := checkWorld(t)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(repo, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, state := range []string{
+		filepath.Join(repo, ".gitops-gate-state.json"),
+		filepath.Join(repo, "new-dir", "state"),
+		filepath.Join(link, "state"),
+	} {
+		_, stderr, code := run(t, "check", repo, "--policy", pol, "--trusted-root", w.TrustedRootPath, "--state", state)
+		if code != exitUsage || !strings.Contains(stderr, "inside the repository under review") {
+			t.Errorf("--state %s: exit %d, %s", state, code, stderr)
+		}
+	}
+	if inside, err := within(repo, filepath.Join(filepath.Dir(repo), "state")); err != nil || inside {
+		t.Errorf("a sibling of the checkout counts as inside (%v)", err)
 	}
 }
