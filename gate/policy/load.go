@@ -26,12 +26,14 @@ import (
 type rawPolicy struct {
 	APIVersion string    `yaml:"apiVersion"`
 	Kind       string    `yaml:"kind"`
-	Metadata   rawMeta   `yaml:"metadata"`
+	Metadata   RawMeta   `yaml:"metadata"`
 	Spec       rawSpec   `yaml:"spec"`
 	Status     yaml.Node `yaml:"status" gate:"any"`
 }
 
-type rawMeta struct {
+// RawMeta is the metadata every policy front-end reads: the same keys are
+// accepted (and the rest refused) whichever kind carries them.
+type RawMeta struct {
 	Name        string            `yaml:"name"`
 	Namespace   string            `yaml:"namespace"`
 	Annotations map[string]string `yaml:"annotations"`

@@ -1,6 +1,10 @@
 package ivpol
 
-import yaml "go.yaml.in/yaml/v3"
+import (
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/gitops-gate/gitops-gate/gate/policy"
+)
 
 // The raw shapes of what the gate reads. A key not declared here is a
 // load error (policy.CheckFields); fields declared only to give a precise
@@ -14,13 +18,7 @@ type rawPolicy struct {
 	Status     yaml.Node `yaml:"status" gate:"any"`
 }
 
-type rawMeta struct {
-	Name        string            `yaml:"name"`
-	Namespace   string            `yaml:"namespace"`
-	Annotations map[string]string `yaml:"annotations"`
-	Labels      yaml.Node         `yaml:"labels" gate:"any"`
-	Other       yaml.Node         `yaml:",inline" gate:"any"`
-}
+type rawMeta = policy.RawMeta
 
 type rawSpec struct {
 	MatchConstraints         *rawMatchResources `yaml:"matchConstraints"`
