@@ -265,7 +265,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		vf := ap.vf
 		var o verification
 		if vf.Program != nil {
-			po := r.verifyProgram(ctx, policy.ProgramInput{Image: ref.Image, Category: category(ref), Digest: v.Digest, Resource: target, Now: now()}, vf)
+			po := r.verifyProgram(ctx, policy.ProgramInput{Image: ref.Image, Category: podCategory(ref, ap.viaPods), Digest: v.Digest, Resource: target, Now: now()}, vf)
 			req.add(vf, po)
 			o = po.verification
 		} else {

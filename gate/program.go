@@ -295,6 +295,20 @@ func category(ref manifests.ImageRef) string {
 	return "" // not a built-in field: the policy's own extractors place it
 }
 
+// podCategory is category for a rule that judges the Pods a resource
+// creates (viaPods). A pod-running custom resource (a Tekton step or
+// sidecar, an Argo Workflow template's container or script) writes its
+// images outside any containers[] field, but they run as containers of the
+// Pod its controller creates, and that Pod is what Kyverno admits: leaving
+// the category empty would hand the validations no image at all, and
+// `.all()` over nothing passes.
+func podCategory(ref manifests.ImageRef, viaPods bool) string {
+	if c := category(ref); c != "" || !viaPods {
+		return c
+	}
+	return "containers"
+}
+
 // objectOf is the object an occurrence is written in, when known.
 func (r *run) objectOf(ref manifests.ImageRef) map[string]any {
 	if r.objects == nil {

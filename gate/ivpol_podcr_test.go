@@ -1,0 +1,96 @@
+package gate_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/policy"
+	"github.com/gitops-gate/gitops-gate/gate/registry"
+	"github.com/gitops-gate/gitops-gate/gate/verify"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// podIVPOL is Kyverno's usual sample: Pods' container images must be
+// signed. With required: false nothing else catches an image the
+// validation never sees.
+const podIVPOL = `
+apiVersion: policies.kyverno.io/v1beta1
+kind: ImageValidatingPolicy
+metadata: {name: pods-signed}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}
+  validationConfigurations: {mutateDigest: false, verifyDigest: false, required: false}
+  matchImageReferences:
+    - glob: "*"
+  attestors:
+    - name: cosign
+      cosign:
+        keyless:
+          identities:
+            - issuer: https://token.actions.githubusercontent.com
+              subject: https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0
+  validations:
+    - expression: >-
+        images.containers.map(image, verifyImageSignatures(image, [attestors.cosign])).all(e, e > 0)
+      message: unsigned
+`
+
+// TestPodIVPOLJudgesPodRunningCustomResources: a Tekton step or an Argo
+// Workflow template writes its image outside any containers[] field, but
+// it runs as a container of the Pod the controller creates, which a Pod
+// IVPOL denies at admission. The gate used to hand the validation an empty
+// images.containers, so `.all()` held and the unsigned image passed.
+func TestPodIVPOLJudgesPodRunningCustomResources(t *testing.T) {
+	e := newEnv(t)
+	w := e.ivpolWorld()
+	for _, required := range []string{"false", "true"} {
+		set := e.ivpolSet(strings.Replace(podIVPOL, "required: false", "required: "+required, 1), policy.LoadOptions{})
+		for _, tc := range []struct {
+			kind, apiVersion, field string
+			object                  func(img string) map[string]any
+		}{
+			{"Task", "tekton.dev/v1", "spec.steps[0].image", func(img string) map[string]any {
+				return map[string]any{"spec": map[string]any{"steps": []any{map[string]any{"name": "s", "image": img}}}}
+			}},
+			{"Task", "tekton.dev/v1", "spec.sidecars[0].image", func(img string) map[string]any {
+				return map[string]any{"spec": map[string]any{"sidecars": []any{map[string]any{"name": "s", "image": img}}}}
+			}},
+			{"Workflow", "argoproj.io/v1alpha1", "spec.templates[0].container.image", func(img string) map[string]any {
+				return map[string]any{"spec": map[string]any{"entrypoint": "m", "templates": []any{map[string]any{"name": "m", "container": map[string]any{"image": img}}}}}
+			}},
+		} {
+			for _, c := range []struct {
+				image string
+				want  gate.Status
+			}{{w.unsigned.String(), gate.StatusFail}, {w.good.String(), gate.StatusPass}} {
+				obj := tc.object(c.image)
+				obj["apiVersion"], obj["kind"] = tc.apiVersion, tc.kind
+				obj["metadata"] = map[string]any{"name": "t", "namespace": "default"}
+				ref := manifests.ImageRef{App: "app", Image: c.image, File: "app/r.yaml", Line: 10, FieldPath: tc.field,
+					Resource: manifests.ResourceID{APIVersion: tc.apiVersion, Kind: tc.kind, Namespace: "default", Name: "t"}}
+				res, err := registry.New(e.ropts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vr, err := verify.New(verify.Options{Trusted: e.tr, Registry: res})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ev, err := gate.New(gate.Options{Policies: set, Resolver: res, Verifier: vr})
+				if err != nil {
+					t.Fatal(err)
+				}
+				app := manifests.AppImages{Name: "app", Path: "app", Kind: manifests.KindPlain, Images: []manifests.ImageRef{ref}}
+				rep := ev.EvaluateObjects(e.ctx, &manifests.Inventory{APIVersion: manifests.InventoryAPIVersion, Apps: []manifests.AppImages{app}},
+					func(manifests.ImageRef) map[string]any { return obj })
+				if v := rep.Apps[0].Images[0]; v.Status != c.want {
+					t.Errorf("required %s, %s %s = %s: %s (%s), want %s", required, tc.kind, tc.field, c.image, v.Status, v.Reason, c.want)
+				}
+			}
+		}
+	}
+}
