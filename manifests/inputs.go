@@ -250,7 +250,17 @@ func listingHashUncached(abs string) (string, error) {
 	}
 	var b strings.Builder
 	for _, e := range entries {
-		fmt.Fprintf(&b, "%s\x00%d\n", e.Name(), e.Type())
+		fmt.Fprintf(&b, "%s\x00%d", e.Name(), e.Type())
+		if e.Type()&fs.ModeSymlink != 0 {
+			// A renderer may skip a link without reading through it (one
+			// to a directory, or dangling): its target and what the target
+			// is now are the link's content, so retargeting it or creating
+			// the missing target changes the listing.
+			p := filepath.Join(abs, e.Name())
+			target, _ := os.Readlink(p)
+			fmt.Fprintf(&b, "\x00%s\x00%s", target, statHash(p))
+		}
+		b.WriteByte('\n')
 	}
 	h := sha256.Sum256([]byte(b.String()))
 	return "listing:" + hex.EncodeToString(h[:]), nil
