@@ -30,13 +30,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gitops-gate/gitops-gate/manifests"
+	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 )
 
 // Defaults of Options: an archive is bounded like one file of a checkout
@@ -159,18 +159,10 @@ func isOCI(repoURL string) bool {
 	return strings.HasPrefix(repoURL, "oci://") || !strings.Contains(repoURL, "://")
 }
 
-// normalize compares repository URLs as manifests does: scheme, case of
-// the host and trailing slashes do not matter.
-func normalize(s string) string {
-	s = strings.TrimSpace(s)
-	if !strings.Contains(s, "://") && s != "" {
-		s = "oci://" + s // Argo CD's Helm OCI form: host[:port]/path
-	}
-	if u, err := url.Parse(s); err == nil && u.Host != "" {
-		s = strings.ToLower(u.Host) + u.Path // another port is another server
-	}
-	return strings.ToLower(strings.TrimSuffix(s, "/"))
-}
+// normalize is the one comparison of repository URLs the gate makes
+// (argocd.NormalizeRepoURL): the allow-list must admit exactly what
+// discovery let through, so the two sides cannot use different rules.
+func normalize(s string) string { return argocd.NormalizeRepoURL(s) }
 
 func orAny(v string) string {
 	if v == "" {
