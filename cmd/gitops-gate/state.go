@@ -6,12 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/incremental"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
 )
 
 // stateFlags are check's incremental evaluation: --state keeps the record
@@ -105,9 +105,5 @@ func within(dir, path string) (bool, error) {
 		rest = filepath.Join(filepath.Base(p), rest)
 		p = parent
 	}
-	rel, err := filepath.Rel(root, p)
-	if err != nil {
-		return false, nil
-	}
-	return rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))), nil
+	return tree.Within(filepath.Clean(root), filepath.Clean(p)), nil
 }
