@@ -210,7 +210,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 			case m && s:
 				skippedBy = rule.ID()
 			case m:
-				applicable = append(applicable, applied{vf: vf, viaPods: viaPods, kyverno: kyverno})
+				applicable = append(applicable, applied{vf: vf, viaPods: viaPods && !direct, podView: viaPods, kyverno: kyverno})
 			}
 		}
 	}
@@ -265,7 +265,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		vf := ap.vf
 		var o verification
 		if vf.Program != nil {
-			po := r.verifyProgram(ctx, policy.ProgramInput{Image: ref.Image, Category: podCategory(ref, ap.viaPods), Digest: v.Digest, Resource: target, Now: now()}, vf)
+			po := r.verifyProgram(ctx, policy.ProgramInput{Image: ref.Image, Category: podCategory(ref, ap.podView), Digest: v.Digest, Resource: target, Now: now()}, vf)
 			req.add(vf, po)
 			o = po.verification
 		} else {
@@ -320,6 +320,10 @@ type applied struct {
 	// viaPods: the rule does not match the resource's kind, but as a Pod
 	// rule it judges the Pods the resource creates.
 	viaPods bool
+	// podView: the rule also judges the Pods the resource creates (viaPods,
+	// or a rule matching both the resource's kind and Pods), so an image is
+	// placed where that Pod has it.
+	podView bool
 	// kyverno: Kyverno matches the image with its one spelling; when false
 	// the gate applies the rule because another spelling of the same
 	// pulled image matches it.

@@ -47,8 +47,15 @@ spec:
 func TestPodIVPOLJudgesPodRunningCustomResources(t *testing.T) {
 	e := newEnv(t)
 	w := e.ivpolWorld()
-	for _, required := range []string{"false", "true"} {
-		set := e.ivpolSet(strings.Replace(podIVPOL, "required: false", "required: "+required, 1), policy.LoadOptions{})
+	// The policy may match only Pods, or Pods and the custom resource's own
+	// kind: Kyverno judges the created Pod either way.
+	podsAndTasks := strings.Replace(podIVPOL, `resources: ["pods"]}`, `resources: ["pods"]}
+      - {apiGroups: ["tekton.dev", "argoproj.io"], apiVersions: ["*"], operations: ["CREATE"], resources: ["tasks", "workflows"]}`, 1)
+	for _, variant := range []struct{ name, required, pol string }{
+		{"pods", "false", podIVPOL}, {"pods", "true", podIVPOL}, {"pods and tasks", "false", podsAndTasks},
+	} {
+		required := variant.name + ", required " + variant.required
+		set := e.ivpolSet(strings.Replace(variant.pol, "required: false", "required: "+variant.required, 1), policy.LoadOptions{})
 		for _, tc := range []struct {
 			kind, apiVersion, field string
 			object                  func(img string) map[string]any
@@ -88,7 +95,7 @@ func TestPodIVPOLJudgesPodRunningCustomResources(t *testing.T) {
 				rep := ev.EvaluateObjects(e.ctx, &manifests.Inventory{APIVersion: manifests.InventoryAPIVersion, Apps: []manifests.AppImages{app}},
 					func(manifests.ImageRef) map[string]any { return obj })
 				if v := rep.Apps[0].Images[0]; v.Status != c.want {
-					t.Errorf("required %s, %s %s = %s: %s (%s), want %s", required, tc.kind, tc.field, c.image, v.Status, v.Reason, c.want)
+					t.Errorf("%s: %s %s = %s: %s (%s), want %s", required, tc.kind, tc.field, c.image, v.Status, v.Reason, c.want)
 				}
 			}
 		}

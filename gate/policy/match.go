@@ -221,7 +221,9 @@ func (v *Verification) KyvernoMatches(info imageref.Info) bool {
 
 // AppliesTo reports whether the rule judges an image of res: directly, or
 // as a Pod rule through the Pods res creates. A rule with Constraints
-// decides by them; an error means it cannot tell (fail closed).
+// decides by them, and may report both (an ImageValidatingPolicy matching
+// the resource's kind and Pods judges both); an error means it cannot tell
+// (fail closed).
 func (r *Rule) AppliesTo(ctx context.Context, res Resource) (direct, viaPods bool, err error) {
 	if r.Constraints != nil {
 		return r.Constraints.Applies(ctx, res)

@@ -247,8 +247,8 @@ func TestResourceRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = set.Policies[0].Rules[0]
-	if d, v, _ := r.AppliesTo(context.Background(), policy.Resource{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "ns", Name: "w"}); !d || v {
-		t.Errorf("autogen deployment: direct %v viaPods %v", d, v)
+	if d, v, _ := r.AppliesTo(context.Background(), policy.Resource{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "ns", Name: "w"}); !d || !v {
+		t.Errorf("autogen deployment: direct %v viaPods %v, want both (autogen and the Pods it creates)", d, v)
 	}
 	if d, v, _ := r.AppliesTo(context.Background(), policy.Resource{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "ns", Name: "s"}); d || !v {
 		t.Errorf("statefulset: direct %v viaPods %v, want its Pods judged", d, v)

@@ -53,8 +53,9 @@ func (c *constraints) Applies(ctx context.Context, res policy.Resource) (direct,
 	direct = c.rules(res.APIVersion, res.Kind, res.Namespace, res.Name) ||
 		slices.Contains(c.autogen, res.Kind)
 	// Kyverno admits every Pod through a Pod policy, whoever creates it:
-	// a pod-creating resource's Pods are judged by it.
-	viaPods = !direct && res.Kind != "Pod" && c.rules("v1", "Pod", res.Namespace, "")
+	// a pod-creating resource's Pods are judged by it, also when the policy
+	// matches the resource's own kind (then both are judged).
+	viaPods = res.Kind != "Pod" && c.rules("v1", "Pod", res.Namespace, "")
 	if !direct && !viaPods {
 		return false, false, nil
 	}
