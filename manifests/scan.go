@@ -56,6 +56,17 @@ type ScanOptions struct {
 	// unrendered (it should be marked CarriedOver and hold its Source and
 	// Inputs).
 	Reuse func(App) (AppImages, bool)
+	// OnApp, when set, is called once for each app as soon as its entry is
+	// final (carried over, or rendered and extracted), concurrently and in
+	// no particular order, with the app's index in the inventory and its
+	// rendering (nil when carried over). It may change the entry (add
+	// images); it must not keep the pointer. This is what lets the gate
+	// judge the first apps' images while the others still render.
+	OnApp func(i int, app *AppImages, rd *Rendered)
+	// Discard drops each rendering once OnApp has seen it: Scan then
+	// returns no renderings, and a large repository's rendered objects are
+	// not all held at once.
+	Discard bool
 }
 
 // Scan discovers, renders and extracts every app, rendering in parallel.
@@ -94,8 +105,11 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 		}
 	}
 	inv := &Inventory{APIVersion: InventoryAPIVersion, Apps: make([]AppImages, len(apps))}
-	// Apps carried over are not rendered; the others render in parallel,
-	// in their order.
+	onApp := opts.OnApp
+	if onApp == nil {
+		onApp = func(int, *AppImages, *Rendered) {}
+	}
+	// Apps carried over are not rendered; the others render in parallel.
 	reused := make([]bool, len(apps))
 	if opts.Reuse != nil {
 		// Checking an app's inputs reads and hashes files: in parallel.
@@ -109,6 +123,7 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 				defer func() { <-sem }()
 				if e, ok := opts.Reuse(app); ok {
 					inv.Apps[i], reused[i] = e, true
+					onApp(i, &inv.Apps[i], nil)
 				}
 			}()
 		}
@@ -125,8 +140,11 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 		toRender = append(toRender, app)
 		at = append(at, i)
 	}
-	rendered := r.RenderAll(ctx, toRender)
-	for k, rd := range rendered {
+	var rendered []*Rendered
+	if !opts.Discard {
+		rendered = make([]*Rendered, len(toRender))
+	}
+	r.renderEach(ctx, toRender, func(k int, rd *Rendered) {
 		ai := AppImages{Name: rd.App.Name, Path: rd.App.Path, Kind: rd.App.Kind, GeneratedBy: rd.App.GeneratedBy, Images: rd.Images(ex), Warnings: rd.Warnings(ex),
 			Remote: rd.App.Remote, Dependencies: rd.App.Dependencies, ValueSources: rd.App.ValueSources}
 		if ai.Images == nil {
@@ -138,13 +156,24 @@ func (r *Repo) Scan(ctx context.Context, opts ScanOptions) (*Inventory, []*Rende
 		src := toRender[k]
 		ai.Source, ai.Inputs = &src, r.inputsOf(rd)
 		inv.Apps[at[k]] = ai
-	}
+		onApp(at[k], &inv.Apps[at[k]], rd)
+		if rendered != nil {
+			rendered[k] = rd
+		}
+	})
 	return inv, rendered, nil
 }
 
 // RenderAll renders apps with bounded parallelism, keeping their order.
 func (r *Repo) RenderAll(ctx context.Context, apps []App) []*Rendered {
 	out := make([]*Rendered, len(apps))
+	r.renderEach(ctx, apps, func(i int, rd *Rendered) { out[i] = rd })
+	return out
+}
+
+// renderEach renders apps with bounded parallelism and hands each
+// rendering to done, from the goroutine that rendered it, as it finishes.
+func (r *Repo) renderEach(ctx context.Context, apps []App, done func(i int, rd *Rendered)) {
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
 	for i, app := range apps {
@@ -153,15 +182,20 @@ func (r *Repo) RenderAll(ctx context.Context, apps []App) []*Rendered {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			defer func() {
-				// A renderer bug on hostile input must cost one app, not the process.
-				if p := recover(); p != nil {
-					out[i] = &Rendered{App: app, Err: fmt.Errorf("app %s: rendering panicked: %v", app.Name, p)}
-				}
-			}()
-			out[i] = r.Render(ctx, app)
+			done(i, r.renderSafely(ctx, app))
 		}()
 	}
 	wg.Wait()
-	return out
+}
+
+// renderSafely is Render that turns a renderer's panic into the app's
+// error: a renderer bug on hostile input must cost one app, not the
+// process.
+func (r *Repo) renderSafely(ctx context.Context, app App) (rd *Rendered) {
+	defer func() {
+		if p := recover(); p != nil {
+			rd = &Rendered{App: app, Err: fmt.Errorf("app %s: rendering panicked: %v", app.Name, p)}
+		}
+	}()
+	return r.Render(ctx, app)
 }
