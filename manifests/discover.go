@@ -2,7 +2,9 @@ package manifests
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"github.com/gitops-gate/gitops-gate/manifests/argocd"
@@ -12,6 +14,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -409,6 +413,7 @@ type layout struct {
 	plainDirs           []string        // directories with Kubernetes-looking manifests
 	jsonnetDirs         []string        // directories with Jsonnet and no manifests
 	usedByKustomize     map[string]bool // directories a kustomization loads from
+	kustomizationFiles  []string        // the kustomization file of each of kustomizations
 	applicationFiles    []string        // plain files that may hold Applications
 	mentionsApplication map[string]bool // app path -> its files mention Applications
 }
@@ -420,52 +425,161 @@ var (
 
 func (r *Repo) scanLayout(ctx context.Context) (*layout, error) {
 	lay := &layout{usedByKustomize: map[string]bool{}, mentionsApplication: map[string]bool{}}
-	if err := r.walkLayout(ctx, r.root, lay); err != nil {
+	root, err := r.listTree(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", r.root, err)
+	}
+	r.walkLayout(root, lay)
+	// Reading and parsing every kustomization for what it loads is most
+	// of a large repository's discovery: in parallel, after the walk.
+	used := make([][]string, len(lay.kustomizationFiles))
+	sem := make(chan struct{}, r.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, kf := range lay.kustomizationFiles {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			used[i] = r.kustomizeUses(kf)
+		}()
+	}
+	wg.Wait()
+	for _, u := range used {
+		for _, p := range u {
+			lay.usedByKustomize[p] = true
+		}
 	}
 	return lay, nil
 }
 
-// walkLayout classifies dir from one listing of it (no stat per candidate
-// name) and reads the head of each manifest file once.
-func (r *Repo) walkLayout(ctx context.Context, dir string, lay *layout) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil // unreadable directories surface when an app that needs them renders
-	}
-	names := make(map[string]fs.DirEntry, len(entries))
-	for _, e := range entries {
-		names[e.Name()] = e
-	}
-	if e, ok := names["Chart.yaml"]; ok && !e.IsDir() {
-		lay.charts = append(lay.charts, dir)
-		if r.dirMentions(dir, true) {
-			lay.mentionsApplication[r.rel(dir)] = true
+// listedDir is one directory of the tree as discovery reads it: its
+// listing, and what the heads of its manifest files say.
+type listedDir struct {
+	dir     string
+	entries []fs.DirEntry
+	// chart: the directory holds a Chart.yaml (nothing below it is
+	// listed); chartMentions: one of its files mentions an Application.
+	chart, chartMentions bool
+	// heads classify the manifest files, by entry index.
+	heads map[int]headClass
+	// children are the listed subdirectories, by entry index.
+	children map[int]*listedDir
+}
+
+type headClass struct{ mentionsApp, kubernetes bool }
+
+// listTree lists the repository and reads the head of every manifest
+// file, directories in parallel: on a monorepo these are thousands of
+// system calls that need not wait on one another. walkLayout then
+// classifies the listing in one ordered pass.
+func (r *Repo) listTree(ctx context.Context) (*listedDir, error) {
+	sem := make(chan struct{}, max(r.opts.Concurrency, 4))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	var list func(d *listedDir)
+	list = func(d *listedDir) {
+		defer wg.Done()
+		sem <- struct{}{}
+		released := false
+		release := func() {
+			if !released {
+				released = true
+				<-sem
+			}
 		}
-		return nil // templates are not plain manifests
+		defer release()
+		if err := ctx.Err(); err != nil {
+			mu.Lock()
+			firstErr = cmp.Or(firstErr, err)
+			mu.Unlock()
+			return
+		}
+		entries, err := os.ReadDir(d.dir)
+		if err != nil {
+			return // unreadable directories surface when an app that needs them renders
+		}
+		d.entries = entries
+		r.inputs.entries.Store(d.dir, entries)
+		for _, e := range entries {
+			if e.Name() == "Chart.yaml" && !e.IsDir() {
+				d.chart, d.chartMentions = true, r.dirMentions(d.dir, true)
+				return // templates are not plain manifests
+			}
+		}
+		var sub []*listedDir
+		for i, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") {
+				continue
+			}
+			p := filepath.Join(d.dir, name)
+			if e.IsDir() {
+				c := &listedDir{dir: p}
+				if d.children == nil {
+					d.children = map[int]*listedDir{}
+				}
+				d.children[i] = c
+				sub = append(sub, c)
+				continue
+			}
+			if isManifestFile(name) {
+				head := r.head(p)
+				if d.heads == nil {
+					d.heads = map[int]headClass{}
+				}
+				d.heads[i] = headClass{mentionsApp: mentionsApp.Match(head), kubernetes: looksKubernetes.Match(head)}
+			}
+		}
+		release()
+		for _, c := range sub {
+			wg.Add(1)
+			go list(c)
+		}
+	}
+	root := &listedDir{dir: r.root}
+	wg.Add(1)
+	list(root)
+	wg.Wait()
+	return root, firstErr
+}
+
+// walkLayout classifies a listed directory and, in order, its
+// subdirectories.
+func (r *Repo) walkLayout(d *listedDir, lay *layout) {
+	if d.entries == nil {
+		return
+	}
+	if d.chart {
+		lay.charts = append(lay.charts, d.dir)
+		if d.chartMentions {
+			lay.mentionsApplication[r.rel(d.dir)] = true
+		}
+		return
+	}
+	names := make(map[string]fs.DirEntry, len(d.entries))
+	for _, e := range d.entries {
+		names[e.Name()] = e
 	}
 	isKust := false
 	for _, n := range kustomizationFileNames {
 		if e, ok := names[n]; ok && !e.IsDir() {
 			isKust = true
-			lay.kustomizations = append(lay.kustomizations, dir)
-			r.markKustomizeUses(filepath.Join(dir, n), lay.usedByKustomize)
+			lay.kustomizations = append(lay.kustomizations, d.dir)
+			lay.kustomizationFiles = append(lay.kustomizationFiles, filepath.Join(d.dir, n))
 			break
 		}
 	}
 	plain, jsonnet := false, false
-	for _, e := range entries {
+	for i, e := range d.entries {
 		name := e.Name()
-		p := filepath.Join(dir, name)
 		if strings.HasPrefix(name, ".") {
 			continue
 		}
 		if e.IsDir() {
-			if err := r.walkLayout(ctx, p, lay); err != nil {
-				return err
+			if c := d.children[i]; c != nil {
+				r.walkLayout(c, lay)
 			}
 			continue
 		}
@@ -473,24 +587,23 @@ func (r *Repo) walkLayout(ctx context.Context, dir string, lay *layout) error {
 		case filepath.Ext(name) == ".jsonnet":
 			jsonnet = true
 		case isManifestFile(name):
-			head := r.head(p)
-			if mentionsApp.Match(head) {
+			h := d.heads[i]
+			if h.mentionsApp {
 				if isKust {
-					lay.mentionsApplication[r.rel(dir)] = true
+					lay.mentionsApplication[r.rel(d.dir)] = true
 				} else {
-					lay.applicationFiles = append(lay.applicationFiles, p)
+					lay.applicationFiles = append(lay.applicationFiles, filepath.Join(d.dir, name))
 				}
 			}
-			plain = plain || (!isKust && looksKubernetes.Match(head))
+			plain = plain || (!isKust && h.kubernetes)
 		}
 	}
 	if plain {
-		lay.plainDirs = append(lay.plainDirs, dir)
+		lay.plainDirs = append(lay.plainDirs, d.dir)
 	}
 	if jsonnet && !plain && !isKust {
-		lay.jsonnetDirs = append(lay.jsonnetDirs, dir)
+		lay.jsonnetDirs = append(lay.jsonnetDirs, d.dir)
 	}
-	return nil
 }
 
 // head returns the file's content for classification, or nil when it
@@ -524,39 +637,68 @@ func (r *Repo) dirMentions(dir string, recursive bool) bool {
 	return found
 }
 
-// markKustomizeUses records the directories a kustomization loads from:
+// kustomizeUses are the directories a kustomization loads from (a file
+// entry marks its directory with "/*"):
 // they are bases or parts of it, not apps of their own.
-func (r *Repo) markKustomizeUses(kfile string, used map[string]bool) {
+func (r *Repo) kustomizeUses(kfile string) []string {
 	data, err := r.readFile(kfile)
 	if err != nil {
-		return
+		return nil
+	}
+	var used []string
+	dir := filepath.Dir(kfile)
+	for _, s := range kustomizeEntries(data) {
+		p := filepath.Join(dir, filepath.FromSlash(s))
+		if st, err := os.Stat(p); err == nil {
+			if st.IsDir() {
+				used = append(used, p)
+			} else {
+				used = append(used, filepath.Dir(p)+string(filepath.Separator)+"*")
+			}
+		}
+	}
+	return used
+}
+
+// kustomizeEntries are the resources, bases, components and crds a
+// kustomization file lists. They depend on its content alone, so they are
+// kept by content hash: a service evaluating commit after commit of one
+// monorepo parses each distinct kustomization once.
+func kustomizeEntries(data []byte) []string {
+	key := sha256.Sum256(data)
+	if v, ok := kustomizeEntryCache.Load(key); ok {
+		return v.([]string)
 	}
 	var doc yaml.Node
-	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
-		return
-	}
-	dir := filepath.Dir(kfile)
-	for _, f := range []string{"resources", "bases", "components", "crds"} {
-		seq := mapGet(doc.Content[0], f)
-		if seq == nil || seq.Kind != yaml.SequenceNode {
-			continue
-		}
-		for _, n := range seq.Content {
-			s, ok := scalarString(n)
-			if !ok {
+	var entries []string
+	if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
+		for _, f := range []string{"resources", "bases", "components", "crds"} {
+			seq := mapGet(doc.Content[0], f)
+			if seq == nil || seq.Kind != yaml.SequenceNode {
 				continue
 			}
-			p := filepath.Join(dir, filepath.FromSlash(s))
-			if st, err := os.Stat(p); err == nil {
-				if st.IsDir() {
-					used[p] = true
-				} else {
-					used[filepath.Dir(p)+string(filepath.Separator)+"*"] = true
+			for _, n := range seq.Content {
+				if s, ok := scalarString(n); ok {
+					entries = append(entries, s)
 				}
 			}
 		}
 	}
+	if kustomizeEntryCacheSize.Add(1) > maxKustomizeEntryCache {
+		// Bounded: start over rather than grow with every commit's edits.
+		kustomizeEntryCache.Clear()
+		kustomizeEntryCacheSize.Store(1)
+	}
+	kustomizeEntryCache.Store(key, entries)
+	return entries
 }
+
+const maxKustomizeEntryCache = 100_000
+
+var (
+	kustomizeEntryCache     sync.Map // [sha256.Size]byte -> []string
+	kustomizeEntryCacheSize atomic.Int64
+)
 
 func (lay *layout) apps(r *Repo) []App {
 	var apps []App

@@ -113,6 +113,9 @@ var _ tree.Recorder = (*recordingTree)(nil)
 type inputCache struct {
 	listings sync.Map // abs -> cachedListing
 	hashes   sync.Map // abs -> string
+	// entries are the directory listings discovery read (abs ->
+	// []fs.DirEntry): hashing a listing then needs no second read.
+	entries sync.Map
 }
 
 func (r *Repo) recordingTree(rc *recorder) *recordingTree {
@@ -230,7 +233,13 @@ func (c *inputCache) listingHash(abs string) (string, error) {
 		l := v.(cachedListing)
 		return l.hash, l.err
 	}
-	h, err := listingHashUncached(abs)
+	var h string
+	var err error
+	if v, ok := c.entries.Load(abs); ok {
+		h = hashListing(abs, v.([]fs.DirEntry))
+	} else {
+		h, err = listingHashUncached(abs)
+	}
 	c.listings.Store(abs, cachedListing{h, err})
 	return h, err
 }
@@ -248,6 +257,11 @@ func listingHashUncached(abs string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return hashListing(abs, entries), nil
+}
+
+// hashListing hashes the entries of the directory abs.
+func hashListing(abs string, entries []fs.DirEntry) string {
 	var b strings.Builder
 	for _, e := range entries {
 		fmt.Fprintf(&b, "%s\x00%d", e.Name(), e.Type())
@@ -263,7 +277,7 @@ func listingHashUncached(abs string) (string, error) {
 		b.WriteByte('\n')
 	}
 	h := sha256.Sum256([]byte(b.String()))
-	return "listing:" + hex.EncodeToString(h[:]), nil
+	return "listing:" + hex.EncodeToString(h[:])
 }
 
 // InputHash hashes an input as it is in this checkout, the way rendering
