@@ -184,12 +184,57 @@ type CheckOptions struct {
 // Check renders the repository in dir and judges every image. The
 // policies' image extractors are added to the repository's.
 func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report, error) {
-	_, inv, rendered, err := e.scan(ctx, dir, o.Manifests, manifests.ScanOptions{App: o.App, Adjust: o.Adjust})
+	mo := o.Manifests
+	mo.Extractors = mo.Extractors.Merge(e.Extractors())
+	repo, err := manifests.Open(dir, mo)
 	if err != nil {
 		return nil, err
 	}
-	e.addExtracted(ctx, inv, rendered)
-	return e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered)), nil
+	rep, _, err := e.scanAndJudge(ctx, dir, repo, manifests.ScanOptions{App: o.App, Adjust: o.Adjust}, nil)
+	return rep, err
+}
+
+// scanAndJudge scans repo and judges each app's images as soon as the app
+// is rendered or carried over, so that the registry's round trips for the
+// first apps overlap the rendering of the rest. The renderings are not
+// kept beyond what the rules read.
+func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.Repo, so manifests.ScanOptions, prefetch []string) (*Report, *manifests.Inventory, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var objects *objectIndex
+	if e.readsObjects() != "" {
+		objects = &objectIndex{}
+	}
+	var st *stream
+	if objects != nil {
+		st = e.evaluator.stream(ctx, objects.lookup)
+	} else {
+		st = e.evaluator.stream(ctx, nil)
+	}
+	st.prefetch(prefetch)
+	xs := e.imageExtractors()
+	so.Discard = true
+	so.OnApp = func(i int, app *manifests.AppImages, rd *manifests.Rendered) {
+		if rd != nil {
+			if len(xs) > 0 {
+				addExtractedApp(ctx, xs, app, rd)
+			}
+			if objects != nil {
+				objects.add(rd)
+			}
+		}
+		st.add(i, app)
+	}
+	inv, _, err := repo.Scan(ctx, so)
+	if err != nil {
+		cancel()
+		st.wait()
+		return nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
+	}
+	if len(inv.Apps) == 0 {
+		return nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
+	}
+	return st.finish(inv), inv, nil
 }
 
 // ErrNoApps marks a repository in which no app was found: nothing would be

@@ -82,40 +82,140 @@ type Objects func(ref manifests.ImageRef) map[string]any
 
 // EvaluateObjects is Evaluate with the objects of the inventory's images.
 func (e *Evaluator) EvaluateObjects(ctx context.Context, inv *manifests.Inventory, objects Objects) *Report {
-	r := &run{e: e, objects: objects}
-	rep := &Report{APIVersion: APIVersion, Apps: make([]AppVerdict, len(inv.Apps))}
-	// The first occurrence of each unique image is judged before any
-	// repeat: repeats wait on the shared results, and letting them hold
-	// workers first would starve the pool of distinct work.
-	type job struct{ app, img int }
-	var firsts, repeats []job
-	seen := map[string]bool{}
-	for i, app := range inv.Apps {
-		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, GeneratedBy: app.GeneratedBy, Error: app.Error, Images: make([]ImageVerdict, len(app.Images)),
-			Remote: app.Remote, Dependencies: app.Dependencies, ValueSources: app.ValueSources, CarriedOver: app.CarriedOver}
-		for j, ref := range app.Images {
-			if seen[ref.Image] {
-				repeats = append(repeats, job{i, j})
-			} else {
-				seen[ref.Image] = true
-				firsts = append(firsts, job{i, j})
-			}
+	s := e.stream(ctx, objects)
+	for i := range inv.Apps {
+		s.add(i, &inv.Apps[i])
+	}
+	return s.finish(inv)
+}
+
+// stream judges an inventory's images while its apps still arrive, so that
+// resolving and verifying the first apps' images overlaps the rendering of
+// the others: registry round trips wait while the CPU renders.
+type stream struct {
+	ctx context.Context
+	r   *run
+	sem chan struct{}
+	wg  sync.WaitGroup
+
+	mu       sync.Mutex
+	seen     map[string]bool
+	verdicts map[int][]ImageVerdict
+	// repeats are occurrences of an image already being judged. They are
+	// judged after every first occurrence: waiting on the shared result,
+	// they would otherwise hold workers the distinct work needs.
+	repeats []job
+}
+
+type job struct {
+	app, img int
+	ref      manifests.ImageRef
+}
+
+func (e *Evaluator) stream(ctx context.Context, objects Objects) *stream {
+	return &stream{ctx: ctx, r: &run{e: e, objects: objects}, sem: make(chan struct{}, e.o.Concurrency),
+		seen: map[string]bool{}, verdicts: map[int][]ImageVerdict{}}
+}
+
+// add starts judging the images of the inventory's app i, without
+// waiting. The app's entry may change after add returns; its images are
+// copied.
+func (s *stream) add(i int, app *manifests.AppImages) {
+	vs := make([]ImageVerdict, len(app.Images))
+	var firsts []job
+	s.mu.Lock()
+	s.verdicts[i] = vs
+	for j, ref := range app.Images {
+		jb := job{i, j, ref}
+		if s.seen[ref.Image] {
+			s.repeats = append(s.repeats, jb)
+		} else {
+			s.seen[ref.Image] = true
+			firsts = append(firsts, jb)
 		}
 	}
-	sem := make(chan struct{}, e.o.Concurrency)
-	var wg sync.WaitGroup
-	for _, jb := range append(firsts, repeats...) {
-		wg.Add(1)
-		sem <- struct{}{}
+	s.mu.Unlock()
+	for _, jb := range firsts {
+		s.start(vs, jb)
+	}
+}
+
+func (s *stream) start(vs []ImageVerdict, jb job) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.sem <- struct{}{}
+		defer func() { <-s.sem }()
+		vs[jb.img] = s.r.judge(s.ctx, jb.ref)
+	}()
+}
+
+// prefetch resolves, ahead of the scan, the references an evaluation
+// will most likely judge (the base evaluation's images), so that the
+// registry round trips overlap discovery instead of following it. Only a
+// reference some rule's image patterns match is resolved: the gate asks no
+// registry about an image it would not verify. The results are this
+// evaluation's own (the same memo judge uses); a reference that is no
+// longer in the repository costs one request and nothing else.
+func (s *stream) prefetch(images []string) {
+	rules := s.r.e.o.Policies.Rules()
+	// Its own bound: judges waiting on a prefetched result hold the judging
+	// slots, and must not keep the prefetch from running.
+	sem := make(chan struct{}, s.r.e.o.Concurrency)
+	for _, img := range images {
+		info, err := s.r.parse(img)
+		if err != nil {
+			continue
+		}
+		matched := false
+		for _, rule := range rules {
+			for _, vf := range rule.Verify {
+				if m, skip, _, err := vf.MatchImage(img, info); err == nil && m && !skip {
+					matched = true
+				}
+			}
+		}
+		if !matched {
+			continue
+		}
+		gref, err := info.Reference()
+		if err != nil {
+			continue
+		}
+		s.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer s.wg.Done()
+			sem <- struct{}{}
 			defer func() { <-sem }()
-			rep.Apps[jb.app].Images[jb.img] = r.judge(ctx, inv.Apps[jb.app].Images[jb.img])
+			s.r.resolves.do(gref.String(), func() (*registry.Resolved, error) { return s.r.e.o.Resolver.Resolve(s.ctx, gref) })
 		}()
 	}
-	wg.Wait()
+}
+
+// wait returns once every image added so far is judged.
+func (s *stream) wait() { s.wg.Wait() }
+
+// finish judges the repeats, waits, and reports on inv, whose every app
+// was added.
+func (s *stream) finish(inv *manifests.Inventory) *Report {
+	s.wait()
+	for _, jb := range s.repeats {
+		s.start(s.verdicts[jb.app], jb)
+	}
+	s.wait()
+	rep := &Report{APIVersion: APIVersion, Apps: make([]AppVerdict, len(inv.Apps))}
 	for i, app := range inv.Apps {
-		r.warnings(&rep.Apps[i], app.Warnings)
+		rep.Apps[i] = AppVerdict{Name: app.Name, Path: app.Path, Kind: app.Kind, GeneratedBy: app.GeneratedBy, Error: app.Error, Images: s.verdicts[i],
+			Remote: app.Remote, Dependencies: app.Dependencies, ValueSources: app.ValueSources, CarriedOver: app.CarriedOver}
+		if rep.Apps[i].Images == nil || len(rep.Apps[i].Images) != len(app.Images) {
+			// Never a silent gap: an app whose images were not all handed
+			// to the stream is an error, not a pass.
+			rep.Apps[i].Images = make([]ImageVerdict, len(app.Images))
+			for j, ref := range app.Images {
+				rep.Apps[i].Images[j] = ImageVerdict{ImageRef: ref, Status: StatusError, Reason: "internal error: this image was not judged"}
+			}
+		}
+		s.r.warnings(&rep.Apps[i], app.Warnings)
 		sortVerdicts(rep.Apps[i].Images)
 	}
 	rep.finish()
@@ -168,6 +268,13 @@ type run struct {
 	// per attestation and attestor.
 	attMaterials memo[*verify.AttMaterial]
 	attChecks    memo[verify.AttOutcome]
+	// infos: each reference is parsed once (a monorepo repeats its
+	// images across thousands of apps).
+	infos memo[imageref.Info]
+}
+
+func (r *run) parse(image string) (imageref.Info, error) {
+	return r.infos.do(image, func() (imageref.Info, error) { return imageref.Parse(image) })
 }
 
 func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
@@ -176,7 +283,7 @@ func (r *run) judge(ctx context.Context, ref manifests.ImageRef) ImageVerdict {
 		v.Status, v.Reason = StatusError, ref.Error
 		return v
 	}
-	info, err := imageref.Parse(ref.Image)
+	info, err := r.parse(ref.Image)
 	if err != nil {
 		v.Status, v.Reason = StatusError, err.Error()
 		return v

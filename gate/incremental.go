@@ -46,18 +46,13 @@ func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOption
 	so := manifests.ScanOptions{App: o.App, Adjust: o.Adjust, Reuse: func(app manifests.App) (manifests.AppImages, bool) {
 		return plan.Reuse(app, repo)
 	}}
-	inv, rendered, err := repo.Scan(ctx, so)
-	if err != nil {
-		return nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
-	}
-	if len(inv.Apps) == 0 {
-		return nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
-	}
 	// As Check: the policies' own extractors, and the objects rules read
 	// (only rendered apps have them; readsObjects renders every app when a
 	// rule needs them).
-	e.addExtracted(ctx, inv, rendered)
-	rep := e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered))
+	rep, inv, err := e.scanAndJudge(ctx, dir, repo, so, plan.LikelyImages())
+	if err != nil {
+		return nil, nil, err
+	}
 	nRendered, carried := plan.Counts()
 	rep.Rendering = &Rendering{Mode: RenderFull, Rendered: nRendered, CarriedOver: carried, Reason: plan.FullReason()}
 	if carried > 0 || plan.FullReason() == "" {

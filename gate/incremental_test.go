@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gitops-gate/gitops-gate/gate"
@@ -218,5 +219,52 @@ func TestPoliciesThatReadObjectsRenderEveryApp(t *testing.T) {
 	}
 	if rep.Result != gate.StatusPass {
 		t.Errorf("result %s %+v", rep.Result, rep.Summary)
+	}
+}
+
+// TestPrefetchAsksOnlyAboutVerifiedImages: an incremental evaluation
+// resolves its base's images while it scans, but never asks a registry
+// about an image no rule would verify (skipped, or matched by no rule),
+// and the verdict is the one a full evaluation gives.
+func TestPrefetchAsksOnlyAboutVerifiedImages(t *testing.T) {
+	w := newIncrementalWorld(t)
+	w.push("scratch/s:v1")
+	w.write("apps/s/deployment.yaml", w.deployment("s", "scratch/s:v1"))
+	w.write("apps/u/deployment.yaml", strings.Replace(w.deployment("u", "acme/a:v1"), w.w.Registry.Host, "unmatched.example", 1))
+	var mu sync.Mutex
+	var asked []string
+	w.w.Registry.Log = func(l string) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, l)
+	}
+	eng := w.engine()
+	full, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	// acme/b's app is removed in the pull request: its image is a likely
+	// one (from the base) and costs one request; it must not appear.
+	if err := os.RemoveAll(filepath.Join(w.dir, "apps/b")); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	asked = nil
+	mu.Unlock()
+	rep, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, l := range asked {
+		if strings.Contains(l, "/scratch/") {
+			t.Errorf("asked the registry about a skipped image: %s", l)
+		}
+	}
+	if rep.Rendering.CarriedOver != 4 || len(rep.Apps) != 4 {
+		t.Fatalf("rendering %+v, apps %v", rep.Rendering, appNames(rep))
+	}
+	for _, a := range rep.Apps {
+		if a.Name == "apps/b" {
+			t.Errorf("a deleted app is reported: %+v", a)
+		}
+	}
+	if full.Result != rep.Result || full.Summary.Skipped != rep.Summary.Skipped || full.Summary.Unmatched != rep.Summary.Unmatched {
+		t.Errorf("incremental %s %+v, full %s %+v", rep.Result, rep.Summary, full.Result, full.Summary)
 	}
 }

@@ -320,34 +320,50 @@ func (r *run) objectOf(ref manifests.ImageRef) map[string]any {
 // renderedObjects indexes the rendered resources by app and resource, and
 // decodes one only when a rule asks for it.
 func renderedObjects(rendered []*manifests.Rendered) Objects {
-	type entry struct {
-		once sync.Once
-		node *yaml.Node
-		obj  map[string]any
-	}
-	index := map[string]*entry{}
-	key := func(app string, id manifests.ResourceID) string {
-		return app + "\x00" + id.APIVersion + "\x00" + id.String()
-	}
+	ix := &objectIndex{}
 	for _, rd := range rendered {
-		for i := range rd.Resources {
-			res := &rd.Resources[i]
-			index[key(rd.App.Name, res.ResourceID)] = &entry{node: res.Node}
-		}
+		ix.add(rd)
 	}
-	return func(ref manifests.ImageRef) map[string]any {
-		e := index[key(ref.App, ref.Resource)]
-		if e == nil || e.node == nil {
-			return nil
-		}
-		e.once.Do(func() {
-			var m map[string]any
-			if e.node.Decode(&m) == nil {
-				e.obj = m
-			}
-		})
-		return e.obj
+	return ix.lookup
+}
+
+// objectIndex is renderedObjects filled app by app, as a scan renders
+// them: an app's objects are added before its images are judged.
+type objectIndex struct{ m sync.Map }
+
+type objectEntry struct {
+	once sync.Once
+	node *yaml.Node
+	obj  map[string]any
+}
+
+func objectKey(app string, id manifests.ResourceID) string {
+	return app + "\x00" + id.APIVersion + "\x00" + id.String()
+}
+
+func (ix *objectIndex) add(rd *manifests.Rendered) {
+	for i := range rd.Resources {
+		res := &rd.Resources[i]
+		ix.m.Store(objectKey(rd.App.Name, res.ResourceID), &objectEntry{node: res.Node})
 	}
+}
+
+func (ix *objectIndex) lookup(ref manifests.ImageRef) map[string]any {
+	v, ok := ix.m.Load(objectKey(ref.App, ref.Resource))
+	if !ok {
+		return nil
+	}
+	e := v.(*objectEntry)
+	if e.node == nil {
+		return nil
+	}
+	e.once.Do(func() {
+		var m map[string]any
+		if e.node.Decode(&m) == nil {
+			e.obj = m
+		}
+	})
+	return e.obj
 }
 
 // addExtracted adds to the inventory the images that Programs find with
@@ -356,18 +372,7 @@ func renderedObjects(rendered []*manifests.Rendered) Objects {
 // or a rule with extractors that cannot tell whether it applies, is an
 // error occurrence: an image it might have found is never skipped.
 func (e *Engine) addExtracted(ctx context.Context, inv *manifests.Inventory, rendered []*manifests.Rendered) {
-	type extracting struct {
-		rule *policy.Rule
-		x    policy.ImageExtractor
-	}
-	var xs []extracting
-	for _, r := range e.Policies.Rules() {
-		for _, vf := range r.Verify {
-			if x, ok := vf.Program.(policy.ImageExtractor); ok {
-				xs = append(xs, extracting{r, x})
-			}
-		}
-	}
+	xs := e.imageExtractors()
 	if len(xs) == 0 {
 		return
 	}
@@ -376,48 +381,69 @@ func (e *Engine) addExtracted(ctx context.Context, inv *manifests.Inventory, ren
 		apps[inv.Apps[i].Name] = &inv.Apps[i]
 	}
 	for _, rd := range rendered {
-		app := apps[rd.App.Name]
-		if app == nil {
+		if app := apps[rd.App.Name]; app != nil {
+			addExtractedApp(ctx, xs, app, rd)
+		}
+	}
+}
+
+// extracting is a rule's own image extractor.
+type extracting struct {
+	rule *policy.Rule
+	x    policy.ImageExtractor
+}
+
+func (e *Engine) imageExtractors() []extracting {
+	var xs []extracting
+	for _, r := range e.Policies.Rules() {
+		for _, vf := range r.Verify {
+			if x, ok := vf.Program.(policy.ImageExtractor); ok {
+				xs = append(xs, extracting{r, x})
+			}
+		}
+	}
+	return xs
+}
+
+// addExtractedApp is addExtracted for one app and its rendering.
+func addExtractedApp(ctx context.Context, xs []extracting, app *manifests.AppImages, rd *manifests.Rendered) {
+	for i := range rd.Resources {
+		res := &rd.Resources[i]
+		var obj map[string]any
+		if res.Node == nil || res.Node.Decode(&obj) != nil {
 			continue
 		}
-		for i := range rd.Resources {
-			res := &rd.Resources[i]
-			var obj map[string]any
-			if res.Node == nil || res.Node.Decode(&obj) != nil {
+		have := map[string]bool{}
+		for _, ref := range app.Images {
+			if ref.Resource == res.ResourceID {
+				have[ref.Image] = true
+			}
+		}
+		target := policy.Resource{APIVersion: res.APIVersion, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, Object: obj}
+		add := func(ref manifests.ImageRef) {
+			ref.App, ref.File, ref.Line, ref.Resource = app.Name, res.File, res.Line, res.ResourceID
+			app.Images = append(app.Images, ref)
+		}
+		for _, x := range xs {
+			direct, viaPods, err := x.rule.AppliesTo(ctx, target)
+			if err == nil && !direct && !viaPods {
 				continue
 			}
-			have := map[string]bool{}
-			for _, ref := range app.Images {
-				if ref.Resource == res.ResourceID {
-					have[ref.Image] = true
-				}
+			var found map[string][]string
+			if err == nil {
+				found, err = x.x.ExtractImages(ctx, target)
 			}
-			target := policy.Resource{APIVersion: res.APIVersion, Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, Object: obj}
-			add := func(ref manifests.ImageRef) {
-				ref.App, ref.File, ref.Line, ref.Resource = app.Name, res.File, res.Line, res.ResourceID
-				app.Images = append(app.Images, ref)
+			if err != nil {
+				add(manifests.ImageRef{FieldPath: "images (" + x.rule.ID() + ")", Error: "the images[] extractors of " + x.rule.Policy.Name + " could not run: " + err.Error()})
+				continue
 			}
-			for _, x := range xs {
-				direct, viaPods, err := x.rule.AppliesTo(ctx, target)
-				if err == nil && !direct && !viaPods {
-					continue
-				}
-				var found map[string][]string
-				if err == nil {
-					found, err = x.x.ExtractImages(ctx, target)
-				}
-				if err != nil {
-					add(manifests.ImageRef{FieldPath: "images (" + x.rule.ID() + ")", Error: "the images[] extractors of " + x.rule.Policy.Name + " could not run: " + err.Error()})
-					continue
-				}
-				for _, cat := range sortedCategories(found) {
-					for _, img := range found[cat] {
-						if have[img] {
-							continue
-						}
-						have[img] = true
-						add(manifests.ImageRef{Image: img, FieldPath: "images." + cat + " (" + x.rule.Policy.Name + ")", Container: cat})
+			for _, cat := range sortedCategories(found) {
+				for _, img := range found[cat] {
+					if have[img] {
+						continue
 					}
+					have[img] = true
+					add(manifests.ImageRef{Image: img, FieldPath: "images." + cat + " (" + x.rule.Policy.Name + ")", Container: cat})
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 
@@ -290,6 +291,27 @@ func (p *Planner) current(in Input, check Checker) (string, error) {
 	m := v.(*memoHash)
 	m.once.Do(func() { m.hash, m.err = check.InputHash(in) })
 	return m.hash, m.err
+}
+
+// LikelyImages are the unique images of the base's apps when the base is
+// used (nil when everything renders): most of a pull request's images are
+// its base's, so they can be resolved while the repository is scanned.
+func (p *Planner) LikelyImages() []string {
+	if p.full != "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, rec := range p.base {
+		for _, ref := range rec.Entry.Images {
+			if ref.Image != "" && ref.Error == "" && !seen[ref.Image] {
+				seen[ref.Image] = true
+				out = append(out, ref.Image)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Counts are how many apps were rendered and how many carried over.
