@@ -30,6 +30,7 @@ type engineFlags struct {
 	strict       bool
 	timeout      time.Duration
 	retries      int
+	concurrency  int
 	deny         []string
 	bundles      []string    // check --bundle
 	ignoreTlog   bool        // check --insecure-ignore-tlog
@@ -60,6 +61,7 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.strict, "strict", false, "fail image fields of resource kinds the gate has no extractor for, instead of warning")
 	fl.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "timeout of each registry request")
 	fl.IntVar(&f.retries, "registry-retries", 3, "retries of a registry request on 429, 5xx or a dropped connection")
+	fl.IntVar(&f.concurrency, "registry-concurrency", 64, "requests in flight to one registry at most")
 	fl.StringSliceVar(&f.deny, "registry-deny", cliRegistryDeny, "addresses (IPs or CIDR ranges) never contacted for a registry, checked after DNS; --registry-deny= denies none (the service's registries.deny also denies loopback)")
 }
 
@@ -82,7 +84,7 @@ func (f *engineFlags) engine() (*gate.Engine, error) {
 		PolicyPaths: f.policies, PolicyIgnore: f.policyIgnore, Identities: f.identities, KeyFiles: f.keys,
 		KyvernoVersion: f.kyverno, NamespaceLabels: nsLabels,
 		Trust:               trust.Source{TrustedRootPath: f.trustedRoot, UseTUF: f.tuf, TUFCacheDir: f.tufCache},
-		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, GitHubToken: os.Getenv("GITHUB_TOKEN"), Deny: deny},
+		Registry:            registry.Options{Timeout: f.timeout, Retries: f.retries, PerRegistry: f.concurrency, GitHubToken: os.Getenv("GITHUB_TOKEN"), Deny: deny},
 		RequireMatch:        f.requireMatch,
 		StrictUnknownImages: f.strict,
 		BundleFiles:         f.bundles,

@@ -33,7 +33,10 @@ type Options struct {
 	// MaxBackoff caps it and any Retry-After (default 5s).
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
-	// PerRegistry bounds concurrent requests to one registry (default 32).
+	// PerRegistry bounds concurrent requests to one registry (default 64:
+	// a pull request re-resolves every tag it runs, one round trip each,
+	// and at 32 a 2,000-tag monorepo waited 1.25 s on a 20 ms registry;
+	// over HTTP/2 these are streams of one connection).
 	PerRegistry int
 	// MaxResponseBytes bounds one response body (default 32 MiB). The gate
 	// reads manifests, signatures and bundles, never image layers: a larger
@@ -75,7 +78,7 @@ func New(o Options) (*Resolver, error) {
 		o.MaxBackoff = 5 * time.Second
 	}
 	if o.PerRegistry <= 0 {
-		o.PerRegistry = 32
+		o.PerRegistry = 64
 	}
 	if o.MaxResponseBytes <= 0 {
 		o.MaxResponseBytes = 32 << 20

@@ -165,7 +165,7 @@ func (s *Service) engineFor(repo string) (*gate.Engine, error) {
 	cfg := gate.Config{
 		PolicyPaths: set.Policies, PolicyIgnore: set.PolicyIgnore, Identities: set.Identities, KeyFiles: set.Keys,
 		Trust: trust.Source{TrustedRootPath: set.TrustedRoot, UseTUF: set.TUF, TUFCacheDir: set.TUFCache},
-		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries,
+		Registry: registry.Options{Timeout: s.cfg.Registry.Timeout, Retries: s.cfg.Registry.Retries, PerRegistry: s.cfg.Registry.Concurrency,
 			GitHubToken: s.cfg.GitHub.Token, Observe: observe, Logger: s.log, Deny: deny},
 		Cache:               s.cache,
 		KyvernoVersion:      s.cfg.Cluster.KyvernoVersion,

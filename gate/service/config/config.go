@@ -84,6 +84,8 @@ type Config struct {
 	Registry struct {
 		Timeout time.Duration `yaml:"timeout"`
 		Retries int           `yaml:"retries"`
+		// Concurrency bounds requests in flight to one registry (default 64).
+		Concurrency int `yaml:"concurrency"`
 	} `yaml:"registry"`
 	// Registries says which registries a repository under review may make
 	// the gate connect to.
@@ -443,6 +445,9 @@ func (c *Config) validate() error {
 	}
 	if err := c.validateUI(); err != nil {
 		return err
+	}
+	if c.Registry.Concurrency < 0 || c.Registry.Concurrency > 1024 {
+		return fmt.Errorf("config: registry.concurrency: %d, want 1 to 1024 (0 or unset: 64)", c.Registry.Concurrency)
 	}
 	deny := DefaultRegistryDeny
 	if c.Registries.Deny != nil {

@@ -236,3 +236,11 @@ func TestLoadConfigCheckRuns(t *testing.T) {
 		t.Errorf("the default checkRuns: false was not inherited: %v", set.CheckRuns)
 	}
 }
+
+func TestLoadConfigRegistryConcurrency(t *testing.T) {
+	if c := loadYAML(t, "registry: {concurrency: 16}", ""); c.Registry.Concurrency != 16 {
+		t.Errorf("concurrency %d", c.Registry.Concurrency)
+	}
+	loadYAML(t, "registry: {concurrency: -1}", "registry.concurrency: -1, want 1 to 1024")
+	loadYAML(t, "registry: {concurrency: 5000}", "registry.concurrency: 5000")
+}
