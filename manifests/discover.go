@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -666,8 +665,8 @@ func (r *Repo) kustomizeUses(kfile string) []string {
 // monorepo parses each distinct kustomization once.
 func kustomizeEntries(data []byte) []string {
 	key := sha256.Sum256(data)
-	if v, ok := kustomizeEntryCache.Load(key); ok {
-		return v.([]string)
+	if entries, ok := kustomizeEntryCache.load(key); ok {
+		return entries
 	}
 	var doc yaml.Node
 	var entries []string
@@ -684,21 +683,74 @@ func kustomizeEntries(data []byte) []string {
 			}
 		}
 	}
-	if kustomizeEntryCacheSize.Add(1) > maxKustomizeEntryCache {
-		// Bounded: start over rather than grow with every commit's edits.
-		kustomizeEntryCache.Clear()
-		kustomizeEntryCacheSize.Store(1)
-	}
-	kustomizeEntryCache.Store(key, entries)
+	kustomizeEntryCache.store(key, entries)
 	return entries
 }
 
-const maxKustomizeEntryCache = 100_000
-
+// The cache lives as long as the process and holds what the authors of the
+// repositories under review wrote: it is bounded in bytes as well as in
+// entries, and a kustomization too large to keep is parsed every time
+// (one file of 4 MiB listing short paths is tens of MiB of strings).
+// (Variables so that a test can lower them.)
 var (
-	kustomizeEntryCache     sync.Map // [sha256.Size]byte -> []string
-	kustomizeEntryCacheSize atomic.Int64
+	maxKustomizeEntryCache            = 100_000
+	maxKustomizeEntryCacheBytes int64 = 32 << 20
+	maxCachedKustomizationBytes int64 = 256 << 10
 )
+
+var kustomizeEntryCache entryCache
+
+// entryCache maps a kustomization's content hash to its entries, with
+// what they hold counted under one lock, so concurrent discoveries can
+// neither overshoot the bound nor lose count of what is held.
+type entryCache struct {
+	mu    sync.RWMutex
+	m     map[[sha256.Size]byte][]string
+	bytes int64
+}
+
+func (c *entryCache) load(key [sha256.Size]byte) ([]string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.m[key]
+	return e, ok
+}
+
+func (c *entryCache) store(key [sha256.Size]byte, entries []string) {
+	size := entriesSize(entries)
+	if size > maxCachedKustomizationBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[key]; ok {
+		return
+	}
+	if c.m == nil || len(c.m) >= maxKustomizeEntryCache || c.bytes+size > maxKustomizeEntryCacheBytes {
+		// Start over rather than grow with every commit's edits.
+		c.m, c.bytes = map[[sha256.Size]byte][]string{}, 0
+	}
+	c.m[key] = entries
+	c.bytes += size
+}
+
+// entriesSize is what entries hold in memory, with the map entry: string
+// headers and bytes (an alias repeated shares its bytes; counted each time,
+// the bound errs on the safe side).
+func entriesSize(entries []string) int64 {
+	n := int64(sha256.Size + 24 + 16*cap(entries))
+	for _, s := range entries {
+		n += int64(len(s))
+	}
+	return n
+}
+
+// resetKustomizeEntryCache empties the cache (tests).
+func resetKustomizeEntryCache() {
+	kustomizeEntryCache.mu.Lock()
+	defer kustomizeEntryCache.mu.Unlock()
+	kustomizeEntryCache.m, kustomizeEntryCache.bytes = nil, 0
+}
 
 func (lay *layout) apps(r *Repo) []App {
 	var apps []App
