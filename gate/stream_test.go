@@ -1,0 +1,225 @@
+package gate_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/trust"
+	"github.com/gitops-gate/gitops-gate/manifests"
+)
+
+// streamTaskIVPOL verifies Tekton steps through an images[] extractor,
+// matched through matchConstraints and a matchCondition on the object.
+const streamTaskIVPOL = `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata: {name: signed-steps}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: ["tekton.dev"], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["tasks"]}
+  matchConditions:
+    - name: not-experimental
+      expression: "!has(object.metadata.labels) || !has(object.metadata.labels.experimental)"
+  images:
+    - name: steps
+      expression: "object.spec.steps.map(s, s.image)"
+  matchImageReferences:
+    - glob: "REGISTRY/*"
+  attestors:
+    - name: release
+      cosign:
+        keyless:
+          identities:
+            - issuer: https://token.actions.githubusercontent.com
+              subject: https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0
+  validations:
+    - expression: "images.steps.all(i, verifyImageSignatures(i, [attestors.release]) > 0)"
+      message: a step image is not signed
+`
+
+// streamPodIVPOL judges Pods labelled prod (matchConditions on the
+// object), through the Pod templates of Deployments and CronJobs.
+const streamPodIVPOL = `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata: {name: prod-pods}
+spec:
+  matchConstraints:
+    resourceRules:
+      - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}
+  matchConditions:
+    - name: prod
+      expression: "has(object.metadata.labels) && has(object.metadata.labels.prod) && object.metadata.labels.prod == 'true'"
+  matchImageReferences:
+    - glob: "REGISTRY/*"
+  attestors:
+    - name: release
+      cosign:
+        keyless:
+          identities:
+            - issuer: https://token.actions.githubusercontent.com
+              subject: https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0
+  validations:
+    - expression: "images.containers.all(i, verifyImageSignatures(i, [attestors.release]) > 0)"
+      message: a prod image is not signed
+`
+
+// TestStreamedCheckEqualsAllAtOnce: judging each app's images as soon as
+// the app is rendered gives the report, byte for byte, that judging the
+// whole inventory at once gives — under a ClusterPolicy, an IVPOL whose
+// images[] extractor adds images, and an IVPOL that matches on the objects
+// (matchConstraints, matchConditions), over apps that repeat images, fail
+// to render, hold no image, come from an ApplicationSet, Helm or Kustomize;
+// and the apps' order is not the order they finish in.
+func TestStreamedCheckEqualsAllAtOnce(t *testing.T) {
+	e := newEnv(t)
+	w := e.ivpolWorld()
+	good, unsigned, other := w.good.Context().Tag("v1").String(), w.unsigned.Context().Tag("v1").String(), w.other.String()
+	dir := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deployment := func(name, image string, prod bool) string {
+		return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + ", namespace: shop}\nspec:\n  template:\n    metadata: {labels: {prod: \"" +
+			map[bool]string{true: "true", false: "false"}[prod] + "\"}}\n    spec:\n      containers:\n      - {name: main, image: " + image + "}\n"
+	}
+	task := func(name string, experimental bool, images ...string) string {
+		s := "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: " + name + "\n  namespace: ci\n"
+		if experimental {
+			s += "  labels: {experimental: \"yes\"}\n"
+		}
+		s += "spec:\n  steps:\n"
+		for i, img := range images {
+			s += "  - {name: s" + string(rune('a'+i)) + ", image: " + img + "}\n"
+		}
+		return s
+	}
+	// Plain apps; the same images in several apps, in several kinds.
+	for i, img := range []string{good, unsigned, good, other, unsigned} {
+		n := string(rune('a' + i))
+		write("apps/"+n+"/deployment.yaml", deployment(n, img, i%2 == 0))
+		write("apps/"+n+"/pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p"+n+", labels: {prod: \"true\"}}\nspec:\n  containers:\n  - {name: c, image: "+img+"}\n")
+	}
+	write("ci/build/task.yaml", task("build", false, good, unsigned))
+	write("ci/again/task.yaml", task("again", false, unsigned, good, other))
+	write("ci/lab/task.yaml", task("lab", true, unsigned))
+	write("broken/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x\n")
+	write("empty/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {image: "+unsigned+"}\n")
+	write("kust/base/kustomization.yaml", "resources: [deployment.yaml]\n")
+	write("kust/base/deployment.yaml", deployment("k", good, true))
+	write("kust/overlay/kustomization.yaml", "resources: [../base]\nimages:\n- name: "+w.good.Context().String()+"\n  newName: "+w.unsigned.Context().String()+"\n")
+	write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+	write("charts/web/values.yaml", "image: "+good+"\n")
+	write("charts/web/templates/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: '{{ .Release.Name }}'}\nspec:\n  template:\n    metadata: {labels: {prod: \"true\"}}\n    spec:\n      containers:\n      - {name: web, image: '{{ .Values.image }}'}\n")
+	write("argocd/appset.yaml", `apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: web, namespace: argocd}
+spec:
+  generators:
+  - list:
+      elements:
+      - {name: one, image: `+good+`}
+      - {name: two, image: `+unsigned+`}
+  template:
+    metadata: {name: 'web-{{name}}'}
+    spec:
+      project: default
+      source:
+        repoURL: https://example.com/acme/gitops.git
+        path: charts/web
+        helm:
+          parameters:
+          - {name: image, value: '{{image}}'}
+      destination: {server: https://kubernetes.default.svc, namespace: web}
+`)
+
+	policies := t.TempDir()
+	for name, doc := range map[string]string{"cluster.yaml": strings.Replace(acmePolicy, "MUTATE", "false", 1), "tasks.yaml": streamTaskIVPOL, "pods.yaml": streamPodIVPOL} {
+		doc = strings.ReplaceAll(doc, "REGISTRY", e.w.Registry.Host)
+		doc = strings.Replace(doc, "verifyDigest: true", "verifyDigest: false", 1)
+		if err := os.WriteFile(filepath.Join(policies, name), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, paths := range [][]string{
+		{filepath.Join(policies, "cluster.yaml")},
+		{filepath.Join(policies, "tasks.yaml")},
+		{filepath.Join(policies, "pods.yaml")},
+		{policies},
+	} {
+		eng, err := gate.NewEngine(gate.Config{PolicyPaths: paths, Trust: trust.Source{TrustedRootPath: e.w.TrustedRootPath},
+			Registry: e.ropts, Cache: newOutcomeCache()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, conc := range []int{1, 4} {
+			mo := manifests.Options{Concurrency: conc}
+			want, err := eng.CheckAllAtOnce(e.ctx, dir, gate.CheckOptions{Manifests: mo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := eng.Check(e.ctx, dir, gate.CheckOptions{Manifests: mo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, wnt := reportJSON(t, got), reportJSON(t, want)
+			if !bytes.Equal(g, wnt) {
+				t.Fatalf("policies %v, concurrency %d: streamed report differs from all-at-once:\n%s", paths, conc, firstLineDiff(g, wnt))
+			}
+			if got.Result == gate.StatusPass || got.Summary.Images < 15 {
+				t.Fatalf("policies %v: the fixture proves nothing: %s %+v", paths, got.Result, got.Summary)
+			}
+			// Incremental, from a record of the same tree: carried over
+			// where the policies allow, the same verdict.
+			_, rec, err := eng.CheckIncremental(e.ctx, dir, gate.CheckOptions{Manifests: mo}, gate.Incremental{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inc, _, err := eng.CheckIncremental(e.ctx, dir, gate.CheckOptions{Manifests: mo}, gate.Incremental{Base: rec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := withoutMarks(t, inc); !bytes.Equal(g, withoutMarks(t, want)) {
+				t.Fatalf("policies %v, concurrency %d: incremental report differs from all-at-once:\n%s", paths, conc, firstLineDiff(g, withoutMarks(t, want)))
+			}
+		}
+	}
+}
+
+func reportJSON(t *testing.T, rep *gate.Report) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(rep, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func firstLineDiff(got, want []byte) string {
+	g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var a, b string
+		if i < len(g) {
+			a = g[i]
+		}
+		if i < len(w) {
+			b = w[i]
+		}
+		if a != b {
+			lo := max(0, i-10)
+			return fmt.Sprintf("line %d", i) + "\n got:  " + a + "\n want: " + b + "\ncontext (want):\n" + strings.Join(w[lo:min(len(w), i+3)], "\n")
+		}
+	}
+	return "(none)"
+}
