@@ -93,10 +93,10 @@ func (e *Evaluator) EvaluateObjects(ctx context.Context, inv *manifests.Inventor
 // resolving and verifying the first apps' images overlaps the rendering of
 // the others: registry round trips wait while the CPU renders.
 type stream struct {
-	ctx context.Context
-	r   *run
-	sem chan struct{}
-	wg  sync.WaitGroup
+	ctx     context.Context
+	r       *run
+	workers int // judging at once, at most
+	wg      sync.WaitGroup
 
 	mu       sync.Mutex
 	seen     map[string]bool
@@ -105,6 +105,17 @@ type stream struct {
 	// judged after every first occurrence: waiting on the shared result,
 	// they would otherwise hold workers the distinct work needs.
 	repeats []job
+	// queue holds the occurrences waiting for a worker, in the order they
+	// arrived; running counts the workers. A goroutine per waiting
+	// occurrence would hold a stack each: tens of thousands at once for a
+	// large pull request behind a slow registry.
+	queue   []queued
+	running int
+}
+
+type queued struct {
+	vs []ImageVerdict
+	jb job
 }
 
 type job struct {
@@ -113,7 +124,7 @@ type job struct {
 }
 
 func (e *Evaluator) stream(ctx context.Context, objects Objects) *stream {
-	return &stream{ctx: ctx, r: &run{e: e, objects: objects}, sem: make(chan struct{}, e.o.Concurrency),
+	return &stream{ctx: ctx, r: &run{e: e, objects: objects}, workers: e.o.Concurrency,
 		seen: map[string]bool{}, verdicts: map[int][]ImageVerdict{}}
 }
 
@@ -140,14 +151,35 @@ func (s *stream) add(i int, app *manifests.AppImages) {
 	}
 }
 
+// start queues an occurrence for judging, without waiting: the caller is
+// a renderer handing its app over. At most s.workers judge at once.
 func (s *stream) start(vs []ImageVerdict, jb job) {
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.sem <- struct{}{}
-		defer func() { <-s.sem }()
-		vs[jb.img] = s.r.judge(s.ctx, jb.ref)
-	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queue = append(s.queue, queued{vs, jb})
+	if s.running < s.workers {
+		s.running++
+		go s.work()
+	}
+}
+
+// work judges queued occurrences until none is left.
+func (s *stream) work() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.running--
+			s.mu.Unlock()
+			return
+		}
+		q := s.queue[0]
+		s.queue[0] = queued{}
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		q.vs[q.jb.img] = s.r.judge(s.ctx, q.jb.ref)
+		s.wg.Done()
+	}
 }
 
 // prefetch resolves, ahead of the scan, the references an evaluation

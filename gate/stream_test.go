@@ -6,11 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate"
+	"github.com/gitops-gate/gitops-gate/gate/gatetest"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
+	"github.com/gitops-gate/gitops-gate/gate/verify"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -222,4 +227,55 @@ func firstLineDiff(got, want []byte) string {
 		}
 	}
 	return "(none)"
+}
+
+// TestJudgingHoldsBoundedGoroutines: images are handed to the judge while
+// apps still render, and every occurrence used to get its own goroutine
+// the moment it arrived, waiting for a judging slot: a pull request with
+// tens of thousands of images behind a slow registry (or one slow image
+// ahead of them) held as many goroutines and their stacks at once, where
+// the evaluation before held one per slot. Judging is bounded again, and
+// still never blocks the renderer that hands an app over.
+func TestJudgingHoldsBoundedGoroutines(t *testing.T) {
+	e := newEnv(t)
+	pols := e.policy(acmePolicy, false)
+	e.w.Registry.SetFaults(gatetest.Faults{Latency: 400 * time.Millisecond})
+	// The first images are under the policy, on a slow registry: they hold
+	// every slot. The thousands after them match no rule and are judged in
+	// microseconds once a slot is free.
+	var images []string
+	for i := 0; i < 4; i++ {
+		images = append(images, fmt.Sprintf("%s/acme/slow%d:v1", e.w.Registry.Host, i))
+	}
+	for i := 0; i < 6000; i++ {
+		images = append(images, fmt.Sprintf("other.example/team/svc%d:v1", i))
+		images = append(images, "other.example/team/svc0:v1") // a repeat
+	}
+	base := runtime.NumGoroutine()
+	var peak atomic.Int64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(2 * time.Millisecond):
+				if n := int64(runtime.NumGoroutine() - base); n > peak.Load() {
+					peak.Store(n)
+				}
+			}
+		}
+	}()
+	rep := e.evaluate(pols, images, func(o *gate.Options, _ *verify.Options) { o.Concurrency = 4 })
+	close(done)
+	<-sampled
+	if rep.Summary.Images != len(images) || rep.Summary.Unmatched != 12000 {
+		t.Fatalf("summary %+v", rep.Summary)
+	}
+	// Slots, the registry's connections and the sampler: far from 12,000.
+	if p := peak.Load(); p > 500 {
+		t.Errorf("%d goroutines at once while judging %d images with 4 slots", p, len(images))
+	}
 }
