@@ -190,38 +190,52 @@ func (s *stream) work() {
 // evaluation's own (the same memo judge uses); a reference that is no
 // longer in the repository costs one request and nothing else.
 func (s *stream) prefetch(images []string) {
-	rules := s.r.e.o.Policies.Rules()
-	// Its own bound: judges waiting on a prefetched result hold the judging
-	// slots, and must not keep the prefetch from running.
-	sem := make(chan struct{}, s.r.e.o.Concurrency)
-	for _, img := range images {
-		info, err := s.r.parse(img)
-		if err != nil {
-			continue
-		}
-		matched := false
-		for _, rule := range rules {
-			for _, vf := range rule.Verify {
-				if m, skip, _, err := vf.MatchImage(img, info); err == nil && m && !skip {
-					matched = true
+	if len(images) == 0 {
+		return
+	}
+	// One goroutine walks the list and starts a resolution per free slot:
+	// a base of thousands of images is not thousands of goroutines, and
+	// the scan does not wait for the list to be matched.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		rules := s.r.e.o.Policies.Rules()
+		// Its own bound: judges waiting on a prefetched result hold the
+		// judging slots, and must not keep the prefetch from running.
+		sem := make(chan struct{}, s.r.e.o.Concurrency)
+		for _, img := range images {
+			info, err := s.r.parse(img)
+			if err != nil {
+				continue
+			}
+			matched := false
+			for _, rule := range rules {
+				for _, vf := range rule.Verify {
+					if m, skip, _, err := vf.MatchImage(img, info); err == nil && m && !skip {
+						matched = true
+					}
 				}
 			}
+			if !matched {
+				continue
+			}
+			gref, err := info.Reference()
+			if err != nil {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-s.ctx.Done():
+				return
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer func() { <-sem }()
+				s.r.resolves.do(gref.String(), func() (*registry.Resolved, error) { return s.r.e.o.Resolver.Resolve(s.ctx, gref) })
+			}()
 		}
-		if !matched {
-			continue
-		}
-		gref, err := info.Reference()
-		if err != nil {
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			s.r.resolves.do(gref.String(), func() (*registry.Resolved, error) { return s.r.e.o.Resolver.Resolve(s.ctx, gref) })
-		}()
-	}
+	}()
 }
 
 // wait returns once every image added so far is judged.

@@ -18,3 +18,11 @@ func (e *Engine) CheckAllAtOnce(ctx context.Context, dir string, o CheckOptions)
 	e.addExtracted(ctx, inv, rendered)
 	return e.evaluator.EvaluateObjects(ctx, inv, renderedObjects(rendered)), nil
 }
+
+// Prefetch resolves images ahead as an incremental evaluation does; wait
+// returns once everything it started has finished.
+func (e *Evaluator) Prefetch(ctx context.Context, images []string) (wait func()) {
+	s := e.stream(ctx, nil)
+	s.prefetch(images)
+	return s.wait
+}

@@ -2,8 +2,11 @@ package gate_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/trust"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
 	"github.com/gitops-gate/gitops-gate/manifests"
@@ -277,5 +281,84 @@ func TestJudgingHoldsBoundedGoroutines(t *testing.T) {
 	// Slots, the registry's connections and the sampler: far from 12,000.
 	if p := peak.Load(); p > 500 {
 		t.Errorf("%d goroutines at once while judging %d images with 4 slots", p, len(images))
+	}
+}
+
+// TestPrefetchHoldsBoundedGoroutines: resolving a base's images ahead
+// started a goroutine per image at once, waiting for a slot; a base of
+// thousands of images behind a slow registry held thousands. At most the
+// slots' worth run, and cancelling the evaluation stops the rest.
+func TestPrefetchHoldsBoundedGoroutines(t *testing.T) {
+	e := newEnv(t)
+	pols := e.policy(acmePolicy, false)
+	e.w.Registry.SetFaults(gatetest.Faults{Latency: 300 * time.Millisecond})
+	e.ropts.PerRegistry = 8
+	res, err := registry.New(e.ropts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := verify.New(verify.Options{Trusted: e.tr, Registry: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := gate.New(gate.Options{Policies: pols, Resolver: res, Verifier: ver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var images []string
+	for i := 0; i < 1500; i++ {
+		images = append(images, fmt.Sprintf("%s/acme/p%d:v1", e.w.Registry.Host, i))
+	}
+	base := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(e.ctx)
+	wait := ev.Prefetch(ctx, images)
+	peak := 0
+	for i := 0; i < 20; i++ {
+		peak = max(peak, runtime.NumGoroutine()-base)
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	wait()
+	if peak > 300 {
+		t.Errorf("%d goroutines at once while resolving %d images ahead", peak, len(images))
+	}
+}
+
+// countingTransport counts the requests in flight.
+type countingTransport struct {
+	next     http.RoundTripper
+	inFlight atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.inFlight.Add(1)
+	defer c.inFlight.Add(-1)
+	return c.next.RoundTrip(req)
+}
+
+// TestNoAppsLeavesNothingRunning: a pull request that removes every app
+// is an error (ErrNoApps); the base's images being resolved ahead were
+// left running after the evaluation had returned. Nothing it started
+// outlives it.
+func TestNoAppsLeavesNothingRunning(t *testing.T) {
+	w := newIncrementalWorld(t)
+	for i := 0; i < 200; i++ {
+		w.write(fmt.Sprintf("apps/many/d%d.yaml", i), w.deployment(fmt.Sprintf("m%d", i), fmt.Sprintf("acme/m%d:v1", i)))
+	}
+	ct := &countingTransport{next: http.DefaultTransport}
+	w.ropts.Transport = ct
+	eng := w.engine()
+	_, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	if err := os.RemoveAll(filepath.Join(w.dir, "apps")); err != nil {
+		t.Fatal(err)
+	}
+	w.write("README.md", "nothing here\n")
+	w.w.Registry.SetFaults(gatetest.Faults{Latency: 2 * time.Second})
+	_, _, err := eng.CheckIncremental(w.ctx, w.dir, gate.CheckOptions{}, gate.Incremental{Base: rec})
+	if !errors.Is(err, gate.ErrNoApps) {
+		t.Fatalf("err %v, want ErrNoApps", err)
+	}
+	if n := ct.inFlight.Load(); n != 0 {
+		t.Errorf("%d registry requests still in flight after the evaluation returned", n)
 	}
 }
