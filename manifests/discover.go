@@ -473,75 +473,90 @@ type headClass struct{ mentionsApp, kubernetes bool }
 // system calls that need not wait on one another. walkLayout then
 // classifies the listing in one ordered pass.
 func (r *Repo) listTree(ctx context.Context) (*listedDir, error) {
-	sem := make(chan struct{}, max(r.opts.Concurrency, 4))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	var list func(d *listedDir)
-	list = func(d *listedDir) {
-		defer wg.Done()
-		sem <- struct{}{}
-		released := false
-		release := func() {
-			if !released {
-				released = true
-				<-sem
-			}
-		}
-		defer release()
-		if err := ctx.Err(); err != nil {
-			mu.Lock()
-			firstErr = cmp.Or(firstErr, err)
-			mu.Unlock()
-			return
-		}
-		entries, err := os.ReadDir(d.dir)
-		if err != nil {
-			return // unreadable directories surface when an app that needs them renders
-		}
-		d.entries = entries
-		r.inputs.entries.Store(d.dir, entries)
-		for _, e := range entries {
-			if e.Name() == "Chart.yaml" && !e.IsDir() {
-				d.chart, d.chartMentions = true, r.dirMentions(d.dir, true)
-				return // templates are not plain manifests
-			}
-		}
-		var sub []*listedDir
-		for i, e := range entries {
-			name := e.Name()
-			if strings.HasPrefix(name, ".") {
-				continue
-			}
-			p := filepath.Join(d.dir, name)
-			if e.IsDir() {
-				c := &listedDir{dir: p}
-				if d.children == nil {
-					d.children = map[int]*listedDir{}
-				}
-				d.children[i] = c
-				sub = append(sub, c)
-				continue
-			}
-			if isManifestFile(name) {
-				head := r.head(p)
-				if d.heads == nil {
-					d.heads = map[int]headClass{}
-				}
-				d.heads[i] = headClass{mentionsApp: mentionsApp.Match(head), kubernetes: looksKubernetes.Match(head)}
-			}
-		}
-		release()
-		for _, c := range sub {
-			wg.Add(1)
-			go list(c)
-		}
-	}
+	// A fixed number of workers drain a stack of directories to list: a
+	// goroutine per directory, waiting for a slot, would be thousands of
+	// goroutines and their stacks for a pull request that adds thousands
+	// of directories side by side.
 	root := &listedDir{dir: r.root}
-	wg.Add(1)
-	list(root)
+	var mu sync.Mutex
+	more := sync.NewCond(&mu)
+	todo := []*listedDir{root}
+	pending := 1 // directories queued or being listed
+	var firstErr error
+	var wg sync.WaitGroup
+	for range max(r.opts.Concurrency, 4) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				for len(todo) == 0 && pending > 0 {
+					more.Wait()
+				}
+				if pending == 0 {
+					mu.Unlock()
+					return
+				}
+				d := todo[len(todo)-1]
+				todo = todo[:len(todo)-1]
+				mu.Unlock()
+				sub, err := r.listDir(ctx, d)
+				mu.Lock()
+				firstErr = cmp.Or(firstErr, err)
+				todo = append(todo, sub...)
+				pending += len(sub) - 1
+				mu.Unlock()
+				more.Broadcast()
+			}
+		}()
+	}
 	wg.Wait()
 	return root, firstErr
+}
+
+// listDir lists one directory of the tree, reads the heads of its manifest
+// files, and returns its subdirectories to list.
+func (r *Repo) listDir(ctx context.Context, d *listedDir) ([]*listedDir, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		return nil, nil // unreadable directories surface when an app that needs them renders
+	}
+	d.entries = entries
+	r.inputs.entries.Store(d.dir, entries)
+	for _, e := range entries {
+		if e.Name() == "Chart.yaml" && !e.IsDir() {
+			d.chart, d.chartMentions = true, r.dirMentions(d.dir, true)
+			return nil, nil // templates are not plain manifests
+		}
+	}
+	var sub []*listedDir
+	for i, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		p := filepath.Join(d.dir, name)
+		if e.IsDir() {
+			c := &listedDir{dir: p}
+			if d.children == nil {
+				d.children = map[int]*listedDir{}
+			}
+			d.children[i] = c
+			sub = append(sub, c)
+			continue
+		}
+		if isManifestFile(name) {
+			head := r.head(p)
+			if d.heads == nil {
+				d.heads = map[int]headClass{}
+			}
+			d.heads[i] = headClass{mentionsApp: mentionsApp.Match(head), kubernetes: looksKubernetes.Match(head)}
+		}
+	}
+	return sub, nil
 }
 
 // walkLayout classifies a listed directory and, in order, its

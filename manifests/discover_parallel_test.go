@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -25,7 +28,7 @@ import (
 // sequential walk discovery did before (kept here as the reference).
 func TestParallelListingIsTheSequentialWalk(t *testing.T) {
 	ctx := context.Background()
-	for seed := uint64(1); seed <= 12; seed++ {
+	for seed := uint64(1); seed <= 8; seed++ {
 		dir := t.TempDir()
 		randomLayoutTree(t, dir, rand.New(rand.NewPCG(seed, seed*31)))
 		r, err := Open(dir, Options{Concurrency: 3})
@@ -241,5 +244,54 @@ func sequentialKustomizeUses(kfile string, used map[string]bool) {
 				}
 			}
 		}
+	}
+}
+
+// TestListingHoldsBoundedGoroutines: the parallel listing started a
+// goroutine for every subdirectory as soon as its parent was listed, each
+// waiting for a slot: a pull request adding thousands of directories side
+// by side held thousands of goroutines and their stacks at once (the
+// sequential walk held none). At most the slots' worth run.
+func TestListingHoldsBoundedGoroutines(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 1500; i++ {
+		d := filepath.Join(dir, fmt.Sprintf("d%04d", i))
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Open(dir, Options{Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := runtime.NumGoroutine()
+	var peak atomic.Int64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if n := int64(runtime.NumGoroutine() - base); n > peak.Load() {
+				peak.Store(n)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	root, err := r.listTree(context.Background())
+	close(done)
+	<-sampled
+	if err != nil || len(root.children) != 1500 {
+		t.Fatalf("listed %d directories, err %v", len(root.children), err)
+	}
+	if p := peak.Load(); p > 100 {
+		t.Errorf("%d goroutines at once while listing 1,500 directories", p)
 	}
 }
