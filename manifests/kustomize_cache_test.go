@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -74,4 +75,47 @@ func TestKustomizeEntryCacheBounded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestKustomizeEntryCacheAcrossRepositories: the cache is process-wide and
+// keyed by content; the same kustomization in another repository, another
+// directory, resolves its entries against its own directory: what one
+// repository's discovery parsed never changes which directories another's
+// treats as bases (and so which are apps of their own).
+func TestKustomizeEntryCacheAcrossRepositories(t *testing.T) {
+	const k = "resources:\n- ../base\n- extra.yaml\n"
+	const dep = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {containers: [{name: c, image: nginx:1}]}}}\n"
+	first := writeTree(t, map[string]string{
+		"overlays/prod/kustomization.yaml": k,
+		"overlays/prod/extra.yaml":         dep,
+		"overlays/base/kustomization.yaml": "resources: [d.yaml]\n",
+		"overlays/base/d.yaml":             dep,
+	})
+	second := writeTree(t, map[string]string{
+		"apps/web/kustomization.yaml": k, // its ../base is a plain app here, and does not exist as such
+		"apps/web/extra.yaml":         dep,
+		"apps/basis/d.yaml":           dep,
+		"base/d.yaml":                 dep,
+	})
+	discover := func(dir string) string {
+		r, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps, err := r.Discover(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return appList(apps)
+	}
+	resetKustomizeEntryCache()
+	fresh := discover(second)
+	resetKustomizeEntryCache()
+	discover(first)
+	if got := discover(second); got != fresh {
+		t.Errorf("after discovering another repository:\n%s\nin a fresh process:\n%s", got, fresh)
+	}
+	if !strings.Contains(fresh, "apps/basis") || !strings.Contains(fresh, "apps/web") {
+		t.Errorf("apps:\n%s", fresh)
+	}
 }
