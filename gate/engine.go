@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gitops-gate/gitops-gate/gate/cache"
+	"github.com/gitops-gate/gitops-gate/gate/incremental"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	_ "github.com/gitops-gate/gitops-gate/gate/policy/ivpol" // the ImageValidatingPolicy front-end
 	"github.com/gitops-gate/gitops-gate/gate/registry"
@@ -190,20 +193,32 @@ func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report
 	if err != nil {
 		return nil, err
 	}
-	rep, _, err := e.scanAndJudge(ctx, dir, repo, manifests.ScanOptions{App: o.App, Adjust: o.Adjust}, nil)
+	rep, _, _, err := e.scanAndJudge(ctx, dir, repo, manifests.ScanOptions{App: o.App, Adjust: o.Adjust}, judging{})
 	return rep, err
+}
+
+// judging is what an incremental evaluation adds to scanAndJudge.
+type judging struct {
+	// prefetch are references to resolve while the scan runs.
+	prefetch []string
+	// carried gives a carried-over app's recorded objects (nil: none).
+	carried func(app string) ([]incremental.Object, bool)
 }
 
 // scanAndJudge scans repo and judges each app's images as soon as the app
 // is rendered or carried over, so that the registry's round trips for the
 // first apps overlap the rendering of the rest. The renderings are not
-// kept beyond what the rules read.
-func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.Repo, so manifests.ScanOptions, prefetch []string) (*Report, *manifests.Inventory, error) {
+// kept beyond what the rules read. When the rules read objects, it also
+// returns each app's objects, for the record the next evaluation starts
+// from (an app without them was carried over without them, and is absent).
+func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.Repo, so manifests.ScanOptions, jo judging) (*Report, *manifests.Inventory, map[string][]incremental.Object, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var objects *objectIndex
+	var recorded map[string][]incremental.Object
+	var mu sync.Mutex
 	if e.readsObjects() != "" {
-		objects = &objectIndex{}
+		objects, recorded = &objectIndex{}, map[string][]incremental.Object{}
 	}
 	var st *stream
 	if objects != nil {
@@ -211,16 +226,27 @@ func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.R
 	} else {
 		st = e.evaluator.stream(ctx, nil)
 	}
-	st.prefetch(prefetch)
+	st.prefetch(jo.prefetch)
 	xs := e.imageExtractors()
 	so.Discard = true
 	so.OnApp = func(i int, app *manifests.AppImages, rd *manifests.Rendered) {
-		if rd != nil {
-			if len(xs) > 0 {
-				addExtractedApp(ctx, xs, app, rd)
-			}
-			if objects != nil {
+		if rd != nil && len(xs) > 0 {
+			addExtractedApp(ctx, xs, app, rd)
+		}
+		if objects != nil {
+			var objs []incremental.Object
+			ok := true
+			if rd != nil {
 				objects.add(rd)
+				objs = recordObjects(app, rd)
+			} else if jo.carried != nil {
+				objs, ok = jo.carried(app.Name)
+				objects.addRecorded(app.Name, objs)
+			}
+			if ok {
+				mu.Lock()
+				recorded[app.Name] = objs
+				mu.Unlock()
 			}
 		}
 		st.add(i, app)
@@ -229,12 +255,35 @@ func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.R
 	if err != nil {
 		cancel()
 		st.wait()
-		return nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
+		return nil, nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
 	}
 	if len(inv.Apps) == 0 {
-		return nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
+		return nil, nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
 	}
-	return st.finish(inv), inv, nil
+	return st.finish(inv), inv, recorded, nil
+}
+
+// recordObjects are the objects of rd that app's images are written in,
+// for the record: what a rule reading objects judges them on.
+func recordObjects(app *manifests.AppImages, rd *manifests.Rendered) []incremental.Object {
+	used := map[manifests.ResourceID]bool{}
+	for _, ref := range app.Images {
+		used[ref.Resource] = true
+	}
+	objs := []incremental.Object{}
+	for i := range rd.Resources {
+		res := &rd.Resources[i]
+		if !used[res.ResourceID] || res.Node == nil {
+			continue
+		}
+		y, err := yaml.Marshal(res.Node)
+		if err != nil {
+			continue // judged with no object, as when it cannot be decoded
+		}
+		objs = append(objs, incremental.Object{Resource: res.ResourceID, YAML: string(y)})
+		delete(used, res.ResourceID)
+	}
+	return objs
 }
 
 // ErrNoApps marks a repository in which no app was found: nothing would be
