@@ -237,12 +237,14 @@ func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.R
 			var objs []incremental.Object
 			ok := true
 			if rd != nil {
-				objects.add(rd)
+				// Only the objects images are written in are read, and
+				// as YAML text they weigh a fraction of their nodes,
+				// which can then go.
 				objs = recordObjects(app, rd)
 			} else if jo.carried != nil {
 				objs, ok = jo.carried(app.Name)
-				objects.addRecorded(app.Name, objs)
 			}
+			objects.addRecorded(app.Name, objs)
 			if ok {
 				mu.Lock()
 				recorded[app.Name] = objs
