@@ -41,7 +41,7 @@ import (
 
 type params struct {
 	CPUProfile, ColdProfile, WarmProfile   string
-	Quick                                  bool
+	Quick, IVPOL                           bool
 	Apps, Digests, Bases, Charts, HelmApps int
 	RegistryConcurrency                    int
 	Latency                                time.Duration
@@ -61,6 +61,7 @@ func main() {
 	flag.StringVar(&p.CPUProfile, "cpuprofile", "", "write a CPU profile of the scan of the unchanged repository (incremental) to this file")
 	flag.StringVar(&p.ColdProfile, "cpuprofile-cold", "", "write a CPU profile of the full cold evaluation to this file")
 	flag.StringVar(&p.WarmProfile, "cpuprofile-warm", "", "write a CPU profile of five incremental evaluations of the unchanged repository to this file")
+	flag.BoolVar(&p.IVPOL, "ivpol", false, "judge with an ImageValidatingPolicy (rules that read the rendered objects) instead of the ClusterPolicy")
 	flag.BoolVar(&p.Quick, "quick", false, "stop after the unchanged repository's incremental evaluation (for profiling)")
 	child := flag.String("child", "", "internal: run the measured evaluations with the parameters in this file")
 	flag.Parse()
@@ -92,6 +93,34 @@ spec:
             subject: "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/*"
 `
 
+// ivpolDoc is policyDoc as an ImageValidatingPolicy: its match and CEL read
+// the rendered objects, so carried-over apps are judged on recorded ones.
+const ivpolDoc = `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata: {name: bench}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["pods"]
+  matchImageReferences:
+  - glob: "REGISTRY/*"
+  validationConfigurations: {mutateDigest: false, verifyDigest: false}
+  attestors:
+  - name: acme
+    cosign:
+      keyless:
+        identities:
+        - issuer: https://token.actions.githubusercontent.com
+          subjectRegExp: "^https://github[.]com/acme/[^/]+/[.]github/workflows/release[.]yml@refs/tags/"
+  validations:
+  - expression: "images.containers.map(image, verifyImageSignatures(image, [attestors.acme])).all(e, e > 0)"
+    message: not signed by acme's release workflow
+`
+
 // setup pushes and signs the images, writes the repository, and runs the
 // measurements in a child process while the registry serves it.
 func setup(p params) error {
@@ -119,7 +148,11 @@ func setup(p params) error {
 	fmt.Printf("setup: repository of %d apps (%d overlays on %d bases, %d Applications of %d charts) written in %v\n",
 		p.Apps, p.Apps-p.HelmApps, p.Bases, p.HelmApps, p.Charts, time.Since(start).Round(time.Millisecond))
 	p.Policy = filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(p.Policy, []byte(strings.ReplaceAll(policyDoc, "REGISTRY", w.Registry.Host)), 0o644); err != nil {
+	doc := policyDoc
+	if p.IVPOL {
+		doc = ivpolDoc
+	}
+	if err := os.WriteFile(p.Policy, []byte(strings.ReplaceAll(doc, "REGISTRY", w.Registry.Host)), 0o644); err != nil {
 		return err
 	}
 	p.TrustedRoot = w.TrustedRootPath
