@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
@@ -199,10 +200,39 @@ func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report
 
 // judging is what an incremental evaluation adds to scanAndJudge.
 type judging struct {
-	// prefetch are references to resolve while the scan runs.
-	prefetch []string
+	// started is an evaluation begun before its checkout (Warm); nil
+	// begins one.
+	started *pending
 	// carried gives a carried-over app's recorded objects (nil: none).
 	carried func(app string) ([]incremental.Object, bool)
+}
+
+// pending is an evaluation's judging, begun: its stream (and the object
+// index its rules read), possibly already resolving references.
+type pending struct {
+	eng     *Engine
+	st      *stream
+	objects *objectIndex
+	cancel  context.CancelFunc
+	used    atomic.Bool
+}
+
+func (e *Engine) begin(ctx context.Context) *pending {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pending{eng: e, cancel: cancel}
+	if e.readsObjects() != "" {
+		p.objects = &objectIndex{}
+		p.st = e.evaluator.stream(ctx, p.objects.lookup)
+	} else {
+		p.st = e.evaluator.stream(ctx, nil)
+	}
+	return p
+}
+
+// release stops what the evaluation still had under way and waits for it.
+func (p *pending) release() {
+	p.cancel()
+	p.st.wait()
 }
 
 // scanAndJudge scans repo and judges each app's images as soon as the app
@@ -212,21 +242,18 @@ type judging struct {
 // returns each app's objects, for the record the next evaluation starts
 // from (an app without them was carried over without them, and is absent).
 func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.Repo, so manifests.ScanOptions, jo judging) (*Report, *manifests.Inventory, map[string][]incremental.Object, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var objects *objectIndex
+	p := jo.started
+	if p == nil || p.eng != e || !p.used.CompareAndSwap(false, true) {
+		p = e.begin(ctx)
+		p.used.Store(true)
+	}
+	defer p.cancel()
+	st, objects := p.st, p.objects
 	var recorded map[string][]incremental.Object
 	var mu sync.Mutex
-	if e.readsObjects() != "" {
-		objects, recorded = &objectIndex{}, map[string][]incremental.Object{}
-	}
-	var st *stream
 	if objects != nil {
-		st = e.evaluator.stream(ctx, objects.lookup)
-	} else {
-		st = e.evaluator.stream(ctx, nil)
+		recorded = map[string][]incremental.Object{}
 	}
-	st.prefetch(jo.prefetch)
 	xs := e.imageExtractors()
 	so.Discard = true
 	so.OnApp = func(i int, app *manifests.AppImages, rd *manifests.Rendered) {
@@ -255,8 +282,7 @@ func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.R
 	}
 	inv, _, err := repo.Scan(ctx, so)
 	if err != nil {
-		cancel()
-		st.wait()
+		p.release()
 		return nil, nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
 	}
 	if len(inv.Apps) == 0 {

@@ -24,6 +24,30 @@ type Incremental struct {
 	BaseCommit string
 	// Full renders every app whatever the base (--full).
 	Full bool
+
+	// warm is the evaluation Warm began.
+	warm *pending
+}
+
+// Warm begins an incremental evaluation before its checkout is ready: the
+// base's images (those a rule verifies) are resolved while the commit is
+// fetched. The CheckIncremental given this inc, on this engine, continues
+// it; Close releases it when no check follows. The results are that one
+// evaluation's own.
+func (e *Engine) Warm(ctx context.Context, inc *Incremental) {
+	if inc.Full || inc.Base == nil || inc.warm != nil {
+		return
+	}
+	p := e.begin(ctx)
+	p.st.prefetch(incremental.LikelyImages(inc.Base))
+	inc.warm = p
+}
+
+// Close releases what Warm began, unless a check used it.
+func (inc *Incremental) Close() {
+	if p := inc.warm; p != nil && p.used.CompareAndSwap(false, true) {
+		p.release()
+	}
 }
 
 // CheckIncremental is Check that renders only the apps whose inputs changed
@@ -48,7 +72,12 @@ func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOption
 	// As Check: the policies' own extractors, and the objects rules read
 	// (only rendered apps have them; readsObjects renders every app when a
 	// rule needs them).
-	rep, inv, objects, err := e.scanAndJudge(ctx, dir, repo, so, judging{prefetch: plan.LikelyImages(), carried: plan.Objects})
+	jo := judging{started: inc.warm, carried: plan.Objects}
+	if jo.started == nil || jo.started.eng != e || jo.started.used.Load() {
+		jo.started = e.begin(ctx)
+		jo.started.st.prefetch(plan.LikelyImages())
+	}
+	rep, inv, objects, err := e.scanAndJudge(ctx, dir, repo, so, jo)
 	if err != nil {
 		return nil, nil, err
 	}

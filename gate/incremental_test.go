@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
@@ -331,5 +332,42 @@ func TestPrefetchAsksOnlyAboutVerifiedImages(t *testing.T) {
 	}
 	if full.Result != rep.Result || full.Summary.Skipped != rep.Summary.Skipped || full.Summary.Unmatched != rep.Summary.Unmatched {
 		t.Errorf("incremental %s %+v, full %s %+v", rep.Result, rep.Summary, full.Result, full.Summary)
+	}
+}
+
+// TestWarmResolvesBeforeTheCheckout: Warm starts resolving the base's
+// images before the checkout exists; the check that follows uses them and
+// reports exactly what a check without Warm reports. Close after the check
+// (or twice) does nothing; Close without a check releases the work.
+func TestWarmResolvesBeforeTheCheckout(t *testing.T) {
+	w := newIncrementalWorld(t)
+	eng := w.engine()
+	_, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	want, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+
+	w.w.Registry.ResetRequests()
+	inc := gate.Incremental{Base: rec}
+	eng.Warm(w.ctx, &inc)
+	deadline := time.Now().Add(5 * time.Second)
+	for w.w.Registry.Requests() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := w.w.Registry.Requests(); n < 3 {
+		t.Fatalf("%d registry requests before the check: the base's 3 tags were not resolved ahead", n)
+	}
+	got, _ := w.check(eng, manifests.Options{}, inc)
+	inc.Close()
+	inc.Close()
+	if a, b := withoutMarks(t, got), withoutMarks(t, want); !bytes.Equal(a, b) || got.Rendering.CarriedOver != want.Rendering.CarriedOver {
+		t.Errorf("warmed check differs:\n%s\n---\n%s", a, b)
+	}
+
+	unused := gate.Incremental{Base: rec}
+	eng.Warm(w.ctx, &unused)
+	unused.Close() // returns once the resolutions under way stop
+	// A check given a released warm-up begins afresh.
+	again, _ := w.check(eng, manifests.Options{}, unused)
+	if a, b := withoutMarks(t, again), withoutMarks(t, want); !bytes.Equal(a, b) {
+		t.Errorf("check after an unused warm-up was released differs:\n%s\n---\n%s", a, b)
 	}
 }

@@ -341,10 +341,27 @@ func (p *Planner) LikelyImages() []string {
 	if p.full != "" {
 		return nil
 	}
+	apps := make([]*AppRecord, 0, len(p.base))
+	for _, rec := range p.base {
+		apps = append(apps, rec)
+	}
+	return imagesOf(apps)
+}
+
+// LikelyImages are the unique images of rec's apps, sorted.
+func LikelyImages(rec *Record) []string {
+	apps := make([]*AppRecord, len(rec.Apps))
+	for i := range rec.Apps {
+		apps[i] = &rec.Apps[i]
+	}
+	return imagesOf(apps)
+}
+
+func imagesOf(apps []*AppRecord) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, rec := range p.base {
-		for _, ref := range rec.Entry.Images {
+	for _, a := range apps {
+		for _, ref := range a.Entry.Images {
 			if ref.Image != "" && ref.Error == "" && !seen[ref.Image] {
 				seen[ref.Image] = true
 				out = append(out, ref.Image)
