@@ -91,6 +91,7 @@ bench: build $(KUSTOMIZE_CLI) $(COSIGN_CLI)
 	$(GO) run ./manifests/internal/benchrepo -bin $(BIN) -apps 500 -kustomize $(KUSTOMIZE_CLI)
 	$(GO) run ./gate/internal/benchverify -digests 300 -refs 1000 -apps 200 -latency 20ms -cosign $(COSIGN_CLI)
 	$(GO) run ./gate/internal/benchincr -apps 5000 -digests 2000 -latency 20ms
+	$(GO) run ./gate/internal/benchincr -apps 5000 -digests 2000 -latency 20ms -ivpol
 	GITOPS_GATE_BENCH=1 $(GO) test -count=1 -timeout 10m -run TestServiceLatencyAndThroughput -v ./web/ | grep -E 'repo|burst'
 
 clean:

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gitops-gate/gitops-gate/gate/cache"
+	"github.com/gitops-gate/gitops-gate/gate/incremental"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	_ "github.com/gitops-gate/gitops-gate/gate/policy/ivpol" // the ImageValidatingPolicy front-end
 	"github.com/gitops-gate/gitops-gate/gate/registry"
@@ -190,37 +194,88 @@ func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report
 	if err != nil {
 		return nil, err
 	}
-	rep, _, err := e.scanAndJudge(ctx, dir, repo, manifests.ScanOptions{App: o.App, Adjust: o.Adjust}, nil)
+	rep, _, _, err := e.scanAndJudge(ctx, dir, repo, manifests.ScanOptions{App: o.App, Adjust: o.Adjust}, judging{})
 	return rep, err
+}
+
+// judging is what an incremental evaluation adds to scanAndJudge.
+type judging struct {
+	// started is an evaluation begun before its checkout (Warm); nil
+	// begins one.
+	started *pending
+	// carried gives a carried-over app's recorded objects (nil: none).
+	carried func(app string) ([]incremental.Object, bool)
+}
+
+// pending is an evaluation's judging, begun: its stream (and the object
+// index its rules read), possibly already resolving references.
+type pending struct {
+	eng     *Engine
+	st      *stream
+	objects *objectIndex
+	cancel  context.CancelFunc
+	used    atomic.Bool
+}
+
+func (e *Engine) begin(ctx context.Context) *pending {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pending{eng: e, cancel: cancel}
+	if e.readsObjects() != "" {
+		p.objects = &objectIndex{}
+		p.st = e.evaluator.stream(ctx, p.objects.lookup)
+	} else {
+		p.st = e.evaluator.stream(ctx, nil)
+	}
+	return p
+}
+
+// release stops what the evaluation still had under way and waits for it.
+func (p *pending) release() {
+	p.cancel()
+	p.st.wait()
 }
 
 // scanAndJudge scans repo and judges each app's images as soon as the app
 // is rendered or carried over, so that the registry's round trips for the
 // first apps overlap the rendering of the rest. The renderings are not
-// kept beyond what the rules read.
-func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.Repo, so manifests.ScanOptions, prefetch []string) (*Report, *manifests.Inventory, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var objects *objectIndex
-	if e.readsObjects() != "" {
-		objects = &objectIndex{}
+// kept beyond what the rules read. When the rules read objects, it also
+// returns each app's objects, for the record the next evaluation starts
+// from (an app without them was carried over without them, and is absent).
+func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.Repo, so manifests.ScanOptions, jo judging) (*Report, *manifests.Inventory, map[string][]incremental.Object, error) {
+	p := jo.started
+	if p == nil || p.eng != e || !p.used.CompareAndSwap(false, true) {
+		p = e.begin(ctx)
+		p.used.Store(true)
 	}
-	var st *stream
+	defer p.cancel()
+	st, objects := p.st, p.objects
+	var recorded map[string][]incremental.Object
+	var mu sync.Mutex
 	if objects != nil {
-		st = e.evaluator.stream(ctx, objects.lookup)
-	} else {
-		st = e.evaluator.stream(ctx, nil)
+		recorded = map[string][]incremental.Object{}
 	}
-	st.prefetch(prefetch)
 	xs := e.imageExtractors()
 	so.Discard = true
 	so.OnApp = func(i int, app *manifests.AppImages, rd *manifests.Rendered) {
-		if rd != nil {
-			if len(xs) > 0 {
-				addExtractedApp(ctx, xs, app, rd)
+		if rd != nil && len(xs) > 0 {
+			addExtractedApp(ctx, xs, app, rd)
+		}
+		if objects != nil {
+			var objs []incremental.Object
+			ok := true
+			if rd != nil {
+				// Only the objects images are written in are read, and
+				// as YAML text they weigh a fraction of their nodes,
+				// which can then go.
+				objs = recordObjects(app, rd)
+			} else if jo.carried != nil {
+				objs, ok = jo.carried(app.Name)
 			}
-			if objects != nil {
-				objects.add(rd)
+			objects.addRecorded(app.Name, objs)
+			if ok {
+				mu.Lock()
+				recorded[app.Name] = objs
+				mu.Unlock()
 			}
 		}
 		st.add(i, app)
@@ -234,11 +289,33 @@ func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.R
 	}
 	if err != nil {
 		// Nothing the evaluation started (a prefetch) outlives it.
-		cancel()
-		st.wait()
-		return nil, nil, err
+		p.release()
+		return nil, nil, nil, err
 	}
-	return st.finish(inv), inv, nil
+	return st.finish(inv), inv, recorded, nil
+}
+
+// recordObjects are the objects of rd that app's images are written in,
+// for the record: what a rule reading objects judges them on.
+func recordObjects(app *manifests.AppImages, rd *manifests.Rendered) []incremental.Object {
+	used := map[manifests.ResourceID]bool{}
+	for _, ref := range app.Images {
+		used[ref.Resource] = true
+	}
+	objs := []incremental.Object{}
+	for i := range rd.Resources {
+		res := &rd.Resources[i]
+		if !used[res.ResourceID] || res.Node == nil {
+			continue
+		}
+		y, err := yaml.Marshal(res.Node)
+		if err != nil {
+			continue // judged with no object, as when it cannot be decoded
+		}
+		objs = append(objs, incremental.Object{Resource: res.ResourceID, YAML: string(y)})
+		delete(used, res.ResourceID)
+	}
+	return objs
 }
 
 // ErrNoApps marks a repository in which no app was found: nothing would be

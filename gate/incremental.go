@@ -24,6 +24,30 @@ type Incremental struct {
 	BaseCommit string
 	// Full renders every app whatever the base (--full).
 	Full bool
+
+	// warm is the evaluation Warm began.
+	warm *pending
+}
+
+// Warm begins an incremental evaluation before its checkout is ready: the
+// base's images (those a rule verifies) are resolved while the commit is
+// fetched. The CheckIncremental given this inc, on this engine, continues
+// it; Close releases it when no check follows. The results are that one
+// evaluation's own.
+func (e *Engine) Warm(ctx context.Context, inc *Incremental) {
+	if inc.Full || inc.Base == nil || inc.warm != nil {
+		return
+	}
+	p := e.begin(ctx)
+	p.st.prefetch(incremental.LikelyImages(inc.Base))
+	inc.warm = p
+}
+
+// Close releases what Warm began, unless a check used it.
+func (inc *Incremental) Close() {
+	if p := inc.warm; p != nil && p.used.CompareAndSwap(false, true) {
+		p.release()
+	}
 }
 
 // CheckIncremental is Check that renders only the apps whose inputs changed
@@ -34,10 +58,9 @@ func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOption
 	fp := e.Fingerprint(o.Manifests)
 	mo := o.Manifests
 	mo.Extractors = mo.Extractors.Merge(e.Extractors())
-	po := incremental.Options{Base: inc.Base, Fingerprint: fp, Full: inc.Full}
-	if why := e.readsObjects(); why != "" && !inc.Full {
-		po.Full, po.FullReason = true, why
-	}
+	// Rules that read the rendered objects judge a carried-over app on the
+	// objects its record kept.
+	po := incremental.Options{Base: inc.Base, Fingerprint: fp, Full: inc.Full, NeedObjects: e.readsObjects() != ""}
 	plan := incremental.NewPlanner(po)
 	repo, err := manifests.Open(dir, mo)
 	if err != nil {
@@ -49,7 +72,12 @@ func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOption
 	// As Check: the policies' own extractors, and the objects rules read
 	// (only rendered apps have them; readsObjects renders every app when a
 	// rule needs them).
-	rep, inv, err := e.scanAndJudge(ctx, dir, repo, so, plan.LikelyImages())
+	jo := judging{started: inc.warm, carried: plan.Objects}
+	if jo.started == nil || jo.started.eng != e || jo.started.used.Load() {
+		jo.started = e.begin(ctx)
+		jo.started.st.prefetch(plan.LikelyImages())
+	}
+	rep, inv, objects, err := e.scanAndJudge(ctx, dir, repo, so, jo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,14 +86,14 @@ func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOption
 	if carried > 0 || plan.FullReason() == "" {
 		rep.Rendering.Mode, rep.Rendering.Base, rep.Rendering.BaseCommit = RenderIncremental, inc.BaseName, inc.BaseCommit
 	}
-	return rep, incremental.NewRecord(fp, inv), nil
+	return rep, incremental.NewRecord(fp, inv, objects), nil
 }
 
-// readsObjects says why apps cannot be carried over under these policies:
-// a rule that reads the rendered objects (an ImageValidatingPolicy's
-// matchConstraints and matchConditions, its CEL validations and images[]
-// extractors) would have nothing to read for an app that was not rendered
-// again, so every app is rendered. "" when no rule reads them.
+// readsObjects names a rule that reads the rendered objects (an
+// ImageValidatingPolicy's matchConstraints and matchConditions, its CEL
+// validations and images[] extractors): objects are then indexed for the
+// judge, and recorded so that a carried-over app is judged on the objects
+// it rendered. "" when no rule reads them.
 func (e *Engine) readsObjects() string {
 	for _, r := range e.Policies.Rules() {
 		if r.Constraints != nil {

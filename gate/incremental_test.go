@@ -3,11 +3,13 @@ package gate_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
@@ -204,21 +206,85 @@ func TestChangedPolicyForcesFullRender(t *testing.T) {
 	}
 }
 
-// TestPoliciesThatReadObjectsRenderEveryApp: an ImageValidatingPolicy
-// matches on and validates the rendered objects, which a carried-over app
-// does not have: under such a policy every app is rendered, and the
-// verdict says why.
-func TestPoliciesThatReadObjectsRenderEveryApp(t *testing.T) {
+// labelledPolicy verifies only the images of objects labelled tier: web,
+// and requires a replica count of at most 3: both read the object.
+const labelledPolicy = `
+apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata: {name: web-tier}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ["apps"]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["deployments"]
+  matchConditions:
+  - name: web
+    expression: "object.metadata.?labels.?tier.orValue('') == 'web'"
+  matchImageReferences:
+  - glob: "REGISTRY/*"
+  validationConfigurations: {mutateDigest: false, verifyDigest: false}
+  attestors:
+  - name: acme
+    cosign:
+      keyless:
+        identities: [{issuer: "https://token.actions.githubusercontent.com", subjectRegExp: "^https://github\\.com/acme/"}]
+  validations:
+  - expression: "images.containers.map(image, verifyImageSignatures(image, [attestors.acme])).all(e, e > 0)"
+    message: "not signed by acme"
+  - expression: "object.spec.?replicas.orValue(1) <= 3"
+    message: "at most 3 replicas"
+`
+
+// TestPoliciesThatReadObjectsCarryObjectsOver: under a policy that reads
+// the rendered objects (matchConditions, CEL), an unchanged app is carried
+// over with the objects its record kept, and judged on them exactly as if
+// rendered again; a record without objects is not used for it.
+func TestPoliciesThatReadObjectsCarryObjectsOver(t *testing.T) {
 	w := newIncrementalWorld(t)
-	w.writePolicy(blockEphemeral)
-	eng := w.engine()
-	_, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
-	rep, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
-	if r := rep.Rendering; r.Mode != gate.RenderFull || r.CarriedOver != 0 || !strings.Contains(r.Reason, "rendered objects, which are not carried over") {
-		t.Errorf("rendering %+v", r)
+	w.writePolicy(labelledPolicy)
+	labelled := func(name, repoTag, tier string, replicas int) string {
+		return fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: %s, labels: {tier: %q}}\nspec:\n  replicas: %d\n  template:\n    spec:\n      containers:\n      - name: main\n        image: %s\n",
+			name, tier, replicas, w.w.Ref(repoTag))
 	}
-	if rep.Result != gate.StatusPass {
-		t.Errorf("result %s %+v", rep.Result, rep.Summary)
+	w.push("acme/unsigned:v1")
+	w.write("apps/a/deployment.yaml", labelled("a", "acme/a:v1", "web", 2))          // verified, passes
+	w.write("apps/b/deployment.yaml", labelled("b", "acme/unsigned:v1", "web", 2))   // verified, fails
+	w.write("apps/c/deployment.yaml", labelled("c", "acme/unsigned:v1", "batch", 2)) // not matched
+	w.write("apps/d/deployment.yaml", labelled("d", "acme/d:v1", "web", 5))          // fails the validation
+	eng := w.engine()
+	full, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	inc, rec2 := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+	if r := inc.Rendering; r.Mode != gate.RenderIncremental || r.CarriedOver != 4 {
+		t.Fatalf("rendering %+v", r)
+	}
+	if got, want := withoutMarks(t, inc), withoutMarks(t, full); !bytes.Equal(got, want) {
+		t.Errorf("carried over under an object-reading policy, the verdict differs from a full one:\n%s\n---\n%s", got, want)
+	}
+	if full.Summary.Failed != 2 || full.Summary.Unmatched != 1 {
+		t.Errorf("full verdict %+v: want b and d failed, c unmatched", full.Summary)
+	}
+	// Carried over again from a carried-over record: the objects travel on.
+	inc2, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec2})
+	if got, want := withoutMarks(t, inc2), withoutMarks(t, full); inc2.Rendering.CarriedOver != 4 || !bytes.Equal(got, want) {
+		t.Errorf("second carry-over: rendering %+v, verdict differs: %v", inc2.Rendering, !bytes.Equal(got, want))
+	}
+	// A label change re-renders that app: c is now verified and fails.
+	w.write("apps/c/deployment.yaml", labelled("c", "acme/unsigned:v1", "web", 2))
+	inc3, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec2})
+	if inc3.Rendering.Rendered != 1 || inc3.Summary.Failed != 3 {
+		t.Errorf("after relabelling c: rendering %+v, summary %+v", inc3.Rendering, inc3.Summary)
+	}
+	// A record made without objects (as under a ClusterPolicy) carries
+	// nothing over under this policy.
+	for i := range rec.Apps {
+		rec.Apps[i].Objects, rec.Apps[i].ObjectsRecorded = nil, false
+	}
+	inc4, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+	if inc4.Rendering.CarriedOver != 0 {
+		t.Errorf("a record without objects was used: %+v", inc4.Rendering)
 	}
 }
 
@@ -266,5 +332,42 @@ func TestPrefetchAsksOnlyAboutVerifiedImages(t *testing.T) {
 	}
 	if full.Result != rep.Result || full.Summary.Skipped != rep.Summary.Skipped || full.Summary.Unmatched != rep.Summary.Unmatched {
 		t.Errorf("incremental %s %+v, full %s %+v", rep.Result, rep.Summary, full.Result, full.Summary)
+	}
+}
+
+// TestWarmResolvesBeforeTheCheckout: Warm starts resolving the base's
+// images before the checkout exists; the check that follows uses them and
+// reports exactly what a check without Warm reports. Close after the check
+// (or twice) does nothing; Close without a check releases the work.
+func TestWarmResolvesBeforeTheCheckout(t *testing.T) {
+	w := newIncrementalWorld(t)
+	eng := w.engine()
+	_, rec := w.check(eng, manifests.Options{}, gate.Incremental{})
+	want, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+
+	w.w.Registry.ResetRequests()
+	inc := gate.Incremental{Base: rec}
+	eng.Warm(w.ctx, &inc)
+	deadline := time.Now().Add(5 * time.Second)
+	for w.w.Registry.Requests() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := w.w.Registry.Requests(); n < 3 {
+		t.Fatalf("%d registry requests before the check: the base's 3 tags were not resolved ahead", n)
+	}
+	got, _ := w.check(eng, manifests.Options{}, inc)
+	inc.Close()
+	inc.Close()
+	if a, b := withoutMarks(t, got), withoutMarks(t, want); !bytes.Equal(a, b) || got.Rendering.CarriedOver != want.Rendering.CarriedOver {
+		t.Errorf("warmed check differs:\n%s\n---\n%s", a, b)
+	}
+
+	unused := gate.Incremental{Base: rec}
+	eng.Warm(w.ctx, &unused)
+	unused.Close() // returns once the resolutions under way stop
+	// A check given a released warm-up begins afresh.
+	again, _ := w.check(eng, manifests.Options{}, unused)
+	if a, b := withoutMarks(t, again), withoutMarks(t, want); !bytes.Equal(a, b) {
+		t.Errorf("check after an unused warm-up was released differs:\n%s\n---\n%s", a, b)
 	}
 }

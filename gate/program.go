@@ -13,6 +13,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gitops-gate/gitops-gate/gate/imageref"
+	"github.com/gitops-gate/gitops-gate/gate/incremental"
 	"github.com/gitops-gate/gitops-gate/gate/policy"
 	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/gate/verify"
@@ -334,6 +335,7 @@ type objectIndex struct{ m sync.Map }
 type objectEntry struct {
 	once sync.Once
 	node *yaml.Node
+	yaml string // a recorded object (incremental.Object)
 	obj  map[string]any
 }
 
@@ -348,19 +350,30 @@ func (ix *objectIndex) add(rd *manifests.Rendered) {
 	}
 }
 
+// addRecorded adds a carried-over app's objects, as its record kept them.
+func (ix *objectIndex) addRecorded(app string, objs []incremental.Object) {
+	for _, o := range objs {
+		ix.m.Store(objectKey(app, o.Resource), &objectEntry{yaml: o.YAML})
+	}
+}
+
 func (ix *objectIndex) lookup(ref manifests.ImageRef) map[string]any {
 	v, ok := ix.m.Load(objectKey(ref.App, ref.Resource))
 	if !ok {
 		return nil
 	}
 	e := v.(*objectEntry)
-	if e.node == nil {
-		return nil
-	}
 	e.once.Do(func() {
 		var m map[string]any
-		if e.node.Decode(&m) == nil {
-			e.obj = m
+		switch {
+		case e.node != nil:
+			if e.node.Decode(&m) == nil {
+				e.obj = m
+			}
+		case e.yaml != "":
+			if yaml.Unmarshal([]byte(e.yaml), &m) == nil {
+				e.obj = m
+			}
 		}
 	})
 	return e.obj

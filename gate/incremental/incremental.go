@@ -84,6 +84,21 @@ type AppRecord struct {
 	// Always, when set, says why the app is never carried over.
 	Always string              `json:"always,omitempty"`
 	Entry  manifests.AppImages `json:"entry"`
+	// Objects are the rendered objects the app's images are written in,
+	// recorded when the policies read them (an ImageValidatingPolicy's
+	// matchConstraints, matchConditions and CEL): a carried-over app is
+	// judged on them as if it had been rendered again. ObjectsRecorded
+	// tells an app with no such object from a record made without them.
+	Objects         []Object `json:"objects,omitempty"`
+	ObjectsRecorded bool     `json:"objectsRecorded,omitempty"`
+}
+
+// Object is one rendered object of an app, as YAML: decoding it again
+// gives the values rendering gave (an integer stays an integer, a quoted
+// "1" a string), which a JSON round trip would not.
+type Object struct {
+	Resource manifests.ResourceID `json:"resource"`
+	YAML     string               `json:"yaml"`
 }
 
 // Definition is the hash of an app as discovery produced it: name, path,
@@ -95,11 +110,15 @@ func Definition(app manifests.App) string {
 
 // NewRecord records a rendered inventory under fp. Every app must carry its
 // discovered definition (AppImages.Source); one without it is recorded as
-// always rendered.
-func NewRecord(fp Fingerprint, inv *manifests.Inventory) *Record {
+// always rendered. objects, when not nil, holds each app's objects by app
+// name (Options.NeedObjects); an app missing from it is recorded without.
+func NewRecord(fp Fingerprint, inv *manifests.Inventory, objects map[string][]Object) *Record {
 	rec := &Record{Version: FormatVersion, Fingerprint: fp, Apps: make([]AppRecord, 0, len(inv.Apps))}
 	for _, a := range inv.Apps {
 		ar := AppRecord{Entry: a}
+		if objs, ok := objects[a.Name]; ok {
+			ar.Objects, ar.ObjectsRecorded = objs, true
+		}
 		ar.Entry.CarriedOver = false
 		ar.Entry.Source, ar.Entry.Inputs = nil, nil
 		switch {
@@ -171,14 +190,19 @@ type Options struct {
 	// FullReason says why when it is not because the caller asked.
 	Full       bool
 	FullReason string
+	// NeedObjects carries an app over only with its recorded objects
+	// (Objects): the policies read them.
+	NeedObjects bool
 }
 
 // Planner decides, app by app, whether an app of the head commit is carried
 // over from the base. It is safe for concurrent use.
 type Planner struct {
-	full   string // why everything is rendered; "" when incremental
-	base   map[string]*AppRecord
-	hashes sync.Map // input key -> memoHash
+	full        string // why everything is rendered; "" when incremental
+	base        map[string]*AppRecord
+	hashes      sync.Map // input key -> memoHash
+	needObjects bool
+	objects     sync.Map // app name -> []Object of a carried-over app
 
 	mu               sync.Mutex
 	rendered, reused int
@@ -192,7 +216,7 @@ type memoHash struct {
 
 // NewPlanner decides whether the base can be used at all.
 func NewPlanner(o Options) *Planner {
-	p := &Planner{}
+	p := &Planner{needObjects: o.NeedObjects}
 	switch {
 	case o.Full && o.FullReason != "":
 		p.full = o.FullReason
@@ -263,6 +287,10 @@ func (p *Planner) reuse(app manifests.App, check Checker) (manifests.AppImages, 
 		// An app that read nothing is not an app whose inputs are known.
 		return manifests.AppImages{}, false
 	}
+	if p.needObjects && !a.ObjectsRecorded {
+		// The policies would judge it on objects the record lacks.
+		return manifests.AppImages{}, false
+	}
 	for _, in := range a.Inputs {
 		h, err := p.current(in, check)
 		if err != nil || h != in.Hash {
@@ -280,7 +308,20 @@ func (p *Planner) reuse(app manifests.App, check Checker) (manifests.AppImages, 
 	if e.Images == nil {
 		e.Images = []manifests.ImageRef{}
 	}
+	if p.needObjects {
+		p.objects.Store(e.Name, a.Objects)
+	}
 	return e, true
+}
+
+// Objects are the recorded objects of the carried-over app named name
+// (with Options.NeedObjects); false when it was not carried over.
+func (p *Planner) Objects(name string) ([]Object, bool) {
+	v, ok := p.objects.Load(name)
+	if !ok {
+		return nil, false
+	}
+	return v.([]Object), true
 }
 
 // current hashes an input on the head checkout once per evaluation: many
@@ -300,10 +341,27 @@ func (p *Planner) LikelyImages() []string {
 	if p.full != "" {
 		return nil
 	}
+	apps := make([]*AppRecord, 0, len(p.base))
+	for _, rec := range p.base {
+		apps = append(apps, rec)
+	}
+	return imagesOf(apps)
+}
+
+// LikelyImages are the unique images of rec's apps, sorted.
+func LikelyImages(rec *Record) []string {
+	apps := make([]*AppRecord, len(rec.Apps))
+	for i := range rec.Apps {
+		apps[i] = &rec.Apps[i]
+	}
+	return imagesOf(apps)
+}
+
+func imagesOf(apps []*AppRecord) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, rec := range p.base {
-		for _, ref := range rec.Entry.Images {
+	for _, a := range apps {
+		for _, ref := range a.Entry.Images {
 			if ref.Image != "" && ref.Error == "" && !seen[ref.Image] {
 				seen[ref.Image] = true
 				out = append(out, ref.Image)

@@ -21,7 +21,7 @@ func (f fakeCheckout) InputHash(in incremental.Input) (string, error) {
 }
 
 func record(apps ...manifests.AppImages) *incremental.Record {
-	return incremental.NewRecord(fp, &manifests.Inventory{APIVersion: manifests.InventoryAPIVersion, Apps: apps})
+	return incremental.NewRecord(fp, &manifests.Inventory{APIVersion: manifests.InventoryAPIVersion, Apps: apps}, nil)
 }
 
 func entry(app manifests.App, inputs ...incremental.Input) manifests.AppImages {

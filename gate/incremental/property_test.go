@@ -103,7 +103,7 @@ func scan(ctx context.Context, t *testing.T, dir string, base *incremental.Recor
 	if err != nil {
 		t.Fatal(err)
 	}
-	return inv, incremental.NewRecord(fp, inv)
+	return inv, incremental.NewRecord(fp, inv, nil)
 }
 
 // canonical is the inventory's JSON without the carried-over marks.

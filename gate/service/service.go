@@ -753,6 +753,25 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 	if err != nil {
 		return nil, nil, err
 	}
+	mopts := s.manifestOptions(ev.Spec.CloneURL)
+	if len(s.cfg.Sources.Allow) > 0 && s.o.Fetcher != nil {
+		// Sources.Allow names the other repositories Applications may use:
+		// they are fetched with the checkout's limits, for this evaluation.
+		src := &gitsrc.Sources{Fetcher: s.o.Fetcher, TmpRoot: filepath.Join(s.cfg.DataDir, "checkouts")}
+		for _, a := range s.cfg.Sources.Allow {
+			src.Repositories = append(src.Repositories, gitsrc.Repository{URL: a.URL, Mirror: a.Mirror, Username: a.Username, Password: a.Password})
+		}
+		defer src.Close()
+		mopts.Sources = src
+	}
+	// A whole-repository check starts resolving its base's images while
+	// the commit is fetched.
+	var inc gate.Incremental
+	if !s.proposesPins(ev) && !s.offersPinsButton(ev) && len(ev.Spec.Application) == 0 {
+		inc = s.base(ctx, eng, ev, mopts)
+		eng.Warm(ctx, &inc)
+		defer inc.Close()
+	}
 	dir := ev.Spec.Local
 	if dir == "" {
 		if s.o.Fetcher == nil {
@@ -773,17 +792,6 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 			return nil, nil, err
 		}
 		defer cleanup()
-	}
-	mopts := s.manifestOptions(ev.Spec.CloneURL)
-	if len(s.cfg.Sources.Allow) > 0 && s.o.Fetcher != nil {
-		// Sources.Allow names the other repositories Applications may use:
-		// they are fetched with the checkout's limits, for this evaluation.
-		src := &gitsrc.Sources{Fetcher: s.o.Fetcher, TmpRoot: filepath.Join(s.cfg.DataDir, "checkouts")}
-		for _, a := range s.cfg.Sources.Allow {
-			src.Repositories = append(src.Repositories, gitsrc.Repository{URL: a.URL, Mirror: a.Mirror, Username: a.Username, Password: a.Password})
-		}
-		defer src.Close()
-		mopts.Sources = src
 	}
 	if s.proposesPins(ev) || s.offersPinsButton(ev) {
 		repo, plan, rep, err := eng.PlanSourcePins(ctx, dir, gate.PinOptions{Manifests: mopts})
@@ -807,7 +815,6 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		rep, err := argocd.CheckSource(ctx, eng, dir, &app, mopts)
 		return rep, nil, err
 	}
-	inc := s.base(ctx, eng, ev, mopts)
 	rep, rec, err := eng.CheckIncremental(ctx, dir, gate.CheckOptions{Manifests: mopts}, inc)
 	if err != nil {
 		return nil, nil, err

@@ -40,9 +40,10 @@ import (
 )
 
 type params struct {
-	CPUProfile                             string
-	Quick                                  bool
+	CPUProfile, ColdProfile, WarmProfile   string
+	Quick, IVPOL                           bool
 	Apps, Digests, Bases, Charts, HelmApps int
+	RegistryConcurrency                    int
 	Latency                                time.Duration
 	Dir, Policy, TrustedRoot               string
 	Images                                 []string
@@ -55,8 +56,12 @@ func main() {
 	flag.IntVar(&p.Bases, "bases", 100, "Kustomize bases the overlays share")
 	flag.IntVar(&p.Charts, "charts", 10, "Helm charts the Helm apps share")
 	flag.IntVar(&p.HelmApps, "helm-apps", 500, "apps (Argo CD Applications) that render a chart")
+	flag.IntVar(&p.RegistryConcurrency, "registry-concurrency", 0, "requests in flight to the registry at most (0: the gate's default)")
 	flag.DurationVar(&p.Latency, "latency", 20*time.Millisecond, "latency of every registry request")
 	flag.StringVar(&p.CPUProfile, "cpuprofile", "", "write a CPU profile of the scan of the unchanged repository (incremental) to this file")
+	flag.StringVar(&p.ColdProfile, "cpuprofile-cold", "", "write a CPU profile of the full cold evaluation to this file")
+	flag.StringVar(&p.WarmProfile, "cpuprofile-warm", "", "write a CPU profile of five incremental evaluations of the unchanged repository to this file")
+	flag.BoolVar(&p.IVPOL, "ivpol", false, "judge with an ImageValidatingPolicy (rules that read the rendered objects) instead of the ClusterPolicy")
 	flag.BoolVar(&p.Quick, "quick", false, "stop after the unchanged repository's incremental evaluation (for profiling)")
 	child := flag.String("child", "", "internal: run the measured evaluations with the parameters in this file")
 	flag.Parse()
@@ -88,6 +93,34 @@ spec:
             subject: "https://github.com/acme/*/.github/workflows/release.yml@refs/tags/*"
 `
 
+// ivpolDoc is policyDoc as an ImageValidatingPolicy: its match and CEL read
+// the rendered objects, so carried-over apps are judged on recorded ones.
+const ivpolDoc = `apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata: {name: bench}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: ["v1"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["pods"]
+  matchImageReferences:
+  - glob: "REGISTRY/*"
+  validationConfigurations: {mutateDigest: false, verifyDigest: false}
+  attestors:
+  - name: acme
+    cosign:
+      keyless:
+        identities:
+        - issuer: https://token.actions.githubusercontent.com
+          subjectRegExp: "^https://github[.]com/acme/[^/]+/[.]github/workflows/release[.]yml@refs/tags/"
+  validations:
+  - expression: "images.containers.map(image, verifyImageSignatures(image, [attestors.acme])).all(e, e > 0)"
+    message: not signed by acme's release workflow
+`
+
 // setup pushes and signs the images, writes the repository, and runs the
 // measurements in a child process while the registry serves it.
 func setup(p params) error {
@@ -115,7 +148,11 @@ func setup(p params) error {
 	fmt.Printf("setup: repository of %d apps (%d overlays on %d bases, %d Applications of %d charts) written in %v\n",
 		p.Apps, p.Apps-p.HelmApps, p.Bases, p.HelmApps, p.Charts, time.Since(start).Round(time.Millisecond))
 	p.Policy = filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(p.Policy, []byte(strings.ReplaceAll(policyDoc, "REGISTRY", w.Registry.Host)), 0o644); err != nil {
+	doc := policyDoc
+	if p.IVPOL {
+		doc = ivpolDoc
+	}
+	if err := os.WriteFile(p.Policy, []byte(strings.ReplaceAll(doc, "REGISTRY", w.Registry.Host)), 0o644); err != nil {
 		return err
 	}
 	p.TrustedRoot = w.TrustedRootPath
@@ -264,7 +301,7 @@ func measure(paramsFile string) error {
 		return err
 	}
 	eng, err := gate.NewEngine(gate.Config{PolicyPaths: []string{p.Policy}, Trust: trust.Source{TrustedRootPath: p.TrustedRoot},
-		Registry: registry.Options{}, Cache: cache.NewMemory[verify.Outcome](50_000)})
+		Registry: registry.Options{PerRegistry: p.RegistryConcurrency}, Cache: cache.NewMemory[verify.Outcome](50_000)})
 	if err != nil {
 		return err
 	}
@@ -305,13 +342,34 @@ func measure(paramsFile string) error {
 		}
 		return rep, rec, d, nil
 	}
-	fmt.Printf("repository: %d apps, %d unique signed digests, registry latency %v, GOMAXPROCS %d, load average %s\n",
-		p.Apps, p.Digests, p.Latency, runtime.GOMAXPROCS(0), loadAverage())
+	fmt.Printf("repository: %d apps, %d unique signed digests, registry latency %v, registry concurrency %s, GOMAXPROCS %d, load average %s\n",
+		p.Apps, p.Digests, p.Latency, orDefault(p.RegistryConcurrency), runtime.GOMAXPROCS(0), loadAverage())
+	if p.ColdProfile != "" {
+		f, err := os.Create(p.ColdProfile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+	}
 	_, rec, _, err := run("full, cold (empty verification cache)", gate.Incremental{Full: true})
+	if p.ColdProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%-52s %8s\n", "  peak RSS after the cold evaluation", peakRSS())
+	if p.WarmProfile != "" {
+		pf, err := os.Create(p.WarmProfile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(pf)
+		for i := 0; i < 5; i++ {
+			eng.CheckIncremental(ctx, p.Dir, gate.CheckOptions{Manifests: mo}, gate.Incremental{Base: rec})
+		}
+		pprof.StopCPUProfile()
+	}
 	if _, _, _, err := run("no change, incremental (warm)", gate.Incremental{Base: rec}); err != nil {
 		return err
 	}
@@ -352,6 +410,13 @@ func measure(paramsFile string) error {
 		}
 	}
 	return nil
+}
+
+func orDefault(n int) string {
+	if n == 0 {
+		return "default"
+	}
+	return fmt.Sprint(n)
 }
 
 func firstError(rep *gate.Report) string {

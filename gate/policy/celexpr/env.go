@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/functions"
@@ -103,6 +104,22 @@ type Program struct {
 	env  *Env
 	ast  *cel.Ast
 	Expr string
+	// planned holds planned programs whose function bindings read a slot,
+	// so that an evaluation sets the slot instead of planning the
+	// expression again (planning was most of a carried-over image's CEL
+	// cost). A planned program is used by one evaluation at a time.
+	planned sync.Pool
+}
+
+// slot is what a planned program's verification functions call through.
+type slot struct {
+	ctx context.Context
+	f   Funcs
+}
+
+type planned struct {
+	prg  cel.Program
+	slot *slot
 }
 
 // Type is a CEL type.
@@ -141,17 +158,24 @@ var ErrCostLimit = errors.New("CEL expression exceeded its cost limit (runaway e
 // Eval runs the program with vars and the verification functions f (nil:
 // calling one is an error). Cost beyond CostLimit is ErrCostLimit.
 func (p *Program) Eval(ctx context.Context, vars map[string]any, f Funcs) (ref.Val, error) {
-	opts := []cel.ProgramOption{cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100)}
-	if f != nil {
-		opts = append(opts, cel.Functions(bindings(ctx, f, p.env.env)...))
-	} else {
-		opts = append(opts, cel.Functions(bindings(ctx, nofuncs{}, p.env.env)...))
+	if f == nil {
+		f = nofuncs{}
 	}
-	prg, err := p.env.env.Program(p.ast, opts...)
-	if err != nil {
-		return nil, err
+	pl, _ := p.planned.Get().(*planned)
+	if pl == nil {
+		sl := &slot{}
+		prg, err := p.env.env.Program(p.ast, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100), cel.Functions(bindings(sl, p.env.env)...))
+		if err != nil {
+			return nil, err
+		}
+		pl = &planned{prg: prg, slot: sl}
 	}
-	out, _, err := prg.ContextEval(ctx, vars)
+	pl.slot.ctx, pl.slot.f = ctx, f
+	defer func() {
+		pl.slot.ctx, pl.slot.f = nil, nil
+		p.planned.Put(pl)
+	}()
+	out, _, err := pl.prg.ContextEval(ctx, vars)
 	if err != nil {
 		if strings.Contains(err.Error(), "cost limit exceeded") {
 			return nil, fmt.Errorf("%w: %v", ErrCostLimit, err)
@@ -192,7 +216,7 @@ func (nofuncs) VerifyAttestationSignatures(context.Context, string, string, []st
 func (nofuncs) ExtractPayload(context.Context, string, string) (any, error) { return nil, errNoFuncs }
 func (nofuncs) GetImageData(context.Context, string) (any, error)           { return nil, errNoFuncs }
 
-func bindings(ctx context.Context, f Funcs, env *cel.Env) []*functions.Overload {
+func bindings(sl *slot, env *cel.Env) []*functions.Overload {
 	adapt := env.CELTypeAdapter()
 	wrap := func(v any, err error) ref.Val {
 		if err != nil {
@@ -210,7 +234,7 @@ func bindings(ctx context.Context, f Funcs, env *cel.Env) []*functions.Overload 
 			if err != nil {
 				return types.WrapErr(err)
 			}
-			n, err := f.VerifyImageSignatures(ctx, string(s), names)
+			n, err := sl.f.VerifyImageSignatures(sl.ctx, string(s), names)
 			return wrap(n, err)
 		}},
 		{Operator: overloadVerifyAttestations, Function: func(args ...ref.Val) ref.Val {
@@ -226,7 +250,7 @@ func bindings(ctx context.Context, f Funcs, env *cel.Env) []*functions.Overload 
 			if err != nil {
 				return types.WrapErr(err)
 			}
-			n, err := f.VerifyAttestationSignatures(ctx, string(s), string(a), names)
+			n, err := sl.f.VerifyAttestationSignatures(sl.ctx, string(s), string(a), names)
 			return wrap(n, err)
 		}},
 		{Operator: overloadPayload, Binary: func(img, att ref.Val) ref.Val {
@@ -235,14 +259,14 @@ func bindings(ctx context.Context, f Funcs, env *cel.Env) []*functions.Overload 
 			if !ok1 || !ok2 {
 				return types.NewErr("extractPayload: want (string, string)")
 			}
-			return wrap(f.ExtractPayload(ctx, string(s), string(a)))
+			return wrap(sl.f.ExtractPayload(sl.ctx, string(s), string(a)))
 		}},
 		{Operator: overloadImageData, Unary: func(img ref.Val) ref.Val {
 			s, ok := img.(types.String)
 			if !ok {
 				return types.MaybeNoSuchOverloadErr(img)
 			}
-			return wrap(f.GetImageData(ctx, string(s)))
+			return wrap(sl.f.GetImageData(sl.ctx, string(s)))
 		}},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -74,5 +75,46 @@ func TestRunawayExpressionHitsCostLimit(t *testing.T) {
 	_, err = p.EvalBool(context.Background(), nil, nil)
 	if !errors.Is(err, ErrCostLimit) {
 		t.Fatalf("err %v, want ErrCostLimit", err)
+	}
+}
+
+// TestConcurrentEvaluationsUseTheirOwnFunctions: a program is planned once
+// and its verification functions read the evaluation's own Funcs, so two
+// evaluations at once never see each other's answers (a signed image's
+// answer must never reach an unsigned one's evaluation).
+func TestConcurrentEvaluationsUseTheirOwnFunctions(t *testing.T) {
+	env, err := NewPolicyEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := env.Compile(`images.containers.map(i, verifyImageSignatures(i, [attestors.k])).all(n, n > 0)`, Bool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]any{
+		"images":    map[string][]string{"containers": {"ghcr.io/a/b:1"}},
+		"attestors": map[string]any{"k": map[string]any{"name": "k"}},
+	}
+	signed := fakeFuncs{verified: map[string]int{"ghcr.io/a/b:1|k": 1}}
+	unsigned := fakeFuncs{verified: map[string]int{}}
+	var wg sync.WaitGroup
+	for i := 0; i < 400; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, want := Funcs(signed), true
+			if i%2 == 1 {
+				f, want = unsigned, false
+			}
+			ok, err := p.EvalBool(context.Background(), vars, f)
+			if err != nil || ok != want {
+				t.Errorf("evaluation %d: got %v, %v; want %v", i, ok, err, want)
+			}
+		}()
+	}
+	wg.Wait()
+	// No functions: calling one is an error, not another evaluation's answer.
+	if _, err := p.EvalBool(context.Background(), vars, nil); err == nil {
+		t.Error("an evaluation without functions verified an image")
 	}
 }

@@ -1,4 +1,4 @@
-package manifests
+package layout
 
 import (
 	"context"
@@ -15,7 +15,15 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/gitops-gate/gitops-gate/manifests/model"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
 )
+
+func scanOptions(dir string, concurrency int) Options {
+	return Options{Concurrency: concurrency, ReadFile: os.ReadFile,
+		Rel: func(p string) string { r, _ := filepath.Rel(dir, p); return filepath.ToSlash(r) }}
+}
 
 // TestParallelListingIsTheSequentialWalk: discovery lists the tree in
 // parallel and classifies the listing afterwards; for random trees with
@@ -23,58 +31,28 @@ import (
 // Chart.yaml inside a kustomization or below one, a kustomization next to
 // plain manifests, symlinked and unreadable directories, Jsonnet-only
 // directories, names that sort differently component by component such as
-// a-b and a/b, Applications in plain files and charts), the layout and the
-// apps, their order and their #2 suffixes, are exactly those of the
-// sequential walk discovery did before (kept here as the reference).
+// a-b and a/b, Applications in plain files and charts), the layout is
+// exactly that of the sequential walk discovery did before (920dfbb, kept
+// here as the reference), whatever the parallelism.
 func TestParallelListingIsTheSequentialWalk(t *testing.T) {
 	ctx := context.Background()
 	for seed := uint64(1); seed <= 8; seed++ {
 		dir := t.TempDir()
 		randomLayoutTree(t, dir, rand.New(rand.NewPCG(seed, seed*31)))
-		r, err := Open(dir, Options{Concurrency: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := r.scanLayout(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := &layout{usedByKustomize: map[string]bool{}, mentionsApplication: map[string]bool{}}
-		if err := r.sequentialWalk(dir2root(r), want); err != nil {
-			t.Fatal(err)
-		}
-		got.kustomizationFiles = nil
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("seed %d: parallel listing\n%+v\nsequential walk\n%+v", seed, got, want)
-		}
-		t.Logf("seed %d: %d layout apps, %d kustomizations", seed, len(got.apps(r)), len(got.kustomizations))
-		if g, w := appList(got.apps(r)), appList(want.apps(r)); g != w {
-			t.Fatalf("seed %d: apps\n%s\nwant\n%s", seed, g, w)
-		}
-		// Discovery as a whole (uniqueNames, Applications) on the same tree.
-		apps, err := r.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r2, _ := Open(dir, Options{Concurrency: 1})
-		apps2, err := r2.Discover(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if g, w := appList(apps), appList(apps2); g != w {
-			t.Fatalf("seed %d: discovery depends on its parallelism:\n%s\nwant\n%s", seed, g, w)
+		o := scanOptions(dir, 3)
+		want := &Layout{UsedByKustomize: map[string]bool{}, MentionsApplication: map[string]bool{}}
+		(&scanner{o: o, root: dir}).sequentialWalk(dir, want)
+		for _, conc := range []int{1, 3, 8} {
+			got, err := Scan(ctx, dir, scanOptions(dir, conc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.KustomizationFiles = nil
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("seed %d, concurrency %d: parallel listing\n%+v\nsequential walk\n%+v", seed, conc, got, want)
+			}
 		}
 	}
-}
-
-func dir2root(r *Repo) string { return r.root }
-
-func appList(apps []App) string {
-	var b strings.Builder
-	for _, a := range apps {
-		fmt.Fprintf(&b, "%s %s %s\n", a.Name, a.Path, a.Kind)
-	}
-	return b.String()
 }
 
 // randomLayoutTree writes a random repository of tricky layouts into dir.
@@ -153,28 +131,28 @@ func randomLayoutTree(t *testing.T, dir string, rnd *rand.Rand) {
 
 // sequentialWalk is discovery's walk as it was before the listing was
 // parallel (920dfbb): the reference the parallel listing must equal.
-func (r *Repo) sequentialWalk(dir string, lay *layout) error {
+func (r *scanner) sequentialWalk(dir string, lay *Layout) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return
 	}
 	names := make(map[string]fs.DirEntry, len(entries))
 	for _, e := range entries {
 		names[e.Name()] = e
 	}
 	if e, ok := names["Chart.yaml"]; ok && !e.IsDir() {
-		lay.charts = append(lay.charts, dir)
+		lay.Charts = append(lay.Charts, dir)
 		if r.dirMentions(dir, true) {
-			lay.mentionsApplication[r.rel(dir)] = true
+			lay.MentionsApplication[r.o.Rel(dir)] = true
 		}
-		return nil
+		return
 	}
 	isKust := false
-	for _, n := range kustomizationFileNames {
+	for _, n := range tree.KustomizationFileNames {
 		if e, ok := names[n]; ok && !e.IsDir() {
 			isKust = true
-			lay.kustomizations = append(lay.kustomizations, dir)
-			sequentialKustomizeUses(filepath.Join(dir, n), lay.usedByKustomize)
+			lay.Kustomizations = append(lay.Kustomizations, dir)
+			sequentialKustomizeUses(filepath.Join(dir, n), lay.UsedByKustomize)
 			break
 		}
 	}
@@ -186,33 +164,30 @@ func (r *Repo) sequentialWalk(dir string, lay *layout) error {
 			continue
 		}
 		if e.IsDir() {
-			if err := r.sequentialWalk(p, lay); err != nil {
-				return err
-			}
+			r.sequentialWalk(p, lay)
 			continue
 		}
 		switch {
 		case filepath.Ext(name) == ".jsonnet":
 			jsonnet = true
-		case isManifestFile(name):
+		case tree.IsManifestFile(name):
 			data, _ := os.ReadFile(p)
 			if mentionsApp.Match(data) {
 				if isKust {
-					lay.mentionsApplication[r.rel(dir)] = true
+					lay.MentionsApplication[r.o.Rel(dir)] = true
 				} else {
-					lay.applicationFiles = append(lay.applicationFiles, p)
+					lay.ApplicationFiles = append(lay.ApplicationFiles, p)
 				}
 			}
 			plain = plain || (!isKust && looksKubernetes.Match(data))
 		}
 	}
 	if plain {
-		lay.plainDirs = append(lay.plainDirs, dir)
+		lay.PlainDirs = append(lay.PlainDirs, dir)
 	}
 	if jsonnet && !plain && !isKust {
-		lay.jsonnetDirs = append(lay.jsonnetDirs, dir)
+		lay.JsonnetDirs = append(lay.JsonnetDirs, dir)
 	}
-	return nil
 }
 
 func sequentialKustomizeUses(kfile string, used map[string]bool) {
@@ -226,12 +201,12 @@ func sequentialKustomizeUses(kfile string, used map[string]bool) {
 	}
 	dir := filepath.Dir(kfile)
 	for _, f := range []string{"resources", "bases", "components", "crds"} {
-		seq := mapGet(doc.Content[0], f)
+		seq := model.MapGet(doc.Content[0], f)
 		if seq == nil || seq.Kind != yaml.SequenceNode {
 			continue
 		}
 		for _, n := range seq.Content {
-			s, ok := scalarString(n)
+			s, ok := model.ScalarString(n)
 			if !ok {
 				continue
 			}
@@ -263,10 +238,7 @@ func TestListingHoldsBoundedGoroutines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := Open(dir, Options{Concurrency: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := &scanner{o: scanOptions(dir, 2), root: dir}
 	base := runtime.NumGoroutine()
 	var peak atomic.Int64
 	done := make(chan struct{})
