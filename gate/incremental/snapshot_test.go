@@ -48,7 +48,7 @@ func TestListingRecordedIsTheOneRendered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := incremental.NewRecord(fp, inv)
+		rec := incremental.NewRecord(fp, inv, nil)
 		write("b.yaml", "registry.example.com/unsigned:1")
 		inc, _ := scan(ctx, t, dir, rec)
 		full, _ := scan(ctx, t, dir, nil)
