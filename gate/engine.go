@@ -194,17 +194,8 @@ func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report
 	if err != nil {
 		return nil, err
 	}
-	rep, _, _, err := e.scanAndJudge(ctx, dir, repo, manifests.ScanOptions{App: o.App, Adjust: o.Adjust}, judging{})
+	rep, _, _, err := e.scanAndJudge(ctx, dir, repo, manifests.ScanOptions{App: o.App, Adjust: o.Adjust}, e.begin(ctx), nil)
 	return rep, err
-}
-
-// judging is what an incremental evaluation adds to scanAndJudge.
-type judging struct {
-	// started is an evaluation begun before its checkout (Warm); nil
-	// begins one.
-	started *pending
-	// carried gives a carried-over app's recorded objects (nil: none).
-	carried func(app string) ([]incremental.Object, bool)
 }
 
 // pending is an evaluation's judging, begun: its stream (and the object
@@ -214,7 +205,8 @@ type pending struct {
 	st      *stream
 	objects *objectIndex
 	cancel  context.CancelFunc
-	used    atomic.Bool
+	// claimed: a check continues it, or Close released it.
+	claimed atomic.Bool
 }
 
 func (e *Engine) begin(ctx context.Context) *pending {
@@ -241,12 +233,10 @@ func (p *pending) release() {
 // kept beyond what the rules read. When the rules read objects, it also
 // returns each app's objects, for the record the next evaluation starts
 // from (an app without them was carried over without them, and is absent).
-func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.Repo, so manifests.ScanOptions, jo judging) (*Report, *manifests.Inventory, map[string][]incremental.Object, error) {
-	p := jo.started
-	if p == nil || p.eng != e || !p.used.CompareAndSwap(false, true) {
-		p = e.begin(ctx)
-		p.used.Store(true)
-	}
+//
+// p is the evaluation, begun (and perhaps resolving already); carried, when
+// set, gives a carried-over app's recorded objects.
+func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.Repo, so manifests.ScanOptions, p *pending, carried func(app string) ([]incremental.Object, bool)) (*Report, *manifests.Inventory, map[string][]incremental.Object, error) {
 	defer p.cancel()
 	st, objects := p.st, p.objects
 	var recorded map[string][]incremental.Object
@@ -268,8 +258,8 @@ func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.R
 				// as YAML text they weigh a fraction of their nodes,
 				// which can then go.
 				objs = recordObjects(app, rd)
-			} else if jo.carried != nil {
-				objs, ok = jo.carried(app.Name)
+			} else if carried != nil {
+				objs, ok = carried(app.Name)
 			}
 			objects.addRecorded(app.Name, objs)
 			if ok {
@@ -302,10 +292,18 @@ func recordObjects(app *manifests.AppImages, rd *manifests.Rendered) []increment
 	for _, ref := range app.Images {
 		used[ref.Resource] = true
 	}
+	// One object per resource: the last of the same name, as the index of
+	// rendered objects always kept and as the applier leaves it.
+	last := map[manifests.ResourceID]int{}
+	for i := range rd.Resources {
+		if id := rd.Resources[i].ResourceID; used[id] && rd.Resources[i].Node != nil {
+			last[id] = i
+		}
+	}
 	objs := []incremental.Object{}
 	for i := range rd.Resources {
 		res := &rd.Resources[i]
-		if !used[res.ResourceID] || res.Node == nil {
+		if j, ok := last[res.ResourceID]; !ok || j != i {
 			continue
 		}
 		y, err := yaml.Marshal(res.Node)
@@ -313,7 +311,6 @@ func recordObjects(app *manifests.AppImages, rd *manifests.Rendered) []increment
 			continue // judged with no object, as when it cannot be decoded
 		}
 		objs = append(objs, incremental.Object{Resource: res.ResourceID, YAML: string(y)})
-		delete(used, res.ResourceID)
 	}
 	return objs
 }

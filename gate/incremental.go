@@ -45,9 +45,18 @@ func (e *Engine) Warm(ctx context.Context, inc *Incremental) {
 
 // Close releases what Warm began, unless a check used it.
 func (inc *Incremental) Close() {
-	if p := inc.warm; p != nil && p.used.CompareAndSwap(false, true) {
+	if p := inc.warm; p != nil && p.claimed.CompareAndSwap(false, true) {
 		p.release()
 	}
+}
+
+// claim hands what Warm began to a check on e, once; nil when there is
+// nothing to continue.
+func (inc *Incremental) claim(e *Engine) *pending {
+	if p := inc.warm; p != nil && p.eng == e && p.claimed.CompareAndSwap(false, true) {
+		return p
+	}
+	return nil
 }
 
 // CheckIncremental is Check that renders only the apps whose inputs changed
@@ -69,15 +78,12 @@ func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOption
 	so := manifests.ScanOptions{App: o.App, Adjust: o.Adjust, Reuse: func(app manifests.App) (manifests.AppImages, bool) {
 		return plan.Reuse(app, repo)
 	}}
-	// As Check: the policies' own extractors, and the objects rules read
-	// (only rendered apps have them; readsObjects renders every app when a
-	// rule needs them).
-	jo := judging{started: inc.warm, carried: plan.Objects}
-	if jo.started == nil || jo.started.eng != e || jo.started.used.Load() {
-		jo.started = e.begin(ctx)
-		jo.started.st.prefetch(plan.LikelyImages())
+	p := inc.claim(e)
+	if p == nil {
+		p = e.begin(ctx)
+		p.st.prefetch(plan.LikelyImages())
 	}
-	rep, inv, objects, err := e.scanAndJudge(ctx, dir, repo, so, jo)
+	rep, inv, objects, err := e.scanAndJudge(ctx, dir, repo, so, p, plan.Objects)
 	if err != nil {
 		return nil, nil, err
 	}
