@@ -271,12 +271,16 @@ func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.R
 		st.add(i, app)
 	}
 	inv, _, err := repo.Scan(ctx, so)
-	if err != nil {
-		p.release()
-		return nil, nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("scanning %s: %w", dir, err)
+	case len(inv.Apps) == 0:
+		err = fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
 	}
-	if len(inv.Apps) == 0 {
-		return nil, nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
+	if err != nil {
+		// Nothing the evaluation started (a prefetch) outlives it.
+		p.release()
+		return nil, nil, nil, err
 	}
 	return st.finish(inv), inv, recorded, nil
 }

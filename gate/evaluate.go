@@ -93,10 +93,10 @@ func (e *Evaluator) EvaluateObjects(ctx context.Context, inv *manifests.Inventor
 // resolving and verifying the first apps' images overlaps the rendering of
 // the others: registry round trips wait while the CPU renders.
 type stream struct {
-	ctx context.Context
-	r   *run
-	sem chan struct{}
-	wg  sync.WaitGroup
+	ctx     context.Context
+	r       *run
+	workers int // judging at once, at most
+	wg      sync.WaitGroup
 
 	mu       sync.Mutex
 	seen     map[string]bool
@@ -105,6 +105,17 @@ type stream struct {
 	// judged after every first occurrence: waiting on the shared result,
 	// they would otherwise hold workers the distinct work needs.
 	repeats []job
+	// queue holds the occurrences waiting for a worker, in the order they
+	// arrived; running counts the workers. A goroutine per waiting
+	// occurrence would hold a stack each: tens of thousands at once for a
+	// large pull request behind a slow registry.
+	queue   []queued
+	running int
+}
+
+type queued struct {
+	vs []ImageVerdict
+	jb job
 }
 
 type job struct {
@@ -113,7 +124,7 @@ type job struct {
 }
 
 func (e *Evaluator) stream(ctx context.Context, objects Objects) *stream {
-	return &stream{ctx: ctx, r: &run{e: e, objects: objects}, sem: make(chan struct{}, e.o.Concurrency),
+	return &stream{ctx: ctx, r: &run{e: e, objects: objects}, workers: e.o.Concurrency,
 		seen: map[string]bool{}, verdicts: map[int][]ImageVerdict{}}
 }
 
@@ -140,14 +151,35 @@ func (s *stream) add(i int, app *manifests.AppImages) {
 	}
 }
 
+// start queues an occurrence for judging, without waiting: the caller is
+// a renderer handing its app over. At most s.workers judge at once.
 func (s *stream) start(vs []ImageVerdict, jb job) {
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.sem <- struct{}{}
-		defer func() { <-s.sem }()
-		vs[jb.img] = s.r.judge(s.ctx, jb.ref)
-	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queue = append(s.queue, queued{vs, jb})
+	if s.running < s.workers {
+		s.running++
+		go s.work()
+	}
+}
+
+// work judges queued occurrences until none is left.
+func (s *stream) work() {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.running--
+			s.mu.Unlock()
+			return
+		}
+		q := s.queue[0]
+		s.queue[0] = queued{}
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		q.vs[q.jb.img] = s.r.judge(s.ctx, q.jb.ref)
+		s.wg.Done()
+	}
 }
 
 // prefetch resolves, ahead of the scan, the references an evaluation
@@ -158,38 +190,52 @@ func (s *stream) start(vs []ImageVerdict, jb job) {
 // evaluation's own (the same memo judge uses); a reference that is no
 // longer in the repository costs one request and nothing else.
 func (s *stream) prefetch(images []string) {
-	rules := s.r.e.o.Policies.Rules()
-	// Its own bound: judges waiting on a prefetched result hold the judging
-	// slots, and must not keep the prefetch from running.
-	sem := make(chan struct{}, s.r.e.o.Concurrency)
-	for _, img := range images {
-		info, err := s.r.parse(img)
-		if err != nil {
-			continue
-		}
-		matched := false
-		for _, rule := range rules {
-			for _, vf := range rule.Verify {
-				if m, skip, _, err := vf.MatchImage(img, info); err == nil && m && !skip {
-					matched = true
+	if len(images) == 0 {
+		return
+	}
+	// One goroutine walks the list and starts a resolution per free slot:
+	// a base of thousands of images is not thousands of goroutines, and
+	// the scan does not wait for the list to be matched.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		rules := s.r.e.o.Policies.Rules()
+		// Its own bound: judges waiting on a prefetched result hold the
+		// judging slots, and must not keep the prefetch from running.
+		sem := make(chan struct{}, s.r.e.o.Concurrency)
+		for _, img := range images {
+			info, err := s.r.parse(img)
+			if err != nil {
+				continue
+			}
+			matched := false
+			for _, rule := range rules {
+				for _, vf := range rule.Verify {
+					if m, skip, _, err := vf.MatchImage(img, info); err == nil && m && !skip {
+						matched = true
+					}
 				}
 			}
+			if !matched {
+				continue
+			}
+			gref, err := info.Reference()
+			if err != nil {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-s.ctx.Done():
+				return
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer func() { <-sem }()
+				s.r.resolves.do(gref.String(), func() (*registry.Resolved, error) { return s.r.e.o.Resolver.Resolve(s.ctx, gref) })
+			}()
 		}
-		if !matched {
-			continue
-		}
-		gref, err := info.Reference()
-		if err != nil {
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			s.r.resolves.do(gref.String(), func() (*registry.Resolved, error) { return s.r.e.o.Resolver.Resolve(s.ctx, gref) })
-		}()
-	}
+	}()
 }
 
 // wait returns once every image added so far is judged.

@@ -114,8 +114,14 @@ type inputCache struct {
 	listings sync.Map // abs -> cachedListing
 	hashes   sync.Map // abs -> string
 	// entries are the directory listings discovery read (abs ->
-	// []fs.DirEntry): hashing a listing then needs no second read.
-	entries sync.Map
+	// []fs.DirEntry), and snapshots the hashes recorded inputs are
+	// checked against (abs -> cachedListing): checking a recorded listing
+	// then needs no second read. Neither is what a rendered app records:
+	// its files come from a listing made when it renders, and a checkout
+	// changed in between would have it record a directory it did not
+	// render.
+	entries   sync.Map
+	snapshots sync.Map
 }
 
 func (r *Repo) recordingTree(rc *recorder) *recordingTree {
@@ -226,22 +232,36 @@ func (c *inputCache) contentHash(abs string, data []byte, err error) (string, er
 }
 
 // listingHash hashes a directory's entries, names and types; "" when it
-// does not exist. Listings are cached: a checkout does not change while a
-// Repo is in use.
+// does not exist. It is what a rendered app records: read when first
+// recorded, not taken from discovery. Listings are cached: a checkout does
+// not change while a Repo is in use.
 func (c *inputCache) listingHash(abs string) (string, error) {
 	if v, ok := c.listings.Load(abs); ok {
 		l := v.(cachedListing)
 		return l.hash, l.err
 	}
-	var h string
-	var err error
-	if v, ok := c.entries.Load(abs); ok {
-		h = hashListing(abs, v.([]fs.DirEntry))
-	} else {
-		h, err = listingHashUncached(abs)
-	}
+	h, err := listingHashUncached(abs)
 	c.listings.Store(abs, cachedListing{h, err})
 	return h, err
+}
+
+// currentListingHash is listingHash for checking a recorded input against
+// this checkout: discovery's listing serves when it has one. Its results
+// are kept apart from listingHash's, so a listing read to check an app
+// before rendering starts is not what a rendered app records either.
+func (c *inputCache) currentListingHash(abs string) (string, error) {
+	if v, ok := c.snapshots.Load(abs); ok {
+		l := v.(cachedListing)
+		return l.hash, l.err
+	}
+	var l cachedListing
+	if v, ok := c.entries.Load(abs); ok {
+		l.hash = hashListing(abs, v.([]fs.DirEntry))
+	} else {
+		l.hash, l.err = listingHashUncached(abs)
+	}
+	c.snapshots.Store(abs, l)
+	return l.hash, l.err
 }
 
 type cachedListing struct {
@@ -290,7 +310,7 @@ func (r *Repo) InputHash(in Input) (string, error) {
 	}
 	switch in.Kind {
 	case InputDir:
-		return r.inputs.listingHash(abs)
+		return r.inputs.currentListingHash(abs)
 	case InputStat:
 		return statHash(abs), nil
 	case InputFile:

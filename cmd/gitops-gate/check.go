@@ -61,11 +61,16 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.strict, "strict", false, "fail image fields of resource kinds the gate has no extractor for, instead of warning")
 	fl.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "timeout of each registry request")
 	fl.IntVar(&f.retries, "registry-retries", 3, "retries of a registry request on 429, 5xx or a dropped connection")
-	fl.IntVar(&f.concurrency, "registry-concurrency", 64, "requests in flight to one registry at most")
+	fl.IntVar(&f.concurrency, "registry-concurrency", 64, "requests in flight to one registry at most (1 to 1024)")
 	fl.StringSliceVar(&f.deny, "registry-deny", cliRegistryDeny, "addresses (IPs or CIDR ranges) never contacted for a registry, checked after DNS; --registry-deny= denies none (the service's registries.deny also denies loopback)")
 }
 
 func (f *engineFlags) engine() (*gate.Engine, error) {
+	// As registry.concurrency in the service's configuration: 0 or a
+	// negative number would silently mean the default.
+	if f.concurrency < 1 || f.concurrency > 1024 {
+		return nil, &exitError{exitUsage, fmt.Errorf("--registry-concurrency %d: want 1 to 1024", f.concurrency)}
+	}
 	deny, err := config.ParsePrefixes("--registry-deny", f.deny)
 	if err != nil {
 		return nil, &exitError{exitUsage, err}

@@ -51,6 +51,10 @@ func runSequence(t *testing.T, seed uint64, steps int) {
 	g := newSynth(dir, rand.New(rand.NewPCG(seed, seed*7919)))
 	g.initial()
 	g.flush(t)
+	alias := filepath.Join(t.TempDir(), "checkout")
+	if err := os.Symlink(dir, alias); err != nil {
+		t.Fatal(err)
+	}
 	_, first := scan(ctx, t, dir, nil)
 	records := []*incremental.Record{first}
 	var carriedTotal int
@@ -63,8 +67,12 @@ func runSequence(t *testing.T, seed uint64, steps int) {
 		if g.r.IntN(4) == 0 {
 			base = records[g.r.IntN(len(records))]
 		}
+		// The same checkout under other spellings (a symlink to it, a
+		// trailing separator): discovery's listing, reused for the listing
+		// hashes, must give what the base recorded.
+		spelling := []string{dir, alias, dir + string(filepath.Separator)}[g.r.IntN(3)]
 		full, _ := scan(ctx, t, dir, nil)
-		inc, rec := scan(ctx, t, dir, base)
+		inc, rec := scan(ctx, t, spelling, base)
 		for _, a := range inc.Apps {
 			if a.CarriedOver {
 				carriedTotal++
@@ -327,7 +335,7 @@ func jsonnetLib(image string) string {
 // edit applies one random edit and says what it was.
 func (g *synth) edit() string {
 	g.n++
-	switch g.r.IntN(18) {
+	switch g.r.IntN(21) {
 	case 0:
 		i := g.r.IntN(3)
 		g.set(fmt.Sprintf("bases/b%d/deployment.yaml", i), deployment(fmt.Sprintf("b%d", i), g.image()))
@@ -427,6 +435,31 @@ func (g *synth) edit() string {
 		}
 		g.set(extra, "apiVersion: batch/v1\nkind: Job\nmetadata: {name: '{{ .Release.Name }}-job'}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: job, image: registry.example.com/jobs/run:1}\n")
 		return "chart template added"
+	case 18:
+		// A base in a hidden directory (discovery does not list it; the
+		// overlay that loads it does).
+		g.set(".shared/base/kustomization.yaml", "resources:\n- deployment.yaml\n")
+		g.set(".shared/base/deployment.yaml", deployment("hidden", g.image()))
+		g.set("overlays/hidden/kustomization.yaml", "namePrefix: h-\nresources:\n- ../../.shared/base\n")
+		return "hidden base image"
+	case 19:
+		// A template in a subdirectory of the chart (discovery stops at
+		// Chart.yaml; Helm lists the templates recursively).
+		const sub = "charts/web/templates/extra/job.yaml"
+		if _, ok := g.files[sub]; ok && g.r.IntN(2) == 0 {
+			g.del(sub)
+			return "chart subtree template removed"
+		}
+		g.set(sub, fmt.Sprintf("apiVersion: batch/v1\nkind: Job\nmetadata: {name: '{{ .Release.Name }}-sub'}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: job, image: %s}\n", g.image()))
+		return "chart subtree template"
+	case 20:
+		// A plain directory gains a subdirectory with a manifest: a new app
+		// below an existing one, its parent's listing changed.
+		if p := g.pick("plain/", ".yaml"); p != "" {
+			d := p[:strings.LastIndex(p, "/")]
+			g.set(fmt.Sprintf("%s/sub%d/d.yaml", d, g.n), deployment(fmt.Sprintf("sub%d", g.n), g.image()))
+			return "subdirectory added to " + d
+		}
 	}
 	g.base(g.r.IntN(3))
 	return "base rewritten"

@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -122,77 +121,92 @@ type headClass struct{ mentionsApp, kubernetes bool }
 // system calls that need not wait on one another. walk then
 // classifies the listing in one ordered pass.
 func (r *scanner) listTree(ctx context.Context) (*listedDir, error) {
-	sem := make(chan struct{}, max(r.o.Concurrency, 4))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	var list func(d *listedDir)
-	list = func(d *listedDir) {
-		defer wg.Done()
-		sem <- struct{}{}
-		released := false
-		release := func() {
-			if !released {
-				released = true
-				<-sem
-			}
-		}
-		defer release()
-		if err := ctx.Err(); err != nil {
-			mu.Lock()
-			firstErr = cmp.Or(firstErr, err)
-			mu.Unlock()
-			return
-		}
-		entries, err := os.ReadDir(d.dir)
-		if err != nil {
-			return // unreadable directories surface when an app that needs them renders
-		}
-		d.entries = entries
-		if r.o.Listed != nil {
-			r.o.Listed(d.dir, entries)
-		}
-		for _, e := range entries {
-			if e.Name() == "Chart.yaml" && !e.IsDir() {
-				d.chart, d.chartMentions = true, r.dirMentions(d.dir, true)
-				return // templates are not plain manifests
-			}
-		}
-		var sub []*listedDir
-		for i, e := range entries {
-			name := e.Name()
-			if strings.HasPrefix(name, ".") {
-				continue
-			}
-			p := filepath.Join(d.dir, name)
-			if e.IsDir() {
-				c := &listedDir{dir: p}
-				if d.children == nil {
-					d.children = map[int]*listedDir{}
-				}
-				d.children[i] = c
-				sub = append(sub, c)
-				continue
-			}
-			if tree.IsManifestFile(name) {
-				head := r.head(p)
-				if d.heads == nil {
-					d.heads = map[int]headClass{}
-				}
-				d.heads[i] = headClass{mentionsApp: mentionsApp.Match(head), kubernetes: looksKubernetes.Match(head)}
-			}
-		}
-		release()
-		for _, c := range sub {
-			wg.Add(1)
-			go list(c)
-		}
-	}
+	// A fixed number of workers drain a stack of directories to list: a
+	// goroutine per directory, waiting for a slot, would be thousands of
+	// goroutines and their stacks for a pull request that adds thousands
+	// of directories side by side.
 	root := &listedDir{dir: r.root}
-	wg.Add(1)
-	list(root)
+	var mu sync.Mutex
+	more := sync.NewCond(&mu)
+	todo := []*listedDir{root}
+	pending := 1 // directories queued or being listed
+	var firstErr error
+	var wg sync.WaitGroup
+	for range max(r.o.Concurrency, 4) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				for len(todo) == 0 && pending > 0 {
+					more.Wait()
+				}
+				if pending == 0 {
+					mu.Unlock()
+					return
+				}
+				d := todo[len(todo)-1]
+				todo = todo[:len(todo)-1]
+				mu.Unlock()
+				sub, err := r.listDir(ctx, d)
+				mu.Lock()
+				firstErr = cmp.Or(firstErr, err)
+				todo = append(todo, sub...)
+				pending += len(sub) - 1
+				mu.Unlock()
+				more.Broadcast()
+			}
+		}()
+	}
 	wg.Wait()
 	return root, firstErr
+}
+
+// listDir lists one directory of the tree, reads the heads of its manifest
+// files, and returns its subdirectories to list.
+func (r *scanner) listDir(ctx context.Context, d *listedDir) ([]*listedDir, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		return nil, nil // unreadable directories surface when an app that needs them renders
+	}
+	d.entries = entries
+	if r.o.Listed != nil {
+		r.o.Listed(d.dir, entries)
+	}
+	for _, e := range entries {
+		if e.Name() == "Chart.yaml" && !e.IsDir() {
+			d.chart, d.chartMentions = true, r.dirMentions(d.dir, true)
+			return nil, nil // templates are not plain manifests
+		}
+	}
+	var sub []*listedDir
+	for i, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		p := filepath.Join(d.dir, name)
+		if e.IsDir() {
+			c := &listedDir{dir: p}
+			if d.children == nil {
+				d.children = map[int]*listedDir{}
+			}
+			d.children[i] = c
+			sub = append(sub, c)
+			continue
+		}
+		if tree.IsManifestFile(name) {
+			head := r.head(p)
+			if d.heads == nil {
+				d.heads = map[int]headClass{}
+			}
+			d.heads[i] = headClass{mentionsApp: mentionsApp.Match(head), kubernetes: looksKubernetes.Match(head)}
+		}
+	}
+	return sub, nil
 }
 
 // walk classifies a listed directory and, in order, its
@@ -316,8 +330,8 @@ func (r *scanner) kustomizeUses(kfile string) []string {
 // monorepo parses each distinct kustomization once.
 func kustomizeEntries(data []byte) []string {
 	key := sha256.Sum256(data)
-	if v, ok := kustomizeEntryCache.Load(key); ok {
-		return v.([]string)
+	if entries, ok := kustomizeEntryCache.load(key); ok {
+		return entries
 	}
 	var doc yaml.Node
 	var entries []string
@@ -334,18 +348,64 @@ func kustomizeEntries(data []byte) []string {
 			}
 		}
 	}
-	if kustomizeEntryCacheSize.Add(1) > maxKustomizeEntryCache {
-		// Bounded: start over rather than grow with every commit's edits.
-		kustomizeEntryCache.Clear()
-		kustomizeEntryCacheSize.Store(1)
-	}
-	kustomizeEntryCache.Store(key, entries)
+	kustomizeEntryCache.store(key, entries)
 	return entries
 }
 
-const maxKustomizeEntryCache = 100_000
-
+// The cache lives as long as the process and holds what the authors of the
+// repositories under review wrote: it is bounded in bytes as well as in
+// entries, and a kustomization too large to keep is parsed every time
+// (one file of 4 MiB listing short paths is tens of MiB of strings).
+// (Variables so that a test can lower them.)
 var (
-	kustomizeEntryCache     sync.Map // [sha256.Size]byte -> []string
-	kustomizeEntryCacheSize atomic.Int64
+	maxKustomizeEntryCache            = 100_000
+	maxKustomizeEntryCacheBytes int64 = 32 << 20
+	maxCachedKustomizationBytes int64 = 256 << 10
 )
+
+var kustomizeEntryCache entryCache
+
+// entryCache maps a kustomization's content hash to its entries, with
+// what they hold counted under one lock, so concurrent discoveries can
+// neither overshoot the bound nor lose count of what is held.
+type entryCache struct {
+	mu    sync.RWMutex
+	m     map[[sha256.Size]byte][]string
+	bytes int64
+}
+
+func (c *entryCache) load(key [sha256.Size]byte) ([]string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.m[key]
+	return e, ok
+}
+
+func (c *entryCache) store(key [sha256.Size]byte, entries []string) {
+	size := entriesSize(entries)
+	if size > maxCachedKustomizationBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[key]; ok {
+		return
+	}
+	if c.m == nil || len(c.m) >= maxKustomizeEntryCache || c.bytes+size > maxKustomizeEntryCacheBytes {
+		// Start over rather than grow with every commit's edits.
+		c.m, c.bytes = map[[sha256.Size]byte][]string{}, 0
+	}
+	c.m[key] = entries
+	c.bytes += size
+}
+
+// entriesSize is what entries hold in memory, with the map entry: string
+// headers and bytes (an alias repeated shares its bytes; counted each time,
+// the bound errs on the safe side).
+func entriesSize(entries []string) int64 {
+	n := int64(sha256.Size + 24 + 16*cap(entries))
+	for _, s := range entries {
+		n += int64(len(s))
+	}
+	return n
+}
