@@ -101,3 +101,51 @@ func TestPodIVPOLJudgesPodRunningCustomResources(t *testing.T) {
 		}
 	}
 }
+
+// TestPodIVPOLWithLabelConditionLeavesOtherKindsAlone: Kyverno's sample Pod
+// IVPOL reads object.metadata.labels in a matchCondition. A ConfigMap or a
+// Service creates no Pod and holds no image the policy extracts: it used to
+// be asked whether the policy applied (to find images[] the policy does not
+// have), and every such app ended in an error.
+func TestPodIVPOLWithLabelConditionLeavesOtherKindsAlone(t *testing.T) {
+	w := newIncrementalWorld(t)
+	w.writePolicy(`
+apiVersion: policies.kyverno.io/v1
+kind: ImageValidatingPolicy
+metadata: {name: prod-pods}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"]}
+  matchConditions:
+  - name: prod
+    expression: "has(object.metadata.labels) && has(object.metadata.labels.prod) && object.metadata.labels.prod == 'true'"
+  matchImageReferences:
+  - glob: "REGISTRY/*"
+  validationConfigurations: {mutateDigest: false, verifyDigest: false}
+  attestors:
+  - name: acme
+    cosign:
+      keyless:
+        identities: [{issuer: "https://token.actions.githubusercontent.com", subjectRegExp: "^https://github[.]com/acme/"}]
+  validations:
+  - expression: "images.containers.map(image, verifyImageSignatures(image, [attestors.acme])).all(e, e > 0)"
+    message: not signed by acme
+`)
+	w.write("apps/a/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n  template:\n    metadata: {labels: {prod: \"true\"}}\n    spec:\n      containers:\n      - {name: main, image: "+w.w.Ref("acme/a:v1")+"}\n")
+	w.write("apps/config/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {image: "+w.w.Ref("acme/b:v1")+"}\n")
+	w.write("apps/config/service.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec:\n  ports: [{port: 80}]\n")
+	rep, err := w.engine().Check(w.ctx, w.dir, gate.CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Result != gate.StatusPass || rep.Summary.Errors != 0 {
+		for _, a := range rep.Apps {
+			for _, im := range a.Images {
+				t.Logf("%s %s %s: %s", a.Name, im.FieldPath, im.Status, im.Reason)
+			}
+		}
+		t.Fatalf("result %s %+v", rep.Result, rep.Summary)
+	}
+}

@@ -410,7 +410,10 @@ func (e *Engine) imageExtractors() []extracting {
 	var xs []extracting
 	for _, r := range e.Policies.Rules() {
 		for _, vf := range r.Verify {
-			if x, ok := vf.Program.(policy.ImageExtractor); ok {
+			// A program without images[] finds nothing: asking whether
+			// it applies to every resource (a ConfigMap under a Pod policy
+			// whose matchConditions read labels) could only fail.
+			if x, ok := vf.Program.(policy.ImageExtractor); ok && x.Extracts() {
 				xs = append(xs, extracting{r, x})
 			}
 		}

@@ -43,6 +43,9 @@ type Program interface {
 // (an IVPOL's images[] CEL extractors): category → image references.
 type ImageExtractor interface {
 	ExtractImages(ctx context.Context, res Resource) (map[string][]string, error)
+	// Extracts says whether the program has extractors of its own: one
+	// without them finds nothing, and is not asked.
+	Extracts() bool
 }
 
 // ProgramInput is the image occurrence a Program judges.

@@ -306,6 +306,9 @@ func (f *funcs) GetImageData(ctx context.Context, image string) (any, error) {
 // sees (policy.ImageExtractor). Kyverno adds these categories to the
 // built-in ones; an extractor that fails or gives anything but strings is
 // an error.
+// Extracts implements policy.ImageExtractor.
+func (p *program) Extracts() bool { return len(p.extractors) > 0 }
+
 func (p *program) ExtractImages(ctx context.Context, res policy.Resource) (map[string][]string, error) {
 	if len(p.extractors) == 0 {
 		return nil, nil
