@@ -555,3 +555,22 @@ spec:
 		t.Fatalf("apps = %v, want %v (the greedy globbing's picks included)", names, want)
 	}
 }
+
+// TestTemplateErrorIsTheSameEveryRun: of two fields that fail to render,
+// the one reported does not depend on Go's map order.
+func TestTemplateErrorIsTheSameEveryRun(t *testing.T) {
+	e := &expander{spec: &spec{goTemplate: true}}
+	tmpl := map[string]any{"spec": map[string]any{"path": "{{.path.path}}"}, "metadata": map[string]any{"name": "{{.path.basename}}"}}
+	var first string
+	for i := 0; i < 50; i++ {
+		_, err := e.replaceDeep(tmpl, map[string]any{"path": "x"})
+		if err == nil {
+			t.Fatal("a template reading a field of a string rendered")
+		}
+		if i == 0 {
+			first = err.Error()
+		} else if err.Error() != first {
+			t.Fatalf("run %d reported %q, run 0 %q", i, err, first)
+		}
+	}
+}

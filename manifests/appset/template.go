@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -94,7 +96,11 @@ func (e *expander) replaceDeep(v any, params map[string]any) (any, error) {
 		return e.replace(v, params)
 	case map[string]any:
 		out := make(map[string]any, len(v))
-		for k, x := range v {
+		// In key order: Argo CD walks the map in Go's random order, so
+		// of two failing fields the one reported would change from run
+		// to run; the gate's verdicts do not.
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			x := v[k]
 			r, err := e.replaceDeep(x, params)
 			if err != nil {
 				return nil, err
