@@ -2,11 +2,13 @@ package gate
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -371,12 +373,66 @@ func (ix *objectIndex) lookup(ref manifests.ImageRef) map[string]any {
 				e.obj = m
 			}
 		case e.yaml != "":
-			if yaml.Unmarshal([]byte(e.yaml), &m) == nil {
-				e.obj = m
-			}
+			e.obj = decodeObject(e.yaml)
 		}
 	})
 	return e.obj
+}
+
+// decodedObjects keeps recorded objects decoded, by their text: a warm
+// evaluation of a monorepo under an ImageValidatingPolicy decodes the same
+// thousands of carried-over objects as the one before (a quarter of its
+// CPU). Every caller gets its own deep copy, so no evaluation can see
+// what another did to one. Bounded by the text kept.
+var decodedObjects struct {
+	m     sync.Map // [sha256.Size]byte -> map[string]any, never handed out
+	bytes atomic.Int64
+}
+
+const maxDecodedObjectBytes = 8 << 20
+
+func decodeObject(text string) map[string]any {
+	key := sha256.Sum256([]byte(text))
+	if v, ok := decodedObjects.m.Load(key); ok {
+		return deepCopy(v.(map[string]any)).(map[string]any)
+	}
+	var m map[string]any
+	if yaml.Unmarshal([]byte(text), &m) != nil || m == nil {
+		return nil
+	}
+	if decodedObjects.bytes.Add(int64(len(text))) > maxDecodedObjectBytes {
+		decodedObjects.m.Clear()
+		decodedObjects.bytes.Store(int64(len(text)))
+	}
+	decodedObjects.m.Store(key, m)
+	return deepCopy(m).(map[string]any)
+}
+
+// deepCopy copies the maps and lists YAML decodes to; scalars are values.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = deepCopy(x)
+		}
+		return out
+	case map[any]any:
+		out := make(map[any]any, len(v))
+		for k, x := range v {
+			out[k] = deepCopy(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = deepCopy(x)
+		}
+		return out
+	case []byte:
+		return append([]byte(nil), v...)
+	}
+	return v
 }
 
 // addExtracted adds to the inventory the images that Programs find with
