@@ -188,9 +188,7 @@ type CheckOptions struct {
 // Check renders the repository in dir and judges every image. The
 // policies' image extractors are added to the repository's.
 func (e *Engine) Check(ctx context.Context, dir string, o CheckOptions) (*Report, error) {
-	mo := o.Manifests
-	mo.Extractors = mo.Extractors.Merge(e.Extractors())
-	repo, err := manifests.Open(dir, mo)
+	repo, err := e.open(dir, o.Manifests)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +273,7 @@ func (e *Engine) scanAndJudge(ctx context.Context, dir string, repo *manifests.R
 	case err != nil:
 		err = fmt.Errorf("scanning %s: %w", dir, err)
 	case len(inv.Apps) == 0:
-		err = fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
+		err = noApps(dir)
 	}
 	if err != nil {
 		// Nothing the evaluation started (a prefetch) outlives it.
@@ -319,11 +317,22 @@ func recordObjects(app *manifests.AppImages, rd *manifests.Rendered) []increment
 // verified, and a gate pointed at the wrong directory must not say PASS.
 var ErrNoApps = errors.New("no apps found")
 
-// scan opens and renders the repository in dir with the policies' image
-// extractors added. A repository with no app is an error naming dir.
-func (e *Engine) scan(ctx context.Context, dir string, mo manifests.Options, so manifests.ScanOptions) (*manifests.Repo, *manifests.Inventory, []*manifests.Rendered, error) {
+// noApps is the error of a repository in which no app was found, naming dir.
+func noApps(dir string) error {
+	return fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
+}
+
+// open opens the repository in dir with the policies' image extractors
+// added to mo's.
+func (e *Engine) open(dir string, mo manifests.Options) (*manifests.Repo, error) {
 	mo.Extractors = mo.Extractors.Merge(e.Extractors())
-	repo, err := manifests.Open(dir, mo)
+	return manifests.Open(dir, mo)
+}
+
+// scan opens and renders the repository in dir (open). A repository with no
+// app is an error naming dir.
+func (e *Engine) scan(ctx context.Context, dir string, mo manifests.Options, so manifests.ScanOptions) (*manifests.Repo, *manifests.Inventory, []*manifests.Rendered, error) {
+	repo, err := e.open(dir, mo)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -332,7 +341,7 @@ func (e *Engine) scan(ctx context.Context, dir string, mo manifests.Options, so 
 		return nil, nil, nil, fmt.Errorf("scanning %s: %w", dir, err)
 	}
 	if len(inv.Apps) == 0 {
-		return nil, nil, nil, fmt.Errorf("%s: %w: no Kubernetes manifests, kustomization, Helm chart or Argo CD Application (is this the repository's root?)", dir, ErrNoApps)
+		return nil, nil, nil, noApps(dir)
 	}
 	return repo, inv, rendered, nil
 }

@@ -65,13 +65,11 @@ func (inc *Incremental) claim(e *Engine) *pending {
 // Check's: every app and every image, each image judged again.
 func (e *Engine) CheckIncremental(ctx context.Context, dir string, o CheckOptions, inc Incremental) (*Report, *incremental.Record, error) {
 	fp := e.Fingerprint(o.Manifests)
-	mo := o.Manifests
-	mo.Extractors = mo.Extractors.Merge(e.Extractors())
 	// Rules that read the rendered objects judge a carried-over app on the
 	// objects its record kept.
 	po := incremental.Options{Base: inc.Base, Fingerprint: fp, Full: inc.Full, NeedObjects: e.readsObjects() != ""}
 	plan := incremental.NewPlanner(po)
-	repo, err := manifests.Open(dir, mo)
+	repo, err := e.open(dir, o.Manifests)
 	if err != nil {
 		return nil, nil, err
 	}
