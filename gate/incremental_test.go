@@ -296,7 +296,10 @@ func TestPrefetchAsksOnlyAboutVerifiedImages(t *testing.T) {
 	w := newIncrementalWorld(t)
 	w.push("scratch/s:v1")
 	w.write("apps/s/deployment.yaml", w.deployment("s", "scratch/s:v1"))
-	w.write("apps/u/deployment.yaml", strings.Replace(w.deployment("u", "acme/a:v1"), w.w.Registry.Host, "unmatched.example", 1))
+	// A registry no rule names: not one request may reach it.
+	other := gatetest.NewRegistry()
+	defer other.Close()
+	w.write("apps/u/deployment.yaml", strings.Replace(w.deployment("u", "acme/a:v1"), w.w.Registry.Host, other.Host, 1))
 	var mu sync.Mutex
 	var asked []string
 	w.w.Registry.Log = func(l string) {
@@ -314,7 +317,11 @@ func TestPrefetchAsksOnlyAboutVerifiedImages(t *testing.T) {
 	mu.Lock()
 	asked = nil
 	mu.Unlock()
+	other.ResetRequests()
 	rep, _ := w.check(eng, manifests.Options{}, gate.Incremental{Base: rec})
+	if n := other.Requests(); n != 0 {
+		t.Errorf("%d requests to a registry no rule names", n)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, l := range asked {
