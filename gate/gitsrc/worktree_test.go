@@ -484,3 +484,51 @@ func TestWorktreeCheckoutLimit(t *testing.T) {
 	}
 	f.Close()
 }
+
+// TestCheckoutReusesWorktree: through Checkout, from the loopback server,
+// the second commit of a repository is an update of the first's checkout
+// (the pull request's link removed, its file restored), and a Sources
+// checkout goes back to the pool on Close.
+func TestCheckoutReusesWorktree(t *testing.T) {
+	root, mainSHA, prSHA := makeRepo(t)
+	srv := gitServer(t, root)
+	f, err := New(Options{CacheDir: t.TempDir(), IdleWorktrees: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tmp := t.TempDir()
+	url := srv.URL + "/acme/gitops.git"
+	dir, cleanup, err := f.Checkout(ctx, Request{CloneURL: url, Ref: "refs/pull/1/head", SHA: prSHA}, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	dir2, cleanup, err := f.Checkout(ctx, Request{CloneURL: url, Ref: "refs/heads/main", SHA: mainSHA}, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir2 != dir || f.pool.applied.Load() != 1 {
+		t.Errorf("main was not an update of the pull request's checkout (applied %d)", f.pool.applied.Load())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir2, "apps/web/deploy.yaml")); string(b) != "image: web:v1\n" {
+		t.Errorf("main file %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dir2, "apps/web/link.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the pull request's link is still there: %v", err)
+	}
+	cleanup()
+	src := &Sources{Fetcher: f, TmpRoot: tmp}
+	sdir, _, err := src.FetchGit(ctx, url, prSHA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sdir != dir || f.pool.applied.Load() != 2 {
+		t.Errorf("the source checkout was not an update (applied %d)", f.pool.applied.Load())
+	}
+	src.Close()
+	f.Close()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
