@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -530,5 +531,89 @@ func TestCheckoutReusesWorktree(t *testing.T) {
 	f.Close()
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// craft stores a commit whose root tree has entries as given (in that
+// order, unchecked), the way a hostile server could send one.
+func craft(t *testing.T, repo *git.Repository, parent *object.Commit, entries []object.TreeEntry) *object.Commit {
+	t.Helper()
+	store := func(enc interface {
+		Encode(plumbing.EncodedObject) error
+	}) plumbing.Hash {
+		o := repo.Storer.NewEncodedObject()
+		if err := enc.Encode(o); err != nil {
+			t.Fatal(err)
+		}
+		h, err := repo.Storer.SetEncodedObject(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	tree := store(&object.Tree{Entries: entries})
+	c := &object.Commit{Author: parent.Author, Committer: parent.Committer, Message: "crafted", TreeHash: tree, ParentHashes: []plumbing.Hash{parent.Hash}}
+	got, err := repo.CommitObject(store(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// TestWorktreeUnusualTreesAreWrittenWhole: a tree with an entry name
+// go-git refuses, a slash in a name, or a name twice is never updated in
+// place: the worktree is discarded and writeTree gives the answer, an
+// error or the same checkout.
+func TestWorktreeUnusualTreesAreWrittenWhole(t *testing.T) {
+	r := newLocalRepo(t)
+	os.MkdirAll(filepath.Join(r.work, "d"), 0o755)
+	os.WriteFile(filepath.Join(r.work, "d/a.yaml"), []byte("a: 1\n"), 0o644)
+	os.WriteFile(filepath.Join(r.work, "b.yaml"), []byte("b: 1\n"), 0o644)
+	c1 := r.commit("")
+	root, _ := c1.Tree()
+	var blob, sub plumbing.Hash
+	for _, e := range root.Entries {
+		switch e.Name {
+		case "b.yaml":
+			blob = e.Hash
+		case "d":
+			sub = e.Hash
+		}
+	}
+	ctx := context.Background()
+	for name, entries := range map[string][]object.TreeEntry{
+		".git directory": {{Name: ".git", Mode: filemode.Dir, Hash: sub}, {Name: "b.yaml", Mode: filemode.Regular, Hash: blob}},
+		"dot-dot":        {{Name: "..", Mode: filemode.Regular, Hash: blob}},
+		"slash in name":  {{Name: "b.yaml", Mode: filemode.Regular, Hash: blob}, {Name: "d", Mode: filemode.Dir, Hash: sub}, {Name: "d/a.yaml", Mode: filemode.Executable, Hash: blob}},
+		"name twice":     {{Name: "b.yaml", Mode: filemode.Regular, Hash: blob}, {Name: "b.yaml", Mode: filemode.Executable, Hash: blob}},
+		"control char":   {{Name: "b\n.yaml", Mode: filemode.Regular, Hash: blob}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c2 := craft(t, r.repo, c1, entries)
+			f, _ := New(Options{CacheDir: t.TempDir(), IdleWorktrees: 1})
+			defer f.Close()
+			tmp := t.TempDir()
+			_, cleanup, err := f.checkout(ctx, r.repo, "cache", c1, tmp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cleanup()
+			whole := t.TempDir()
+			_, wantErr := writeTree(ctx, c2, whole, 1<<30, defaultPlaceholderOver)
+			dir, cleanup, err := f.checkout(ctx, r.repo, "cache", c2, tmp)
+			if f.pool.applied.Load() != 0 || f.pool.discarded.Load() != 1 {
+				t.Errorf("applied %d, discarded %d: an unusual tree must not be updated in place", f.pool.applied.Load(), f.pool.discarded.Load())
+			}
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("checkout: %v; writeTree: %v", err, wantErr)
+			}
+			if err == nil {
+				sameTree(t, name, dir, whole)
+				cleanup()
+				if len(f.pool.idle) != 0 {
+					t.Error("a checkout of an unusual tree was kept for reuse")
+				}
+			}
+		})
 	}
 }
