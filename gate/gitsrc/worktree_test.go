@@ -49,7 +49,7 @@ func (r *localRepo) commit(gitlink string) *object.Commit {
 	r.t.Helper()
 	runGit(r.t, r.work, "add", "-A")
 	if gitlink != "" {
-		runGit(r.t, r.work, "update-index", "--add", "--cacheinfo", "160000,"+strings.Repeat("ab", 20)+","+gitlink)
+		runGit(r.t, r.work, "update-index", "--add", "--replace", "--cacheinfo", "160000,"+strings.Repeat("ab", 20)+","+gitlink)
 	}
 	runGit(r.t, r.work, "commit", "-q", "--allow-empty", "--no-verify", "-m", "step")
 	sha := runGit(r.t, r.work, "rev-parse", "HEAD")
