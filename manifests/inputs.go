@@ -200,6 +200,31 @@ func statHash(abs string) string {
 	return "other"
 }
 
+// currentStatHash is statHash answered from discovery's listing of abs's
+// directory when it has one: every app probes for files (kustomization
+// names, Argo CD's .argocd-source files) that mostly do not exist, and on
+// a monorepo those were thousands of system calls an evaluation. A
+// symlink, or a directory discovery did not list, is asked of the disk.
+func (c *inputCache) currentStatHash(abs string) string {
+	v, ok := c.entries.Load(filepath.Dir(abs))
+	if !ok {
+		return statHash(abs)
+	}
+	entries, name := v.([]fs.DirEntry), filepath.Base(abs)
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].Name() >= name })
+	switch {
+	case i == len(entries) || entries[i].Name() != name:
+		return ""
+	case entries[i].Type()&fs.ModeSymlink != 0:
+		return statHash(abs)
+	case entries[i].IsDir():
+		return "dir"
+	case entries[i].Type().IsRegular():
+		return "file"
+	}
+	return "other"
+}
+
 // recordDefinition records what defines the app besides its App: the
 // repository's configuration (its image extractors apply to every app) and
 // the file of the Application or .gitops-gate.yaml entry.
@@ -312,7 +337,7 @@ func (r *Repo) InputHash(in Input) (string, error) {
 	case InputDir:
 		return r.inputs.currentListingHash(abs)
 	case InputStat:
-		return statHash(abs), nil
+		return r.inputs.currentStatHash(filepath.Clean(abs)), nil
 	case InputFile:
 	default:
 		return "", fmt.Errorf("input %s: unknown kind %q", in.Path, in.Kind)
