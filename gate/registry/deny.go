@@ -9,8 +9,6 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // ErrDenied marks a registry address the configuration denies.
@@ -54,7 +52,7 @@ func checkHost(deny []netip.Prefix, host string) error {
 // (or is rebound to one) is refused as well.
 func denyingTransport(base http.RoundTripper, deny []netip.Prefix) (http.RoundTripper, error) {
 	if base == nil {
-		base = remote.DefaultTransport
+		base = DefaultTransport
 	}
 	ht, ok := base.(*http.Transport)
 	if !ok {
