@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -121,7 +120,7 @@ func TestProbesAgreeWithStatOnRandomTrees(t *testing.T) {
 					targets := []string{"a.yaml", "sub", "..", "nope", outside, filepath.Join(outside, "f"), dir, filepath.Join(dir, "sub"), "../../.."}
 					err = os.Symlink(targets[rng.IntN(len(targets))], p)
 				case k == 8:
-					err = syscall.Mkfifo(p, 0o644)
+					err = mkfifo(p)
 				default:
 					err = os.WriteFile(p, nil, 0o644)
 				}

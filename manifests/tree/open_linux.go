@@ -10,9 +10,10 @@ import (
 )
 
 // openFlags open a file for reading without waiting: a named pipe or a
-// device would otherwise block the open until a writer appears. A regular
-// file ignores O_NONBLOCK.
-const openFlags = os.O_RDONLY | unix.O_NONBLOCK
+// device would otherwise block the open until a writer appears (a regular
+// file ignores O_NONBLOCK), and without a terminal device becoming the
+// process's controlling terminal.
+const openFlags = os.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY
 
 // openBeneath opens rel, relative to the directory root (an open
 // descriptor), with the kernel resolving every component: a symlink is

@@ -2,14 +2,10 @@ package tree
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gitops-gate/gitops-gate/manifests/model"
 )
@@ -96,6 +92,7 @@ func testSymlinksInsideStillRead(t *testing.T, newDir func(*testing.T, int64) (*
 		"base/deep/outf": filepath.Join(outside, "secret.yaml"),
 		"base/deep/rout": "../../../" + filepath.Base(outside),
 		"base/chain":     "../rel/deep/../out",
+		"base/backin":    "../../" + filepath.Base(root) + "/base/deep", // out of the root by name, and back in
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(name))); err != nil {
@@ -105,7 +102,7 @@ func testSymlinksInsideStillRead(t *testing.T, newDir func(*testing.T, int64) (*
 	d.Listed(root)
 	d.Listed(filepath.Join(root, "base"))
 	d.Listed(filepath.Join(root, "base", "deep"))
-	for _, rel := range []string{"rel/deep/f.yaml", "abs/deep/f.yaml", "base/up/base/deep/f.yaml", "base/deep/file", "base/deep/absf", "rel/deep/absf"} {
+	for _, rel := range []string{"rel/deep/f.yaml", "abs/deep/f.yaml", "base/up/base/deep/f.yaml", "base/deep/file", "base/deep/absf", "rel/deep/absf", "base/backin/f.yaml"} {
 		if data, err := d.ReadFile(filepath.Join(root, filepath.FromSlash(rel))); err != nil || string(data) != "inside" {
 			t.Errorf("ReadFile(%s) = %q, %v, want the file inside", rel, data, err)
 		}
@@ -117,43 +114,6 @@ func testSymlinksInsideStillRead(t *testing.T, newDir func(*testing.T, int64) (*
 	}
 	if data, err := d.ReadFile(filepath.Join(root, "base", "deep", "rout", "secret.yaml")); err == nil || strings.Contains(string(data), "secret") {
 		t.Errorf("ReadFile(base/deep/rout/secret.yaml) = %q, %v, want an error", data, err)
-	}
-}
-
-// TestSpecialFilesAreNotOpenedForReading: a named pipe in the checkout
-// (a local `check` reads whatever the working tree holds) is refused
-// without blocking the scan on an open that waits for a writer.
-func TestSpecialFilesAreNotOpenedForReading(t *testing.T) {
-	bothOpens(t, testSpecialFilesAreNotOpenedForReading)
-}
-
-func testSpecialFilesAreNotOpenedForReading(t *testing.T, newDir func(*testing.T, int64) (*Dir, string)) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no named pipes in the file system")
-	}
-	d, root := newDir(t, 1<<10)
-	pipe := filepath.Join(root, "pipe.yaml")
-	if err := syscall.Mkfifo(pipe, 0o644); err != nil {
-		t.Skip("mkfifo:", err)
-	}
-	if err := os.Symlink("pipe.yaml", filepath.Join(root, "to-pipe.yaml")); err != nil {
-		t.Fatal(err)
-	}
-	d.Listed(root)
-	for _, name := range []string{"pipe.yaml", "to-pipe.yaml"} {
-		done := make(chan error, 1)
-		go func() {
-			_, err := d.ReadFile(filepath.Join(root, name))
-			done <- err
-		}()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(fmt.Sprint(err), "not a regular file") {
-				t.Errorf("ReadFile(%s) = %v, want not a regular file", name, err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("ReadFile(%s) blocked opening a named pipe", name)
-		}
 	}
 }
 
