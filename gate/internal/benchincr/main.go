@@ -27,6 +27,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,7 @@ type params struct {
 	CPUProfile, ColdProfile, WarmProfile   string
 	PRProfile, Trace                       string
 	Quick, IVPOL                           bool
+	Runs                                   int
 	Apps, Digests, Bases, Charts, HelmApps int
 	RegistryConcurrency                    int
 	Latency                                time.Duration
@@ -69,6 +71,7 @@ func main() {
 	flag.StringVar(&p.PRProfile, "cpuprofile-pr", "", "write a CPU profile of five incremental evaluations of the shared-base pull request to this file")
 	flag.StringVar(&p.Trace, "trace", "", "write an execution trace of the shared-base pull request's incremental evaluation to this file")
 	flag.BoolVar(&p.IVPOL, "ivpol", false, "judge with an ImageValidatingPolicy (rules that read the rendered objects) instead of the ClusterPolicy")
+	flag.IntVar(&p.Runs, "runs", 5, "how many times each incremental evaluation runs (the median is printed, with the best and the worst)")
 	flag.BoolVar(&p.Quick, "quick", false, "stop after the unchanged repository's incremental evaluation (for profiling)")
 	child := flag.String("child", "", "internal: run the measured evaluations with the parameters in this file")
 	flag.Parse()
@@ -314,17 +317,36 @@ func measure(paramsFile string) error {
 	}
 	mo := manifests.Options{RepoURL: repoURL}
 	run := func(label string, inc gate.Incremental) (*gate.Report, *incremental.Record, time.Duration, error) {
-		start := time.Now()
-		rep, rec, err := eng.CheckIncremental(ctx, p.Dir, gate.CheckOptions{Manifests: mo}, inc)
-		d := time.Since(start)
-		if err != nil {
-			return nil, nil, d, fmt.Errorf("%s: %w", label, err)
+		// An incremental evaluation is repeated (from the same base, so
+		// each does the same work): one run on a shared 2-core machine
+		// says little about the next. The best and the median are printed.
+		runs := 1
+		if inc.Base != nil {
+			runs = max(p.Runs, 1)
 		}
-		if rep.Result != gate.StatusPass {
-			return nil, nil, d, fmt.Errorf("%s: result %s, %+v (first app error: %s)", label, rep.Result, rep.Summary, firstError(rep))
+		var rep *gate.Report
+		var rec *incremental.Record
+		var times []time.Duration
+		for range runs {
+			start := time.Now()
+			r, rc, err := eng.CheckIncremental(ctx, p.Dir, gate.CheckOptions{Manifests: mo}, inc)
+			d := time.Since(start)
+			if err != nil {
+				return nil, nil, d, fmt.Errorf("%s: %w", label, err)
+			}
+			if r.Result != gate.StatusPass {
+				return nil, nil, d, fmt.Errorf("%s: result %s, %+v (first app error: %s)", label, r.Result, r.Summary, firstError(r))
+			}
+			rep, rec, times = r, rc, append(times, d)
 		}
-		fmt.Printf("%-52s %8v  %5d apps rendered, %5d carried over, %5d images\n", label, d.Round(time.Millisecond),
-			rep.Rendering.Rendered, rep.Rendering.CarriedOver, rep.Summary.Images)
+		slices.Sort(times)
+		d := times[len(times)/2]
+		spread := ""
+		if runs > 1 {
+			spread = fmt.Sprintf("  (median of %d; best %v, worst %v)", runs, times[0].Round(time.Millisecond), times[len(times)-1].Round(time.Millisecond))
+		}
+		fmt.Printf("%-52s %8v  %5d apps rendered, %5d carried over, %5d images%s\n", label, d.Round(time.Millisecond),
+			rep.Rendering.Rendered, rep.Rendering.CarriedOver, rep.Summary.Images, spread)
 		if inc.Base != nil {
 			// The same scan alone: how much of it is discovery, hashing
 			// and rendering rather than judging images.
