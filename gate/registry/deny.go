@@ -76,5 +76,10 @@ func denyingTransport(base http.RoundTripper, deny []netip.Prefix) (http.RoundTr
 	ht.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return d.DialContext(ctx, network, addr)
 	}
+	// A base's own TLS dialer would dial around the denying one: TLS is
+	// then the transport's, over DialContext, with the base's
+	// TLSClientConfig. (The clone starts with no kept connections, so none
+	// dialled without the deny list is reused.)
+	ht.DialTLSContext, ht.DialTLS = nil, nil
 	return ht, nil
 }

@@ -241,11 +241,13 @@ func (k githubKeychain) Resolve(res authn.Resource) (authn.Authenticator, error)
 // flight, every wave of requests closed 14 connections and dialled 14 new
 // ones (a TLS handshake each against a real registry), on the critical
 // path of every pull request's tag resolutions. Idle connections still
-// close after IdleConnTimeout.
+// close after IdleConnTimeout, and are bounded in all by MaxPerRegistry
+// too: a repository naming images on thousands of registries (a wildcard
+// DNS name each) would otherwise leave a socket open to each.
 var DefaultTransport http.RoundTripper = func() http.RoundTripper {
 	ht := remote.DefaultTransport.(*http.Transport).Clone()
 	ht.MaxIdleConnsPerHost = MaxPerRegistry
-	ht.MaxIdleConns = 0 // no bound across registries; each is bounded above
+	ht.MaxIdleConns = MaxPerRegistry
 	return ht
 }()
 

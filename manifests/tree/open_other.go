@@ -1,14 +1,10 @@
-//go:build !unix
+//go:build !linux
 
 package tree
 
-import (
-	"errors"
-	"os"
-)
+import "os"
 
-var errFollow = errors.New("symlink")
+const openFlags = os.O_RDONLY | nonblock
 
-// openNoFollow always defers to the full resolution where O_NOFOLLOW is
-// not available.
-func openNoFollow(string) (*os.File, error) { return nil, errFollow }
+// openBeneath: without openat2, os.Root confines the open instead.
+func openBeneath(*os.File, string) (*os.File, error) { return nil, errNoBeneath }
