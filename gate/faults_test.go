@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"go.uber.org/goleak"
 
 	"github.com/gitops-gate/gitops-gate/gate"
 	"github.com/gitops-gate/gitops-gate/gate/gatetest"
+	"github.com/gitops-gate/gitops-gate/gate/registry"
 )
 
 // TestFaultMatrix evaluates signed, unsigned and wrongly signed images
@@ -37,7 +37,7 @@ func TestFaultMatrix(t *testing.T) {
 		refs = append(refs, ref)
 	}
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	defer remote.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	defer registry.DefaultTransport.(*http.Transport).CloseIdleConnections()
 
 	for _, c := range []struct {
 		name    string

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/gitops-gate/gitops-gate/manifests/argocd"
 	"github.com/gitops-gate/gitops-gate/manifests/layout"
+	"github.com/gitops-gate/gitops-gate/manifests/tree"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,7 +38,10 @@ func (r *Repo) Discover(ctx context.Context) ([]App, error) {
 		}
 	}
 	lay, err := layout.Scan(ctx, r.root, layout.Options{ReadFile: r.readFile, Rel: r.rel, Concurrency: r.opts.Concurrency,
-		Listed: func(dir string, entries []fs.DirEntry) { r.inputs.entries.Store(dir, entries) }})
+		Listed: func(dir string, entries []fs.DirEntry) {
+			tree.Listed(r.files, dir)
+			r.inputs.entries.Store(dir, entries)
+		}})
 	if err != nil {
 		return nil, err
 	}

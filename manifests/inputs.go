@@ -122,6 +122,12 @@ type inputCache struct {
 	// render.
 	entries   sync.Map
 	snapshots sync.Map
+	// folds are the listings in entries as case-insensitive lookups see
+	// them (abs -> *foldedListing), built when a probe first needs one.
+	folds sync.Map
+	// stat is what a probe's answer is asked of the disk with (nil:
+	// statHash); a test stands a case-insensitive file system in.
+	stat func(abs string) string
 }
 
 func (r *Repo) recordingTree(rc *recorder) *recordingTree {
@@ -198,6 +204,92 @@ func statHash(abs string) string {
 		return "file"
 	}
 	return "other"
+}
+
+// currentStatHash is statHash answered from discovery's listing of abs's
+// directory when it has one: every app probes for files (kustomization
+// names, Argo CD's .argocd-source files) that mostly do not exist, and on
+// a monorepo those were thousands of system calls an evaluation. A
+// symlink, or a directory discovery did not list, is asked of the disk.
+//
+// The listing says a name is absent only when no other spelling of it
+// could be found by os.Stat, which the renderer's probe and the recorded
+// input use: on a case-insensitive file system (macOS, Windows, a
+// casefolded Linux directory, a CIFS or vfat mount) "Kustomization" finds
+// "kustomization", and NFD normalization or Windows short names find
+// other spellings again. Where the name or any entry of the directory
+// could alias (see mayAlias, foldedListing), the disk is asked.
+func (c *inputCache) currentStatHash(abs string) string {
+	stat := c.stat
+	if stat == nil {
+		stat = statHash
+	}
+	dir := filepath.Dir(abs)
+	v, ok := c.entries.Load(dir)
+	if !ok {
+		return stat(abs)
+	}
+	entries, name := v.([]fs.DirEntry), filepath.Base(abs)
+	i := sort.Search(len(entries), func(i int) bool { return entries[i].Name() >= name })
+	switch {
+	case i == len(entries) || entries[i].Name() != name:
+		if mayAlias(name) || c.folded(dir, entries).aliases(name) {
+			return stat(abs)
+		}
+		return ""
+	case entries[i].Type()&fs.ModeSymlink != 0:
+		return stat(abs)
+	case entries[i].IsDir():
+		return "dir"
+	case entries[i].Type().IsRegular():
+		return "file"
+	}
+	return "other"
+}
+
+// mayAlias reports whether a lookup of name could find an entry spelled
+// otherwise on some file system, whatever the directory holds: a name
+// outside plain ASCII (Unicode case folding and normalization), or one
+// Windows resolves to another file (a short name with "~", a stream after
+// ":", trailing dots and spaces dropped).
+func mayAlias(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 || name[i] < 0x20 {
+			return true
+		}
+	}
+	return strings.ContainsAny(name, "~:\\") || strings.HasSuffix(name, ".") || strings.HasSuffix(name, " ")
+}
+
+// foldedListing is a listed directory's names as a case-insensitive
+// lookup would see them: lower-cased; unusual when some name could alias
+// another spelling (mayAlias: the Kelvin sign folds to "k", a long s to
+// "s", a short name stands for a long one).
+type foldedListing struct {
+	lower   map[string]bool
+	unusual bool
+}
+
+func (c *inputCache) folded(dir string, entries []fs.DirEntry) *foldedListing {
+	if v, ok := c.folds.Load(dir); ok {
+		return v.(*foldedListing)
+	}
+	f := &foldedListing{lower: make(map[string]bool, len(entries))}
+	for _, e := range entries {
+		n := e.Name()
+		if mayAlias(n) {
+			f.unusual = true
+		}
+		f.lower[strings.ToLower(n)] = true
+	}
+	v, _ := c.folds.LoadOrStore(dir, f)
+	return v.(*foldedListing)
+}
+
+// aliases reports whether a case-insensitive lookup of name (absent by
+// that exact spelling) could find an entry.
+func (f *foldedListing) aliases(name string) bool {
+	return f.unusual || f.lower[strings.ToLower(name)]
 }
 
 // recordDefinition records what defines the app besides its App: the
@@ -312,7 +404,7 @@ func (r *Repo) InputHash(in Input) (string, error) {
 	case InputDir:
 		return r.inputs.currentListingHash(abs)
 	case InputStat:
-		return statHash(abs), nil
+		return r.inputs.currentStatHash(filepath.Clean(abs)), nil
 	case InputFile:
 	default:
 		return "", fmt.Errorf("input %s: unknown kind %q", in.Path, in.Kind)

@@ -279,3 +279,47 @@ func TestInputSetRemoteValuesAreAlwaysRendered(t *testing.T) {
 		}
 	}
 }
+
+// TestProbesAnsweredFromTheListing: an input check's probe answered from
+// discovery's listing says what os.Stat says, for files, directories,
+// absent names and every kind of symlink (in, out, to a directory,
+// dangling), and for a directory discovery did not list.
+func TestProbesAnsweredFromTheListing(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	for _, d := range []string{"app/sub", "app/.hidden"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"app/kustomization.yaml", "app/a.yaml", filepath.Join("..", filepath.Base(outside), "x")} {
+		_ = os.WriteFile(filepath.Join(dir, f), []byte("resources: [a.yaml]\n"), 0o644)
+	}
+	_ = os.WriteFile(filepath.Join(outside, "x"), []byte("x"), 0o644)
+	for name, target := range map[string]string{"app/to-file": "a.yaml", "app/to-dir": "sub", "app/dangling": "nope", "app/out": outside} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Discover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.inputs.entries.Load(filepath.Join(dir, "app")); !ok {
+		t.Fatal("discovery did not list app/: the test would not exercise the listing")
+	}
+	for _, rel := range []string{"app", "app/kustomization.yaml", "app/kustomization.yml", "app/Kustomization", "app/a.yaml",
+		"app/sub", "app/.hidden", "app/to-file", "app/to-dir", "app/dangling", "app/out", "app/out/x", "app/absent/x",
+		"app/.argocd-source.yaml", "zzz", "app/sub/none"} {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if got, want := r.inputs.currentStatHash(p), statHash(p); got != want {
+			t.Errorf("%s: from the listing %q, os.Stat says %q", rel, got, want)
+		}
+	}
+}

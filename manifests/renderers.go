@@ -21,6 +21,7 @@ func (r *Repo) renderOptions() render.Options {
 		KubeVersion:      r.opts.KubeVersion,
 		APIVersions:      r.opts.APIVersions,
 		HelmSandbox:      r.opts.HelmSandbox,
+		Parsed:           &r.parsed,
 	}
 }
 

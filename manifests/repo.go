@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/gitops-gate/gitops-gate/manifests/model"
+	"github.com/gitops-gate/gitops-gate/manifests/render"
 	"github.com/gitops-gate/gitops-gate/manifests/tree"
 	"log/slog"
 	"os"
@@ -150,6 +151,9 @@ type Repo struct {
 	// each rendered app's recorder until Scan asks for its input set.
 	inputs    inputCache
 	recorders sync.Map // *Rendered -> *recorder
+
+	// parsed shares decoded files between the apps of this checkout.
+	parsed render.Parsed
 }
 
 type remoteRepo struct {

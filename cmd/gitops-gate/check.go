@@ -68,8 +68,8 @@ func (f *engineFlags) register(cmd *cobra.Command) {
 func (f *engineFlags) engine() (*gate.Engine, error) {
 	// As registry.concurrency in the service's configuration: 0 or a
 	// negative number would silently mean the default.
-	if f.concurrency < 1 || f.concurrency > 1024 {
-		return nil, &exitError{exitUsage, fmt.Errorf("--registry-concurrency %d: want 1 to 1024", f.concurrency)}
+	if f.concurrency < 1 || f.concurrency > registry.MaxPerRegistry {
+		return nil, &exitError{exitUsage, fmt.Errorf("--registry-concurrency %d: want 1 to %d", f.concurrency, registry.MaxPerRegistry)}
 	}
 	deny, err := config.ParsePrefixes("--registry-deny", f.deny)
 	if err != nil {

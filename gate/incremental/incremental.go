@@ -328,7 +328,12 @@ func (p *Planner) Objects(name string) ([]Object, bool) {
 // apps share a base or a chart.
 func (p *Planner) current(in Input, check Checker) (string, error) {
 	key := string(in.Kind) + ":" + in.Path
-	v, _ := p.hashes.LoadOrStore(key, &memoHash{})
+	// Most inputs are shared (a base, the repository's configuration)
+	// and already hashed: look before allocating an entry.
+	v, ok := p.hashes.Load(key)
+	if !ok {
+		v, _ = p.hashes.LoadOrStore(key, &memoHash{})
+	}
 	m := v.(*memoHash)
 	m.once.Do(func() { m.hash, m.err = check.InputHash(in) })
 	return m.hash, m.err

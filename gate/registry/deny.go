@@ -9,8 +9,6 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // ErrDenied marks a registry address the configuration denies.
@@ -54,7 +52,7 @@ func checkHost(deny []netip.Prefix, host string) error {
 // (or is rebound to one) is refused as well.
 func denyingTransport(base http.RoundTripper, deny []netip.Prefix) (http.RoundTripper, error) {
 	if base == nil {
-		base = remote.DefaultTransport
+		base = DefaultTransport
 	}
 	ht, ok := base.(*http.Transport)
 	if !ok {
@@ -78,5 +76,10 @@ func denyingTransport(base http.RoundTripper, deny []netip.Prefix) (http.RoundTr
 	ht.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return d.DialContext(ctx, network, addr)
 	}
+	// A base's own TLS dialer would dial around the denying one: TLS is
+	// then the transport's, over DialContext, with the base's
+	// TLSClientConfig. (The clone starts with no kept connections, so none
+	// dialled without the deny list is reused.)
+	ht.DialTLSContext, ht.DialTLS = nil, nil
 	return ht, nil
 }

@@ -91,7 +91,7 @@ func New(o Options) (*Resolver, error) {
 		o.Transport = tr
 	}
 	if o.Transport == nil {
-		o.Transport = remote.DefaultTransport
+		o.Transport = DefaultTransport
 	}
 	kc := o.Keychain
 	if kc == nil {
@@ -234,3 +234,23 @@ func (k githubKeychain) Resolve(res authn.Resource) (authn.Authenticator, error)
 	}
 	return &authn.Basic{Username: "x-access-token", Password: k.token}, nil
 }
+
+// DefaultTransport is ggcr's default transport, keeping as many idle
+// connections to a registry as requests may be in flight to it
+// (Options.PerRegistry is at most 1024). ggcr's own keeps 50: at 64 in
+// flight, every wave of requests closed 14 connections and dialled 14 new
+// ones (a TLS handshake each against a real registry), on the critical
+// path of every pull request's tag resolutions. Idle connections still
+// close after IdleConnTimeout, and are bounded in all by MaxPerRegistry
+// too: a repository naming images on thousands of registries (a wildcard
+// DNS name each) would otherwise leave a socket open to each.
+var DefaultTransport http.RoundTripper = func() http.RoundTripper {
+	ht := remote.DefaultTransport.(*http.Transport).Clone()
+	ht.MaxIdleConnsPerHost = MaxPerRegistry
+	ht.MaxIdleConns = MaxPerRegistry
+	return ht
+}()
+
+// MaxPerRegistry is the most requests Options.PerRegistry may allow in
+// flight to one registry.
+const MaxPerRegistry = 1024

@@ -7,6 +7,7 @@
 package layout
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -69,6 +70,17 @@ var (
 	looksKubernetes = regexp.MustCompile(`(?m)(^|[{,\s"])"?(apiVersion|kind)"?\s*:`)
 	mentionsApp     = regexp.MustCompile(`(?m)kind"?\s*:\s*"?Application(Set)?\b`)
 )
+
+// mentionsApplication and looksLikeKubernetes run their regexps only on
+// files holding the literal each one needs: discovery classifies every
+// manifest of the repository, and most mention no Application.
+func mentionsApplication(data []byte) bool {
+	return bytes.Contains(data, []byte("Application")) && mentionsApp.Match(data)
+}
+
+func looksLikeKubernetes(data []byte) bool {
+	return (bytes.Contains(data, []byte("apiVersion")) || bytes.Contains(data, []byte("kind"))) && looksKubernetes.Match(data)
+}
 
 func (r *scanner) scan(ctx context.Context) (*Layout, error) {
 	lay := &Layout{UsedByKustomize: map[string]bool{}, MentionsApplication: map[string]bool{}}
@@ -203,7 +215,7 @@ func (r *scanner) listDir(ctx context.Context, d *listedDir) ([]*listedDir, erro
 			if d.heads == nil {
 				d.heads = map[int]headClass{}
 			}
-			d.heads[i] = headClass{mentionsApp: mentionsApp.Match(head), kubernetes: looksKubernetes.Match(head)}
+			d.heads[i] = headClass{mentionsApp: mentionsApplication(head), kubernetes: looksLikeKubernetes(head)}
 		}
 	}
 	return sub, nil
@@ -294,7 +306,7 @@ func (r *scanner) dirMentions(dir string, recursive bool) bool {
 			return nil
 		}
 		if tree.IsManifestFile(d.Name()) || strings.HasSuffix(d.Name(), ".tpl") {
-			found = mentionsApp.Match(r.head(p))
+			found = mentionsApplication(r.head(p))
 		}
 		return nil
 	})

@@ -38,6 +38,9 @@ type Options struct {
 	// HelmSandbox, when set, runs Helm templates and Jsonnet programs in a
 	// bounded child process.
 	HelmSandbox *helm.Sandbox
+	// Parsed, when set, shares decoded repository files between the apps
+	// of one scan (see Parsed).
+	Parsed *Parsed
 }
 
 // ReadManifests parses one repository file into objects with exact lines.
@@ -51,6 +54,10 @@ func ReadManifests(t tree.Tree, abs string, maxNodes int) ([]model.Resource, err
 		}
 		return nil, &model.FileError{File: rel, Err: err}
 	}
+	return decodeFile(rel, data, maxNodes)
+}
+
+func decodeFile(rel string, data []byte, maxNodes int) ([]model.Resource, error) {
 	out, err := extract.DecodeManifests(data, extract.DecodeOptions{File: rel, MaxNodes: maxNodes})
 	for i := range out {
 		out[i].ExactLines = true

@@ -2,6 +2,7 @@ package tree
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +75,45 @@ func TestRecorder(t *testing.T) {
 	RecordAlways(rec, "c")
 	if got := strings.Join(rec.got, ","); got != "dir /a,probe /b,always c" {
 		t.Errorf("recorded %q", got)
+	}
+}
+
+// TestSymlinksStillResolved: opening without following a final symlink is
+// only the fast path. A symlink inside the repository is still read, one
+// leading out (as a file or through a directory) is still refused, and
+// the listing's word on a directory outside the root is ignored.
+func TestSymlinksStillResolved(t *testing.T) {
+	d, root := newDir(t, 1<<10)
+	outside, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range map[string]string{
+		filepath.Join(outside, "secret.yaml"): "secret",
+		filepath.Join(root, "real.yaml"):      "inside",
+	} {
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"in.yaml":  filepath.Join(root, "real.yaml"),
+		"out.yaml": filepath.Join(outside, "secret.yaml"),
+		"outdir":   outside,
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Listed(root)
+	d.Listed(outside) // not in the repository: ignored
+	if data, err := d.ReadFile(filepath.Join(root, "in.yaml")); err != nil || string(data) != "inside" {
+		t.Errorf("ReadFile(in.yaml, a symlink inside) = %q, %v", data, err)
+	}
+	for _, p := range []string{filepath.Join(root, "out.yaml"), filepath.Join(root, "outdir", "secret.yaml"), filepath.Join(outside, "secret.yaml")} {
+		if data, err := d.ReadFile(p); !errors.Is(err, model.ErrOutsideRepo) && !strings.Contains(fmt.Sprint(err), "outside") {
+			t.Errorf("ReadFile(%s) = %q, %v, want an outside-the-repository error", p, data, err)
+		}
 	}
 }

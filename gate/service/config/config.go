@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/gitops-gate/gitops-gate/gate/chartsrc"
+	"github.com/gitops-gate/gitops-gate/gate/registry"
 	"github.com/gitops-gate/gitops-gate/manifests"
 )
 
@@ -446,8 +447,8 @@ func (c *Config) validate() error {
 	if err := c.validateUI(); err != nil {
 		return err
 	}
-	if c.Registry.Concurrency < 0 || c.Registry.Concurrency > 1024 {
-		return fmt.Errorf("config: registry.concurrency: %d, want 1 to 1024 (0 or unset: 64)", c.Registry.Concurrency)
+	if c.Registry.Concurrency < 0 || c.Registry.Concurrency > registry.MaxPerRegistry {
+		return fmt.Errorf("config: registry.concurrency: %d, want 1 to %d (0 or unset: 64)", c.Registry.Concurrency, registry.MaxPerRegistry)
 	}
 	deny := DefaultRegistryDeny
 	if c.Registries.Deny != nil {

@@ -33,7 +33,7 @@ func (l *sourceLocator) objects(rel string) []Resource {
 	}
 	var res []Resource
 	if abs, err := l.repo.abs(rel); err == nil {
-		res, _ = l.repo.readManifests(abs)
+		res, _ = l.repo.readShared(abs)
 	}
 	l.files[rel] = res
 	return res

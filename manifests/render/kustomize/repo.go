@@ -30,6 +30,12 @@ func (r *Repo) readFile(abs string) ([]byte, error) { return r.ReadFile(abs) }
 func (r *Repo) readManifests(abs string) ([]Resource, error) {
 	return render.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
 }
+
+// readShared is readManifests for a file other apps may read too; its
+// objects are shared and must not be modified.
+func (r *Repo) readShared(abs string) ([]Resource, error) {
+	return r.opts.Parsed.ReadManifests(r, abs, r.opts.MaxDocumentNodes)
+}
 func (r *Repo) redactErr(err error) error { return render.RedactErr(r.root, err) }
 
 // Input recording goes through the Tree when it is a tree.Recorder.
