@@ -43,12 +43,15 @@ fuzz-short:
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZ_SHORT) $$pkg || exit 1; done
 
 # make fuzz also runs the incremental-equals-full property (gate/incremental)
-# over 150 random edit sequences of 40 steps; make test runs 4 of 10.
+# over 150 random edit sequences of 40 steps; make test runs 4 of 10. And the
+# updated-checkout-equals-whole one (gate/gitsrc) over 30 sequences of 120
+# commits; make test runs 3 of 25.
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 	$(GO) test -count=1 -timeout 60m -run '^TestIncrementalEqualsFull$$' ./gate/incremental/ -long
+	$(GO) test -count=1 -timeout 30m -run '^TestIncrementalCheckoutEqualsWhole$$' ./gate/gitsrc/ -long-worktree
 
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -92,6 +95,7 @@ bench: build $(KUSTOMIZE_CLI) $(COSIGN_CLI)
 	$(GO) run ./gate/internal/benchverify -digests 300 -refs 1000 -apps 200 -latency 20ms -cosign $(COSIGN_CLI)
 	$(GO) run ./gate/internal/benchincr -apps 5000 -digests 2000 -latency 20ms
 	$(GO) run ./gate/internal/benchincr -apps 5000 -digests 2000 -latency 20ms -ivpol
+	$(GO) test -run '^$$' -bench BenchmarkCheckout -benchtime 10x ./gate/gitsrc/
 	GITOPS_GATE_BENCH=1 $(GO) test -count=1 -timeout 10m -run TestServiceLatencyAndThroughput -v ./web/ | grep -E 'repo|burst'
 
 clean:

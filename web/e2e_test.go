@@ -172,7 +172,8 @@ workers: 2
 	if err != nil {
 		t.Fatal(err)
 	}
-	fetcher, _ := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(dir, "git"), TokenOrigin: origin})
+	fetcher, _ := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(dir, "git"), TokenOrigin: origin, IdleWorktrees: cfg.Workers})
+	t.Cleanup(fetcher.Close)
 	reg := prometheus.NewRegistry()
 	metrics := service.NewMetrics(reg, st)
 	svc, err := service.New(service.Options{Config: cfg, Store: st, GitHub: ghc, Fetcher: fetcher, Metrics: metrics,

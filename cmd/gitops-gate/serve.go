@@ -115,10 +115,14 @@ func serve(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return &exitError{exitUsage, err}
 	}
-	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git"), PlaceholderOver: cfg.Limits.MaxFileSizeBytes(), TokenOrigin: tokenOrigin})
+	// One idle checkout per worker: a pull request's checkout then writes
+	// only what it changes (gitsrc/worktree.go).
+	fetcher, err := gitsrc.New(gitsrc.Options{CacheDir: filepath.Join(cfg.DataDir, "git"), PlaceholderOver: cfg.Limits.MaxFileSizeBytes(), TokenOrigin: tokenOrigin,
+		IdleWorktrees: cfg.Workers})
 	if err != nil {
 		return &exitError{exitOperational, err}
 	}
+	defer fetcher.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := service.NewMetrics(reg, st)

@@ -3,11 +3,12 @@
 // Each repository has a bare cache repository that is reused across
 // evaluations, so fetches are incremental; exactly the pull request's head
 // ref (refs/pull/N/head) or branch is fetched, and the commit's tree is
-// written into a fresh temporary directory that the caller removes. Files
-// are written from the object database directly, without a worktree, so
-// that concurrent checkouts of one repository share no state. Fetches are
-// bounded in time (the context) and in bytes received; checkouts in bytes
-// written. Authentication is a token (a GitHub App installation token or a
+// written into a temporary directory of the caller's own: a fresh one, or
+// an idle earlier checkout of the repository updated in place by the tree
+// difference (worktree.go). Files are written from the object database
+// directly, without go-git's worktree, so that concurrent checkouts of one
+// repository share no state. Fetches are bounded in time (the context)
+// and in bytes received; checkouts in bytes written. Authentication is a token (a GitHub App installation token or a
 // configured one) sent as HTTP basic auth, and only to the configured
 // GitHub's origin (scheme and host): a clone URL elsewhere is fetched
 // without it, a redirect may not leave the origin, and only http(s) URLs
@@ -58,6 +59,11 @@ type Options struct {
 	// https://github.com). A clone URL on any other origin, or on its
 	// host over another scheme, is fetched without credentials.
 	TokenOrigin string
+	// IdleWorktrees is how many cleaned-up checkouts, over all
+	// repositories, are kept to be brought to the next commit of their
+	// repository by writing only what differs (see worktree.go). 0 keeps
+	// none: every checkout is written whole and cleanup removes it.
+	IdleWorktrees int
 }
 
 // Fetcher fetches and checks out commits. It is safe for concurrent use.
@@ -65,6 +71,7 @@ type Fetcher struct {
 	o     Options
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	pool  pool
 }
 
 var installOnce sync.Once
@@ -100,7 +107,7 @@ func New(o Options) (*Fetcher, error) {
 		client.InstallProtocol("https", githttp.NewClient(c))
 		client.InstallProtocol("http", githttp.NewClient(c))
 	})
-	return &Fetcher{o: o, locks: map[string]*sync.Mutex{}}, nil
+	return &Fetcher{o: o, locks: map[string]*sync.Mutex{}, pool: pool{max: max(o.IdleWorktrees, 0)}}, nil
 }
 
 // Request names a commit to check out.
@@ -126,9 +133,12 @@ type BasicAuth struct {
 // ErrTooLarge marks a fetch or checkout over its byte limit.
 var ErrTooLarge = errors.New("repository too large")
 
-// Checkout fetches the request's commit and writes its tree into a new
-// temporary directory under tmpRoot ("" for the system's). The caller must
-// call cleanup.
+// Checkout fetches the request's commit and writes its tree into a
+// temporary directory under tmpRoot ("" for the system's): a new one, or,
+// with Options.IdleWorktrees, an idle checkout of the same repository
+// brought to the commit (worktree.go). The directory is the caller's alone
+// and must not be written into; the caller must call cleanup, which
+// removes it or keeps it for reuse.
 func (f *Fetcher) Checkout(ctx context.Context, req Request, tmpRoot string) (dir string, cleanup func(), err error) {
 	if req.SHA == "" || len(req.SHA) < 7 {
 		return "", nil, fmt.Errorf("gitsrc: a commit SHA is required, got %q", req.SHA)
@@ -142,7 +152,7 @@ func (f *Fetcher) Checkout(ctx context.Context, req Request, tmpRoot string) (di
 		// nor to that host over plain http.
 		req.Token = ""
 	}
-	repo, err := f.fetch(ctx, req)
+	repo, cache, err := f.fetch(ctx, req)
 	if err != nil {
 		return "", nil, err
 	}
@@ -150,21 +160,36 @@ func (f *Fetcher) Checkout(ctx context.Context, req Request, tmpRoot string) (di
 	if err != nil {
 		return "", nil, fmt.Errorf("commit %s not found in %s after fetching %s: %w", req.SHA, redact(req.CloneURL), req.Ref, err)
 	}
+	return f.checkout(ctx, repo, cache, commit, tmpRoot)
+}
+
+// checkout writes commit, from the cache repository at cache, into a
+// directory under tmpRoot: an idle worktree of the same repository brought
+// up to date when there is one, else a new one written whole.
+func (f *Fetcher) checkout(ctx context.Context, repo *git.Repository, cache string, commit *object.Commit, tmpRoot string) (string, func(), error) {
 	if tmpRoot != "" {
 		if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
 			return "", nil, err
 		}
 	}
-	dir, err = os.MkdirTemp(tmpRoot, "gitops-gate-checkout-")
+	key := cache + "\x00" + tmpRoot
+	if wt, err := f.update(ctx, repo, key, commit); wt != nil || err != nil {
+		if err != nil {
+			return "", nil, fmt.Errorf("checking out %s: %w", commit.Hash, err)
+		}
+		return wt.dir, f.release(wt), nil
+	}
+	dir, err := os.MkdirTemp(tmpRoot, "gitops-gate-checkout-")
 	if err != nil {
 		return "", nil, err
 	}
-	cleanup = func() { os.RemoveAll(dir) }
-	if err := writeTree(ctx, commit, dir, f.o.MaxCheckoutBytes, f.o.PlaceholderOver); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("checking out %s: %w", req.SHA, err)
+	total, err := writeTree(ctx, commit, dir, f.o.MaxCheckoutBytes, f.o.PlaceholderOver)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("checking out %s: %w", commit.Hash, err)
 	}
-	return dir, cleanup, nil
+	f.pool.written.Add(1)
+	return dir, f.release(f.adopt(ctx, repo, key, commit, dir, total)), nil
 }
 
 // auth is what the request authenticates with: the configured credentials
@@ -190,27 +215,29 @@ func (f *Fetcher) lock(url string) *sync.Mutex {
 	return l
 }
 
-func (f *Fetcher) fetch(ctx context.Context, req Request) (*git.Repository, error) {
+// fetch brings the request's commit into the clone URL's cache repository
+// and returns it with the cache's path.
+func (f *Fetcher) fetch(ctx context.Context, req Request) (repo *git.Repository, path string, err error) {
 	l := f.lock(req.CloneURL)
 	l.Lock()
 	defer l.Unlock()
 	h := sha256.Sum256([]byte(req.CloneURL))
-	path := filepath.Join(f.o.CacheDir, hex.EncodeToString(h[:12])+".git")
-	repo, err := git.PlainOpen(path)
+	path = filepath.Join(f.o.CacheDir, hex.EncodeToString(h[:12])+".git")
+	repo, err = git.PlainOpen(path)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
 		repo, err = git.PlainInit(path, true)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cache repository for %s: %w", redact(req.CloneURL), err)
+		return nil, "", fmt.Errorf("cache repository for %s: %w", redact(req.CloneURL), err)
 	}
 	if _, err := repo.Remote("origin"); errors.Is(err, git.ErrRemoteNotFound) {
 		if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{req.CloneURL}}); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	// Already there (a re-evaluation, or an older commit of the branch).
 	if _, err := repo.CommitObject(plumbing.NewHash(req.SHA)); err == nil {
-		return repo, nil
+		return repo, path, nil
 	}
 	src := req.Ref
 	if src == "" {
@@ -227,81 +254,102 @@ func (f *Fetcher) fetch(ctx context.Context, req Request) (*git.Repository, erro
 	err = repo.FetchContext(fctx, opts)
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return repo, nil
+		return repo, path, nil
 	case fctx.Err() != nil && ctx.Err() == nil:
-		return nil, fmt.Errorf("fetching %s from %s: no result within %v", src, redact(req.CloneURL), f.o.Timeout)
+		return nil, "", fmt.Errorf("fetching %s from %s: no result within %v", src, redact(req.CloneURL), f.o.Timeout)
 	case errors.Is(err, ErrTooLarge):
-		return nil, fmt.Errorf("fetching %s from %s: %w (limit %d bytes)", src, redact(req.CloneURL), ErrTooLarge, f.o.MaxFetchBytes)
+		return nil, "", fmt.Errorf("fetching %s from %s: %w (limit %d bytes)", src, redact(req.CloneURL), ErrTooLarge, f.o.MaxFetchBytes)
 	}
-	return nil, fmt.Errorf("fetching %s from %s: %w", src, redact(req.CloneURL), err)
+	return nil, "", fmt.Errorf("fetching %s from %s: %w", src, redact(req.CloneURL), err)
 }
 
 // defaultPlaceholderOver is the largest file whose content a checkout
 // writes by default.
 const defaultPlaceholderOver = 16 << 20
 
-// writeTree writes the commit's files under dir, bounded in bytes.
-func writeTree(ctx context.Context, c *object.Commit, dir string, max, placeholderOver int64) error {
+// writeTree writes the commit's files under dir, bounded in bytes, and
+// returns the bytes the bound counts (every file's size, placeholders and
+// symlinks included).
+func writeTree(ctx context.Context, c *object.Commit, dir string, max, placeholderOver int64) (int64, error) {
 	tree, err := c.Tree()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var written int64
-	return tree.Files().ForEach(func(f *object.File) error {
+	err = tree.Files().ForEach(func(f *object.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		target := filepath.Join(dir, filepath.FromSlash(f.Name))
-		if !strings.HasPrefix(target, dir+string(filepath.Separator)) {
-			return fmt.Errorf("tree entry %q leads outside the checkout", f.Name)
+		target, err := checkoutPath(dir, f.Name)
+		if err != nil {
+			return err
 		}
 		written += f.Size
 		if written > max {
-			return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)
+			return tooLarge(max)
 		}
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
-		if f.Mode != filemode.Symlink && f.Size > placeholderOver {
-			// Past what the renderer reads (its MaxFileSize): a sparse file of the same size lets it name the file and its
-			// size without the gate ever reading the blob.
-			out, err := os.Create(target)
-			if err != nil {
-				return err
-			}
-			err = out.Truncate(f.Size)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			return err
-		}
-		r, err := f.Reader()
+		return writeFile(f, target, placeholderOver)
+	})
+	return written, err
+}
+
+// checkoutPath is where the tree entry name is written under dir.
+func checkoutPath(dir, name string) (string, error) {
+	target := filepath.Join(dir, filepath.FromSlash(name))
+	if !strings.HasPrefix(target, dir+string(filepath.Separator)) {
+		return "", fmt.Errorf("tree entry %q leads outside the checkout", name)
+	}
+	return target, nil
+}
+
+func tooLarge(max int64) error { return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max) }
+
+// writeFile writes one file of a tree at target, which does not exist yet
+// (or, for a regular file, is truncated): the one way both a whole
+// checkout and an updated one write a file, so that they agree.
+func writeFile(f *object.File, target string, placeholderOver int64) error {
+	if f.Mode != filemode.Symlink && f.Size > placeholderOver {
+		// Past what the renderer reads (its MaxFileSize): a sparse file of the same size lets it name the file and its
+		// size without the gate ever reading the blob.
+		out, err := os.Create(target)
 		if err != nil {
 			return err
 		}
-		defer r.Close()
-		if f.Mode == filemode.Symlink {
-			link, err := io.ReadAll(io.LimitReader(r, 4096))
-			if err != nil {
-				return err
-			}
-			// Written as is: the renderer refuses links that leave the checkout.
-			return os.Symlink(string(link), target)
-		}
-		mode := os.FileMode(0o644)
-		if f.Mode == filemode.Executable {
-			mode = 0o755
-		}
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(out, r)
+		err = out.Truncate(f.Size)
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
 		return err
-	})
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if f.Mode == filemode.Symlink {
+		link, err := io.ReadAll(io.LimitReader(r, 4096))
+		if err != nil {
+			return err
+		}
+		// Written as is: the renderer refuses links that leave the checkout.
+		return os.Symlink(string(link), target)
+	}
+	mode := os.FileMode(0o644)
+	if f.Mode == filemode.Executable {
+		mode = 0o755
+	}
+	out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, r)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // httpOrigin is the origin of an http(s) clone URL; any other URL (a

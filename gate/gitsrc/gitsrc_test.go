@@ -35,7 +35,7 @@ func gitHandler(t *testing.T, root string) http.Handler {
 	return h
 }
 
-func runGit(t *testing.T, dir string, args ...string) string {
+func runGit(t testing.TB, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
