@@ -276,6 +276,7 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max, placehold
 		return 0, err
 	}
 	var written int64
+	files := 0
 	err = tree.Files().ForEach(func(f *object.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -291,9 +292,55 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max, placehold
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
+		files++
 		return writeFile(f, target, placeholderOver)
 	})
-	return written, err
+	if err != nil {
+		return written, err
+	}
+	// go-git's tree walker ends without an error at a subtree it cannot
+	// read (it returns io.EOF): the checkout would lack every file after
+	// it, and the apps in them would go unjudged. Counting the tree's files
+	// again, failing on any subtree that cannot be read, closes that.
+	want, err := countFiles(tree, 0)
+	switch {
+	case err != nil:
+		return written, fmt.Errorf("commit %s: %w", c.Hash, err)
+	case want != files:
+		return written, fmt.Errorf("commit %s: %d of its %d files written: its tree could not be read whole", c.Hash, files, want)
+	}
+	return written, nil
+}
+
+// maxTreeDepth is go-git's own bound on nested trees.
+const maxTreeDepth = 1024
+
+// countFiles counts the files (blobs and symlinks) of t and its subtrees,
+// as tree.Files() yields them (submodules are not files), failing on a
+// subtree it cannot read.
+func countFiles(t *object.Tree, depth int) (int, error) {
+	if depth > maxTreeDepth {
+		return 0, fmt.Errorf("trees nested deeper than %d", maxTreeDepth)
+	}
+	n := 0
+	for _, e := range t.Entries {
+		switch e.Mode {
+		case filemode.Submodule:
+		case filemode.Dir:
+			sub, err := t.Tree(e.Name)
+			if err != nil {
+				return 0, fmt.Errorf("tree %s (%s): %w", e.Name, e.Hash, err)
+			}
+			k, err := countFiles(sub, depth+1)
+			if err != nil {
+				return 0, fmt.Errorf("%s/%w", e.Name, err)
+			}
+			n += k
+		default:
+			n++
+		}
+	}
+	return n, nil
 }
 
 // checkoutPath is where the tree entry name is written under dir.

@@ -2,6 +2,7 @@ package gitsrc
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5"
 )
 
 // gitServer serves repositories under root with git's own http-backend on
@@ -148,5 +151,50 @@ func TestCheckoutPlaceholders(t *testing.T) {
 	}
 	if l, err := os.Readlink(filepath.Join(dir, "apps/web/link.yaml")); err != nil || l != "deploy.yaml" {
 		t.Errorf("symlinks are kept: %q %v", l, err)
+	}
+}
+
+// TestCheckoutOfATreeMissingASubtreeFails: go-git's walker stops without
+// an error at a subtree it cannot read. A cache repository missing one
+// (an interrupted fetch, a damaged object) must fail the checkout, not
+// hand out a checkout without that directory and everything after it.
+func TestCheckoutOfATreeMissingASubtreeFails(t *testing.T) {
+	work := t.TempDir()
+	runGit(t, work, "init", "-q", "-b", "main")
+	for _, f := range []string{"a/app.yaml", "b/app.yaml", "c/app.yaml"} {
+		if err := os.MkdirAll(filepath.Join(work, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, f), []byte("kind: ConfigMap\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runGit(t, work, "add", "-A")
+	runGit(t, work, "commit", "-q", "-m", "three apps")
+	sub := runGit(t, work, "rev-parse", "HEAD:b")
+	if err := os.Remove(filepath.Join(work, ".git", "objects", sub[:2], sub[2:])); err != nil {
+		t.Fatal(err) // loose, as nothing was packed
+	}
+	repo, err := git.PlainOpen(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _ := repo.Head()
+	c, err := repo.CommitObject(head.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := writeTree(context.Background(), c, dir, 1<<20, defaultPlaceholderOver); err == nil {
+		var got []string
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, _ error) error {
+			if !d.IsDir() {
+				got = append(got, strings.TrimPrefix(p, dir+"/"))
+			}
+			return nil
+		})
+		t.Fatalf("checkout of a commit missing tree b succeeded with %v", got)
+	} else if !strings.Contains(err.Error(), "b") {
+		t.Errorf("error %q does not name the unreadable tree", err)
 	}
 }
