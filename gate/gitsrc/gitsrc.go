@@ -35,6 +35,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
@@ -183,7 +184,7 @@ func (f *Fetcher) checkout(ctx context.Context, repo *git.Repository, cache stri
 	if err != nil {
 		return "", nil, err
 	}
-	total, err := writeTree(ctx, commit, dir, f.o.MaxCheckoutBytes, f.o.PlaceholderOver)
+	total, err := writeTree(ctx, repo.Storer, commit, dir, f.o.MaxCheckoutBytes, f.o.PlaceholderOver)
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("checking out %s: %w", commit.Hash, err)
@@ -269,11 +270,18 @@ const defaultPlaceholderOver = 16 << 20
 
 // writeTree writes the commit's files under dir, bounded in bytes, and
 // returns the bytes the bound counts (every file's size, placeholders and
-// symlinks included).
-func writeTree(ctx context.Context, c *object.Commit, dir string, max, placeholderOver int64) (int64, error) {
+// symlinks included). s is the repository's object storage.
+func writeTree(ctx context.Context, s storer.EncodedObjectStorer, c *object.Commit, dir string, max, placeholderOver int64) (int64, error) {
 	tree, err := c.Tree()
 	if err != nil {
 		return 0, err
+	}
+	// Checked whole before anything is written: a tree naming a path
+	// twice (a symlink "a" and a directory "a", or an entry "a/x") would
+	// have the file written through the link, outside the checkout.
+	want, err := checkTree(ctx, s, tree, 0)
+	if err != nil {
+		return 0, fmt.Errorf("commit %s: %w", c.Hash, err)
 	}
 	var written int64
 	files := 0
@@ -300,13 +308,10 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max, placehold
 	}
 	// go-git's tree walker ends without an error at a subtree it cannot
 	// read (it returns io.EOF): the checkout would lack every file after
-	// it, and the apps in them would go unjudged. Counting the tree's files
-	// again, failing on any subtree that cannot be read, closes that.
-	want, err := countFiles(tree, 0)
-	switch {
-	case err != nil:
-		return written, fmt.Errorf("commit %s: %w", c.Hash, err)
-	case want != files:
+	// it, and the apps in them would go unjudged. checkTree read every
+	// subtree the walker reads, by the same hashes; a walk that wrote
+	// fewer files stopped early.
+	if want != files {
 		return written, fmt.Errorf("commit %s: %d of its %d files written: its tree could not be read whole", c.Hash, files, want)
 	}
 	return written, nil
@@ -315,23 +320,38 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max, placehold
 // maxTreeDepth is go-git's own bound on nested trees.
 const maxTreeDepth = 1024
 
-// countFiles counts the files (blobs and symlinks) of t and its subtrees,
-// as tree.Files() yields them (submodules are not files), failing on a
-// subtree it cannot read.
-func countFiles(t *object.Tree, depth int) (int, error) {
+// checkTree counts the files (blobs and symlinks) of t and its subtrees,
+// as tree.Files() yields them (submodules are not files), reading each
+// subtree by its hash as the walker does. It fails on a subtree it cannot
+// read, and on a tree git fsck refuses as one whose paths are not
+// distinct: a name with a slash (fullPathname) or a name twice
+// (duplicateEntries), since either lets one path be both a symlink and a
+// directory to write into.
+func checkTree(ctx context.Context, s storer.EncodedObjectStorer, t *object.Tree, depth int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	if depth > maxTreeDepth {
 		return 0, fmt.Errorf("trees nested deeper than %d", maxTreeDepth)
 	}
 	n := 0
+	names := make(map[string]bool, len(t.Entries))
 	for _, e := range t.Entries {
+		if strings.Contains(e.Name, "/") {
+			return 0, fmt.Errorf("tree entry %q: a name with a slash", e.Name)
+		}
+		if names[e.Name] {
+			return 0, fmt.Errorf("tree entry %q: named twice", e.Name)
+		}
+		names[e.Name] = true
 		switch e.Mode {
 		case filemode.Submodule:
 		case filemode.Dir:
-			sub, err := t.Tree(e.Name)
+			sub, err := object.GetTree(s, e.Hash)
 			if err != nil {
 				return 0, fmt.Errorf("tree %s (%s): %w", e.Name, e.Hash, err)
 			}
-			k, err := countFiles(sub, depth+1)
+			k, err := checkTree(ctx, s, sub, depth+1)
 			if err != nil {
 				return 0, fmt.Errorf("%s/%w", e.Name, err)
 			}

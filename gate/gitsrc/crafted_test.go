@@ -1,0 +1,101 @@
+package gitsrc
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// storeBlob stores content as a blob of the repository.
+func (r *localRepo) storeBlob(content string) plumbing.Hash {
+	r.t.Helper()
+	o := r.repo.Storer.NewEncodedObject()
+	o.SetType(plumbing.BlobObject)
+	w, _ := o.Writer()
+	w.Write([]byte(content))
+	w.Close()
+	h, err := r.repo.Storer.SetEncodedObject(o)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return h
+}
+
+// storeTree stores a tree with entries as given (in that order, unchecked).
+func (r *localRepo) storeTree(entries []object.TreeEntry) plumbing.Hash {
+	r.t.Helper()
+	o := r.repo.Storer.NewEncodedObject()
+	if err := (&object.Tree{Entries: entries}).Encode(o); err != nil {
+		r.t.Fatal(err)
+	}
+	h, err := r.repo.Storer.SetEncodedObject(o)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return h
+}
+
+// TestCheckoutNeverWritesThroughASymlink: a crafted tree holding a
+// symlink "a" to a directory outside the checkout and also a file under
+// "a" — by a name with a slash ("a/x") or by a second entry named "a", a
+// directory — made writeTree create the link and then write the file
+// through it: a file of the attacker's choosing outside the checkout (the
+// gate's caches, its data directory). git fsck refuses both trees
+// (fullPathname, duplicateEntries); writeTree must refuse them before it
+// writes anything, whole or through an idle worktree. The legitimate
+// variant, a symlink to a directory next to a real directory, checks out.
+func TestCheckoutNeverWritesThroughASymlink(t *testing.T) {
+	r := newLocalRepo(t)
+	os.WriteFile(filepath.Join(r.work, "b.yaml"), []byte("b: 1\n"), 0o644)
+	c1 := r.commit("")
+	outside := t.TempDir()
+	link := r.storeBlob(outside)
+	payload := r.storeBlob("pwned\n")
+	sub := r.storeTree([]object.TreeEntry{{Name: "x", Mode: filemode.Regular, Hash: payload}})
+	ctx := context.Background()
+	for name, entries := range map[string][]object.TreeEntry{
+		"slash in name":     {{Name: "a", Mode: filemode.Symlink, Hash: link}, {Name: "a/x", Mode: filemode.Regular, Hash: payload}},
+		"link then dir":     {{Name: "a", Mode: filemode.Symlink, Hash: link}, {Name: "a", Mode: filemode.Dir, Hash: sub}},
+		"deep slash":        {{Name: "d", Mode: filemode.Dir, Hash: r.storeTree([]object.TreeEntry{{Name: "a", Mode: filemode.Symlink, Hash: link}, {Name: "a/x", Mode: filemode.Regular, Hash: payload}})}},
+		"dir named by path": {{Name: "a", Mode: filemode.Symlink, Hash: link}, {Name: "a/y", Mode: filemode.Dir, Hash: sub}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c2 := craft(t, r.repo, c1, entries)
+			if _, err := writeTree(ctx, r.repo.Storer, c2, t.TempDir(), 1<<30, defaultPlaceholderOver); err == nil {
+				t.Error("writeTree: a tree with a path through a symlink checked out")
+			}
+			f, _ := New(Options{CacheDir: t.TempDir(), IdleWorktrees: 1})
+			defer f.Close()
+			tmp := t.TempDir()
+			_, cleanup, err := f.checkout(ctx, r.repo, "cache", c1, tmp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cleanup()
+			if _, _, err := f.checkout(ctx, r.repo, "cache", c2, tmp); err == nil {
+				t.Error("checkout over an idle worktree: a tree with a path through a symlink checked out")
+			}
+			if left, _ := os.ReadDir(outside); len(left) != 0 {
+				t.Fatalf("written outside the checkout: %v", left)
+			}
+		})
+	}
+
+	// Legitimate: a symlink to a directory of the tree, next to it.
+	ok := craft(t, r.repo, c1, []object.TreeEntry{
+		{Name: "a", Mode: filemode.Dir, Hash: sub},
+		{Name: "b", Mode: filemode.Symlink, Hash: r.storeBlob("a")},
+	})
+	dir := t.TempDir()
+	if _, err := writeTree(ctx, r.repo.Storer, ok, dir, 1<<30, defaultPlaceholderOver); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "b", "x")); err != nil || string(b) != "pwned\n" {
+		t.Errorf("b/x through the link: %q %v", b, err)
+	}
+}
