@@ -99,3 +99,49 @@ func TestCheckoutNeverWritesThroughASymlink(t *testing.T) {
 		t.Errorf("b/x through the link: %q %v", b, err)
 	}
 }
+
+// TestCheckoutRefusesNamesTheFileSystemFolds: on a case-insensitive (or
+// Unicode-normalising) file system — the `check` command's allowed
+// sources on a Mac — a tree holding "apps/deploy.yaml" and
+// "Apps/kustomization.yaml" was written into one directory, so the gate
+// rendered a Kustomize app the cluster (Linux, where they are two) never
+// sees, and "App.yaml" after "app.yaml" overwrote it. A checkout now
+// creates every directory and file exclusively: what the file system
+// already has under another spelling is an error. A Linux file system
+// keeps names apart, so the test stands the folded name in by creating
+// it first, as such a file system would report it; the legitimate
+// variant, both spellings on a case-sensitive file system, checks out.
+func TestCheckoutRefusesNamesTheFileSystemFolds(t *testing.T) {
+	r := newLocalRepo(t)
+	for _, f := range []string{"apps/deploy.yaml", "Apps/kustomization.yaml", "app.yaml", "App.yaml"} {
+		os.MkdirAll(filepath.Join(r.work, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(r.work, f), []byte("# "+f+"\n"), 0o644)
+	}
+	c := r.commit("")
+	ctx := context.Background()
+	for name, folded := range map[string]string{"directory": "Apps", "file": "App.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, folded)
+			var err error
+			if name == "directory" {
+				err = os.Mkdir(p, 0o755)
+			} else {
+				err = os.WriteFile(p, nil, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := writeTree(ctx, r.repo.Storer, c, dir, 1<<30, defaultPlaceholderOver); err == nil {
+				t.Errorf("%s %s was there under another name, and the checkout wrote into it", name, folded)
+			}
+		})
+	}
+	dir := t.TempDir()
+	if _, err := writeTree(ctx, r.repo.Storer, c, dir, 1<<30, defaultPlaceholderOver); err != nil {
+		t.Fatal(err)
+	}
+	if got := listing(t, dir); len(got) != 6 {
+		t.Errorf("checkout: %v", got)
+	}
+}

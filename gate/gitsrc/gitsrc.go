@@ -22,9 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -285,6 +287,7 @@ func writeTree(ctx context.Context, s storer.EncodedObjectStorer, c *object.Comm
 	}
 	var written int64
 	files := 0
+	made := map[string]bool{".": true}
 	err = tree.Files().ForEach(func(f *object.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -297,7 +300,7 @@ func writeTree(ctx context.Context, s storer.EncodedObjectStorer, c *object.Comm
 		if written > max {
 			return tooLarge(max)
 		}
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		if err := makeDirs(dir, path.Dir(f.Name), func(rel string) bool { ok := made[rel]; made[rel] = true; return ok }); err != nil {
 			return err
 		}
 		files++
@@ -363,6 +366,30 @@ func checkTree(ctx context.Context, s storer.EncodedObjectStorer, t *object.Tree
 	return n, nil
 }
 
+// makeDirs creates the directory rel (a slash path) of a checkout at dir
+// and those above it, one level at a time. ours says whether the checkout
+// already has a directory there (and notes that it will). Any other
+// directory already there is an error: on a file system that folds names
+// (case-insensitive, or normalising Unicode) it is another directory of
+// the tree, "Apps" for "apps", and writing into it would merge the two
+// into one listing that the cluster never sees.
+func makeDirs(dir, rel string, ours func(string) bool) error {
+	if rel == "." {
+		return nil
+	}
+	if ours(rel) {
+		return nil
+	}
+	if err := makeDirs(dir, path.Dir(rel), ours); err != nil {
+		return err
+	}
+	err := os.Mkdir(filepath.Join(dir, filepath.FromSlash(rel)), 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("directory %s: the file system already has it under another name (it folds names the tree holds apart)", rel)
+	}
+	return err
+}
+
 // checkoutPath is where the tree entry name is written under dir.
 func checkoutPath(dir, name string) (string, error) {
 	target := filepath.Join(dir, filepath.FromSlash(name))
@@ -374,14 +401,15 @@ func checkoutPath(dir, name string) (string, error) {
 
 func tooLarge(max int64) error { return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max) }
 
-// writeFile writes one file of a tree at target, which does not exist yet
-// (or, for a regular file, is truncated): the one way both a whole
-// checkout and an updated one write a file, so that they agree.
+// writeFile writes one file of a tree at target, which must not exist yet
+// (O_EXCL: on a file system that folds names, "App.yaml" after "app.yaml"
+// is an error, not the second overwriting the first): the one way both a
+// whole checkout and an updated one write a file, so that they agree.
 func writeFile(f *object.File, target string, placeholderOver int64) error {
 	if f.Mode != filemode.Symlink && f.Size > placeholderOver {
 		// Past what the renderer reads (its MaxFileSize): a sparse file of the same size lets it name the file and its
 		// size without the gate ever reading the blob.
-		out, err := os.Create(target)
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
 			return err
 		}
@@ -408,7 +436,7 @@ func writeFile(f *object.File, target string, placeholderOver int64) error {
 	if f.Mode == filemode.Executable {
 		mode = 0o755
 	}
-	out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
 	if err != nil {
 		return err
 	}
