@@ -145,3 +145,39 @@ func TestCheckoutRefusesNamesTheFileSystemFolds(t *testing.T) {
 		t.Errorf("checkout: %v", got)
 	}
 }
+
+// TestUpdateOfATreeMissingASubtreeFails: an idle checkout brought to a
+// commit whose changed subtree the cache repository lacks fails as a
+// whole checkout does (the update is abandoned and writeTree refuses the
+// tree), rather than handing out the directory without it.
+func TestUpdateOfATreeMissingASubtreeFails(t *testing.T) {
+	r := newLocalRepo(t)
+	for _, f := range []string{"a/app.yaml", "b/app.yaml", "c/app.yaml"} {
+		os.MkdirAll(filepath.Join(r.work, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(r.work, f), []byte("kind: ConfigMap\n"), 0o644)
+	}
+	c1 := r.commit("")
+	os.WriteFile(filepath.Join(r.work, "b/more.yaml"), []byte("kind: Secret\n"), 0o644)
+	c2 := r.commit("")
+	sub := runGit(t, r.work, "rev-parse", c2.Hash.String()+":b")
+	if err := os.Remove(filepath.Join(r.work, ".git", "objects", sub[:2], sub[2:])); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := New(Options{CacheDir: t.TempDir(), IdleWorktrees: 1})
+	defer f.Close()
+	ctx := context.Background()
+	tmp := t.TempDir()
+	_, cleanup, err := f.checkout(ctx, r.repo, "cache", c1, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if dir, cleanup, err := f.checkout(ctx, r.repo, "cache", c2, tmp); err == nil {
+		got := listing(t, dir)
+		cleanup()
+		t.Fatalf("checkout of a commit missing tree b succeeded: %v", got)
+	}
+	if f.pool.applied.Load() != 0 {
+		t.Error("the update was applied")
+	}
+}
