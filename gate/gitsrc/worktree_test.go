@@ -387,6 +387,13 @@ func TestWorktreeWrittenIntoIsDiscarded(t *testing.T) {
 		"new directory":     func(dir string) { os.Mkdir(filepath.Join(dir, "e"), 0o755) },
 		"removal":           func(dir string) { os.Remove(filepath.Join(dir, "b.yaml")) },
 		"chmod":             func(dir string) { os.Chmod(filepath.Join(dir, "b.yaml"), 0o755) },
+		"same size, mtime restored": func(dir string) {
+			p := filepath.Join(dir, "d/a.yaml")
+			fi, _ := os.Stat(p)
+			os.WriteFile(p, []byte("a: 9\n"), 0o644)
+			os.Chtimes(p, fi.ModTime(), fi.ModTime())
+		},
+		"hard link out": func(dir string) { os.Link(filepath.Join(dir, "d/a.yaml"), filepath.Join(filepath.Dir(dir), "held")) },
 		"renamed in place": func(dir string) {
 			os.WriteFile(filepath.Join(dir, "tmp"), []byte("b: 1\n"), 0o644)
 			os.Rename(filepath.Join(dir, "tmp"), filepath.Join(dir, "b.yaml"))
