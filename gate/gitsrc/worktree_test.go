@@ -158,7 +158,7 @@ type mutator struct {
 func (m *mutator) path() string {
 	parts := []string{}
 	for n := 1 + m.rnd.Intn(3); n > 0; n-- {
-		parts = append(parts, []string{"a", "b", "c"}[m.rnd.Intn(3)])
+		parts = append(parts, []string{"a", "b", "c", "A"}[m.rnd.Intn(4)]) // "A": case-only renames
 	}
 	return filepath.Join(parts...)
 }
