@@ -378,3 +378,61 @@ func TestWarmResolvesBeforeTheCheckout(t *testing.T) {
 		t.Errorf("check after an unused warm-up was released differs:\n%s\n---\n%s", a, b)
 	}
 }
+
+// TestBaseRecordIsNeverModified: evaluations only read their base record,
+// so the service may hand one decoded record to several evaluations at
+// once (gate/service records.go). Concurrent evaluations from one base,
+// some apps carried over and some rendered, under a policy that reads the
+// recorded objects, leave the record as it was encoded (run with -race).
+func TestBaseRecordIsNeverModified(t *testing.T) {
+	for _, pol := range []struct{ name, doc string }{{"ClusterPolicy", acmePolicy}, {"objects", labelledPolicy}} {
+		t.Run(pol.name, func(t *testing.T) {
+			w := newIncrementalWorld(t)
+			w.writePolicy(pol.doc)
+			labelled := func(name, repoTag string) string {
+				return fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: %s, labels: {tier: web}}\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: %s\n      - name: side\n        image: %s\n",
+					name, w.w.Ref(repoTag), w.w.Ref("acme/c:v1"))
+			}
+			w.push("acme/unsigned:v1")
+			for _, app := range []string{"a", "b", "c"} {
+				w.write("apps/"+app+"/deployment.yaml", labelled(app, "acme/"+app+":v1"))
+			}
+			w.write("apps/u/deployment.yaml", labelled("u", "acme/unsigned:v1"))
+			eng := w.engine()
+			_, base := w.check(eng, manifests.Options{}, gate.Incremental{})
+			before, err := incremental.Encode(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.write("apps/b/deployment.yaml", labelled("b", "acme/b:v2"))
+			var wg sync.WaitGroup
+			for range 6 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rep, _, err := eng.CheckIncremental(w.ctx, w.dir, gate.CheckOptions{Manifests: manifests.Options{}}, gate.Incremental{Base: base})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for i := range rep.Apps { // what a caller may do with its report
+						a := &rep.Apps[i]
+						a.Images = append(a.Images, gate.ImageVerdict{})
+						for j := range a.Images {
+							a.Images[j].Reason, a.Images[j].File = "x", "y"
+						}
+						a.Warnings = append(a.Warnings, manifests.Warning{Message: "x"})
+					}
+				}()
+			}
+			wg.Wait()
+			after, err := incremental.Encode(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Error("evaluations changed their base record")
+			}
+		})
+	}
+}

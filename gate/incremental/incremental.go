@@ -302,8 +302,10 @@ func (p *Planner) reuse(app manifests.App, check Checker) (manifests.AppImages, 
 	src := app
 	e.Source = &src
 	e.Inputs = &manifests.InputSet{Inputs: a.Inputs}
-	// The entry's slices are the base record's; the record is not used
-	// again, but copy the images so that callers may sort or edit them.
+	// The entry's slices are the base record's, and the record may serve
+	// other evaluations at once (the service keeps decoded records): copy
+	// the images so that callers may sort or edit them; nothing else of it
+	// is written (TestBaseRecordIsNeverModified).
 	e.Images = append([]manifests.ImageRef(nil), e.Images...)
 	if e.Images == nil {
 		e.Images = []manifests.ImageRef{}

@@ -70,6 +70,7 @@ type Service struct {
 	demo    *gatetest.Demo
 	helm    *manifests.HelmSandbox // nil: charts render in process
 	charts  *chartsrc.Fetcher      // charts of allowed Helm and OCI repositories
+	records records                // decoded inventory records (records.go)
 }
 
 // New checks the configuration (every configured repository's policies
@@ -824,6 +825,7 @@ func (s *Service) check(ctx context.Context, ev *store.Evaluation) (*gate.Report
 		s.log.Warn("encoding the inventory record; the next evaluation renders everything", "id", ev.ID, "err", err)
 	} else {
 		inv = &store.Inventory{Fingerprint: incremental.Digest(rec.Fingerprint), Data: data}
+		s.records.put(data, rec)
 	}
 	if len(ev.Spec.Apps) > 0 {
 		var apps []gate.AppVerdict
@@ -864,7 +866,7 @@ func (s *Service) base(ctx context.Context, eng *gate.Engine, ev *store.Evaluati
 		}
 		return gate.Incremental{}
 	}
-	rec, err := incremental.Decode(stored.Data)
+	rec, err := s.records.decode(stored.Data)
 	if err != nil {
 		s.log.Warn("reading the base inventory; rendering every app", "id", ev.ID, "base", stored.EvaluationID, "err", err)
 		return gate.Incremental{}

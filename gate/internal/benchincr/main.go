@@ -388,6 +388,19 @@ func measure(paramsFile string) error {
 		return err
 	}
 	fmt.Printf("%-52s %8s\n", "  peak RSS after the cold evaluation", peakRSS())
+	// What the service adds to each evaluation: storing its record, and
+	// reading the base's back before the next one.
+	start := time.Now()
+	data, err := incremental.Encode(rec)
+	if err != nil {
+		return err
+	}
+	enc := time.Since(start)
+	start = time.Now()
+	if _, err := incremental.Decode(data); err != nil {
+		return err
+	}
+	fmt.Printf("%-52s %8v  (decoded in %v; %d KiB stored)\n", "  the record encoded", enc.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), len(data)>>10)
 	if p.WarmProfile != "" {
 		pf, err := os.Create(p.WarmProfile)
 		if err != nil {
