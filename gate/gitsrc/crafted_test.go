@@ -181,3 +181,40 @@ func TestUpdateOfATreeMissingASubtreeFails(t *testing.T) {
 		t.Error("the update was applied")
 	}
 }
+
+// TestWorktreeCancelledUpdateAndCloseDuringUse: an update whose context
+// ends is an error and its worktree is deleted, never handed out half
+// applied nor kept; a checkout out when the Fetcher closes is deleted by
+// its cleanup; nothing is left in the checkouts' root.
+func TestWorktreeCancelledUpdateAndCloseDuringUse(t *testing.T) {
+	r := newLocalRepo(t)
+	os.WriteFile(filepath.Join(r.work, "a.yaml"), []byte("a: 1\n"), 0o644)
+	c1 := r.commit("")
+	os.WriteFile(filepath.Join(r.work, "b.yaml"), []byte("b: 1\n"), 0o644)
+	c2 := r.commit("")
+	f, _ := New(Options{CacheDir: t.TempDir(), IdleWorktrees: 2})
+	tmp := t.TempDir()
+	_, cleanup, err := f.checkout(context.Background(), r.repo, "cache", c1, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := f.checkout(cancelled, r.repo, "cache", c2, tmp); err == nil {
+		t.Error("an update with its context ended succeeded")
+	}
+	if len(f.pool.idle) != 0 || f.pool.discarded.Load() != 1 {
+		t.Errorf("idle %d, discarded %d: the interrupted worktree must be deleted", len(f.pool.idle), f.pool.discarded.Load())
+	}
+	dir, cleanup, err := f.checkout(context.Background(), r.repo, "cache", c2, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, "after a cancelled update", dir, fresh(t, r.repo.Storer, c2, defaultPlaceholderOver))
+	f.Close()
+	cleanup()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
