@@ -22,9 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,6 +37,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
@@ -183,7 +186,7 @@ func (f *Fetcher) checkout(ctx context.Context, repo *git.Repository, cache stri
 	if err != nil {
 		return "", nil, err
 	}
-	total, err := writeTree(ctx, commit, dir, f.o.MaxCheckoutBytes, f.o.PlaceholderOver)
+	total, err := writeTree(ctx, repo.Storer, commit, dir, f.o.MaxCheckoutBytes, f.o.PlaceholderOver)
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("checking out %s: %w", commit.Hash, err)
@@ -269,14 +272,22 @@ const defaultPlaceholderOver = 16 << 20
 
 // writeTree writes the commit's files under dir, bounded in bytes, and
 // returns the bytes the bound counts (every file's size, placeholders and
-// symlinks included).
-func writeTree(ctx context.Context, c *object.Commit, dir string, max, placeholderOver int64) (int64, error) {
+// symlinks included). s is the repository's object storage.
+func writeTree(ctx context.Context, s storer.EncodedObjectStorer, c *object.Commit, dir string, max, placeholderOver int64) (int64, error) {
 	tree, err := c.Tree()
 	if err != nil {
 		return 0, err
 	}
+	// Checked whole before anything is written: a tree naming a path
+	// twice (a symlink "a" and a directory "a", or an entry "a/x") would
+	// have the file written through the link, outside the checkout.
+	want, err := checkTree(ctx, s, tree, 0)
+	if err != nil {
+		return 0, fmt.Errorf("commit %s: %w", c.Hash, err)
+	}
 	var written int64
 	files := 0
+	made := map[string]bool{".": true}
 	err = tree.Files().ForEach(func(f *object.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -289,7 +300,7 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max, placehold
 		if written > max {
 			return tooLarge(max)
 		}
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		if err := makeDirs(dir, path.Dir(f.Name), func(rel string) bool { ok := made[rel]; made[rel] = true; return ok }); err != nil {
 			return err
 		}
 		files++
@@ -300,13 +311,10 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max, placehold
 	}
 	// go-git's tree walker ends without an error at a subtree it cannot
 	// read (it returns io.EOF): the checkout would lack every file after
-	// it, and the apps in them would go unjudged. Counting the tree's files
-	// again, failing on any subtree that cannot be read, closes that.
-	want, err := countFiles(tree, 0)
-	switch {
-	case err != nil:
-		return written, fmt.Errorf("commit %s: %w", c.Hash, err)
-	case want != files:
+	// it, and the apps in them would go unjudged. checkTree read every
+	// subtree the walker reads, by the same hashes; a walk that wrote
+	// fewer files stopped early.
+	if want != files {
 		return written, fmt.Errorf("commit %s: %d of its %d files written: its tree could not be read whole", c.Hash, files, want)
 	}
 	return written, nil
@@ -315,23 +323,38 @@ func writeTree(ctx context.Context, c *object.Commit, dir string, max, placehold
 // maxTreeDepth is go-git's own bound on nested trees.
 const maxTreeDepth = 1024
 
-// countFiles counts the files (blobs and symlinks) of t and its subtrees,
-// as tree.Files() yields them (submodules are not files), failing on a
-// subtree it cannot read.
-func countFiles(t *object.Tree, depth int) (int, error) {
+// checkTree counts the files (blobs and symlinks) of t and its subtrees,
+// as tree.Files() yields them (submodules are not files), reading each
+// subtree by its hash as the walker does. It fails on a subtree it cannot
+// read, and on a tree git fsck refuses as one whose paths are not
+// distinct: a name with a slash (fullPathname) or a name twice
+// (duplicateEntries), since either lets one path be both a symlink and a
+// directory to write into.
+func checkTree(ctx context.Context, s storer.EncodedObjectStorer, t *object.Tree, depth int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	if depth > maxTreeDepth {
 		return 0, fmt.Errorf("trees nested deeper than %d", maxTreeDepth)
 	}
 	n := 0
+	names := make(map[string]bool, len(t.Entries))
 	for _, e := range t.Entries {
+		if strings.Contains(e.Name, "/") {
+			return 0, fmt.Errorf("tree entry %q: a name with a slash", e.Name)
+		}
+		if names[e.Name] {
+			return 0, fmt.Errorf("tree entry %q: named twice", e.Name)
+		}
+		names[e.Name] = true
 		switch e.Mode {
 		case filemode.Submodule:
 		case filemode.Dir:
-			sub, err := t.Tree(e.Name)
+			sub, err := object.GetTree(s, e.Hash)
 			if err != nil {
 				return 0, fmt.Errorf("tree %s (%s): %w", e.Name, e.Hash, err)
 			}
-			k, err := countFiles(sub, depth+1)
+			k, err := checkTree(ctx, s, sub, depth+1)
 			if err != nil {
 				return 0, fmt.Errorf("%s/%w", e.Name, err)
 			}
@@ -341,6 +364,30 @@ func countFiles(t *object.Tree, depth int) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// makeDirs creates the directory rel (a slash path) of a checkout at dir
+// and those above it, one level at a time. ours says whether the checkout
+// already has a directory there (and notes that it will). Any other
+// directory already there is an error: on a file system that folds names
+// (case-insensitive, or normalising Unicode) it is another directory of
+// the tree, "Apps" for "apps", and writing into it would merge the two
+// into one listing that the cluster never sees.
+func makeDirs(dir, rel string, ours func(string) bool) error {
+	if rel == "." {
+		return nil
+	}
+	if ours(rel) {
+		return nil
+	}
+	if err := makeDirs(dir, path.Dir(rel), ours); err != nil {
+		return err
+	}
+	err := os.Mkdir(filepath.Join(dir, filepath.FromSlash(rel)), 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("directory %s: the file system already has it under another name (it folds names the tree holds apart)", rel)
+	}
+	return err
 }
 
 // checkoutPath is where the tree entry name is written under dir.
@@ -354,14 +401,15 @@ func checkoutPath(dir, name string) (string, error) {
 
 func tooLarge(max int64) error { return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max) }
 
-// writeFile writes one file of a tree at target, which does not exist yet
-// (or, for a regular file, is truncated): the one way both a whole
-// checkout and an updated one write a file, so that they agree.
+// writeFile writes one file of a tree at target, which must not exist yet
+// (O_EXCL: on a file system that folds names, "App.yaml" after "app.yaml"
+// is an error, not the second overwriting the first): the one way both a
+// whole checkout and an updated one write a file, so that they agree.
 func writeFile(f *object.File, target string, placeholderOver int64) error {
 	if f.Mode != filemode.Symlink && f.Size > placeholderOver {
 		// Past what the renderer reads (its MaxFileSize): a sparse file of the same size lets it name the file and its
 		// size without the gate ever reading the blob.
-		out, err := os.Create(target)
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
 			return err
 		}
@@ -388,7 +436,7 @@ func writeFile(f *object.File, target string, placeholderOver int64) error {
 	if f.Mode == filemode.Executable {
 		mode = 0o755
 	}
-	out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
 	if err != nil {
 		return err
 	}

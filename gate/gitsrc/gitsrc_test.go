@@ -185,7 +185,7 @@ func TestCheckoutOfATreeMissingASubtreeFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if _, err := writeTree(context.Background(), c, dir, 1<<20, defaultPlaceholderOver); err == nil {
+	if _, err := writeTree(context.Background(), repo.Storer, c, dir, 1<<20, defaultPlaceholderOver); err == nil {
 		var got []string
 		filepath.WalkDir(dir, func(p string, d fs.DirEntry, _ error) error {
 			if !d.IsDir() {

@@ -28,8 +28,9 @@ package gitsrc
 //   - Files are written by writeFile, as writeTree writes them, always
 //     after removing what was there, so modes come from creation as in a
 //     fresh checkout. Directories left empty by a removal are removed (a
-//     fresh checkout has none); directories are created as writeTree
-//     creates them.
+//     fresh checkout has none); directories are created by makeDirs as
+//     writeTree creates them, a directory the snapshot does not hold being
+//     an error (a name the file system folded onto another).
 //   - MaxCheckoutBytes bounds the target tree's total exactly as writeTree
 //     does: the total of the worktree's tree, less the sizes of the files
 //     that go, plus those that come, is checked before anything is written.
@@ -339,7 +340,7 @@ func (f *Fetcher) apply(ctx context.Context, repo *git.Repository, wt *worktree,
 		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
 			return true, fmt.Errorf("%s: in the way of the update (%v)", c.path, err)
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := makeDirs(wt.dir, path.Dir(c.path), func(rel string) bool { _, ok := wt.snap[rel]; return ok }); err != nil {
 			return true, err
 		}
 		blob, err := object.GetBlob(s, c.to.Hash)

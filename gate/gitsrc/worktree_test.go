@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 var longWorktree = flag.Bool("long-worktree", false, "run the incremental-checkout property test over many more commits")
@@ -137,10 +138,10 @@ func sameTree(t *testing.T, step string, got, want string) {
 }
 
 // fresh is writeTree's checkout of c, in a new directory.
-func fresh(t *testing.T, c *object.Commit, placeholderOver int64) string {
+func fresh(t *testing.T, s storer.EncodedObjectStorer, c *object.Commit, placeholderOver int64) string {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := writeTree(context.Background(), c, dir, 1<<30, placeholderOver); err != nil {
+	if _, err := writeTree(context.Background(), s, c, dir, 1<<30, placeholderOver); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -157,7 +158,7 @@ type mutator struct {
 func (m *mutator) path() string {
 	parts := []string{}
 	for n := 1 + m.rnd.Intn(3); n > 0; n-- {
-		parts = append(parts, []string{"a", "b", "c"}[m.rnd.Intn(3)])
+		parts = append(parts, []string{"a", "b", "c", "A"}[m.rnd.Intn(4)]) // "A": case-only renames
 	}
 	return filepath.Join(parts...)
 }
@@ -259,7 +260,7 @@ func TestIncrementalCheckoutEqualsWhole(t *testing.T) {
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
-				sameTree(t, fmt.Sprintf("step %d (%s)", i, c.Hash), dir, fresh(t, c, placeholderOver))
+				sameTree(t, fmt.Sprintf("step %d (%s)", i, c.Hash), dir, fresh(t, r.repo.Storer, c, placeholderOver))
 				cleanup()
 			}
 			if f.pool.applied.Load() < int64(steps)/2 || f.pool.discarded.Load() != 0 {
@@ -386,6 +387,13 @@ func TestWorktreeWrittenIntoIsDiscarded(t *testing.T) {
 		"new directory":     func(dir string) { os.Mkdir(filepath.Join(dir, "e"), 0o755) },
 		"removal":           func(dir string) { os.Remove(filepath.Join(dir, "b.yaml")) },
 		"chmod":             func(dir string) { os.Chmod(filepath.Join(dir, "b.yaml"), 0o755) },
+		"same size, mtime restored": func(dir string) {
+			p := filepath.Join(dir, "d/a.yaml")
+			fi, _ := os.Stat(p)
+			os.WriteFile(p, []byte("a: 9\n"), 0o644)
+			os.Chtimes(p, fi.ModTime(), fi.ModTime())
+		},
+		"hard link out": func(dir string) { os.Link(filepath.Join(dir, "d/a.yaml"), filepath.Join(filepath.Dir(dir), "held")) },
 		"renamed in place": func(dir string) {
 			os.WriteFile(filepath.Join(dir, "tmp"), []byte("b: 1\n"), 0o644)
 			os.Rename(filepath.Join(dir, "tmp"), filepath.Join(dir, "b.yaml"))
@@ -404,7 +412,7 @@ func TestWorktreeWrittenIntoIsDiscarded(t *testing.T) {
 				}
 				sameTreeUnlessFirst := i == 1
 				if sameTreeUnlessFirst {
-					sameTree(t, name, dir, fresh(t, c, defaultPlaceholderOver))
+					sameTree(t, name, dir, fresh(t, r.repo.Storer, c, defaultPlaceholderOver))
 				}
 				cleanup()
 			}
@@ -439,7 +447,7 @@ func TestWorktreeWrittenIntoIsDiscarded(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Error("the half-applied worktree is still there")
 	}
-	sameTree(t, "after a failed update", dir2, fresh(t, c2, defaultPlaceholderOver))
+	sameTree(t, "after a failed update", dir2, fresh(t, r.repo.Storer, c2, defaultPlaceholderOver))
 }
 
 // TestWorktreeCheckoutLimit: a commit over MaxCheckoutBytes is refused when
@@ -478,7 +486,7 @@ func TestWorktreeCheckoutLimit(t *testing.T) {
 	if d2 != dir || f.pool.applied.Load() != 1 {
 		t.Error("the commit at the limit was not an update")
 	}
-	sameTree(t, "at the limit", d2, fresh(t, atLimit, defaultPlaceholderOver))
+	sameTree(t, "at the limit", d2, fresh(t, r.repo.Storer, atLimit, defaultPlaceholderOver))
 	cleanup()
 	if _, _, err := f.checkout(ctx, r.repo, "cache", over, tmp); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("updated checkout over the limit, from at the limit: %v", err)
@@ -599,7 +607,7 @@ func TestWorktreeUnusualTreesAreWrittenWhole(t *testing.T) {
 			}
 			cleanup()
 			whole := t.TempDir()
-			_, wantErr := writeTree(ctx, c2, whole, 1<<30, defaultPlaceholderOver)
+			_, wantErr := writeTree(ctx, r.repo.Storer, c2, whole, 1<<30, defaultPlaceholderOver)
 			dir, cleanup, err := f.checkout(ctx, r.repo, "cache", c2, tmp)
 			if f.pool.applied.Load() != 0 || f.pool.discarded.Load() != 1 {
 				t.Errorf("applied %d, discarded %d: an unusual tree must not be updated in place", f.pool.applied.Load(), f.pool.discarded.Load())
