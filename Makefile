@@ -97,6 +97,7 @@ bench: build $(KUSTOMIZE_CLI) $(COSIGN_CLI)
 	$(GO) run ./gate/internal/benchincr -apps 5000 -digests 2000 -latency 20ms -ivpol
 	$(GO) test -run '^$$' -bench BenchmarkCheckout -benchtime 10x ./gate/gitsrc/
 	GITOPS_GATE_BENCH=1 $(GO) test -count=1 -timeout 10m -run TestServiceLatencyAndThroughput -v ./web/ | grep -E 'repo|burst'
+	GITOPS_GATE_BENCH=1 $(GO) test -count=1 -timeout 20m -run TestServiceMonorepoPullRequest -v ./web/ | grep -E 'setup|evaluation|pull requests'
 
 clean:
 	rm -rf bin
