@@ -7,7 +7,7 @@ import (
 	"github.com/gitops-gate/gitops-gate/gate/incremental"
 )
 
-// records keeps the newest decoded inventory records, by the hash of the
+// records keeps the most recently used decoded inventory records, by the hash of the
 // bytes stored for them. A pull request starts from its base's record:
 // decoding a 5,000-app record takes about 0.3 s, and it came before the
 // base's tags could start resolving. The record an evaluation has just
@@ -19,7 +19,7 @@ import (
 // served for exactly what the store holds.
 type records struct {
 	mu      sync.Mutex
-	entries []recordEntry // oldest first
+	entries []recordEntry // least recently used first
 }
 
 type recordEntry struct {
@@ -34,20 +34,30 @@ const keptRecords = 4
 // decode returns the record stored as data, decoded once.
 func (c *records) decode(data []byte) (*incremental.Record, error) {
 	sum := sha256.Sum256(data)
-	c.mu.Lock()
-	for _, e := range c.entries {
-		if e.sum == sum {
-			c.mu.Unlock()
-			return e.rec, nil
-		}
+	if rec := c.hit(sum); rec != nil {
+		return rec, nil
 	}
-	c.mu.Unlock()
 	rec, err := incremental.Decode(data)
 	if err != nil {
 		return nil, err
 	}
 	c.keep(sum, rec)
 	return rec, nil
+}
+
+// hit returns the record kept under sum, made the most recent: a branch's
+// base serves one pull request after another, each of which keeps its own
+// record, and must not be the first to go.
+func (c *records) hit(sum [sha256.Size]byte) *incremental.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, e := range c.entries {
+		if e.sum == sum {
+			c.entries = append(append(c.entries[:i:i], c.entries[i+1:]...), e)
+			return e.rec
+		}
+	}
+	return nil
 }
 
 // put keeps rec, stored as data.

@@ -34,14 +34,25 @@ func TestRecordsDecodeOnce(t *testing.T) {
 	if r, _ := c.decode(enc("made")); r != made {
 		t.Error("the record an evaluation made was decoded again")
 	}
+	// A base that serves one pull request after another stays, though
+	// each pull request keeps a record of its own.
 	for _, n := range []string{"c", "d", "e", "f"} {
-		c.decode(enc(n))
+		if r, _ := c.decode(a); r != r1 {
+			t.Fatalf("the base in use was dropped before %s", n)
+		}
+		c.put(enc(n), &incremental.Record{Version: incremental.FormatVersion})
 	}
 	if len(c.entries) != keptRecords {
 		t.Errorf("%d records kept, want %d", len(c.entries), keptRecords)
 	}
+	if r, _ := c.decode(enc("b")); r.Apps[0].Definition != "b" {
+		t.Error("b decoded wrong")
+	}
+	for _, n := range []string{"g", "h", "i", "j"} {
+		c.put(enc(n), &incremental.Record{Version: incremental.FormatVersion})
+	}
 	if r, _ := c.decode(a); r == r1 {
-		t.Error("the oldest record was still kept past the bound")
+		t.Error("the least recently used record was still kept past the bound")
 	}
 	if _, err := c.decode([]byte("not gzip")); err == nil {
 		t.Error("bad data decoded")
