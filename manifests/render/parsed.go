@@ -29,9 +29,10 @@ type parsedKey struct {
 }
 
 type parsedFile struct {
-	sum [sha256.Size]byte
-	res []model.Resource
-	err error
+	sum  [sha256.Size]byte
+	size int64
+	res  []model.Resource
+	err  error
 }
 
 // maxParsedBytes bounds the source bytes whose objects are kept: decoded
@@ -60,14 +61,13 @@ func (p *Parsed) ReadManifests(t tree.Tree, abs string, maxNodes int) ([]model.R
 	res, err := decodeFile(t.Rel(abs), data, maxNodes)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.bytes+int64(len(data)) <= maxParsedBytes {
+	size := int64(len(data))
+	if p.bytes-p.files[key].size+size <= maxParsedBytes {
 		if p.files == nil {
 			p.files = map[parsedKey]parsedFile{}
 		}
-		if _, ok := p.files[key]; !ok {
-			p.bytes += int64(len(data))
-		}
-		p.files[key] = parsedFile{sum: sum, res: res, err: err}
+		p.bytes += size - p.files[key].size
+		p.files[key] = parsedFile{sum: sum, size: size, res: res, err: err}
 	}
 	return res, err
 }

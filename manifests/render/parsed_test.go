@@ -50,14 +50,18 @@ func TestParsedSharesByContent(t *testing.T) {
 		t.Errorf("%d reads through the tree, want 2: each reader must still read (and record) the file", t1.reads)
 	}
 	// Another checkout (another tree) where the file says something else.
-	write("two")
+	write("two-and-longer")
 	t2 := &countingTree{Tree: tree.New(dir, 1<<20)}
 	c, _ := cache.ReadManifests(t2, p, 0)
 	if len(c) != 1 || &c[0] == &a[0] || c[0].Node == nil {
 		t.Fatalf("changed content: got the old objects back")
 	}
-	if data, _ := t2.ReadFile(p); !strings.Contains(string(data), "two") {
+	data, _ := t2.ReadFile(p)
+	if !strings.Contains(string(data), "two") {
 		t.Fatal("fixture")
+	}
+	if cache.bytes != int64(len(data)) {
+		t.Errorf("%d bytes counted for one file of %d: a replaced entry's bytes were not taken back", cache.bytes, len(data))
 	}
 	// Past the bound nothing more is kept, and answers stay right.
 	full := Parsed{bytes: maxParsedBytes}
